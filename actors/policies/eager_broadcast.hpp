@@ -1,0 +1,139 @@
+#pragma once
+
+// on_write: eager broadcast (TF MirroredVariable), as a state machine
+// without I/O; the variable actor feeds it events and carries out what it
+// returns.
+//
+//   contribute(r, k, op, x)                     every live replica has
+//   ---------------------> [ step k collecting ] ----------------------+
+//   expire(r, k): withdraw  |   ^                contributed to k       |
+//   r's contribution, tell  |   |                                       v
+//   r who is missing  <-----+   +--- next_step = k + 1 <--- aggregate the
+//                                                          operands (index
+//   cross_update(op, x): apply once, version + 1,          order), apply op
+//   publish (not a step)                                   once, version + 1,
+//                                                          publish
+//
+// How it works. Every replica numbers its own updates of this variable:
+// 0, 1, 2, ... ("steps"). Replica r's k-th update arrives as
+// contribute(r, k, op, x). Contributions for step `next_step_` and later are
+// buffered in `pending_`; when every live replica has contributed to
+// `next_step_`, the operands are aggregated (sum/mean add them in replica
+// index order, only_first_replica takes the lowest live index), `op` is
+// applied once to `value_`, `version_` is bumped and the result is
+// published; the actor then installs it at every replica and acknowledges
+// each contributor. All replicas of a step must use the same op; a
+// contribution with another op is rejected (`collective_mismatch`) and
+// changes nothing. A contribution whose deadline passed is withdrawn, so a
+// failed call never applies anything.
+//
+// Guarantee: every replica installs the same sequence of (version, value)
+// pairs, and a contributor is acknowledged only after the version holding
+// its step was published.
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runtime/tensor_math.hpp"
+#include "varsync/error.hpp"
+#include "varsync/policy.hpp"
+#include "varsync/tensor.hpp"
+
+namespace varsync::policies {
+
+/// A value the variable actor must install at every replica.
+struct published_version {
+  std::uint64_t version = 0;
+  tensor value;
+  /// The collective step this version completes, or nullopt for a
+  /// cross-replica update.
+  std::optional<std::uint64_t> step;
+};
+
+/// The on_write protocol state of one variable.
+class eager_broadcast {
+public:
+  /// What the state machine needs to know about its variable.
+  struct settings {
+    std::string variable_name;
+    dtype type = dtype::f32;
+    shape_type shape;
+    aggregation how = aggregation::none;
+    std::size_t replicas = 1;
+  };
+
+  eager_broadcast(settings config, tensor initial);
+
+  /// Records replica `replica`'s update number `step`. Returns the versions
+  /// this completes (in order; usually none or one), or an error when the
+  /// contribution is invalid, in which case nothing changed.
+  expected<std::vector<published_version>>
+  contribute(std::size_t replica, std::uint64_t step, update_op op,
+             tensor operand);
+
+  /// Withdraws `replica`'s contribution to `step` when that step is still
+  /// pending and returns the `timeout` error to report to it (naming the
+  /// replicas that had not contributed); nullopt when the step already
+  /// completed or holds no contribution of `replica`.
+  std::optional<error> expire(std::size_t replica, std::uint64_t step);
+
+  /// Applies a cross-replica update once. Returns the version to publish or
+  /// an error (nothing changed).
+  expected<published_version> cross_update(update_op op, const tensor& operand);
+
+  /// Removes `replica` from the group (its node died): pending steps finish
+  /// with the survivors. Returns the versions this completes.
+  std::vector<published_version> drop_replica(std::size_t replica);
+
+  /// The current value (the latest published).
+  const tensor& value() const noexcept {
+    return value_;
+  }
+
+  /// The latest published version (0 = the initial value).
+  std::uint64_t version() const noexcept {
+    return version_;
+  }
+
+  /// The lowest step that has not completed.
+  std::uint64_t next_step() const noexcept {
+    return next_step_;
+  }
+
+  /// Live replicas that have not contributed to `step`, in index order.
+  std::vector<std::size_t> missing(std::uint64_t step) const;
+
+  /// The number of replicas still in the group.
+  std::size_t live_replicas() const noexcept;
+
+private:
+  struct contribution {
+    update_op op;
+    tensor operand;
+  };
+
+  struct pending_step {
+    std::vector<std::optional<contribution>> by_replica;
+  };
+
+  expected<void> check(std::size_t replica, std::uint64_t step, update_op op,
+                       const tensor& operand) const;
+
+  /// Completes `next_step_` and following steps while they are full.
+  std::vector<published_version> complete_ready_steps();
+
+  bool is_complete(const pending_step& entry) const;
+
+  settings config_;
+  tensor value_;
+  std::uint64_t version_ = 0;
+  std::uint64_t next_step_ = 0;
+  std::vector<bool> live_;
+  std::map<std::uint64_t, pending_step> pending_;
+};
+
+} // namespace varsync::policies

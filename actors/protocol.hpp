@@ -1,0 +1,180 @@
+#pragma once
+
+// The messages between varsync's actors, declared in one place. Atoms are
+// CAF 0.17 atom constants (at most 10 characters). Message types that may
+// cross a process boundary have `inspect` overloads (a tensor travels as one
+// raw byte block) and are registered with CAF in runtime/caf_setup.cpp;
+// types marked "local only" carry pointers and never leave the process.
+//
+// Host -> replica actor:
+//   (update_atom, variable_id, op byte, tensor, timeout_ms) -> ok_atom
+//       replica-context update of an on_write variable
+// Replica actor -> variable actor (eager_broadcast):
+//   (contribute_atom, replica_index, step, op byte, tensor, timeout_ms)
+//       -> ok_atom, once the step's result was sent to every replica
+// Variable actor -> replica actor:
+//   (attach_atom, variable_id, variable actor, initial tensor) -> ok_atom
+//   (install_atom, variable_id, version, tensor)     broadcast, no reply
+//   (copy_get_atom, variable_id) -> tensor            on_read gather
+//   (copy_set_atom, variable_id, op byte, tensor) -> ok_atom
+// Host -> variable actor (cross-replica context):
+//   (read_atom, timeout_ms) -> tensor
+//   (update_atom, op byte, tensor, timeout_ms) -> ok_atom
+// Host -> directory actor:
+//   (group_atom, name, size) -> group_record_ptr
+//   (variable_atom, group_record_ptr, name, tensor, variable_options)
+//       -> variable_record_ptr
+//   (lookup_atom, name) -> variable_record_ptr
+
+#include <caf/all.hpp>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <memory>
+#include <type_traits>
+
+#include "runtime/tensor_math.hpp"
+#include "varsync/tensor.hpp"
+#include "varsync/variable_options.hpp"
+
+namespace varsync {
+
+namespace detail {
+struct group_record;
+struct variable_record;
+} // namespace detail
+
+/// Identifies a variable within a runtime; assigned by the directory.
+using variable_id = std::uint64_t;
+
+/// Local-only handles passed between the runtime and the directory.
+using group_record_ptr = std::shared_ptr<detail::group_record>;
+using variable_record_ptr = std::shared_ptr<const detail::variable_record>;
+
+using ok_atom = caf::atom_constant<caf::atom("ok")>;
+using update_atom = caf::atom_constant<caf::atom("update")>;
+using contribute_atom = caf::atom_constant<caf::atom("contrib")>;
+using attach_atom = caf::atom_constant<caf::atom("attach")>;
+using install_atom = caf::atom_constant<caf::atom("install")>;
+using copy_get_atom = caf::atom_constant<caf::atom("copyget")>;
+using copy_set_atom = caf::atom_constant<caf::atom("copyset")>;
+using read_atom = caf::atom_constant<caf::atom("read")>;
+using step_expired_atom = caf::atom_constant<caf::atom("stepexp")>;
+using group_atom = caf::atom_constant<caf::atom("group")>;
+using variable_atom = caf::atom_constant<caf::atom("variable")>;
+using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
+
+/// How much longer than the caller's deadline a request may take before
+/// CAF gives up on the reply (actors answer at the deadline themselves;
+/// this only guards against a dead or stuck actor).
+inline constexpr std::chrono::milliseconds reply_grace{1000};
+
+/// update_op travels as one byte; a byte that names no op is rejected.
+inline std::uint8_t to_wire(update_op op) noexcept {
+  return static_cast<std::uint8_t>(op);
+}
+
+/// The update_op of a wire byte, or nullopt for an invalid byte.
+inline std::optional<update_op> op_from_wire(std::uint8_t byte) noexcept {
+  if (byte > static_cast<std::uint8_t>(update_op::subtract))
+    return std::nullopt;
+  return static_cast<update_op>(byte);
+}
+
+/// The error for an invalid op byte received from `sender`.
+inline error invalid_op(std::uint8_t byte) {
+  return error{errc::invalid_argument,
+               "received update operation code " + std::to_string(byte)
+                 + ", expected 0 (assign), 1 (assign_add) or 2 (assign_sub)"};
+}
+
+/// Largest tensor payload accepted from the network (4 GiB): bounds what a
+/// malformed or hostile message can make a node allocate.
+inline constexpr std::uint64_t max_tensor_bytes = std::uint64_t{1} << 32;
+
+/// Largest rank accepted from the network.
+inline constexpr std::uint64_t max_tensor_rank = 32;
+
+/// Writes a tensor as dtype, rank, dimensions, byte count and one raw block.
+inline caf::error inspect(caf::serializer& sink, tensor& x) {
+  auto type = static_cast<std::uint8_t>(x.type());
+  auto rank = static_cast<std::uint64_t>(x.shape().size());
+  if (auto err = sink(type, rank))
+    return err;
+  for (auto dimension : x.shape())
+    if (auto err = sink(dimension))
+      return err;
+  auto bytes = x.bytes();
+  auto byte_count = static_cast<std::uint64_t>(bytes.size());
+  if (auto err = sink(byte_count))
+    return err;
+  if (byte_count == 0)
+    return caf::none;
+  return sink.apply_raw(bytes.size(),
+                        const_cast<std::byte*>(bytes.data())); // NOLINT
+}
+
+/// Reads what the serializer overload wrote; rejects unknown dtypes,
+/// oversized ranks or payloads and inconsistent sizes instead of
+/// allocating what the sender announced.
+inline caf::error inspect(caf::deserializer& source, tensor& x) {
+  std::uint8_t type = 0;
+  std::uint64_t rank = 0;
+  if (auto err = source(type, rank))
+    return err;
+  if (type > static_cast<std::uint8_t>(dtype::i64) || rank > max_tensor_rank)
+    return caf::sec::invalid_argument;
+  shape_type shape(rank);
+  for (auto& dimension : shape)
+    if (auto err = source(dimension))
+      return err;
+  std::uint64_t byte_count = 0;
+  if (auto err = source(byte_count))
+    return err;
+  if (byte_count > max_tensor_bytes)
+    return caf::sec::invalid_argument;
+  std::vector<std::byte> raw(byte_count);
+  if (byte_count > 0)
+    if (auto err = source.apply_raw(raw.size(), raw.data()))
+      return err;
+  auto result = tensor::from_bytes(static_cast<dtype>(type), std::move(shape),
+                                   raw);
+  if (!result)
+    return caf::sec::invalid_argument;
+  x = std::move(*result);
+  return caf::none;
+}
+
+/// Renders a tensor for CAF's `to_string` (logging, deep_to_string).
+template <class Inspector>
+std::enable_if_t<!std::is_base_of_v<caf::serializer, Inspector>
+                   && !std::is_base_of_v<caf::deserializer, Inspector>,
+                 typename Inspector::result_type>
+inspect(Inspector& f, tensor& x) {
+  auto text = to_string(x);
+  return f(caf::meta::type_name("tensor"), text);
+}
+
+/// variable_options travel as their four fields.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, variable_options& x) {
+  auto sync = static_cast<std::uint8_t>(x.sync);
+  auto how = static_cast<std::uint8_t>(x.aggregation);
+  auto has_trainable = x.trainable.has_value();
+  auto trainable = x.trainable.value_or(false);
+  return f(caf::meta::type_name("variable_options"), sync, how,
+           x.staleness_bound, has_trainable, trainable,
+           caf::meta::load_callback([&]() -> caf::error {
+             x.sync = static_cast<synchronization>(sync);
+             x.aggregation = static_cast<aggregation>(how);
+             x.trainable = has_trainable ? std::optional<bool>{trainable}
+                                         : std::nullopt;
+             return caf::none;
+           }));
+}
+
+} // namespace varsync
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(varsync::group_record_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(varsync::variable_record_ptr)

@@ -1,0 +1,50 @@
+#pragma once
+
+// What the runtime knows about a replica group and a variable: created by
+// the directory actor, shared (immutable) with the handles of the public
+// API. Local to one process.
+
+#include <caf/all.hpp>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "actors/local_store.hpp"
+#include "actors/protocol.hpp"
+#include "varsync/tensor.hpp"
+#include "varsync/variable_options.hpp"
+
+namespace varsync::detail {
+
+class runtime_core;
+
+/// A pointer to the owning runtime, wrapped so that CAF can pass it to a
+/// spawned actor (CAF inspects raw pointer arguments for actor types).
+struct runtime_ref {
+  runtime_core* core = nullptr;
+};
+
+/// A replica group: its replica actors and their local stores, by index.
+struct group_record {
+  std::string name;
+  std::size_t size = 0;
+  std::vector<caf::actor> replica_actors;
+  std::vector<std::shared_ptr<local_store>> stores;
+  /// The runtime that owns the group (outlives every handle by contract).
+  runtime_core* runtime = nullptr;
+};
+
+/// A variable: its identity, options and actor.
+struct variable_record {
+  variable_id id = 0;
+  std::string name;
+  dtype type = dtype::f32;
+  shape_type shape;
+  variable_options requested;
+  variable_options resolved;
+  group_record_ptr group;
+  caf::actor actor;
+};
+
+} // namespace varsync::detail

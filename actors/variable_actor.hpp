@@ -1,0 +1,44 @@
+#pragma once
+
+// The variable actor: one per variable. It owns the variable's protocol
+// state (one policy of actors/policies/) and talks to the replica actors of
+// the variable's group. Its behavior is chosen by the policy:
+//   on_write  -> eager_broadcast: collects steps, publishes versions
+//   on_read   -> reduce_on_read:  gathers / writes the replicas' copies
+//   none      -> local_only:      refuses cross-replica calls
+// Every behavior first handles `attach_atom` (sent once by the directory):
+// it attaches the variable to every replica actor with the initial value
+// and answers when all did.
+
+#include <caf/all.hpp>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "actors/actor_counters.hpp"
+#include "actors/protocol.hpp"
+#include "varsync/tensor.hpp"
+#include "varsync/variable_options.hpp"
+
+namespace varsync {
+
+/// What a variable actor is spawned with.
+struct variable_spec {
+  variable_id id = 0;
+  std::string name;
+  dtype type = dtype::f32;
+  shape_type shape;
+  /// Resolved options (no `automatic`).
+  variable_options options;
+  /// The replica actors of the group, by index.
+  std::vector<caf::actor> replicas;
+  /// The initial value of every replica.
+  tensor initial;
+  /// Counters of the runtime.
+  std::shared_ptr<actor_counters> counters;
+};
+
+/// Spawns the variable actor for `spec` (policy from spec.options.sync).
+caf::actor spawn_variable_actor(caf::actor_system& system, variable_spec spec);
+
+} // namespace varsync

@@ -1,0 +1,190 @@
+#pragma once
+
+/// Error values of the public API: `errc`, `error` and `expected<T>`.
+/// Exceptions never cross the public API; every fallible call returns an
+/// `expected` whose error names the variable and what was expected.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+namespace varsync {
+
+/// What went wrong. Every value is documented; `to_string` gives its name.
+enum class errc : std::uint8_t {
+  /// A synchronization / aggregation / option combination that is not allowed
+  /// (e.g. on_read with trainable, mean on an integer dtype).
+  invalid_policy = 1,
+  /// An on_write update from replica context with aggregation `none` in a
+  /// group of more than one replica: TF requires an aggregation there.
+  aggregation_required,
+  /// A tensor's dtype differs from the variable's dtype.
+  dtype_mismatch,
+  /// A tensor's shape differs from the variable's shape.
+  shape_mismatch,
+  /// No variable of that name or handle exists in this runtime.
+  unknown_variable,
+  /// No replica group of that name exists, or the index is out of range.
+  unknown_group,
+  /// A variable or group of that name exists with different options.
+  already_exists,
+  /// The operation is not allowed in this context for this policy (e.g. a
+  /// cross-replica read of a `none` variable, cross-replica `assign_add` of
+  /// an on_read/sum variable).
+  wrong_context,
+  /// Replicas made different operations (assign vs. assign_add) in the same
+  /// collective step of an on_write variable.
+  collective_mismatch,
+  /// A replica of the group is gone (its node died); reported, not hidden.
+  replica_lost,
+  /// The variable's actor cannot be reached (stopped or its node died).
+  variable_unavailable,
+  /// The call's deadline passed; the message names who had not contributed.
+  timeout,
+  /// A checkpoint file is truncated, has a bad checksum or a wrong header.
+  checkpoint_corrupt,
+  /// A checkpoint file could not be read or written (I/O error).
+  checkpoint_io,
+  /// A peer failed authentication.
+  unauthenticated,
+  /// An argument is malformed (bad shape, unparsable name, empty name ...).
+  invalid_argument,
+  /// The runtime is shutting down and no longer accepts calls.
+  shutting_down,
+};
+
+/// The name of an error code, e.g. "dtype_mismatch".
+const char* to_string(errc code) noexcept;
+
+/// An error code plus a human-readable message naming the variable and what
+/// was expected. Cheap to move; copyable.
+class error {
+public:
+  /// Creates an error with `code` and `message`.
+  error(errc code, std::string message)
+    : code_(code), message_(std::move(message)) {
+    // nop
+  }
+
+  /// The error code.
+  errc code() const noexcept {
+    return code_;
+  }
+
+  /// The message (without the code name).
+  const std::string& message() const noexcept {
+    return message_;
+  }
+
+  /// "code_name: message".
+  std::string to_string() const;
+
+  friend bool operator==(const error& x, errc y) noexcept {
+    return x.code_ == y;
+  }
+
+private:
+  errc code_;
+  std::string message_;
+};
+
+/// Either a value of type `T` or an `error`. Never throws: accessing the
+/// wrong alternative is a precondition violation (checked in debug builds).
+template <class T>
+class [[nodiscard]] expected {
+public:
+  using value_type = T;
+
+  expected(T value) : storage_(std::in_place_index<0>, std::move(value)) {
+    // nop
+  }
+
+  expected(varsync::error err) : storage_(std::in_place_index<1>, std::move(err)) {
+    // nop
+  }
+
+  /// True when a value is held.
+  bool has_value() const noexcept {
+    return storage_.index() == 0;
+  }
+
+  explicit operator bool() const noexcept {
+    return has_value();
+  }
+
+  /// The value; precondition: `has_value()`.
+  T& value() & {
+    return *std::get_if<0>(&storage_);
+  }
+
+  const T& value() const& {
+    return *std::get_if<0>(&storage_);
+  }
+
+  T&& value() && {
+    return std::move(*std::get_if<0>(&storage_));
+  }
+
+  T& operator*() & {
+    return value();
+  }
+
+  const T& operator*() const& {
+    return value();
+  }
+
+  T&& operator*() && {
+    return std::move(*this).value();
+  }
+
+  T* operator->() {
+    return &value();
+  }
+
+  const T* operator->() const {
+    return &value();
+  }
+
+  /// The error; precondition: `!has_value()`.
+  const varsync::error& error() const& {
+    return *std::get_if<1>(&storage_);
+  }
+
+private:
+  std::variant<T, varsync::error> storage_;
+};
+
+/// Success without a value, or an `error`.
+template <>
+class [[nodiscard]] expected<void> {
+public:
+  using value_type = void;
+
+  expected() = default;
+
+  expected(varsync::error err) : error_(std::in_place, std::move(err)) {
+    // nop
+  }
+
+  bool has_value() const noexcept {
+    return !error_.has_value();
+  }
+
+  explicit operator bool() const noexcept {
+    return has_value();
+  }
+
+  /// The error; precondition: `!has_value()`.
+  const varsync::error& error() const& {
+    return *error_;
+  }
+
+private:
+  std::optional<varsync::error> error_;
+};
+
+} // namespace varsync

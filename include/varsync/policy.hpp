@@ -1,0 +1,57 @@
+#pragma once
+
+/// The synchronization policies and aggregations of a variable, named after
+/// TensorFlow's `tf.VariableSynchronization` and `tf.VariableAggregation`.
+
+#include <cstdint>
+#include <string_view>
+
+#include "varsync/error.hpp"
+
+namespace varsync {
+
+/// How the replicas of a variable are kept in agreement.
+enum class synchronization : std::uint8_t {
+  /// Resolves to `on_write` (as in TF) when the variable is created.
+  automatic = 0,
+  /// Independent local copies; no messages; cross-replica access is an error.
+  none,
+  /// Eager broadcast: an update is aggregated across replicas, applied once
+  /// and installed at every replica before the update call returns.
+  on_write,
+  /// Lazy reduce-on-read: replicas update local copies; a cross-replica read
+  /// aggregates all copies.
+  on_read,
+  /// Stale synchronous parallel: additive updates, reads may miss at most
+  /// the last `staleness_bound` clocks of other replicas.
+  bounded_staleness,
+};
+
+/// How per-replica values are combined.
+enum class aggregation : std::uint8_t {
+  /// No aggregation: replica-context updates of on_write variables are
+  /// errors when the group has more than one replica.
+  none = 0,
+  /// The sum of the replicas' values.
+  sum,
+  /// The mean of the replicas' values (not allowed for integer dtypes).
+  mean,
+  /// Replica 0's value; the others' are ignored.
+  only_first_replica,
+};
+
+/// "automatic", "none", "on_write", "on_read" or "bounded_staleness".
+const char* to_string(synchronization x) noexcept;
+
+/// "none", "sum", "mean" or "only_first_replica".
+const char* to_string(aggregation x) noexcept;
+
+/// Parses the names `to_string` gives; anything else is `invalid_argument`
+/// naming the text and the accepted names.
+expected<synchronization> synchronization_from_string(std::string_view name);
+
+/// Parses the names `to_string` gives; anything else is `invalid_argument`
+/// naming the text and the accepted names.
+expected<aggregation> aggregation_from_string(std::string_view name);
+
+} // namespace varsync

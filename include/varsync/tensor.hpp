@@ -1,0 +1,188 @@
+#pragma once
+
+/// `tensor`: a dtype, a shape and one contiguous buffer. Copies share the
+/// buffer (copying a tensor costs one reference count); writing through
+/// `mutable_values` copies the buffer first when it is shared (copy on
+/// write), so a tensor handed to varsync never changes under the caller.
+
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "varsync/error.hpp"
+
+namespace varsync {
+
+/// Element type of a tensor.
+enum class dtype : std::uint8_t {
+  f32 = 0, ///< 32-bit IEEE float
+  f64 = 1, ///< 64-bit IEEE float
+  i64 = 2, ///< 64-bit signed integer
+};
+
+/// "f32", "f64" or "i64".
+const char* to_string(dtype x) noexcept;
+
+/// Parses "f32", "f64" or "i64"; anything else is `errc::invalid_argument`.
+expected<dtype> dtype_from_string(std::string_view name);
+
+/// Bytes per element of `x`.
+std::size_t size_of(dtype x) noexcept;
+
+/// True for the integer dtypes (where `mean` aggregation is not allowed).
+constexpr bool is_integer(dtype x) noexcept {
+  return x == dtype::i64;
+}
+
+/// The C++ element types a tensor can hold.
+template <class T>
+concept element = std::is_same_v<T, float> || std::is_same_v<T, double>
+                  || std::is_same_v<T, std::int64_t>;
+
+/// The dtype of element type `T`.
+template <element T>
+constexpr dtype dtype_of() noexcept {
+  if constexpr (std::is_same_v<T, float>)
+    return dtype::f32;
+  else if constexpr (std::is_same_v<T, double>)
+    return dtype::f64;
+  else
+    return dtype::i64;
+}
+
+/// Dimensions of a tensor; empty for a scalar.
+using shape_type = std::vector<std::int64_t>;
+
+/// "[2, 3]" or "[]" for a scalar.
+std::string to_string(const shape_type& shape);
+
+/// A dense, immutable-by-default n-dimensional array. Thread-safety: distinct
+/// tensor objects may be used from distinct threads even when they share a
+/// buffer; one tensor object is not safe for concurrent mutation.
+class tensor {
+public:
+  /// An f32 scalar 0.
+  tensor();
+
+  /// A scalar. Integral arguments become i64, `float` f32, `double` f64.
+  template <class T>
+    requires std::is_arithmetic_v<T>
+  tensor(T value) { // NOLINT(google-explicit-constructor): scalars read well
+    if constexpr (std::is_integral_v<T>)
+      init_from(std::span<const std::int64_t>{}, {}, static_cast<std::int64_t>(value));
+    else if constexpr (std::is_same_v<T, float>)
+      init_from(std::span<const float>{}, {}, value);
+    else
+      init_from(std::span<const double>{}, {}, static_cast<double>(value));
+  }
+
+  /// A one-dimensional tensor holding `values`.
+  template <element T>
+  tensor(std::initializer_list<T> values) {
+    init_from(std::span<const T>{values.begin(), values.size()},
+              shape_type{static_cast<std::int64_t>(values.size())}, T{});
+  }
+
+  /// A one-dimensional tensor holding `values`.
+  template <element T>
+  explicit tensor(const std::vector<T>& values) {
+    init_from(std::span<const T>{values.data(), values.size()},
+              shape_type{static_cast<std::int64_t>(values.size())}, T{});
+  }
+
+  /// A tensor of `shape` holding `values` in row-major order. Fails with
+  /// `invalid_argument` when a dimension is negative or the element count
+  /// differs from the product of the dimensions.
+  template <element T>
+  static expected<tensor> from_values(std::span<const T> values,
+                                      shape_type shape) {
+    return from_bytes(dtype_of<T>(), std::move(shape),
+                      std::as_bytes(values));
+  }
+
+  /// A tensor of `type` and `shape` whose raw bytes are `bytes` (host byte
+  /// order). Fails with `invalid_argument` when the sizes disagree.
+  static expected<tensor> from_bytes(dtype type, shape_type shape,
+                                     std::span<const std::byte> bytes);
+
+  /// A tensor of `type` and `shape` with every element equal to `value`
+  /// converted to `type`. Fails with `invalid_argument` on a negative
+  /// dimension.
+  static expected<tensor> filled(dtype type, shape_type shape, double value);
+
+  /// The element type.
+  dtype type() const noexcept {
+    return type_;
+  }
+
+  /// The dimensions (empty for a scalar).
+  const shape_type& shape() const noexcept {
+    return shape_;
+  }
+
+  /// The number of elements.
+  std::size_t size() const noexcept {
+    return element_count_;
+  }
+
+  /// The raw bytes, `size() * size_of(type())` of them.
+  std::span<const std::byte> bytes() const noexcept;
+
+  /// The elements; an empty span when `T` does not match `type()`.
+  template <element T>
+  std::span<const T> values() const noexcept {
+    if (dtype_of<T>() != type_)
+      return {};
+    return {reinterpret_cast<const T*>(bytes().data()), element_count_};
+  }
+
+  /// Mutable elements; copies the buffer first when another tensor shares
+  /// it. An empty span when `T` does not match `type()`.
+  template <element T>
+  std::span<T> mutable_values() {
+    if (dtype_of<T>() != type_)
+      return {};
+    return {reinterpret_cast<T*>(unshare()), element_count_};
+  }
+
+  /// Element `index` converted to double (handy for printing and tests).
+  /// Precondition: `index < size()`.
+  double to_double(std::size_t index = 0) const noexcept;
+
+  /// True when this tensor and `other` share one buffer (no copy was made).
+  bool shares_buffer_with(const tensor& other) const noexcept {
+    return storage_ != nullptr && storage_ == other.storage_;
+  }
+
+  /// Same dtype, same shape and bit-identical elements.
+  friend bool operator==(const tensor& x, const tensor& y) noexcept;
+
+  /// E.g. "f32[2] {1, 2}" (at most 8 elements are printed).
+  friend std::string to_string(const tensor& x);
+
+private:
+  template <element T>
+  void init_from(std::span<const T> values, shape_type shape, T scalar) {
+    if (shape.empty()) {
+      init_raw(dtype_of<T>(), {}, std::as_bytes(std::span<const T>{&scalar, 1}));
+    } else {
+      init_raw(dtype_of<T>(), std::move(shape), std::as_bytes(values));
+    }
+  }
+
+  void init_raw(dtype type, shape_type shape, std::span<const std::byte> raw);
+
+  std::byte* unshare();
+
+  dtype type_ = dtype::f32;
+  shape_type shape_;
+  std::size_t element_count_ = 0;
+  std::shared_ptr<std::vector<std::byte>> storage_;
+};
+
+} // namespace varsync

@@ -1,0 +1,55 @@
+#pragma once
+
+/// Options of a distributed variable. Defaults match TensorFlow's:
+/// synchronization `automatic`, aggregation `none`, trainable unless on_read.
+
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+
+#include "varsync/error.hpp"
+#include "varsync/policy.hpp"
+#include "varsync/tensor.hpp"
+
+namespace varsync {
+
+/// A staleness bound meaning "never wait for other replicas" (fully
+/// asynchronous bounded_staleness).
+inline constexpr std::uint64_t unbounded_staleness
+  = std::numeric_limits<std::uint64_t>::max();
+
+/// What a variable is: its policy, aggregation and flags. Every field has a
+/// default; set only what you need.
+struct variable_options {
+  /// The synchronization policy; `automatic` resolves to `on_write`.
+  synchronization sync = synchronization::automatic;
+
+  /// How per-replica values are combined.
+  varsync::aggregation aggregation = aggregation::none;
+
+  /// bounded_staleness only: how many clocks a replica may run ahead of the
+  /// slowest one (0 = bulk synchronous, `unbounded_staleness` = async).
+  std::uint64_t staleness_bound = 0;
+
+  /// Whether an optimizer may train it. Unset means TF's default: true,
+  /// except false for on_read. Explicitly true with on_read is an error.
+  std::optional<bool> trainable;
+
+  friend bool operator==(const variable_options&, const variable_options&)
+    = default;
+};
+
+/// The options with `automatic` resolved to `on_write` and `trainable`
+/// resolved, or an `invalid_policy` error naming `variable_name`, the two
+/// values that do not combine and what would be allowed, given the
+/// variable's `type`.
+expected<variable_options> resolve(const variable_options& options,
+                                   dtype type,
+                                   const std::string& variable_name);
+
+/// E.g. "on_write (resolved from automatic), aggregation sum, trainable".
+std::string describe(const variable_options& requested,
+                     const variable_options& resolved);
+
+} // namespace varsync

@@ -1,0 +1,31 @@
+#pragma once
+
+// Checkpoint files: one variable's value, versioned and checksummed.
+//
+// Layout (little-endian, as every supported host):
+//   magic "VSYNCKPT" (8 bytes) | format version u32 (= 1) | dtype u8 |
+//   rank u32 | dimensions i64 x rank | name length u32 | name bytes |
+//   payload length u64 | payload | FNV-1a 64 checksum u64 of all before.
+// A file is written to a temporary sibling, fsynced and renamed over the
+// target, so a crash leaves either the old or the new checkpoint.
+
+#include <filesystem>
+#include <string>
+
+#include "varsync/error.hpp"
+#include "varsync/tensor.hpp"
+
+namespace varsync {
+
+/// Writes `value` of variable `name` to `path` atomically. Blocks.
+expected<void> write_checkpoint(const std::filesystem::path& path,
+                                const std::string& name, const tensor& value);
+
+/// Reads the checkpoint at `path` for variable `name`, which must have
+/// `type` and `shape`. A truncated, altered or foreign file is
+/// `checkpoint_corrupt`; a dtype/shape/name mismatch names both sides.
+expected<tensor> read_checkpoint(const std::filesystem::path& path,
+                                 const std::string& name, dtype type,
+                                 const shape_type& shape);
+
+} // namespace varsync

@@ -1,0 +1,169 @@
+#include "varsync/tensor.hpp"
+
+#include <cstring>
+#include <sstream>
+
+namespace varsync {
+
+const char* to_string(dtype x) noexcept {
+  switch (x) {
+    case dtype::f32:
+      return "f32";
+    case dtype::f64:
+      return "f64";
+    case dtype::i64:
+      return "i64";
+  }
+  return "invalid";
+}
+
+expected<dtype> dtype_from_string(std::string_view name) {
+  for (auto candidate : {dtype::f32, dtype::f64, dtype::i64})
+    if (name == to_string(candidate))
+      return candidate;
+  return error{errc::invalid_argument, "'" + std::string{name}
+                                         + "' is not a dtype; expected one "
+                                           "of: f32, f64, i64"};
+}
+
+std::size_t size_of(dtype x) noexcept {
+  return x == dtype::f32 ? 4 : 8;
+}
+
+std::string to_string(const shape_type& shape) {
+  std::string result = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (i > 0)
+      result += ", ";
+    result += std::to_string(shape[i]);
+  }
+  result += ']';
+  return result;
+}
+
+namespace {
+
+/// The element count of `shape`, or an error naming the bad dimension.
+expected<std::size_t> element_count(const shape_type& shape) {
+  std::size_t count = 1;
+  for (auto dimension : shape) {
+    if (dimension < 0)
+      return error{errc::invalid_argument,
+                   "shape " + to_string(shape)
+                     + " has a negative dimension; dimensions must be >= 0"};
+    count *= static_cast<std::size_t>(dimension);
+  }
+  return count;
+}
+
+} // namespace
+
+tensor::tensor() : tensor(0.0f) {
+  // nop
+}
+
+void tensor::init_raw(dtype type, shape_type shape,
+                      std::span<const std::byte> raw) {
+  type_ = type;
+  shape_ = std::move(shape);
+  element_count_ = raw.size() / size_of(type);
+  storage_ = std::make_shared<std::vector<std::byte>>(raw.begin(), raw.end());
+}
+
+expected<tensor> tensor::from_bytes(dtype type, shape_type shape,
+                                    std::span<const std::byte> bytes) {
+  auto count = element_count(shape);
+  if (!count)
+    return count.error();
+  if (*count * size_of(type) != bytes.size())
+    return error{errc::invalid_argument,
+                 "a " + std::string{to_string(type)} + " tensor of shape "
+                   + to_string(shape) + " needs "
+                   + std::to_string(*count * size_of(type))
+                   + " bytes, got " + std::to_string(bytes.size())};
+  tensor result;
+  result.init_raw(type, std::move(shape), bytes);
+  return result;
+}
+
+expected<tensor> tensor::filled(dtype type, shape_type shape, double value) {
+  auto count = element_count(shape);
+  if (!count)
+    return count.error();
+  tensor result;
+  result.type_ = type;
+  result.shape_ = std::move(shape);
+  result.element_count_ = *count;
+  result.storage_
+    = std::make_shared<std::vector<std::byte>>(*count * size_of(type));
+  auto fill = [&](auto typed_value) {
+    using element_type = decltype(typed_value);
+    auto* data = reinterpret_cast<element_type*>(result.storage_->data());
+    for (std::size_t i = 0; i < *count; ++i)
+      data[i] = typed_value;
+  };
+  switch (type) {
+    case dtype::f32:
+      fill(static_cast<float>(value));
+      break;
+    case dtype::f64:
+      fill(value);
+      break;
+    case dtype::i64:
+      fill(static_cast<std::int64_t>(value));
+      break;
+  }
+  return result;
+}
+
+std::span<const std::byte> tensor::bytes() const noexcept {
+  if (!storage_)
+    return {};
+  return {storage_->data(), storage_->size()};
+}
+
+std::byte* tensor::unshare() {
+  if (storage_.use_count() > 1)
+    storage_ = std::make_shared<std::vector<std::byte>>(*storage_);
+  return storage_->data();
+}
+
+double tensor::to_double(std::size_t index) const noexcept {
+  switch (type_) {
+    case dtype::f32:
+      return values<float>()[index];
+    case dtype::f64:
+      return values<double>()[index];
+    case dtype::i64:
+      return static_cast<double>(values<std::int64_t>()[index]);
+  }
+  return 0;
+}
+
+bool operator==(const tensor& x, const tensor& y) noexcept {
+  if (x.type_ != y.type_ || x.shape_ != y.shape_)
+    return false;
+  if (x.storage_ == y.storage_)
+    return true;
+  auto xs = x.bytes();
+  auto ys = y.bytes();
+  return xs.size() == ys.size()
+         && (xs.empty() || std::memcmp(xs.data(), ys.data(), xs.size()) == 0);
+}
+
+std::string to_string(const tensor& x) {
+  std::ostringstream out;
+  out << to_string(x.type()) << to_string(x.shape()) << " {";
+  constexpr std::size_t max_printed = 8;
+  for (std::size_t i = 0; i < x.size() && i < max_printed; ++i) {
+    if (i > 0)
+      out << ", ";
+    out << x.to_double(i);
+  }
+  if (x.size() > max_printed)
+    out << ", ...";
+  out << '}';
+  return out.str();
+}
+
+} // namespace varsync

@@ -1,0 +1,49 @@
+#pragma once
+
+// Element-wise arithmetic the policies need: checking an operand against a
+// variable, applying an update and aggregating per-replica values. Every
+// result is a fresh tensor; inputs are never modified.
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "varsync/error.hpp"
+#include "varsync/policy.hpp"
+#include "varsync/tensor.hpp"
+
+namespace varsync {
+
+/// The three ways a variable is updated.
+enum class update_op : std::uint8_t {
+  assign = 0,
+  add = 1,
+  subtract = 2,
+};
+
+/// "assign", "assign_add" or "assign_sub".
+const char* to_string(update_op op) noexcept;
+
+/// Checks that `value` has the variable's dtype and shape; otherwise a
+/// `dtype_mismatch` / `shape_mismatch` naming `variable_name`, the expected
+/// and the received dtype or shape.
+expected<void> check_operand(const tensor& value, dtype expected_type,
+                             const shape_type& expected_shape,
+                             const std::string& variable_name);
+
+/// `current` after `op` with `operand` (same dtype and shape).
+tensor apply(update_op op, const tensor& current, const tensor& operand);
+
+/// Element-wise `x * factor` (integers: truncated toward zero).
+tensor scale(const tensor& x, double factor);
+
+/// Element-wise `x / divisor` (integers: truncated toward zero).
+tensor divide(const tensor& x, std::int64_t divisor);
+
+/// Combines per-replica `values` (index order) by `how`: sum adds them in
+/// index order (so every replica computes bit-identical results), mean
+/// divides that sum by the count, only_first_replica returns `values[0]`.
+/// Precondition: `values` non-empty, same dtype/shape, `how != none`.
+tensor aggregate(std::span<const tensor> values, aggregation how);
+
+} // namespace varsync
