@@ -22,17 +22,16 @@ error from_caf_error(const caf::error& x, const std::string& what) {
   }
   if (x.category() == caf::atom("system")) {
     switch (static_cast<caf::sec>(x.code())) {
-      case caf::sec::request_timeout:
-        return error{errc::timeout, what + ": no reply before the deadline"};
-      case caf::sec::request_receiver_down:
-        return error{errc::variable_unavailable,
-                     what + ": the actor serving it is gone"};
-      default:
-        break;
+    case caf::sec::request_timeout:
+      return error{errc::timeout, what + ": no reply before the deadline"};
+    case caf::sec::request_receiver_down:
+      return error{errc::variable_unavailable,
+                   what + ": the actor serving it is gone"};
+    default:
+      break;
     }
   }
-  return error{errc::variable_unavailable,
-               what + ": " + caf::to_string(x)};
+  return error{errc::variable_unavailable, what + ": " + caf::to_string(x)};
 }
 
 } // namespace varsync

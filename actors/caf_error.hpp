@@ -5,10 +5,10 @@
 // context is the message; the host API converts them back. CAF's own
 // errors (timeouts, dead receivers) are mapped to the nearest errc.
 
+#include "varsync/error.hpp"
+
 #include <caf/all.hpp>
 #include <string>
-
-#include "varsync/error.hpp"
 
 namespace varsync {
 

@@ -1,13 +1,13 @@
 #include "actors/directory_actor.hpp"
 
-#include <map>
-#include <string>
-#include <vector>
-
 #include "actors/caf_error.hpp"
 #include "actors/records.hpp"
 #include "actors/replica_actor.hpp"
 #include "actors/variable_actor.hpp"
+
+#include <map>
+#include <string>
+#include <vector>
 
 namespace varsync {
 
@@ -44,8 +44,8 @@ expected<void> same_variable(const detail::variable_record& existing,
   auto differ = [&](const std::string& what, const std::string& have,
                     const std::string& asked) {
     return error{errc::already_exists,
-                 "variable '" + existing.name + "' exists with " + what + " "
-                   + have + ", the request asked for " + asked};
+                 "variable '" + existing.name + "' exists with " + what + " " +
+                     have + ", the request asked for " + asked};
   };
   if (existing.group->name != request.group->name)
     return differ("group", existing.group->name, request.group->name);
@@ -86,18 +86,18 @@ void finish_creation(directory_actor_type* self, const std::string& name,
 }
 
 void create_variable(directory_actor_type* self, variable_request request) {
-  auto resolved = resolve(request.options, request.initial.type(),
-                          request.name);
+  auto resolved =
+      resolve(request.options, request.initial.type(), request.name);
   if (!resolved) {
     request.promise.deliver(to_caf_error(resolved.error()));
     return;
   }
   if (resolved->sync == synchronization::bounded_staleness) {
     request.promise.deliver(to_caf_error(
-      error{errc::invalid_policy,
-            "variable '" + request.name
-              + "': synchronization bounded_staleness is not available in "
-                "this version"}));
+        error{errc::invalid_policy,
+              "variable '" + request.name +
+                  "': synchronization bounded_staleness is not available in "
+                  "this version"}));
     return;
   }
   auto record = std::make_shared<detail::variable_record>();
@@ -109,23 +109,23 @@ void create_variable(directory_actor_type* self, variable_request request) {
   record->resolved = *resolved;
   record->group = request.group;
   record->actor = spawn_variable_actor(
-    self->home_system(),
-    variable_spec{record->id, record->name, record->type, record->shape,
-                  *resolved, request.group->replica_actors, request.initial,
-                  self->state.counters});
+      self->home_system(),
+      variable_spec{record->id, record->name, record->type, record->shape,
+                    *resolved, request.group->replica_actors, request.initial,
+                    self->state.counters});
   self->state.spawned.push_back(record->actor);
   auto name = request.name;
   self->state.creating[name].push_back(std::move(request));
   self->request(record->actor, std::chrono::seconds{60}, attach_atom::value)
-    .then(
-      [self, record, name](ok_atom) {
-        self->state.variables.emplace(name, record);
-        finish_creation(self, name, nullptr);
-      },
-      [self, record, name](caf::error& err) {
-        self->send_exit(record->actor, caf::exit_reason::user_shutdown);
-        finish_creation(self, name, &err);
-      });
+      .then(
+          [self, record, name](ok_atom) {
+            self->state.variables.emplace(name, record);
+            finish_creation(self, name, nullptr);
+          },
+          [self, record, name](caf::error& err) {
+            self->send_exit(record->actor, caf::exit_reason::user_shutdown);
+            finish_creation(self, name, &err);
+          });
 }
 
 caf::behavior directory_actor(directory_actor_type* self,
@@ -140,70 +140,71 @@ caf::behavior directory_actor(directory_actor_type* self,
     self->quit(msg.reason);
   });
   return {
-    [self](group_atom, const std::string& name,
-           std::uint64_t size) -> caf::result<group_record_ptr> {
-      self->state.counters->count_message();
-      if (name.empty() || size == 0)
-        return to_caf_error(error{errc::invalid_argument,
-                                  "a replica group needs a non-empty name and "
-                                  "at least one replica, got '"
-                                    + name + "' with "
-                                    + std::to_string(size) + " replicas"});
-      if (auto i = self->state.groups.find(name);
-          i != self->state.groups.end()) {
-        if (i->second->size != size)
-          return to_caf_error(error{errc::already_exists,
-                                    "replica group '" + name + "' exists with "
-                                      + std::to_string(i->second->size)
-                                      + " replicas, the request asked for "
-                                      + std::to_string(size)});
+      [self](group_atom, const std::string& name,
+             std::uint64_t size) -> caf::result<group_record_ptr> {
+        self->state.counters->count_message();
+        if (name.empty() || size == 0)
+          return to_caf_error(
+              error{errc::invalid_argument,
+                    "a replica group needs a non-empty name and "
+                    "at least one replica, got '" +
+                        name + "' with " + std::to_string(size) + " replicas"});
+        if (auto i = self->state.groups.find(name);
+            i != self->state.groups.end()) {
+          if (i->second->size != size)
+            return to_caf_error(error{errc::already_exists,
+                                      "replica group '" + name +
+                                          "' exists with " +
+                                          std::to_string(i->second->size) +
+                                          " replicas, the request asked for " +
+                                          std::to_string(size)});
+          return i->second;
+        }
+        auto record = std::make_shared<detail::group_record>();
+        record->name = name;
+        record->size = size;
+        record->runtime = self->state.runtime.core;
+        for (std::size_t index = 0; index < size; ++index) {
+          auto store = std::make_shared<local_store>();
+          auto actor = spawn_replica_actor(self->home_system(), index, store,
+                                           self->state.counters);
+          self->state.spawned.push_back(actor);
+          record->stores.push_back(std::move(store));
+          record->replica_actors.push_back(std::move(actor));
+        }
+        self->state.groups.emplace(name, record);
+        return record;
+      },
+      [self](variable_atom, group_record_ptr& group, std::string& name,
+             tensor& initial,
+             variable_options& options) -> caf::result<variable_record_ptr> {
+        self->state.counters->count_message();
+        if (name.empty())
+          return to_caf_error(error{errc::invalid_argument,
+                                    "a variable needs a non-empty name"});
+        auto promise = self->make_response_promise();
+        variable_request request{std::move(group), name, std::move(initial),
+                                 options, promise};
+        if (auto i = self->state.variables.find(name);
+            i != self->state.variables.end())
+          answer(i->second, request);
+        else if (auto j = self->state.creating.find(name);
+                 j != self->state.creating.end())
+          j->second.push_back(std::move(request));
+        else
+          create_variable(self, std::move(request));
+        return promise;
+      },
+      [self](lookup_atom,
+             const std::string& name) -> caf::result<variable_record_ptr> {
+        self->state.counters->count_message();
+        auto i = self->state.variables.find(name);
+        if (i == self->state.variables.end())
+          return to_caf_error(
+              error{errc::unknown_variable,
+                    "no variable named '" + name + "' exists in this runtime"});
         return i->second;
-      }
-      auto record = std::make_shared<detail::group_record>();
-      record->name = name;
-      record->size = size;
-      record->runtime = self->state.runtime.core;
-      for (std::size_t index = 0; index < size; ++index) {
-        auto store = std::make_shared<local_store>();
-        auto actor = spawn_replica_actor(self->home_system(), index, store,
-                                         self->state.counters);
-        self->state.spawned.push_back(actor);
-        record->stores.push_back(std::move(store));
-        record->replica_actors.push_back(std::move(actor));
-      }
-      self->state.groups.emplace(name, record);
-      return record;
-    },
-    [self](variable_atom, group_record_ptr& group, std::string& name,
-           tensor& initial,
-           variable_options& options) -> caf::result<variable_record_ptr> {
-      self->state.counters->count_message();
-      if (name.empty())
-        return to_caf_error(
-          error{errc::invalid_argument, "a variable needs a non-empty name"});
-      auto promise = self->make_response_promise();
-      variable_request request{std::move(group), name, std::move(initial),
-                               options, promise};
-      if (auto i = self->state.variables.find(name);
-          i != self->state.variables.end())
-        answer(i->second, request);
-      else if (auto j = self->state.creating.find(name);
-               j != self->state.creating.end())
-        j->second.push_back(std::move(request));
-      else
-        create_variable(self, std::move(request));
-      return promise;
-    },
-    [self](lookup_atom,
-           const std::string& name) -> caf::result<variable_record_ptr> {
-      self->state.counters->count_message();
-      auto i = self->state.variables.find(name);
-      if (i == self->state.variables.end())
-        return to_caf_error(error{errc::unknown_variable,
-                                  "no variable named '" + name
-                                    + "' exists in this runtime"});
-      return i->second;
-    },
+      },
   };
 }
 

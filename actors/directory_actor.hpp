@@ -15,11 +15,11 @@
 // Stopping the directory (an exit message) stops every replica and
 // variable actor it spawned.
 
-#include <caf/all.hpp>
-#include <memory>
-
 #include "actors/actor_counters.hpp"
 #include "actors/records.hpp"
+
+#include <caf/all.hpp>
+#include <memory>
 
 namespace varsync {
 

@@ -9,15 +9,15 @@
 // none updates, on_read cross-replica updates) holds the slot's mutex so
 // that no update is lost between the worker thread and the replica actor.
 
+#include "actors/protocol.hpp"
+#include "varsync/tensor.hpp"
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
 #include <unordered_map>
-
-#include "actors/protocol.hpp"
-#include "varsync/tensor.hpp"
 
 namespace varsync {
 
@@ -34,7 +34,7 @@ class replica_slot {
 public:
   explicit replica_slot(tensor initial) {
     current_.store(std::make_shared<const installed_value>(
-      installed_value{0, std::move(initial)}));
+        installed_value{0, std::move(initial)}));
   }
 
   /// The latest installed snapshot. Thread-safe, wait-free for readers in
@@ -50,7 +50,7 @@ public:
     if (current_.load(std::memory_order_relaxed)->version >= version)
       return;
     current_.store(std::make_shared<const installed_value>(
-                     installed_value{version, std::move(value)}),
+                       installed_value{version, std::move(value)}),
                    std::memory_order_release);
   }
 
@@ -59,9 +59,10 @@ public:
   void update(update_op op, const tensor& operand) {
     std::lock_guard guard{update_mutex_};
     auto previous = current_.load(std::memory_order_relaxed);
-    current_.store(std::make_shared<const installed_value>(installed_value{
-                     previous->version + 1, apply(op, previous->value, operand)}),
-                   std::memory_order_release);
+    current_.store(
+        std::make_shared<const installed_value>(installed_value{
+            previous->version + 1, apply(op, previous->value, operand)}),
+        std::memory_order_release);
   }
 
 private:

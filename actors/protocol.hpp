@@ -26,17 +26,17 @@
 //       -> variable_record_ptr
 //   (lookup_atom, name) -> variable_record_ptr
 
-#include <caf/all.hpp>
-#include <chrono>
-#include <cstdint>
-#include <optional>
-#include <string>
-#include <memory>
-#include <type_traits>
-
 #include "runtime/tensor_math.hpp"
 #include "varsync/tensor.hpp"
 #include "varsync/variable_options.hpp"
+
+#include <caf/all.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
 
 namespace varsync {
 
@@ -85,8 +85,8 @@ inline std::optional<update_op> op_from_wire(std::uint8_t byte) noexcept {
 /// The error for an invalid op byte received from `sender`.
 inline error invalid_op(std::uint8_t byte) {
   return error{errc::invalid_argument,
-               "received update operation code " + std::to_string(byte)
-                 + ", expected 0 (assign), 1 (assign_add) or 2 (assign_sub)"};
+               "received update operation code " + std::to_string(byte) +
+                   ", expected 0 (assign), 1 (assign_add) or 2 (assign_sub)"};
 }
 
 /// Largest tensor payload accepted from the network (4 GiB): bounds what a
@@ -138,8 +138,8 @@ inline caf::error inspect(caf::deserializer& source, tensor& x) {
   if (byte_count > 0)
     if (auto err = source.apply_raw(raw.size(), raw.data()))
       return err;
-  auto result = tensor::from_bytes(static_cast<dtype>(type), std::move(shape),
-                                   raw);
+  auto result =
+      tensor::from_bytes(static_cast<dtype>(type), std::move(shape), raw);
   if (!result)
     return caf::sec::invalid_argument;
   x = std::move(*result);
@@ -148,8 +148,8 @@ inline caf::error inspect(caf::deserializer& source, tensor& x) {
 
 /// Renders a tensor for CAF's `to_string` (logging, deep_to_string).
 template <class Inspector>
-std::enable_if_t<!std::is_base_of_v<caf::serializer, Inspector>
-                   && !std::is_base_of_v<caf::deserializer, Inspector>,
+std::enable_if_t<!std::is_base_of_v<caf::serializer, Inspector> &&
+                     !std::is_base_of_v<caf::deserializer, Inspector>,
                  typename Inspector::result_type>
 inspect(Inspector& f, tensor& x) {
   auto text = to_string(x);
@@ -168,8 +168,8 @@ typename Inspector::result_type inspect(Inspector& f, variable_options& x) {
            caf::meta::load_callback([&]() -> caf::error {
              x.sync = static_cast<synchronization>(sync);
              x.aggregation = static_cast<aggregation>(how);
-             x.trainable = has_trainable ? std::optional<bool>{trainable}
-                                         : std::nullopt;
+             x.trainable =
+                 has_trainable ? std::optional<bool>{trainable} : std::nullopt;
              return caf::none;
            }));
 }

@@ -4,16 +4,16 @@
 // the directory actor, shared (immutable) with the handles of the public
 // API. Local to one process.
 
+#include "actors/local_store.hpp"
+#include "actors/protocol.hpp"
+#include "varsync/tensor.hpp"
+#include "varsync/variable_options.hpp"
+
 #include <caf/all.hpp>
 #include <cstddef>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include "actors/local_store.hpp"
-#include "actors/protocol.hpp"
-#include "varsync/tensor.hpp"
-#include "varsync/variable_options.hpp"
 
 namespace varsync::detail {
 

@@ -16,12 +16,12 @@
 // mismatch) is retried with the same step number; updates of different
 // variables proceed independently.
 
+#include "actors/actor_counters.hpp"
+#include "actors/local_store.hpp"
+
 #include <caf/all.hpp>
 #include <cstddef>
 #include <memory>
-
-#include "actors/actor_counters.hpp"
-#include "actors/local_store.hpp"
 
 namespace varsync {
 

@@ -29,29 +29,29 @@ void request_all(Self* self, const std::vector<caf::actor>& targets,
     bool finished = false;
   };
   auto state = std::make_shared<gathering>(
-    gathering{std::vector<Reply>(targets.size()), targets.size()});
+      gathering{std::vector<Reply>(targets.size()), targets.size()});
   if (targets.empty()) {
     done(std::move(state->replies));
     return;
   }
   for (std::size_t i = 0; i < targets.size(); ++i) {
     self->request(targets[i], timeout, message)
-      .then(
-        [state, i, done](Reply& reply) mutable {
-          if (state->finished)
-            return;
-          state->replies[i] = std::move(reply);
-          if (--state->remaining == 0) {
-            state->finished = true;
-            done(std::move(state->replies));
-          }
-        },
-        [state, failed](caf::error& err) mutable {
-          if (state->finished)
-            return;
-          state->finished = true;
-          failed(err);
-        });
+        .then(
+            [state, i, done](Reply& reply) mutable {
+              if (state->finished)
+                return;
+              state->replies[i] = std::move(reply);
+              if (--state->remaining == 0) {
+                state->finished = true;
+                done(std::move(state->replies));
+              }
+            },
+            [state, failed](caf::error& err) mutable {
+              if (state->finished)
+                return;
+              state->finished = true;
+              failed(err);
+            });
   }
 }
 
@@ -68,21 +68,21 @@ void request_all_acks(Self* self, const std::vector<caf::actor>& targets,
   }
   for (const auto& target : targets) {
     self->request(target, timeout, message)
-      .then(
-        [remaining, finished, done]() mutable {
-          if (*finished)
-            return;
-          if (--*remaining == 0) {
-            *finished = true;
-            done();
-          }
-        },
-        [finished, failed](caf::error& err) mutable {
-          if (*finished)
-            return;
-          *finished = true;
-          failed(err);
-        });
+        .then(
+            [remaining, finished, done]() mutable {
+              if (*finished)
+                return;
+              if (--*remaining == 0) {
+                *finished = true;
+                done();
+              }
+            },
+            [finished, failed](caf::error& err) mutable {
+              if (*finished)
+                return;
+              *finished = true;
+              failed(err);
+            });
   }
 }
 

@@ -1,13 +1,13 @@
 #include "actors/variable_actor.hpp"
 
-#include <map>
-#include <utility>
-
 #include "actors/caf_error.hpp"
 #include "actors/policies/eager_broadcast.hpp"
 #include "actors/policies/local_only.hpp"
 #include "actors/policies/reduce_on_read.hpp"
 #include "actors/request_all.hpp"
+
+#include <map>
+#include <utility>
 
 namespace varsync {
 
@@ -31,11 +31,13 @@ caf::result<ok_atom> attach_everywhere(variable_actor_type* self) {
   auto& spec = self->state.spec;
   auto promise = self->make_response_promise<ok_atom>();
   request_all<ok_atom>(
-    self, spec.replicas, attach_timeout,
-    caf::make_message(attach_atom::value, spec.id,
-                      caf::actor_cast<caf::actor>(self), spec.initial),
-    [promise](std::vector<ok_atom>) mutable { promise.deliver(ok_atom::value); },
-    [promise](const caf::error& err) mutable { promise.deliver(err); });
+      self, spec.replicas, attach_timeout,
+      caf::make_message(attach_atom::value, spec.id,
+                        caf::actor_cast<caf::actor>(self), spec.initial),
+      [promise](std::vector<ok_atom>) mutable {
+        promise.deliver(ok_atom::value);
+      },
+      [promise](const caf::error& err) mutable { promise.deliver(err); });
   return promise;
 }
 
@@ -50,19 +52,19 @@ milliseconds to_timeout(std::int64_t timeout_ms) {
 caf::behavior eager_broadcast_behavior(variable_actor_type* self) {
   auto& spec = self->state.spec;
   auto policy = std::make_shared<policies::eager_broadcast>(
-    policies::eager_broadcast::settings{spec.name, spec.type, spec.shape,
-                                        spec.options.aggregation,
-                                        spec.replicas.size()},
-    spec.initial);
+      policies::eager_broadcast::settings{spec.name, spec.type, spec.shape,
+                                          spec.options.aggregation,
+                                          spec.replicas.size()},
+      spec.initial);
   // Contributors waiting for their step, by (step, replica index).
-  using waiting_map
-    = std::map<std::pair<std::uint64_t, std::size_t>, caf::response_promise>;
+  using waiting_map =
+      std::map<std::pair<std::uint64_t, std::size_t>, caf::response_promise>;
   auto waiting = std::make_shared<waiting_map>();
   // Installs each version everywhere, then releases the step's contributors:
   // a replica actor handles our install before our reply (same sender, same
   // receiver, FIFO), so a released caller's next read sees the version.
   auto publish = [self, waiting](
-                   const std::vector<policies::published_version>& versions) {
+                     const std::vector<policies::published_version>& versions) {
     for (const auto& published : versions) {
       for (const auto& replica : self->state.spec.replicas)
         self->send(replica, install_atom::value, self->state.spec.id,
@@ -77,67 +79,66 @@ caf::behavior eager_broadcast_behavior(variable_actor_type* self) {
     }
   };
   return {
-    [self](attach_atom) {
-      self->state.spec.counters->count_message();
-      return attach_everywhere(self);
-    },
-    [self, policy, waiting, publish](contribute_atom, std::uint64_t replica,
-                                     std::uint64_t step, std::uint8_t op_byte,
-                                     tensor& operand,
-                                     std::int64_t timeout_ms)
-      -> caf::result<ok_atom> {
-      self->state.spec.counters->count_message();
-      auto op = op_from_wire(op_byte);
-      if (!op)
-        return to_caf_error(invalid_op(op_byte));
-      auto index = static_cast<std::size_t>(replica);
-      auto published = policy->contribute(index, step, *op,
-                                          std::move(operand));
-      if (!published)
-        return to_caf_error(published.error());
-      auto promise = self->make_response_promise();
-      waiting->emplace(std::pair{step, index}, promise);
-      if (published->empty())
-        self->delayed_send(self, to_timeout(timeout_ms),
-                           step_expired_atom::value, replica, step);
-      publish(*published);
-      return promise;
-    },
-    [self, policy, waiting](step_expired_atom, std::uint64_t replica,
-                            std::uint64_t step) {
-      self->state.spec.counters->count_message();
-      auto index = static_cast<std::size_t>(replica);
-      if (auto err = policy->expire(index, step)) {
-        auto i = waiting->find({step, index});
-        if (i != waiting->end()) {
-          i->second.deliver(to_caf_error(*err));
-          waiting->erase(i);
+      [self](attach_atom) {
+        self->state.spec.counters->count_message();
+        return attach_everywhere(self);
+      },
+      [self, policy, waiting,
+       publish](contribute_atom, std::uint64_t replica, std::uint64_t step,
+                std::uint8_t op_byte, tensor& operand,
+                std::int64_t timeout_ms) -> caf::result<ok_atom> {
+        self->state.spec.counters->count_message();
+        auto op = op_from_wire(op_byte);
+        if (!op)
+          return to_caf_error(invalid_op(op_byte));
+        auto index = static_cast<std::size_t>(replica);
+        auto published =
+            policy->contribute(index, step, *op, std::move(operand));
+        if (!published)
+          return to_caf_error(published.error());
+        auto promise = self->make_response_promise();
+        waiting->emplace(std::pair{step, index}, promise);
+        if (published->empty())
+          self->delayed_send(self, to_timeout(timeout_ms),
+                             step_expired_atom::value, replica, step);
+        publish(*published);
+        return promise;
+      },
+      [self, policy, waiting](step_expired_atom, std::uint64_t replica,
+                              std::uint64_t step) {
+        self->state.spec.counters->count_message();
+        auto index = static_cast<std::size_t>(replica);
+        if (auto err = policy->expire(index, step)) {
+          auto i = waiting->find({step, index});
+          if (i != waiting->end()) {
+            i->second.deliver(to_caf_error(*err));
+            waiting->erase(i);
+          }
         }
-      }
-    },
-    [self, policy](read_atom, std::int64_t) {
-      self->state.spec.counters->count_message();
-      return policy->value();
-    },
-    [self, policy](update_atom, std::uint8_t op_byte, const tensor& operand,
-                   std::int64_t timeout_ms) -> caf::result<ok_atom> {
-      self->state.spec.counters->count_message();
-      auto op = op_from_wire(op_byte);
-      if (!op)
-        return to_caf_error(invalid_op(op_byte));
-      auto published = policy->cross_update(*op, operand);
-      if (!published)
-        return to_caf_error(published.error());
-      auto promise = self->make_response_promise<ok_atom>();
-      const auto& spec = self->state.spec;
-      request_all_acks(
-        self, spec.replicas, to_timeout(timeout_ms),
-        caf::make_message(install_atom::value, spec.id, published->version,
-                          published->value),
-        [promise]() mutable { promise.deliver(ok_atom::value); },
-        [promise](const caf::error& err) mutable { promise.deliver(err); });
-      return promise;
-    },
+      },
+      [self, policy](read_atom, std::int64_t) {
+        self->state.spec.counters->count_message();
+        return policy->value();
+      },
+      [self, policy](update_atom, std::uint8_t op_byte, const tensor& operand,
+                     std::int64_t timeout_ms) -> caf::result<ok_atom> {
+        self->state.spec.counters->count_message();
+        auto op = op_from_wire(op_byte);
+        if (!op)
+          return to_caf_error(invalid_op(op_byte));
+        auto published = policy->cross_update(*op, operand);
+        if (!published)
+          return to_caf_error(published.error());
+        auto promise = self->make_response_promise<ok_atom>();
+        const auto& spec = self->state.spec;
+        request_all_acks(
+            self, spec.replicas, to_timeout(timeout_ms),
+            caf::make_message(install_atom::value, spec.id, published->version,
+                              published->value),
+            [promise]() mutable { promise.deliver(ok_atom::value); },
+            [promise](const caf::error& err) mutable { promise.deliver(err); });
+        return promise;
+      },
   };
 }
 
@@ -146,87 +147,87 @@ caf::behavior eager_broadcast_behavior(variable_actor_type* self) {
 caf::behavior reduce_on_read_behavior(variable_actor_type* self) {
   auto& spec = self->state.spec;
   auto policy = std::make_shared<policies::reduce_on_read>(
-    policies::reduce_on_read::settings{spec.name, spec.type, spec.shape,
-                                       spec.options.aggregation,
-                                       spec.replicas.size()});
+      policies::reduce_on_read::settings{spec.name, spec.type, spec.shape,
+                                         spec.options.aggregation,
+                                         spec.replicas.size()});
   return {
-    [self](attach_atom) {
-      self->state.spec.counters->count_message();
-      return attach_everywhere(self);
-    },
-    [self, policy](read_atom, std::int64_t timeout_ms) -> caf::result<tensor> {
-      self->state.spec.counters->count_message();
-      if (auto allowed = policy->check_read(); !allowed)
-        return to_caf_error(allowed.error());
-      auto promise = self->make_response_promise<tensor>();
-      const auto& spec = self->state.spec;
-      request_all<tensor>(
-        self, spec.replicas, to_timeout(timeout_ms),
-        caf::make_message(copy_get_atom::value, spec.id),
-        [promise, policy](std::vector<tensor> copies) mutable {
-          promise.deliver(policy->finish_read(copies));
-        },
-        [promise](const caf::error& err) mutable { promise.deliver(err); });
-      return promise;
-    },
-    [self, policy](update_atom, std::uint8_t op_byte, const tensor& operand,
-                   std::int64_t timeout_ms) -> caf::result<ok_atom> {
-      self->state.spec.counters->count_message();
-      auto op = op_from_wire(op_byte);
-      if (!op)
-        return to_caf_error(invalid_op(op_byte));
-      auto plan = policy->plan_update(*op, operand);
-      if (!plan)
-        return to_caf_error(plan.error());
-      auto promise = self->make_response_promise<ok_atom>();
-      const auto& spec = self->state.spec;
-      request_all<ok_atom>(
-        self, spec.replicas, to_timeout(timeout_ms),
-        caf::make_message(copy_set_atom::value, spec.id, to_wire(plan->op),
-                          plan->operand),
-        [promise](std::vector<ok_atom>) mutable {
-          promise.deliver(ok_atom::value);
-        },
-        [promise](const caf::error& err) mutable { promise.deliver(err); });
-      return promise;
-    },
+      [self](attach_atom) {
+        self->state.spec.counters->count_message();
+        return attach_everywhere(self);
+      },
+      [self, policy](read_atom,
+                     std::int64_t timeout_ms) -> caf::result<tensor> {
+        self->state.spec.counters->count_message();
+        if (auto allowed = policy->check_read(); !allowed)
+          return to_caf_error(allowed.error());
+        auto promise = self->make_response_promise<tensor>();
+        const auto& spec = self->state.spec;
+        request_all<tensor>(
+            self, spec.replicas, to_timeout(timeout_ms),
+            caf::make_message(copy_get_atom::value, spec.id),
+            [promise, policy](std::vector<tensor> copies) mutable {
+              promise.deliver(policy->finish_read(copies));
+            },
+            [promise](const caf::error& err) mutable { promise.deliver(err); });
+        return promise;
+      },
+      [self, policy](update_atom, std::uint8_t op_byte, const tensor& operand,
+                     std::int64_t timeout_ms) -> caf::result<ok_atom> {
+        self->state.spec.counters->count_message();
+        auto op = op_from_wire(op_byte);
+        if (!op)
+          return to_caf_error(invalid_op(op_byte));
+        auto plan = policy->plan_update(*op, operand);
+        if (!plan)
+          return to_caf_error(plan.error());
+        auto promise = self->make_response_promise<ok_atom>();
+        const auto& spec = self->state.spec;
+        request_all<ok_atom>(
+            self, spec.replicas, to_timeout(timeout_ms),
+            caf::make_message(copy_set_atom::value, spec.id, to_wire(plan->op),
+                              plan->operand),
+            [promise](std::vector<ok_atom>) mutable {
+              promise.deliver(ok_atom::value);
+            },
+            [promise](const caf::error& err) mutable { promise.deliver(err); });
+        return promise;
+      },
   };
 }
 
 // -- none --------------------------------------------------------------------
 
 caf::behavior local_only_behavior(variable_actor_type* self) {
-  auto policy
-    = std::make_shared<policies::local_only>(self->state.spec.name);
+  auto policy = std::make_shared<policies::local_only>(self->state.spec.name);
   return {
-    [self](attach_atom) {
-      self->state.spec.counters->count_message();
-      return attach_everywhere(self);
-    },
-    [self, policy](read_atom, std::int64_t) -> caf::result<tensor> {
-      self->state.spec.counters->count_message();
-      return to_caf_error(policy->reject_cross_replica("read"));
-    },
-    [self, policy](update_atom, std::uint8_t op_byte, const tensor&,
-                   std::int64_t) -> caf::result<ok_atom> {
-      self->state.spec.counters->count_message();
-      auto op = op_from_wire(op_byte);
-      if (!op)
-        return to_caf_error(invalid_op(op_byte));
-      return to_caf_error(policy->reject_cross_replica(to_string(*op)));
-    },
+      [self](attach_atom) {
+        self->state.spec.counters->count_message();
+        return attach_everywhere(self);
+      },
+      [self, policy](read_atom, std::int64_t) -> caf::result<tensor> {
+        self->state.spec.counters->count_message();
+        return to_caf_error(policy->reject_cross_replica("read"));
+      },
+      [self, policy](update_atom, std::uint8_t op_byte, const tensor&,
+                     std::int64_t) -> caf::result<ok_atom> {
+        self->state.spec.counters->count_message();
+        auto op = op_from_wire(op_byte);
+        if (!op)
+          return to_caf_error(invalid_op(op_byte));
+        return to_caf_error(policy->reject_cross_replica(to_string(*op)));
+      },
   };
 }
 
 caf::behavior variable_actor(variable_actor_type* self, variable_spec spec) {
   self->state.spec = std::move(spec);
   switch (self->state.spec.options.sync) {
-    case synchronization::on_read:
-      return reduce_on_read_behavior(self);
-    case synchronization::none:
-      return local_only_behavior(self);
-    default:
-      return eager_broadcast_behavior(self);
+  case synchronization::on_read:
+    return reduce_on_read_behavior(self);
+  case synchronization::none:
+    return local_only_behavior(self);
+  default:
+    return eager_broadcast_behavior(self);
   }
 }
 

@@ -10,15 +10,15 @@
 // it attaches the variable to every replica actor with the initial value
 // and answers when all did.
 
-#include <caf/all.hpp>
-#include <memory>
-#include <string>
-#include <vector>
-
 #include "actors/actor_counters.hpp"
 #include "actors/protocol.hpp"
 #include "varsync/tensor.hpp"
 #include "varsync/variable_options.hpp"
+
+#include <caf/all.hpp>
+#include <memory>
+#include <string>
+#include <vector>
 
 namespace varsync {
 

@@ -3,9 +3,9 @@
 // The one place where varsync configures CAF: scheduler settings and the
 // registration of every message type that may cross a process boundary.
 
-#include <caf/all.hpp>
-
 #include "varsync/runtime.hpp"
+
+#include <caf/all.hpp>
 
 namespace varsync {
 

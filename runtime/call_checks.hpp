@@ -3,11 +3,11 @@
 // Checks shared by the runtime and replica handles before any message is
 // sent: the handle is valid and belongs to this runtime, the operand fits.
 
-#include <string>
-
 #include "actors/records.hpp"
 #include "runtime/tensor_math.hpp"
 #include "varsync/variable.hpp"
+
+#include <string>
 
 namespace varsync::detail {
 
@@ -16,13 +16,13 @@ inline expected<void> check_handle(const variable& var,
                                    const runtime_core* runtime,
                                    const char* call) {
   if (!var.valid())
-    return error{errc::unknown_variable,
-                 std::string{call} + ": the variable handle is empty "
-                                     "(default-constructed)"};
+    return error{errc::unknown_variable, std::string{call} +
+                                             ": the variable handle is empty "
+                                             "(default-constructed)"};
   if (var.record()->group->runtime != runtime)
-    return error{errc::unknown_variable,
-                 std::string{call} + ": variable '" + var.name()
-                   + "' belongs to another runtime"};
+    return error{errc::unknown_variable, std::string{call} + ": variable '" +
+                                             var.name() +
+                                             "' belongs to another runtime"};
   return {};
 }
 

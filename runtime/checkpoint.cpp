@@ -25,8 +25,7 @@ std::uint64_t fnv1a(std::span<const std::byte> bytes) {
   return hash;
 }
 
-template <class T>
-void put(std::vector<std::byte>& out, T value) {
+template <class T> void put(std::vector<std::byte>& out, T value) {
   auto* first = reinterpret_cast<const std::byte*>(&value);
   out.insert(out.end(), first, first + sizeof(T));
 }
@@ -38,8 +37,7 @@ public:
     // nop
   }
 
-  template <class T>
-  bool get(T& value) {
+  template <class T> bool get(T& value) {
     if (bytes_.size() - offset_ < sizeof(T))
       return false;
     std::memcpy(&value, bytes_.data() + offset_, sizeof(T));
@@ -55,9 +53,7 @@ public:
     return true;
   }
 
-  std::size_t offset() const noexcept {
-    return offset_;
-  }
+  std::size_t offset() const noexcept { return offset_; }
 
 private:
   std::span<const std::byte> bytes_;
@@ -65,9 +61,8 @@ private:
 };
 
 error io_error(const std::filesystem::path& path, const std::string& what) {
-  return error{errc::checkpoint_io,
-               "checkpoint '" + path.string() + "': " + what + ": "
-                 + std::strerror(errno)};
+  return error{errc::checkpoint_io, "checkpoint '" + path.string() + "': " +
+                                        what + ": " + std::strerror(errno)};
 }
 
 error corrupt(const std::filesystem::path& path, const std::string& what) {
@@ -110,8 +105,8 @@ expected<void> write_checkpoint(const std::filesystem::path& path,
   put(out, fnv1a(out));
   auto temporary = path;
   temporary += ".tmp." + std::to_string(::getpid());
-  int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                  0644);
+  int fd =
+      ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0)
     return io_error(temporary, "cannot create");
   bool ok = write_all(fd, out) && ::fsync(fd) == 0;
@@ -131,7 +126,8 @@ expected<void> write_checkpoint(const std::filesystem::path& path,
   // Make the rename itself durable.
   auto directory = path.parent_path().empty() ? std::filesystem::path{"."}
                                               : path.parent_path();
-  if (int dir_fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (int dir_fd =
+          ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
       dir_fd >= 0) {
     ::fsync(dir_fd);
     ::close(dir_fd);
@@ -149,8 +145,8 @@ expected<tensor> read_checkpoint(const std::filesystem::path& path,
                         std::istreambuf_iterator<char>{}};
   auto bytes = std::as_bytes(std::span{raw.data(), raw.size()});
   if (bytes.size() < magic.size() + sizeof(std::uint64_t))
-    return corrupt(path, "the file is too short ("
-                           + std::to_string(bytes.size()) + " bytes)");
+    return corrupt(path, "the file is too short (" +
+                             std::to_string(bytes.size()) + " bytes)");
   auto body = bytes.first(bytes.size() - sizeof(std::uint64_t));
   std::uint64_t stored_checksum = 0;
   std::memcpy(&stored_checksum, bytes.data() + body.size(),
@@ -167,9 +163,9 @@ expected<tensor> read_checkpoint(const std::filesystem::path& path,
   if (!fields.get(version) || !fields.get(stored_type) || !fields.get(rank))
     return corrupt(path, "the header is truncated");
   if (version != format_version)
-    return corrupt(path, "format version " + std::to_string(version)
-                           + " is not supported (expected "
-                           + std::to_string(format_version) + ")");
+    return corrupt(path, "format version " + std::to_string(version) +
+                             " is not supported (expected " +
+                             std::to_string(format_version) + ")");
   if (stored_type > static_cast<std::uint8_t>(dtype::i64) || rank > 32)
     return corrupt(path, "the header holds an invalid dtype or rank");
   shape_type stored_shape(rank);
@@ -178,8 +174,8 @@ expected<tensor> read_checkpoint(const std::filesystem::path& path,
       return corrupt(path, "the shape is truncated");
   std::uint32_t name_length = 0;
   std::span<const std::byte> stored_name;
-  if (!fields.get(name_length) || name_length > max_name_length
-      || !fields.get_bytes(name_length, stored_name))
+  if (!fields.get(name_length) || name_length > max_name_length ||
+      !fields.get_bytes(name_length, stored_name))
     return corrupt(path, "the variable name is truncated");
   std::uint64_t payload_length = 0;
   std::span<const std::byte> payload;
@@ -188,20 +184,20 @@ expected<tensor> read_checkpoint(const std::filesystem::path& path,
   std::string saved_name{reinterpret_cast<const char*>(stored_name.data()),
                          stored_name.size()};
   if (saved_name != name)
-    return error{errc::invalid_argument,
-                 "checkpoint '" + path.string() + "' holds variable '"
-                   + saved_name + "', not '" + name + "'"};
+    return error{errc::invalid_argument, "checkpoint '" + path.string() +
+                                             "' holds variable '" + saved_name +
+                                             "', not '" + name + "'"};
   auto stored = static_cast<dtype>(stored_type);
   if (stored != type)
-    return error{errc::dtype_mismatch,
-                 "checkpoint '" + path.string() + "' holds dtype "
-                   + to_string(stored) + ", variable '" + name + "' has "
-                   + to_string(type)};
+    return error{errc::dtype_mismatch, "checkpoint '" + path.string() +
+                                           "' holds dtype " +
+                                           to_string(stored) + ", variable '" +
+                                           name + "' has " + to_string(type)};
   if (stored_shape != shape)
     return error{errc::shape_mismatch,
-                 "checkpoint '" + path.string() + "' holds shape "
-                   + to_string(stored_shape) + ", variable '" + name
-                   + "' has " + to_string(shape)};
+                 "checkpoint '" + path.string() + "' holds shape " +
+                     to_string(stored_shape) + ", variable '" + name +
+                     "' has " + to_string(shape)};
   auto value = tensor::from_bytes(stored, stored_shape, payload);
   if (!value)
     return corrupt(path, value.error().message());

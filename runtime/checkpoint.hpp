@@ -9,11 +9,11 @@
 // A file is written to a temporary sibling, fsynced and renamed over the
 // target, so a crash leaves either the old or the new checkpoint.
 
-#include <filesystem>
-#include <string>
-
 #include "varsync/error.hpp"
 #include "varsync/tensor.hpp"
+
+#include <filesystem>
+#include <string>
 
 namespace varsync {
 

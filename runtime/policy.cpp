@@ -9,18 +9,18 @@ namespace varsync {
 namespace {
 
 constexpr std::array synchronization_names{
-  std::pair{synchronization::automatic, "automatic"},
-  std::pair{synchronization::none, "none"},
-  std::pair{synchronization::on_write, "on_write"},
-  std::pair{synchronization::on_read, "on_read"},
-  std::pair{synchronization::bounded_staleness, "bounded_staleness"},
+    std::pair{synchronization::automatic, "automatic"},
+    std::pair{synchronization::none, "none"},
+    std::pair{synchronization::on_write, "on_write"},
+    std::pair{synchronization::on_read, "on_read"},
+    std::pair{synchronization::bounded_staleness, "bounded_staleness"},
 };
 
 constexpr std::array aggregation_names{
-  std::pair{aggregation::none, "none"},
-  std::pair{aggregation::sum, "sum"},
-  std::pair{aggregation::mean, "mean"},
-  std::pair{aggregation::only_first_replica, "only_first_replica"},
+    std::pair{aggregation::none, "none"},
+    std::pair{aggregation::sum, "sum"},
+    std::pair{aggregation::mean, "mean"},
+    std::pair{aggregation::only_first_replica, "only_first_replica"},
 };
 
 template <class Enum, std::size_t N>
@@ -33,9 +33,8 @@ const char* name_of(const std::array<std::pair<Enum, const char*>, N>& names,
 }
 
 template <class Enum, std::size_t N>
-expected<Enum>
-parse(const std::array<std::pair<Enum, const char*>, N>& names,
-      std::string_view text, const char* what) {
+expected<Enum> parse(const std::array<std::pair<Enum, const char*>, N>& names,
+                     std::string_view text, const char* what) {
   std::string accepted;
   for (const auto& [value, name] : names) {
     if (text == name)
@@ -44,9 +43,9 @@ parse(const std::array<std::pair<Enum, const char*>, N>& names,
       accepted += ", ";
     accepted += name;
   }
-  return error{errc::invalid_argument, "'" + std::string{text}
-                                         + "' is not a " + what
-                                         + "; expected one of: " + accepted};
+  return error{errc::invalid_argument, "'" + std::string{text} + "' is not a " +
+                                           what +
+                                           "; expected one of: " + accepted};
 }
 
 } // namespace

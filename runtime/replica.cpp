@@ -14,10 +14,9 @@ expected<void> check_same_group(const detail::replica_core& core,
     return valid;
   if (var.record()->group->name != core.group().name)
     return error{errc::invalid_argument,
-                 std::string{call} + ": variable '" + var.name()
-                   + "' belongs to replica group '" + var.group_name()
-                   + "', this replica is of group '" + core.group().name
-                   + "'"};
+                 std::string{call} + ": variable '" + var.name() +
+                     "' belongs to replica group '" + var.group_name() +
+                     "', this replica is of group '" + core.group().name + "'"};
   return {};
 }
 
@@ -45,34 +44,35 @@ void update_async(const std::shared_ptr<detail::replica_core>& core,
     return done(valid.error());
   const auto& options = var.options();
   switch (options.sync) {
-    case synchronization::on_read:
-    case synchronization::none: {
-      auto slot = core->store().find(var.record()->id);
-      if (!slot)
-        return done(error{errc::unknown_variable,
-                          "variable '" + var.name()
-                            + "' is not attached to replica "
-                            + std::to_string(core->index())});
-      slot->update(op, operand);
-      return done(expected<void>{});
-    }
-    default:
-      break;
+  case synchronization::on_read:
+  case synchronization::none: {
+    auto slot = core->store().find(var.record()->id);
+    if (!slot)
+      return done(
+          error{errc::unknown_variable, "variable '" + var.name() +
+                                            "' is not attached to replica " +
+                                            std::to_string(core->index())});
+    slot->update(op, operand);
+    return done(expected<void>{});
+  }
+  default:
+    break;
   }
   if (options.aggregation == aggregation::none && core->group().size > 1)
-    return done(
-      error{errc::aggregation_required,
-            "variable '" + var.name() + "': " + call
-              + " in replica context with " + std::to_string(core->group().size)
-              + " replicas needs an aggregation (sum, mean or "
-                "only_first_replica), the variable has aggregation none"});
+    return done(error{
+        errc::aggregation_required,
+        "variable '" + var.name() + "': " + call + " in replica context with " +
+            std::to_string(core->group().size) +
+            " replicas needs an aggregation (sum, mean or "
+            "only_first_replica), the variable has aggregation none"});
   auto& runtime = core->runtime();
   if (auto refused = runtime.refuse_if_stopping(call))
     return done(*refused);
   auto deadline = runtime.deadline_of(timeout);
   runtime.ask_ok(core->actor(), deadline + reply_grace,
-                 caf::make_message(update_atom::value, var.record()->id, to_wire(op),
-                                   operand, std::int64_t{deadline.count()}),
+                 caf::make_message(update_atom::value, var.record()->id,
+                                   to_wire(op), operand,
+                                   std::int64_t{deadline.count()}),
                  std::move(done), detail::describe_call(call, var));
 }
 
@@ -83,9 +83,9 @@ expected<void> update(const std::shared_ptr<detail::replica_core>& core,
     return empty_handle(to_string(op));
   auto deadline = core->runtime().deadline_of(timeout);
   return detail::wait_for_result<void>(
-    blocking_limit(deadline),
-    [&](auto done) { update_async(core, var, op, operand, done, timeout); },
-    var.valid() ? detail::describe_call(to_string(op), var) : to_string(op));
+      blocking_limit(deadline),
+      [&](auto done) { update_async(core, var, op, operand, done, timeout); },
+      var.valid() ? detail::describe_call(to_string(op), var) : to_string(op));
 }
 
 } // namespace
@@ -105,9 +105,9 @@ expected<tensor> replica::read(const variable& var, timeout_type) const {
     return valid.error();
   auto slot = core_->store().find(var.record()->id);
   if (!slot)
-    return error{errc::unknown_variable, "variable '" + var.name()
-                                           + "' is not attached to replica "
-                                           + std::to_string(core_->index())};
+    return error{errc::unknown_variable, "variable '" + var.name() +
+                                             "' is not attached to replica " +
+                                             std::to_string(core_->index())};
   return slot->load()->value;
 }
 

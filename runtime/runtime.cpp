@@ -8,7 +8,8 @@ namespace varsync {
 
 using detail::wait_for_result;
 
-// -- replica_group -------------------------------------------------------------
+// -- replica_group
+// -------------------------------------------------------------
 
 const std::string& replica_group::name() const {
   return record_->name;
@@ -23,20 +24,21 @@ expected<replica> replica_group::at(std::size_t index) const {
     return error{errc::unknown_group, "the replica group handle is empty"};
   if (index >= record_->size)
     return error{errc::unknown_group,
-                 "replica group '" + record_->name + "' has "
-                   + std::to_string(record_->size) + " replicas, index "
-                   + std::to_string(index) + " is out of range"};
+                 "replica group '" + record_->name + "' has " +
+                     std::to_string(record_->size) + " replicas, index " +
+                     std::to_string(index) + " is out of range"};
   return replica{std::make_shared<detail::replica_core>(record_, index)};
 }
 
-// -- runtime -------------------------------------------------------------------
+// -- runtime
+// -------------------------------------------------------------------
 
 runtime::runtime() : runtime(runtime_options{}) {
   // nop
 }
 
 runtime::runtime(runtime_options options)
-  : core_(std::make_unique<detail::runtime_core>(options)) {
+    : core_(std::make_unique<detail::runtime_core>(options)) {
   // nop
 }
 
@@ -62,14 +64,14 @@ expected<replica_group> runtime::create_group(const std::string& name,
     return *refused;
   auto timeout = core_->options().default_timeout;
   auto record = wait_for_result<group_record_ptr>(
-    blocking_limit(timeout),
-    [&](auto done) {
-      core_->ask<group_record_ptr>(core_->directory(), timeout,
-                                   caf::make_message(group_atom::value, name,
-                                                     std::uint64_t{replicas}),
-                                   done, "create_group '" + name + "'");
-    },
-    "create_group '" + name + "'");
+      blocking_limit(timeout),
+      [&](auto done) {
+        core_->ask<group_record_ptr>(
+            core_->directory(), timeout,
+            caf::make_message(group_atom::value, name, std::uint64_t{replicas}),
+            done, "create_group '" + name + "'");
+      },
+      "create_group '" + name + "'");
   if (!record)
     return record.error();
   return replica_group{*record};
@@ -83,20 +85,20 @@ expected<variable> runtime::create_variable(const replica_group& group,
     return *refused;
   if (!group.record() || group.record()->runtime != core_.get())
     return error{errc::unknown_group,
-                 "create_variable '" + name
-                   + "': the replica group handle is empty or belongs to "
+                 "create_variable '" + name +
+                     "': the replica group handle is empty or belongs to "
                      "another runtime"};
   auto timeout = core_->options().default_timeout;
   auto record = wait_for_result<variable_record_ptr>(
-    blocking_limit(timeout),
-    [&](auto done) {
-      core_->ask<variable_record_ptr>(
-        core_->directory(), timeout,
-        caf::make_message(variable_atom::value, group.record(), name, initial,
-                          options),
-        done, "create_variable '" + name + "'");
-    },
-    "create_variable '" + name + "'");
+      blocking_limit(timeout),
+      [&](auto done) {
+        core_->ask<variable_record_ptr>(core_->directory(), timeout,
+                                        caf::make_message(variable_atom::value,
+                                                          group.record(), name,
+                                                          initial, options),
+                                        done, "create_variable '" + name + "'");
+      },
+      "create_variable '" + name + "'");
   if (!record)
     return record.error();
   return variable{*record};
@@ -107,20 +109,21 @@ expected<variable> runtime::find_variable(const std::string& name) const {
     return *refused;
   auto timeout = core_->options().default_timeout;
   auto record = wait_for_result<variable_record_ptr>(
-    blocking_limit(timeout),
-    [&](auto done) {
-      core_->ask<variable_record_ptr>(
-        core_->directory(), timeout,
-        caf::make_message(lookup_atom::value, name), done,
-        "find_variable '" + name + "'");
-    },
-    "find_variable '" + name + "'");
+      blocking_limit(timeout),
+      [&](auto done) {
+        core_->ask<variable_record_ptr>(
+            core_->directory(), timeout,
+            caf::make_message(lookup_atom::value, name), done,
+            "find_variable '" + name + "'");
+      },
+      "find_variable '" + name + "'");
   if (!record)
     return record.error();
   return variable{*record};
 }
 
-// -- cross-replica context -------------------------------------------------------
+// -- cross-replica context
+// -------------------------------------------------------
 
 void runtime::read_async(const variable& var, read_callback done,
                          timeout_type timeout) {
@@ -129,10 +132,10 @@ void runtime::read_async(const variable& var, read_callback done,
   if (auto refused = core_->refuse_if_stopping("read"))
     return done(*refused);
   auto deadline = core_->deadline_of(timeout);
-  core_->ask<tensor>(var.record()->actor, deadline + reply_grace,
-                     caf::make_message(read_atom::value,
-                                       std::int64_t{deadline.count()}),
-                     std::move(done), detail::describe_call("read", var));
+  core_->ask<tensor>(
+      var.record()->actor, deadline + reply_grace,
+      caf::make_message(read_atom::value, std::int64_t{deadline.count()}),
+      std::move(done), detail::describe_call("read", var));
 }
 
 namespace {
@@ -156,20 +159,20 @@ expected<void> cross_update(detail::runtime_core& core, const variable& var,
                             update_op op, const tensor& operand,
                             timeout_type timeout) {
   return wait_for_result<void>(
-    blocking_limit(core.deadline_of(timeout)),
-    [&](auto done) {
-      cross_update_async(core, var, op, operand, done, timeout);
-    },
-    detail::describe_call(to_string(op), var));
+      blocking_limit(core.deadline_of(timeout)),
+      [&](auto done) {
+        cross_update_async(core, var, op, operand, done, timeout);
+      },
+      detail::describe_call(to_string(op), var));
 }
 
 } // namespace
 
 expected<tensor> runtime::read(const variable& var, timeout_type timeout) {
   return wait_for_result<tensor>(
-    blocking_limit(core_->deadline_of(timeout)),
-    [&](auto done) { read_async(var, done, timeout); },
-    var.valid() ? detail::describe_call("read", var) : "read");
+      blocking_limit(core_->deadline_of(timeout)),
+      [&](auto done) { read_async(var, done, timeout); },
+      var.valid() ? detail::describe_call("read", var) : "read");
 }
 
 void runtime::assign_async(const variable& var, const tensor& value,
@@ -193,7 +196,8 @@ expected<void> runtime::assign_sub(const variable& var, const tensor& delta,
   return cross_update(*core_, var, update_op::subtract, delta, timeout);
 }
 
-// -- checkpoints -----------------------------------------------------------------
+// -- checkpoints
+// -----------------------------------------------------------------
 
 expected<void> runtime::save(const variable& var,
                              const std::filesystem::path& path,

@@ -6,9 +6,8 @@
 namespace varsync::detail {
 
 runtime_core::runtime_core(runtime_options options)
-  : options_(options),
-    config_(std::make_unique<caf::actor_system_config>()),
-    counters_(std::make_shared<actor_counters>()) {
+    : options_(options), config_(std::make_unique<caf::actor_system_config>()),
+      counters_(std::make_shared<actor_counters>()) {
   configure_caf(*config_, options_);
   system_ = std::make_unique<caf::actor_system>(*config_);
   directory_ = spawn_directory_actor(*system_, runtime_ref{this}, counters_);
@@ -38,7 +37,8 @@ void runtime_core::ask_ok(const caf::actor& target,
                           std::string what) {
   system_->spawn([=](caf::event_based_actor* self) {
     self->request(target, timeout, message)
-      .then([done](ok_atom) { done(expected<void>{}); },
+        .then(
+            [done](ok_atom) { done(expected<void>{}); },
             [done, what](caf::error& err) { done(from_caf_error(err, what)); });
   });
 }

@@ -3,6 +3,12 @@
 // The private side of `runtime`: the actor system, the directory actor and
 // the helpers that turn actor replies into callbacks and blocking results.
 
+#include "actors/actor_counters.hpp"
+#include "actors/caf_error.hpp"
+#include "actors/protocol.hpp"
+#include "actors/records.hpp"
+#include "varsync/runtime.hpp"
+
 #include <atomic>
 #include <caf/all.hpp>
 #include <chrono>
@@ -10,12 +16,6 @@
 #include <future>
 #include <memory>
 #include <string>
-
-#include "actors/actor_counters.hpp"
-#include "actors/caf_error.hpp"
-#include "actors/protocol.hpp"
-#include "actors/records.hpp"
-#include "varsync/runtime.hpp"
 
 namespace varsync::detail {
 
@@ -30,17 +30,11 @@ public:
   runtime_core(const runtime_core&) = delete;
   runtime_core& operator=(const runtime_core&) = delete;
 
-  const runtime_options& options() const noexcept {
-    return options_;
-  }
+  const runtime_options& options() const noexcept { return options_; }
 
-  caf::actor_system& system() noexcept {
-    return *system_;
-  }
+  caf::actor_system& system() noexcept { return *system_; }
 
-  const caf::actor& directory() const noexcept {
-    return directory_;
-  }
+  const caf::actor& directory() const noexcept { return directory_; }
 
   const std::shared_ptr<actor_counters>& counters() const noexcept {
     return counters_;
@@ -63,10 +57,10 @@ public:
            std::string what) {
     system_->spawn([=](caf::event_based_actor* self) {
       self->request(target, timeout, message)
-        .then([done](Reply& reply) { done(std::move(reply)); },
-              [done, what](caf::error& err) {
-                done(from_caf_error(err, what));
-              });
+          .then([done](Reply& reply) { done(std::move(reply)); },
+                [done, what](caf::error& err) {
+                  done(from_caf_error(err, what));
+                });
     });
   }
 
@@ -92,10 +86,11 @@ expected<T> wait_for_result(std::chrono::milliseconds limit, Start start,
                             const std::string& what) {
   auto promise = std::make_shared<std::promise<expected<T>>>();
   auto future = promise->get_future();
-  start([promise](expected<T> result) { promise->set_value(std::move(result)); });
+  start(
+      [promise](expected<T> result) { promise->set_value(std::move(result)); });
   if (future.wait_for(limit) != std::future_status::ready)
-    return error{errc::timeout, what + ": no result within "
-                                  + std::to_string(limit.count()) + " ms"};
+    return error{errc::timeout, what + ": no result within " +
+                                    std::to_string(limit.count()) + " ms"};
   return future.get();
 }
 
@@ -103,25 +98,17 @@ expected<T> wait_for_result(std::chrono::milliseconds limit, Start start,
 class replica_core {
 public:
   replica_core(group_record_ptr group, std::size_t index)
-    : group_(std::move(group)), index_(index) {
+      : group_(std::move(group)), index_(index) {
     // nop
   }
 
-  const group_record& group() const noexcept {
-    return *group_;
-  }
+  const group_record& group() const noexcept { return *group_; }
 
-  std::size_t index() const noexcept {
-    return index_;
-  }
+  std::size_t index() const noexcept { return index_; }
 
-  runtime_core& runtime() const noexcept {
-    return *group_->runtime;
-  }
+  runtime_core& runtime() const noexcept { return *group_->runtime; }
 
-  local_store& store() const noexcept {
-    return *group_->stores[index_];
-  }
+  local_store& store() const noexcept { return *group_->stores[index_]; }
 
   const caf::actor& actor() const noexcept {
     return group_->replica_actors[index_];

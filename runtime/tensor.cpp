@@ -7,12 +7,12 @@ namespace varsync {
 
 const char* to_string(dtype x) noexcept {
   switch (x) {
-    case dtype::f32:
-      return "f32";
-    case dtype::f64:
-      return "f64";
-    case dtype::i64:
-      return "i64";
+  case dtype::f32:
+    return "f32";
+  case dtype::f64:
+    return "f64";
+  case dtype::i64:
+    return "i64";
   }
   return "invalid";
 }
@@ -21,8 +21,8 @@ expected<dtype> dtype_from_string(std::string_view name) {
   for (auto candidate : {dtype::f32, dtype::f64, dtype::i64})
     if (name == to_string(candidate))
       return candidate;
-  return error{errc::invalid_argument, "'" + std::string{name}
-                                         + "' is not a dtype; expected one "
+  return error{errc::invalid_argument, "'" + std::string{name} +
+                                           "' is not a dtype; expected one "
                                            "of: f32, f64, i64"};
 }
 
@@ -49,8 +49,8 @@ expected<std::size_t> element_count(const shape_type& shape) {
   for (auto dimension : shape) {
     if (dimension < 0)
       return error{errc::invalid_argument,
-                   "shape " + to_string(shape)
-                     + " has a negative dimension; dimensions must be >= 0"};
+                   "shape " + to_string(shape) +
+                       " has a negative dimension; dimensions must be >= 0"};
     count *= static_cast<std::size_t>(dimension);
   }
   return count;
@@ -77,10 +77,10 @@ expected<tensor> tensor::from_bytes(dtype type, shape_type shape,
     return count.error();
   if (*count * size_of(type) != bytes.size())
     return error{errc::invalid_argument,
-                 "a " + std::string{to_string(type)} + " tensor of shape "
-                   + to_string(shape) + " needs "
-                   + std::to_string(*count * size_of(type))
-                   + " bytes, got " + std::to_string(bytes.size())};
+                 "a " + std::string{to_string(type)} + " tensor of shape " +
+                     to_string(shape) + " needs " +
+                     std::to_string(*count * size_of(type)) + " bytes, got " +
+                     std::to_string(bytes.size())};
   tensor result;
   result.init_raw(type, std::move(shape), bytes);
   return result;
@@ -94,8 +94,8 @@ expected<tensor> tensor::filled(dtype type, shape_type shape, double value) {
   result.type_ = type;
   result.shape_ = std::move(shape);
   result.element_count_ = *count;
-  result.storage_
-    = std::make_shared<std::vector<std::byte>>(*count * size_of(type));
+  result.storage_ =
+      std::make_shared<std::vector<std::byte>>(*count * size_of(type));
   auto fill = [&](auto typed_value) {
     using element_type = decltype(typed_value);
     auto* data = reinterpret_cast<element_type*>(result.storage_->data());
@@ -103,15 +103,15 @@ expected<tensor> tensor::filled(dtype type, shape_type shape, double value) {
       data[i] = typed_value;
   };
   switch (type) {
-    case dtype::f32:
-      fill(static_cast<float>(value));
-      break;
-    case dtype::f64:
-      fill(value);
-      break;
-    case dtype::i64:
-      fill(static_cast<std::int64_t>(value));
-      break;
+  case dtype::f32:
+    fill(static_cast<float>(value));
+    break;
+  case dtype::f64:
+    fill(value);
+    break;
+  case dtype::i64:
+    fill(static_cast<std::int64_t>(value));
+    break;
   }
   return result;
 }
@@ -130,12 +130,12 @@ std::byte* tensor::unshare() {
 
 double tensor::to_double(std::size_t index) const noexcept {
   switch (type_) {
-    case dtype::f32:
-      return values<float>()[index];
-    case dtype::f64:
-      return values<double>()[index];
-    case dtype::i64:
-      return static_cast<double>(values<std::int64_t>()[index]);
+  case dtype::f32:
+    return values<float>()[index];
+  case dtype::f64:
+    return values<double>()[index];
+  case dtype::i64:
+    return static_cast<double>(values<std::int64_t>()[index]);
   }
   return 0;
 }
@@ -147,8 +147,8 @@ bool operator==(const tensor& x, const tensor& y) noexcept {
     return true;
   auto xs = x.bytes();
   auto ys = y.bytes();
-  return xs.size() == ys.size()
-         && (xs.empty() || std::memcmp(xs.data(), ys.data(), xs.size()) == 0);
+  return xs.size() == ys.size() &&
+         (xs.empty() || std::memcmp(xs.data(), ys.data(), xs.size()) == 0);
 }
 
 std::string to_string(const tensor& x) {

@@ -4,12 +4,12 @@ namespace varsync {
 
 const char* to_string(update_op op) noexcept {
   switch (op) {
-    case update_op::assign:
-      return "assign";
-    case update_op::add:
-      return "assign_add";
-    case update_op::subtract:
-      return "assign_sub";
+  case update_op::assign:
+    return "assign";
+  case update_op::add:
+    return "assign_add";
+  case update_op::subtract:
+    return "assign_sub";
   }
   return "invalid";
 }
@@ -19,36 +19,34 @@ expected<void> check_operand(const tensor& value, dtype expected_type,
                              const std::string& variable_name) {
   if (value.type() != expected_type)
     return error{errc::dtype_mismatch,
-                 "variable '" + variable_name + "' has dtype "
-                   + to_string(expected_type) + ", got a "
-                   + to_string(value.type()) + " tensor"};
+                 "variable '" + variable_name + "' has dtype " +
+                     to_string(expected_type) + ", got a " +
+                     to_string(value.type()) + " tensor"};
   if (value.shape() != expected_shape)
     return error{errc::shape_mismatch,
-                 "variable '" + variable_name + "' has shape "
-                   + to_string(expected_shape) + ", got a tensor of shape "
-                   + to_string(value.shape())};
+                 "variable '" + variable_name + "' has shape " +
+                     to_string(expected_shape) + ", got a tensor of shape " +
+                     to_string(value.shape())};
   return {};
 }
 
 namespace {
 
 /// Calls `f(tag)` with a value of the element type of `type`.
-template <class F>
-decltype(auto) visit_dtype(dtype type, F&& f) {
+template <class F> decltype(auto) visit_dtype(dtype type, F&& f) {
   switch (type) {
-    case dtype::f32:
-      return f(float{});
-    case dtype::f64:
-      return f(double{});
-    default:
-      return f(std::int64_t{});
+  case dtype::f32:
+    return f(float{});
+  case dtype::f64:
+    return f(double{});
+  default:
+    return f(std::int64_t{});
   }
 }
 
 /// A new tensor of `like`'s dtype and shape whose elements are
 /// `op(x[i], y[i])`.
-template <class Op>
-tensor binary(const tensor& x, const tensor& y, Op op) {
+template <class Op> tensor binary(const tensor& x, const tensor& y, Op op) {
   return visit_dtype(x.type(), [&](auto tag) {
     using element_type = decltype(tag);
     tensor result = x;
@@ -64,12 +62,12 @@ tensor binary(const tensor& x, const tensor& y, Op op) {
 
 tensor apply(update_op op, const tensor& current, const tensor& operand) {
   switch (op) {
-    case update_op::assign:
-      return operand;
-    case update_op::add:
-      return binary(current, operand, [](auto a, auto b) { return a + b; });
-    case update_op::subtract:
-      return binary(current, operand, [](auto a, auto b) { return a - b; });
+  case update_op::assign:
+    return operand;
+  case update_op::add:
+    return binary(current, operand, [](auto a, auto b) { return a + b; });
+  case update_op::subtract:
+    return binary(current, operand, [](auto a, auto b) { return a - b; });
   }
   return current;
 }
@@ -89,8 +87,8 @@ tensor divide(const tensor& x, std::int64_t divisor) {
     using element_type = decltype(tag);
     tensor result = x;
     for (auto& element : result.mutable_values<element_type>())
-      element = static_cast<element_type>(element
-                                          / static_cast<element_type>(divisor));
+      element = static_cast<element_type>(element /
+                                          static_cast<element_type>(divisor));
     return result;
   });
 }

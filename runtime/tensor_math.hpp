@@ -4,13 +4,13 @@
 // variable, applying an update and aggregating per-replica values. Every
 // result is a fresh tensor; inputs are never modified.
 
-#include <cstdint>
-#include <span>
-#include <string>
-
 #include "varsync/error.hpp"
 #include "varsync/policy.hpp"
 #include "varsync/tensor.hpp"
+
+#include <cstdint>
+#include <span>
+#include <string>
 
 namespace varsync {
 

@@ -35,11 +35,11 @@ std::size_t variable::group_size() const {
 std::string variable::description() const {
   if (!record_)
     return "invalid variable handle";
-  return record_->name + ": " + to_string(record_->type)
-         + to_string(record_->shape) + ", "
-         + describe(record_->requested, record_->resolved) + ", "
-         + std::to_string(record_->group->size) + " replicas of group "
-         + record_->group->name;
+  return record_->name + ": " + to_string(record_->type) +
+         to_string(record_->shape) + ", " +
+         describe(record_->requested, record_->resolved) + ", " +
+         std::to_string(record_->group->size) + " replicas of group " +
+         record_->group->name;
 }
 
 } // namespace varsync

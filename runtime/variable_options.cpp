@@ -5,18 +5,19 @@ namespace varsync {
 namespace {
 
 error invalid(const std::string& variable_name, const std::string& what) {
-  return error{errc::invalid_policy, "variable '" + variable_name + "': " + what};
+  return error{errc::invalid_policy,
+               "variable '" + variable_name + "': " + what};
 }
 
 } // namespace
 
-expected<variable_options> resolve(const variable_options& options,
-                                   dtype type,
+expected<variable_options> resolve(const variable_options& options, dtype type,
                                    const std::string& variable_name) {
   auto result = options;
   if (result.sync == synchronization::automatic)
     result.sync = synchronization::on_write;
-  if (result.sync == synchronization::on_read && options.trainable.value_or(false))
+  if (result.sync == synchronization::on_read &&
+      options.trainable.value_or(false))
     return invalid(variable_name,
                    "synchronization on_read cannot be combined with "
                    "trainable = true (on_read variables are not trained; "
@@ -25,24 +26,24 @@ expected<variable_options> resolve(const variable_options& options,
     result.trainable = result.sync != synchronization::on_read;
   if (result.aggregation == aggregation::mean && is_integer(type))
     return invalid(variable_name,
-                   std::string{"aggregation mean cannot be used with dtype "}
-                     + to_string(type)
-                     + " (integer division would truncate; use sum or a "
+                   std::string{"aggregation mean cannot be used with dtype "} +
+                       to_string(type) +
+                       " (integer division would truncate; use sum or a "
                        "floating-point dtype)");
-  if (result.sync == synchronization::bounded_staleness
-      && (result.aggregation == aggregation::none
-          || result.aggregation == aggregation::only_first_replica))
+  if (result.sync == synchronization::bounded_staleness &&
+      (result.aggregation == aggregation::none ||
+       result.aggregation == aggregation::only_first_replica))
     return invalid(variable_name,
                    std::string{"synchronization bounded_staleness needs "
-                               "aggregation sum or mean, got "}
-                     + to_string(result.aggregation));
-  if (result.sync != synchronization::bounded_staleness
-      && result.staleness_bound != 0)
+                               "aggregation sum or mean, got "} +
+                       to_string(result.aggregation));
+  if (result.sync != synchronization::bounded_staleness &&
+      result.staleness_bound != 0)
     return invalid(variable_name,
                    std::string{"staleness_bound is set but synchronization "
-                               "is "}
-                     + to_string(result.sync)
-                     + "; only bounded_staleness has a staleness bound");
+                               "is "} +
+                       to_string(result.sync) +
+                       "; only bounded_staleness has a staleness bound");
   return result;
 }
 
@@ -54,13 +55,13 @@ std::string describe(const variable_options& requested,
   if (resolved.sync == synchronization::bounded_staleness) {
     result += " with staleness bound ";
     result += resolved.staleness_bound == unbounded_staleness
-                ? std::string{"unbounded"}
-                : std::to_string(resolved.staleness_bound);
+                  ? std::string{"unbounded"}
+                  : std::to_string(resolved.staleness_bound);
   }
   result += ", aggregation ";
   result += to_string(resolved.aggregation);
-  result += resolved.trainable.value_or(false) ? ", trainable"
-                                               : ", not trainable";
+  result +=
+      resolved.trainable.value_or(false) ? ", trainable" : ", not trainable";
   return result;
 }
 

@@ -19,9 +19,8 @@ std::string list_indices(const std::vector<std::size_t>& indices) {
 } // namespace
 
 eager_broadcast::eager_broadcast(settings config, tensor initial)
-  : config_(std::move(config)),
-    value_(std::move(initial)),
-    live_(config_.replicas, true) {
+    : config_(std::move(config)), value_(std::move(initial)),
+      live_(config_.replicas, true) {
   // nop
 }
 
@@ -35,41 +34,40 @@ expected<void> eager_broadcast::check(std::size_t replica, std::uint64_t step,
   const auto& name = config_.variable_name;
   if (replica >= config_.replicas || !live_[replica])
     return error{errc::invalid_argument,
-                 "variable '" + name + "': replica " + std::to_string(replica)
-                   + " is not a live member of the group of "
-                   + std::to_string(config_.replicas)};
+                 "variable '" + name + "': replica " + std::to_string(replica) +
+                     " is not a live member of the group of " +
+                     std::to_string(config_.replicas)};
   if (auto checked = check_operand(operand, config_.type, config_.shape, name);
       !checked)
     return checked;
   if (config_.how == aggregation::none && config_.replicas > 1)
     return error{errc::aggregation_required,
-                 "variable '" + name + "': " + to_string(op)
-                   + " in replica context with "
-                   + std::to_string(config_.replicas)
-                   + " replicas needs an aggregation (sum, mean or "
+                 "variable '" + name + "': " + to_string(op) +
+                     " in replica context with " +
+                     std::to_string(config_.replicas) +
+                     " replicas needs an aggregation (sum, mean or "
                      "only_first_replica), the variable has aggregation none"};
   if (step < next_step_)
     return error{errc::invalid_argument,
-                 "variable '" + name + "': replica " + std::to_string(replica)
-                   + " sent step " + std::to_string(step)
-                   + ", but steps before " + std::to_string(next_step_)
-                   + " are complete"};
+                 "variable '" + name + "': replica " + std::to_string(replica) +
+                     " sent step " + std::to_string(step) +
+                     ", but steps before " + std::to_string(next_step_) +
+                     " are complete"};
   if (auto i = pending_.find(step); i != pending_.end()) {
     const auto& by_replica = i->second.by_replica;
     if (by_replica[replica])
-      return error{errc::invalid_argument,
-                   "variable '" + name + "': replica "
-                     + std::to_string(replica)
-                     + " contributed twice to step " + std::to_string(step)};
+      return error{errc::invalid_argument, "variable '" + name + "': replica " +
+                                               std::to_string(replica) +
+                                               " contributed twice to step " +
+                                               std::to_string(step)};
     for (std::size_t other = 0; other < by_replica.size(); ++other)
       if (by_replica[other] && by_replica[other]->op != op)
         return error{errc::collective_mismatch,
-                     "variable '" + name + "': step " + std::to_string(step)
-                       + " is an " + to_string(by_replica[other]->op)
-                       + " (replica " + std::to_string(other)
-                       + "), replica " + std::to_string(replica)
-                       + " made an " + to_string(op)
-                       + "; all replicas must make the same update in a "
+                     "variable '" + name + "': step " + std::to_string(step) +
+                         " is an " + to_string(by_replica[other]->op) +
+                         " (replica " + std::to_string(other) + "), replica " +
+                         std::to_string(replica) + " made an " + to_string(op) +
+                         "; all replicas must make the same update in a "
                          "step"};
   }
   return {};
@@ -81,9 +79,12 @@ eager_broadcast::contribute(std::size_t replica, std::uint64_t step,
   if (auto checked = check(replica, step, op, operand); !checked)
     return checked.error();
   auto& entry = pending_[step];
-  if (entry.by_replica.empty())
+  if (entry.by_replica.empty()) {
     entry.by_replica.resize(config_.replicas);
+    entry.seen.resize(config_.replicas, false);
+  }
   entry.by_replica[replica] = contribution{op, std::move(operand)};
+  entry.seen[replica] = true;
   return complete_ready_steps();
 }
 
@@ -109,8 +110,8 @@ std::vector<published_version> eager_broadcast::complete_ready_steps() {
       }
     }
     auto combined = aggregate(operands, config_.how == aggregation::none
-                                          ? aggregation::only_first_replica
-                                          : config_.how);
+                                            ? aggregation::only_first_replica
+                                            : config_.how);
     value_ = apply(*op, value_, combined);
     ++version_;
     result.push_back(published_version{version_, value_, next_step_});
@@ -123,37 +124,39 @@ std::vector<published_version> eager_broadcast::complete_ready_steps() {
 std::optional<error> eager_broadcast::expire(std::size_t replica,
                                              std::uint64_t step) {
   auto i = pending_.find(step);
-  if (i == pending_.end() || replica >= config_.replicas
-      || !i->second.by_replica[replica])
+  if (i == pending_.end() || replica >= config_.replicas ||
+      !i->second.by_replica[replica])
     return std::nullopt;
   i->second.by_replica[replica].reset();
-  auto absent = missing(step);
-  auto all_empty = std::none_of(i->second.by_replica.begin(),
-                                i->second.by_replica.end(),
-                                [](const auto& slot) { return slot.has_value(); });
+  std::vector<std::size_t> absent;
+  for (std::size_t other = 0; other < config_.replicas; ++other)
+    if (live_[other] && !i->second.seen[other])
+      absent.push_back(other);
+  auto all_empty =
+      std::none_of(i->second.by_replica.begin(), i->second.by_replica.end(),
+                   [](const auto& slot) { return slot.has_value(); });
   if (all_empty)
     pending_.erase(i);
-  absent.erase(std::remove(absent.begin(), absent.end(), replica), absent.end());
   return error{errc::timeout,
-               "variable '" + config_.variable_name + "': step "
-                 + std::to_string(step) + " did not complete before replica "
-                 + std::to_string(replica) + "'s deadline; replicas "
-                 + list_indices(absent)
-                 + " had not contributed; nothing was applied"};
+               "variable '" + config_.variable_name + "': step " +
+                   std::to_string(step) + " did not complete before replica " +
+                   std::to_string(replica) + "'s deadline; replicas " +
+                   list_indices(absent) +
+                   " had not contributed; nothing was applied"};
 }
 
 std::vector<std::size_t> eager_broadcast::missing(std::uint64_t step) const {
   std::vector<std::size_t> result;
   auto i = pending_.find(step);
   for (std::size_t replica = 0; replica < config_.replicas; ++replica)
-    if (live_[replica]
-        && (i == pending_.end() || !i->second.by_replica[replica]))
+    if (live_[replica] &&
+        (i == pending_.end() || !i->second.by_replica[replica]))
       result.push_back(replica);
   return result;
 }
 
-expected<published_version> eager_broadcast::cross_update(update_op op,
-                                                          const tensor& operand) {
+expected<published_version>
+eager_broadcast::cross_update(update_op op, const tensor& operand) {
   if (auto checked = check_operand(operand, config_.type, config_.shape,
                                    config_.variable_name);
       !checked)
@@ -163,7 +166,8 @@ expected<published_version> eager_broadcast::cross_update(update_op op,
   return published_version{version_, value_, std::nullopt};
 }
 
-std::vector<published_version> eager_broadcast::drop_replica(std::size_t replica) {
+std::vector<published_version>
+eager_broadcast::drop_replica(std::size_t replica) {
   if (replica >= config_.replicas || !live_[replica])
     return {};
   live_[replica] = false;

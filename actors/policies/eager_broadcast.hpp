@@ -31,17 +31,17 @@
 // pairs, and a contributor is acknowledged only after the version holding
 // its step was published.
 
+#include "runtime/tensor_math.hpp"
+#include "varsync/error.hpp"
+#include "varsync/policy.hpp"
+#include "varsync/tensor.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include "runtime/tensor_math.hpp"
-#include "varsync/error.hpp"
-#include "varsync/policy.hpp"
-#include "varsync/tensor.hpp"
 
 namespace varsync::policies {
 
@@ -71,9 +71,10 @@ public:
   /// Records replica `replica`'s update number `step`. Returns the versions
   /// this completes (in order; usually none or one), or an error when the
   /// contribution is invalid, in which case nothing changed.
-  expected<std::vector<published_version>>
-  contribute(std::size_t replica, std::uint64_t step, update_op op,
-             tensor operand);
+  expected<std::vector<published_version>> contribute(std::size_t replica,
+                                                      std::uint64_t step,
+                                                      update_op op,
+                                                      tensor operand);
 
   /// Withdraws `replica`'s contribution to `step` when that step is still
   /// pending and returns the `timeout` error to report to it (naming the
@@ -90,19 +91,13 @@ public:
   std::vector<published_version> drop_replica(std::size_t replica);
 
   /// The current value (the latest published).
-  const tensor& value() const noexcept {
-    return value_;
-  }
+  const tensor& value() const noexcept { return value_; }
 
   /// The latest published version (0 = the initial value).
-  std::uint64_t version() const noexcept {
-    return version_;
-  }
+  std::uint64_t version() const noexcept { return version_; }
 
   /// The lowest step that has not completed.
-  std::uint64_t next_step() const noexcept {
-    return next_step_;
-  }
+  std::uint64_t next_step() const noexcept { return next_step_; }
 
   /// Live replicas that have not contributed to `step`, in index order.
   std::vector<std::size_t> missing(std::uint64_t step) const;
@@ -118,6 +113,9 @@ private:
 
   struct pending_step {
     std::vector<std::optional<contribution>> by_replica;
+    /// Replicas that contributed at some point, even if they withdrew
+    /// since: a timeout names only the replicas that never showed up.
+    std::vector<bool> seen;
   };
 
   expected<void> check(std::size_t replica, std::uint64_t step, update_op op,

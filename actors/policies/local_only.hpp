@@ -12,9 +12,9 @@
 //
 // Guarantee: no replica ever observes another replica's update.
 
-#include <string>
-
 #include "varsync/error.hpp"
+
+#include <string>
 
 namespace varsync::policies {
 
@@ -22,16 +22,16 @@ namespace varsync::policies {
 class local_only {
 public:
   explicit local_only(std::string variable_name)
-    : variable_name_(std::move(variable_name)) {
+      : variable_name_(std::move(variable_name)) {
     // nop
   }
 
   /// The error for any cross-replica call `what` ("read", "assign", ...).
   error reject_cross_replica(const char* what) const {
     return error{errc::wrong_context,
-                 "variable '" + variable_name_
-                   + "' has synchronization none: cross-replica " + what
-                   + " is not allowed (each replica has an independent "
+                 "variable '" + variable_name_ +
+                     "' has synchronization none: cross-replica " + what +
+                     " is not allowed (each replica has an independent "
                      "copy; use a replica handle)"};
   }
 

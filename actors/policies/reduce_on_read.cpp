@@ -5,8 +5,8 @@ namespace varsync::policies {
 expected<void> reduce_on_read::check_read() const {
   if (config_.how == aggregation::none)
     return error{errc::aggregation_required,
-                 "variable '" + config_.variable_name
-                   + "': a cross-replica read of an on_read variable "
+                 "variable '" + config_.variable_name +
+                     "': a cross-replica read of an on_read variable "
                      "aggregates the replicas' copies and needs aggregation "
                      "sum, mean or only_first_replica, the variable has "
                      "aggregation none"};
@@ -25,16 +25,16 @@ expected<copy_update> reduce_on_read::plan_update(update_op op,
     return checked.error();
   if (op == update_op::assign) {
     if (config_.how == aggregation::sum)
-      return copy_update{update_op::assign,
-                         divide(operand,
-                                static_cast<std::int64_t>(config_.replicas))};
+      return copy_update{
+          update_op::assign,
+          divide(operand, static_cast<std::int64_t>(config_.replicas))};
     return copy_update{update_op::assign, operand};
   }
   if (config_.how == aggregation::sum)
     return error{errc::wrong_context,
-                 "variable '" + config_.variable_name + "': cross-replica "
-                   + to_string(op)
-                   + " of an on_read variable with aggregation sum is not "
+                 "variable '" + config_.variable_name + "': cross-replica " +
+                     to_string(op) +
+                     " of an on_read variable with aggregation sum is not "
                      "allowed (the sum would change by R times the delta); "
                      "use assign, or update in replica context"};
   return copy_update{op, operand};

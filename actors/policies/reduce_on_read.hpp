@@ -24,14 +24,14 @@
 // of copies that each include every update completed before the read was
 // sent.
 
-#include <cstddef>
-#include <string>
-#include <vector>
-
 #include "runtime/tensor_math.hpp"
 #include "varsync/error.hpp"
 #include "varsync/policy.hpp"
 #include "varsync/tensor.hpp"
+
+#include <cstddef>
+#include <string>
+#include <vector>
 
 namespace varsync::policies {
 

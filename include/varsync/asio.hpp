@@ -7,7 +7,7 @@
 /// executor's context busy until then.
 
 // Boost 1.74's awaitable.hpp uses std::exchange without including <utility>.
-#include <utility>
+#include "varsync/replica.hpp"
 
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
@@ -15,8 +15,7 @@
 #include <boost/asio/post.hpp>
 #include <memory>
 #include <type_traits>
-
-#include "varsync/replica.hpp"
+#include <utility>
 
 namespace varsync::detail {
 
@@ -33,7 +32,7 @@ std::function<void(Result)> post_to_associated_executor(Handler&& handler) {
     guard_type guard;
   };
   auto state = std::make_shared<pending>(
-    pending{std::forward<Handler>(handler), guard_type{executor}});
+      pending{std::forward<Handler>(handler), guard_type{executor}});
   return [state](Result result) {
     auto target = state->guard.get_executor();
     boost::asio::post(target, [state, result = std::move(result)]() mutable {
@@ -51,52 +50,54 @@ template <class CompletionToken>
 auto replica::async_read(const variable& var, CompletionToken&& token,
                          timeout_type timeout) const {
   return boost::asio::async_initiate<CompletionToken, void(expected<tensor>)>(
-    [self = *this, var, timeout](auto&& handler) {
-      self.read_async(var,
-                 detail::post_to_associated_executor<expected<tensor>>(
-                   std::forward<decltype(handler)>(handler)),
-                 timeout);
-    },
-    token);
+      [self = *this, var, timeout](auto&& handler) {
+        self.read_async(var,
+                        detail::post_to_associated_executor<expected<tensor>>(
+                            std::forward<decltype(handler)>(handler)),
+                        timeout);
+      },
+      token);
 }
 
 template <class CompletionToken>
 auto replica::async_assign(const variable& var, const tensor& value,
                            CompletionToken&& token, timeout_type timeout) {
   return boost::asio::async_initiate<CompletionToken, void(expected<void>)>(
-    [self = *this, var, value, timeout](auto&& handler) mutable {
-      self.assign_async(var, value,
-                   detail::post_to_associated_executor<expected<void>>(
-                     std::forward<decltype(handler)>(handler)),
-                   timeout);
-    },
-    token);
+      [self = *this, var, value, timeout](auto&& handler) mutable {
+        self.assign_async(var, value,
+                          detail::post_to_associated_executor<expected<void>>(
+                              std::forward<decltype(handler)>(handler)),
+                          timeout);
+      },
+      token);
 }
 
 template <class CompletionToken>
 auto replica::async_assign_add(const variable& var, const tensor& delta,
                                CompletionToken&& token, timeout_type timeout) {
   return boost::asio::async_initiate<CompletionToken, void(expected<void>)>(
-    [self = *this, var, delta, timeout](auto&& handler) mutable {
-      self.assign_add_async(var, delta,
-                       detail::post_to_associated_executor<expected<void>>(
-                         std::forward<decltype(handler)>(handler)),
-                       timeout);
-    },
-    token);
+      [self = *this, var, delta, timeout](auto&& handler) mutable {
+        self.assign_add_async(
+            var, delta,
+            detail::post_to_associated_executor<expected<void>>(
+                std::forward<decltype(handler)>(handler)),
+            timeout);
+      },
+      token);
 }
 
 template <class CompletionToken>
 auto replica::async_assign_sub(const variable& var, const tensor& delta,
                                CompletionToken&& token, timeout_type timeout) {
   return boost::asio::async_initiate<CompletionToken, void(expected<void>)>(
-    [self = *this, var, delta, timeout](auto&& handler) mutable {
-      self.assign_sub_async(var, delta,
-                       detail::post_to_associated_executor<expected<void>>(
-                         std::forward<decltype(handler)>(handler)),
-                       timeout);
-    },
-    token);
+      [self = *this, var, delta, timeout](auto&& handler) mutable {
+        self.assign_sub_async(
+            var, delta,
+            detail::post_to_associated_executor<expected<void>>(
+                std::forward<decltype(handler)>(handler)),
+            timeout);
+      },
+      token);
 }
 
 } // namespace varsync

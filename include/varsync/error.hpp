@@ -66,19 +66,15 @@ class error {
 public:
   /// Creates an error with `code` and `message`.
   error(errc code, std::string message)
-    : code_(code), message_(std::move(message)) {
+      : code_(code), message_(std::move(message)) {
     // nop
   }
 
   /// The error code.
-  errc code() const noexcept {
-    return code_;
-  }
+  errc code() const noexcept { return code_; }
 
   /// The message (without the code name).
-  const std::string& message() const noexcept {
-    return message_;
-  }
+  const std::string& message() const noexcept { return message_; }
 
   /// "code_name: message".
   std::string to_string() const;
@@ -94,8 +90,7 @@ private:
 
 /// Either a value of type `T` or an `error`. Never throws: accessing the
 /// wrong alternative is a precondition violation (checked in debug builds).
-template <class T>
-class [[nodiscard]] expected {
+template <class T> class [[nodiscard]] expected {
 public:
   using value_type = T;
 
@@ -103,64 +98,42 @@ public:
     // nop
   }
 
-  expected(varsync::error err) : storage_(std::in_place_index<1>, std::move(err)) {
+  expected(varsync::error err)
+      : storage_(std::in_place_index<1>, std::move(err)) {
     // nop
   }
 
   /// True when a value is held.
-  bool has_value() const noexcept {
-    return storage_.index() == 0;
-  }
+  bool has_value() const noexcept { return storage_.index() == 0; }
 
-  explicit operator bool() const noexcept {
-    return has_value();
-  }
+  explicit operator bool() const noexcept { return has_value(); }
 
   /// The value; precondition: `has_value()`.
-  T& value() & {
-    return *std::get_if<0>(&storage_);
-  }
+  T& value() & { return *std::get_if<0>(&storage_); }
 
-  const T& value() const& {
-    return *std::get_if<0>(&storage_);
-  }
+  const T& value() const& { return *std::get_if<0>(&storage_); }
 
-  T&& value() && {
-    return std::move(*std::get_if<0>(&storage_));
-  }
+  T&& value() && { return std::move(*std::get_if<0>(&storage_)); }
 
-  T& operator*() & {
-    return value();
-  }
+  T& operator*() & { return value(); }
 
-  const T& operator*() const& {
-    return value();
-  }
+  const T& operator*() const& { return value(); }
 
-  T&& operator*() && {
-    return std::move(*this).value();
-  }
+  T&& operator*() && { return std::move(*this).value(); }
 
-  T* operator->() {
-    return &value();
-  }
+  T* operator->() { return &value(); }
 
-  const T* operator->() const {
-    return &value();
-  }
+  const T* operator->() const { return &value(); }
 
   /// The error; precondition: `!has_value()`.
-  const varsync::error& error() const& {
-    return *std::get_if<1>(&storage_);
-  }
+  const varsync::error& error() const& { return *std::get_if<1>(&storage_); }
 
 private:
   std::variant<T, varsync::error> storage_;
 };
 
 /// Success without a value, or an `error`.
-template <>
-class [[nodiscard]] expected<void> {
+template <> class [[nodiscard]] expected<void> {
 public:
   using value_type = void;
 
@@ -170,18 +143,12 @@ public:
     // nop
   }
 
-  bool has_value() const noexcept {
-    return !error_.has_value();
-  }
+  bool has_value() const noexcept { return !error_.has_value(); }
 
-  explicit operator bool() const noexcept {
-    return has_value();
-  }
+  explicit operator bool() const noexcept { return has_value(); }
 
   /// The error; precondition: `!has_value()`.
-  const varsync::error& error() const& {
-    return *error_;
-  }
+  const varsync::error& error() const& { return *error_; }
 
 private:
   std::optional<varsync::error> error_;

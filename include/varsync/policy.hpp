@@ -3,10 +3,10 @@
 /// The synchronization policies and aggregations of a variable, named after
 /// TensorFlow's `tf.VariableSynchronization` and `tf.VariableAggregation`.
 
+#include "varsync/error.hpp"
+
 #include <cstdint>
 #include <string_view>
-
-#include "varsync/error.hpp"
 
 namespace varsync {
 

@@ -2,15 +2,15 @@
 
 /// `replica`: the replica context of replica `i` of a replica group.
 
+#include "varsync/error.hpp"
+#include "varsync/tensor.hpp"
+#include "varsync/variable.hpp"
+
 #include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
 #include <optional>
-
-#include "varsync/error.hpp"
-#include "varsync/tensor.hpp"
-#include "varsync/variable.hpp"
 
 namespace varsync {
 
@@ -48,14 +48,12 @@ public:
   /// Used by the runtime; applications get handles from
   /// `replica_group::at` or `runtime::replica_of`.
   explicit replica(std::shared_ptr<detail::replica_core> core)
-    : core_(std::move(core)) {
+      : core_(std::move(core)) {
     // nop
   }
 
   /// False for a default-constructed handle.
-  bool valid() const noexcept {
-    return core_ != nullptr;
-  }
+  bool valid() const noexcept { return core_ != nullptr; }
 
   /// This replica's index in its group, 0 ... group_size() - 1.
   std::size_t index() const;
@@ -138,9 +136,7 @@ public:
                         CompletionToken&& token, timeout_type timeout = {});
 
   /// Internal core; used by the runtime.
-  const std::shared_ptr<detail::replica_core>& core() const {
-    return core_;
-  }
+  const std::shared_ptr<detail::replica_core>& core() const { return core_; }
 
 private:
   std::shared_ptr<detail::replica_core> core_;

@@ -3,6 +3,12 @@
 /// `runtime`: one per process. Owns the actor system, creates replica
 /// groups and variables, and is the cross-replica context.
 
+#include "varsync/error.hpp"
+#include "varsync/replica.hpp"
+#include "varsync/tensor.hpp"
+#include "varsync/variable.hpp"
+#include "varsync/variable_options.hpp"
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -10,12 +16,6 @@
 #include <memory>
 #include <string>
 #include <vector>
-
-#include "varsync/error.hpp"
-#include "varsync/replica.hpp"
-#include "varsync/tensor.hpp"
-#include "varsync/variable.hpp"
-#include "varsync/variable_options.hpp"
 
 namespace varsync {
 
@@ -49,7 +49,7 @@ public:
   /// Used by the runtime; applications get groups from
   /// `runtime::create_group`.
   explicit replica_group(std::shared_ptr<detail::group_record> record)
-    : record_(std::move(record)) {
+      : record_(std::move(record)) {
     // nop
   }
 
@@ -155,8 +155,7 @@ public:
   /// Reads `path` and assigns its value in cross-replica context (on_read
   /// sum: every copy gets value / R). A truncated or altered file is
   /// `checkpoint_corrupt` and changes nothing. Blocks.
-  expected<void> restore(const variable& var,
-                         const std::filesystem::path& path,
+  expected<void> restore(const variable& var, const std::filesystem::path& path,
                          timeout_type timeout = {});
 
   // -- introspection ----------------------------------------------------------
@@ -165,9 +164,7 @@ public:
   runtime_stats stats() const noexcept;
 
   /// Internal core; used by the library.
-  detail::runtime_core& core() noexcept {
-    return *core_;
-  }
+  detail::runtime_core& core() noexcept { return *core_; }
 
 private:
   std::unique_ptr<detail::runtime_core> core_;

@@ -5,6 +5,8 @@
 /// `mutable_values` copies the buffer first when it is shared (copy on
 /// write), so a tensor handed to varsync never changes under the caller.
 
+#include "varsync/error.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
@@ -13,8 +15,6 @@
 #include <string>
 #include <type_traits>
 #include <vector>
-
-#include "varsync/error.hpp"
 
 namespace varsync {
 
@@ -41,12 +41,11 @@ constexpr bool is_integer(dtype x) noexcept {
 
 /// The C++ element types a tensor can hold.
 template <class T>
-concept element = std::is_same_v<T, float> || std::is_same_v<T, double>
-                  || std::is_same_v<T, std::int64_t>;
+concept element = std::is_same_v<T, float> || std::is_same_v<T, double> ||
+    std::is_same_v<T, std::int64_t>;
 
 /// The dtype of element type `T`.
-template <element T>
-constexpr dtype dtype_of() noexcept {
+template <element T> constexpr dtype dtype_of() noexcept {
   if constexpr (std::is_same_v<T, float>)
     return dtype::f32;
   else if constexpr (std::is_same_v<T, double>)
@@ -71,26 +70,27 @@ public:
 
   /// A scalar. Integral arguments become i64, `float` f32, `double` f64.
   template <class T>
-    requires std::is_arithmetic_v<T>
+  requires std::is_arithmetic_v<T>
   tensor(T value) { // NOLINT(google-explicit-constructor): scalars read well
     if constexpr (std::is_integral_v<T>)
-      init_from(std::span<const std::int64_t>{}, {}, static_cast<std::int64_t>(value));
+      init_from(std::span<const std::int64_t>{}, {},
+                static_cast<std::int64_t>(value));
     else if constexpr (std::is_same_v<T, float>)
       init_from(std::span<const float>{}, {}, value);
     else
       init_from(std::span<const double>{}, {}, static_cast<double>(value));
   }
 
-  /// A one-dimensional tensor holding `values`.
-  template <element T>
-  tensor(std::initializer_list<T> values) {
+  /// A one-dimensional tensor holding `values`. Like std::vector, braces
+  /// make a vector: `tensor{2.0}` has shape [1]; write `tensor(2.0)` for a
+  /// scalar.
+  template <element T> tensor(std::initializer_list<T> values) {
     init_from(std::span<const T>{values.begin(), values.size()},
               shape_type{static_cast<std::int64_t>(values.size())}, T{});
   }
 
   /// A one-dimensional tensor holding `values`.
-  template <element T>
-  explicit tensor(const std::vector<T>& values) {
+  template <element T> explicit tensor(const std::vector<T>& values) {
     init_from(std::span<const T>{values.data(), values.size()},
               shape_type{static_cast<std::int64_t>(values.size())}, T{});
   }
@@ -101,8 +101,7 @@ public:
   template <element T>
   static expected<tensor> from_values(std::span<const T> values,
                                       shape_type shape) {
-    return from_bytes(dtype_of<T>(), std::move(shape),
-                      std::as_bytes(values));
+    return from_bytes(dtype_of<T>(), std::move(shape), std::as_bytes(values));
   }
 
   /// A tensor of `type` and `shape` whose raw bytes are `bytes` (host byte
@@ -116,26 +115,19 @@ public:
   static expected<tensor> filled(dtype type, shape_type shape, double value);
 
   /// The element type.
-  dtype type() const noexcept {
-    return type_;
-  }
+  dtype type() const noexcept { return type_; }
 
   /// The dimensions (empty for a scalar).
-  const shape_type& shape() const noexcept {
-    return shape_;
-  }
+  const shape_type& shape() const noexcept { return shape_; }
 
   /// The number of elements.
-  std::size_t size() const noexcept {
-    return element_count_;
-  }
+  std::size_t size() const noexcept { return element_count_; }
 
   /// The raw bytes, `size() * size_of(type())` of them.
   std::span<const std::byte> bytes() const noexcept;
 
   /// The elements; an empty span when `T` does not match `type()`.
-  template <element T>
-  std::span<const T> values() const noexcept {
+  template <element T> std::span<const T> values() const noexcept {
     if (dtype_of<T>() != type_)
       return {};
     return {reinterpret_cast<const T*>(bytes().data()), element_count_};
@@ -143,8 +135,7 @@ public:
 
   /// Mutable elements; copies the buffer first when another tensor shares
   /// it. An empty span when `T` does not match `type()`.
-  template <element T>
-  std::span<T> mutable_values() {
+  template <element T> std::span<T> mutable_values() {
     if (dtype_of<T>() != type_)
       return {};
     return {reinterpret_cast<T*>(unshare()), element_count_};
@@ -169,7 +160,8 @@ private:
   template <element T>
   void init_from(std::span<const T> values, shape_type shape, T scalar) {
     if (shape.empty()) {
-      init_raw(dtype_of<T>(), {}, std::as_bytes(std::span<const T>{&scalar, 1}));
+      init_raw(dtype_of<T>(), {},
+               std::as_bytes(std::span<const T>{&scalar, 1}));
     } else {
       init_raw(dtype_of<T>(), std::move(shape), std::as_bytes(values));
     }

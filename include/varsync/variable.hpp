@@ -2,12 +2,12 @@
 
 /// `variable`: a handle to a distributed variable created by a `runtime`.
 
+#include "varsync/tensor.hpp"
+#include "varsync/variable_options.hpp"
+
 #include <cstddef>
 #include <memory>
 #include <string>
-
-#include "varsync/tensor.hpp"
-#include "varsync/variable_options.hpp"
 
 namespace varsync {
 
@@ -25,14 +25,12 @@ public:
   /// Used by the runtime; applications get handles from
   /// `runtime::create_variable`.
   explicit variable(std::shared_ptr<const detail::variable_record> record)
-    : record_(std::move(record)) {
+      : record_(std::move(record)) {
     // nop
   }
 
   /// False for a default-constructed handle.
-  bool valid() const noexcept {
-    return record_ != nullptr;
-  }
+  bool valid() const noexcept { return record_ != nullptr; }
 
   /// The variable's unique name.
   const std::string& name() const;

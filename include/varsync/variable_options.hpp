@@ -3,21 +3,21 @@
 /// Options of a distributed variable. Defaults match TensorFlow's:
 /// synchronization `automatic`, aggregation `none`, trainable unless on_read.
 
+#include "varsync/error.hpp"
+#include "varsync/policy.hpp"
+#include "varsync/tensor.hpp"
+
 #include <cstdint>
 #include <limits>
 #include <optional>
 #include <string>
 
-#include "varsync/error.hpp"
-#include "varsync/policy.hpp"
-#include "varsync/tensor.hpp"
-
 namespace varsync {
 
 /// A staleness bound meaning "never wait for other replicas" (fully
 /// asynchronous bounded_staleness).
-inline constexpr std::uint64_t unbounded_staleness
-  = std::numeric_limits<std::uint64_t>::max();
+inline constexpr std::uint64_t unbounded_staleness =
+    std::numeric_limits<std::uint64_t>::max();
 
 /// What a variable is: its policy, aggregation and flags. Every field has a
 /// default; set only what you need.
@@ -36,16 +36,15 @@ struct variable_options {
   /// except false for on_read. Explicitly true with on_read is an error.
   std::optional<bool> trainable;
 
-  friend bool operator==(const variable_options&, const variable_options&)
-    = default;
+  friend bool operator==(const variable_options&,
+                         const variable_options&) = default;
 };
 
 /// The options with `automatic` resolved to `on_write` and `trainable`
 /// resolved, or an `invalid_policy` error naming `variable_name`, the two
 /// values that do not combine and what would be allowed, given the
 /// variable's `type`.
-expected<variable_options> resolve(const variable_options& options,
-                                   dtype type,
+expected<variable_options> resolve(const variable_options& options, dtype type,
                                    const std::string& variable_name);
 
 /// E.g. "on_write (resolved from automatic), aggregation sum, trainable".

@@ -1,0 +1,169 @@
+// The on_write state machine, driven directly: no actors, no threads.
+
+#include "actors/policies/eager_broadcast.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace varsync;
+using varsync::policies::eager_broadcast;
+
+namespace {
+
+eager_broadcast make_policy(std::size_t replicas, aggregation how,
+                            double initial = 0.0) {
+  return eager_broadcast{{"w", dtype::f64, {}, how, replicas}, tensor(initial)};
+}
+
+double scalar_of(const tensor& x) {
+  return x.values<double>()[0];
+}
+
+} // namespace
+
+TEST_CASE("a step completes only when every replica contributed") {
+  for (std::size_t replicas : {1, 2, 4, 8}) {
+    CAPTURE(replicas);
+    auto policy = make_policy(replicas, aggregation::sum);
+    for (std::size_t r = 0; r + 1 < replicas; ++r) {
+      auto published = policy.contribute(r, 0, update_op::assign, tensor(2.0));
+      REQUIRE(published);
+      CHECK(published->empty());
+    }
+    auto published =
+        policy.contribute(replicas - 1, 0, update_op::assign, tensor(2.0));
+    REQUIRE(published);
+    REQUIRE(published->size() == 1);
+    CHECK(published->front().version == 1);
+    CHECK(published->front().step == std::optional<std::uint64_t>{0});
+    CHECK(scalar_of(published->front().value) == 2.0 * replicas);
+    CHECK(policy.next_step() == 1);
+  }
+}
+
+TEST_CASE("sum, mean and only_first_replica aggregate in replica order") {
+  auto run = [](aggregation how) {
+    auto policy = make_policy(4, how, 10.0);
+    for (std::size_t r = 0; r < 4; ++r)
+      REQUIRE(policy.contribute(r, 0, update_op::add,
+                                tensor(static_cast<double>(r + 1))));
+    return scalar_of(policy.value());
+  };
+  CHECK(run(aggregation::sum) == 20.0);
+  CHECK(run(aggregation::mean) == 12.5);
+  CHECK(run(aggregation::only_first_replica) == 11.0);
+}
+
+TEST_CASE("later steps are buffered and complete in order") {
+  auto policy = make_policy(2, aggregation::sum);
+  REQUIRE(policy.contribute(0, 0, update_op::assign, tensor(1.0)));
+  REQUIRE(policy.contribute(0, 1, update_op::add, tensor(5.0)));
+  REQUIRE(policy.contribute(1, 1, update_op::add, tensor(5.0)));
+  CHECK(policy.version() == 0);
+  auto published = policy.contribute(1, 0, update_op::assign, tensor(1.0));
+  REQUIRE(published);
+  REQUIRE(published->size() == 2);
+  CHECK((*published)[0].step == std::optional<std::uint64_t>{0});
+  CHECK(scalar_of((*published)[0].value) == 2.0);
+  CHECK((*published)[1].step == std::optional<std::uint64_t>{1});
+  CHECK(scalar_of((*published)[1].value) == 12.0);
+  CHECK(policy.version() == 2);
+}
+
+TEST_CASE("a contribution with another op than the step's is rejected") {
+  auto policy = make_policy(2, aggregation::sum, 3.0);
+  REQUIRE(policy.contribute(0, 0, update_op::assign, tensor(1.0)));
+  auto rejected = policy.contribute(1, 0, update_op::add, tensor(1.0));
+  REQUIRE(!rejected);
+  CHECK(rejected.error().code() == errc::collective_mismatch);
+  CHECK(rejected.error().message().find("assign_add") != std::string::npos);
+  CHECK(policy.missing(0) == std::vector<std::size_t>{1});
+  CHECK(scalar_of(policy.value()) == 3.0);
+}
+
+TEST_CASE("invalid contributions change nothing") {
+  auto policy = make_policy(2, aggregation::sum, 3.0);
+  REQUIRE(policy.contribute(0, 0, update_op::assign, tensor(1.0)));
+  CHECK(
+      policy.contribute(0, 0, update_op::assign, tensor(1.0)).error().code() ==
+      errc::invalid_argument);
+  CHECK(
+      policy.contribute(1, 0, update_op::assign, tensor(1.0f)).error().code() ==
+      errc::dtype_mismatch);
+  CHECK(policy.contribute(1, 0, update_op::assign, tensor{1.0, 2.0})
+            .error()
+            .code() == errc::shape_mismatch);
+  CHECK(
+      policy.contribute(7, 0, update_op::assign, tensor(1.0)).error().code() ==
+      errc::invalid_argument);
+  CHECK(policy.version() == 0);
+  CHECK(scalar_of(policy.value()) == 3.0);
+  REQUIRE(policy.contribute(1, 0, update_op::assign, tensor(1.0)));
+  CHECK(
+      policy.contribute(0, 0, update_op::assign, tensor(1.0)).error().code() ==
+      errc::invalid_argument);
+}
+
+TEST_CASE("aggregation none is required to be set for more than one replica") {
+  auto single = make_policy(1, aggregation::none);
+  CHECK(single.contribute(0, 0, update_op::assign, tensor(4.0)));
+  CHECK(scalar_of(single.value()) == 4.0);
+  auto pair = make_policy(2, aggregation::none);
+  auto rejected = pair.contribute(0, 0, update_op::assign, tensor(4.0));
+  REQUIRE(!rejected);
+  CHECK(rejected.error().code() == errc::aggregation_required);
+}
+
+TEST_CASE("an expired contribution is withdrawn and names who was missing") {
+  auto policy = make_policy(3, aggregation::sum, 1.0);
+  REQUIRE(policy.contribute(0, 0, update_op::add, tensor(1.0)));
+  REQUIRE(policy.contribute(1, 0, update_op::add, tensor(1.0)));
+  auto expired = policy.expire(0, 0);
+  REQUIRE(expired);
+  CHECK(expired->code() == errc::timeout);
+  CHECK(expired->message().find("replicas 2 had not contributed") !=
+        std::string::npos);
+  CHECK(policy.missing(0) == std::vector<std::size_t>{0, 2});
+  // A second expiry of the same contribution is a no-op.
+  CHECK(!policy.expire(0, 0));
+  // Replica 0 retries step 0; once replica 2 arrives the step completes
+  // with exactly three contributions.
+  REQUIRE(policy.contribute(0, 0, update_op::add, tensor(1.0)));
+  auto published = policy.contribute(2, 0, update_op::add, tensor(1.0));
+  REQUIRE(published);
+  REQUIRE(published->size() == 1);
+  CHECK(scalar_of(policy.value()) == 4.0);
+}
+
+TEST_CASE("expiring a completed step does nothing") {
+  auto policy = make_policy(1, aggregation::sum);
+  REQUIRE(policy.contribute(0, 0, update_op::add, tensor(1.0)));
+  CHECK(!policy.expire(0, 0));
+  CHECK(scalar_of(policy.value()) == 1.0);
+}
+
+TEST_CASE("dropping a replica finishes its pending step with the survivors") {
+  auto policy = make_policy(3, aggregation::mean);
+  REQUIRE(policy.contribute(0, 0, update_op::assign, tensor(3.0)));
+  REQUIRE(policy.contribute(2, 0, update_op::assign, tensor(5.0)));
+  auto published = policy.drop_replica(1);
+  REQUIRE(published.size() == 1);
+  CHECK(scalar_of(policy.value()) == 4.0);
+  CHECK(policy.live_replicas() == 2);
+  CHECK(
+      policy.contribute(1, 1, update_op::assign, tensor(1.0)).error().code() ==
+      errc::invalid_argument);
+}
+
+TEST_CASE("a cross-replica update applies once and is not a step") {
+  auto policy = make_policy(4, aggregation::sum, 1.0);
+  auto published = policy.cross_update(update_op::add, tensor(2.0));
+  REQUIRE(published);
+  CHECK(!published->step);
+  CHECK(published->version == 1);
+  CHECK(scalar_of(published->value) == 3.0);
+  CHECK(policy.next_step() == 0);
+  CHECK(policy.cross_update(update_op::add, tensor(std::int64_t{2}))
+            .error()
+            .code() == errc::dtype_mismatch);
+  CHECK(policy.version() == 1);
+}

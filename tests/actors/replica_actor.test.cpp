@@ -1,0 +1,107 @@
+// The replica actor in a real actor system, talked to by a scoped actor.
+
+#include "actors/replica_actor.hpp"
+
+#include "actors/caf_error.hpp"
+#include "actors/protocol.hpp"
+#include "runtime/caf_setup.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace varsync;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct fixture {
+  caf::actor_system_config config;
+  std::unique_ptr<caf::actor_system> system;
+  std::shared_ptr<local_store> store = std::make_shared<local_store>();
+  std::shared_ptr<actor_counters> counters = std::make_shared<actor_counters>();
+  caf::actor replica;
+
+  fixture() {
+    configure_caf(config, runtime_options{});
+    system = std::make_unique<caf::actor_system>(config);
+    replica = spawn_replica_actor(*system, 3, store, counters);
+  }
+
+  ~fixture() { caf::anon_send_exit(replica, caf::exit_reason::user_shutdown); }
+
+  /// Sends a request and returns the reply or the error.
+  template <class Reply, class... Ts> expected<Reply> ask(Ts... xs) {
+    caf::scoped_actor self{*system};
+    std::optional<expected<Reply>> result;
+    self->request(replica, 5s, xs...)
+        .receive([&](Reply& reply) { result.emplace(std::move(reply)); },
+                 [&](caf::error& err) {
+                   result.emplace(from_caf_error(err, "test"));
+                 });
+    return std::move(*result);
+  }
+};
+
+} // namespace
+
+TEST_CASE_FIXTURE(fixture,
+                  "attach creates the local copy with the initial value") {
+  CHECK(store->find(7) == nullptr);
+  REQUIRE(ask<ok_atom>(attach_atom::value, variable_id{7}, caf::actor{},
+                       tensor(1.5)));
+  auto slot = store->find(7);
+  REQUIRE(slot != nullptr);
+  CHECK(slot->load()->value == tensor(1.5));
+  CHECK(slot->load()->version == 0);
+}
+
+TEST_CASE_FIXTURE(fixture,
+                  "install keeps the newest version and ignores older ones") {
+  REQUIRE(ask<ok_atom>(attach_atom::value, variable_id{1}, caf::actor{},
+                       tensor(0.0)));
+  caf::scoped_actor self{*system};
+  self->send(replica, install_atom::value, variable_id{1}, std::uint64_t{2},
+             tensor(2.0));
+  self->send(replica, install_atom::value, variable_id{1}, std::uint64_t{1},
+             tensor(1.0));
+  // copy_get is handled after both installs (same sender, FIFO).
+  auto copy = ask<tensor>(copy_get_atom::value, variable_id{1});
+  REQUIRE(copy);
+  CHECK(*copy == tensor(2.0));
+  CHECK(store->find(1)->load()->version == 2);
+}
+
+TEST_CASE_FIXTURE(fixture, "copy_set applies the op to the local copy") {
+  REQUIRE(ask<ok_atom>(attach_atom::value, variable_id{1}, caf::actor{},
+                       tensor(10.0)));
+  REQUIRE(ask<ok_atom>(copy_set_atom::value, variable_id{1},
+                       to_wire(update_op::subtract), tensor(4.0)));
+  CHECK(store->find(1)->load()->value == tensor(6.0));
+}
+
+TEST_CASE_FIXTURE(fixture,
+                  "bad requests get errors and the actor keeps serving") {
+  auto unknown = ask<tensor>(copy_get_atom::value, variable_id{99});
+  REQUIRE(!unknown);
+  CHECK(unknown.error().code() == errc::unknown_variable);
+  REQUIRE(ask<ok_atom>(attach_atom::value, variable_id{1}, caf::actor{},
+                       tensor(1.0)));
+  auto bad_op = ask<ok_atom>(copy_set_atom::value, variable_id{1},
+                             std::uint8_t{9}, tensor(1.0));
+  REQUIRE(!bad_op);
+  CHECK(bad_op.error().code() == errc::invalid_argument);
+  CHECK(bad_op.error().message().find("9") != std::string::npos);
+  auto update =
+      ask<ok_atom>(update_atom::value, variable_id{42}, to_wire(update_op::add),
+                   tensor(1.0), std::int64_t{100});
+  REQUIRE(!update);
+  CHECK(update.error().code() == errc::unknown_variable);
+  CHECK(ask<tensor>(copy_get_atom::value, variable_id{1}));
+}
+
+TEST_CASE_FIXTURE(fixture, "every handled message is counted") {
+  auto before = counters->messages.load();
+  REQUIRE(ask<ok_atom>(attach_atom::value, variable_id{1}, caf::actor{},
+                       tensor(1.0)));
+  CHECK(ask<tensor>(copy_get_atom::value, variable_id{1}));
+  CHECK(counters->messages.load() == before + 2);
+}

@@ -1,0 +1,209 @@
+// The variable actor with real replica actors: the on_write collective,
+// its deadline, and the on_read gather, through messages only.
+
+#include "actors/variable_actor.hpp"
+
+#include "actors/caf_error.hpp"
+#include "actors/replica_actor.hpp"
+#include "runtime/caf_setup.hpp"
+
+#include <doctest/doctest.h>
+#include <thread>
+
+using namespace varsync;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct cluster {
+  caf::actor_system_config config;
+  std::unique_ptr<caf::actor_system> system;
+  std::shared_ptr<actor_counters> counters = std::make_shared<actor_counters>();
+  std::vector<std::shared_ptr<local_store>> stores;
+  std::vector<caf::actor> replicas;
+  caf::actor variable;
+
+  cluster(std::size_t size, synchronization sync, aggregation how,
+          tensor initial) {
+    configure_caf(config, runtime_options{});
+    system = std::make_unique<caf::actor_system>(config);
+    for (std::size_t i = 0; i < size; ++i) {
+      stores.push_back(std::make_shared<local_store>());
+      replicas.push_back(
+          spawn_replica_actor(*system, i, stores.back(), counters));
+    }
+    variable_options options;
+    options.sync = sync;
+    options.aggregation = how;
+    variable = spawn_variable_actor(
+        *system, variable_spec{5, "v", initial.type(), initial.shape(), options,
+                               replicas, initial, counters});
+    REQUIRE(ask<ok_atom>(variable, attach_atom::value));
+  }
+
+  ~cluster() {
+    for (auto& actor : replicas)
+      caf::anon_send_exit(actor, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(variable, caf::exit_reason::user_shutdown);
+  }
+
+  template <class Reply, class... Ts>
+  expected<Reply> ask(const caf::actor& target, Ts... xs) {
+    caf::scoped_actor self{*system};
+    std::optional<expected<Reply>> result;
+    self->request(target, 10s, xs...)
+        .receive([&](Reply& reply) { result.emplace(std::move(reply)); },
+                 [&](caf::error& err) {
+                   result.emplace(from_caf_error(err, "test"));
+                 });
+    return std::move(*result);
+  }
+
+  /// Sends a replica-context update from every replica concurrently (one
+  /// thread each, as worker loops do) and returns the results by index.
+  std::vector<expected<ok_atom>> update_all(update_op op,
+                                            const std::vector<tensor>& operands,
+                                            std::int64_t timeout_ms = 5000) {
+    std::vector<std::optional<expected<ok_atom>>> results(replicas.size());
+    std::vector<std::thread> threads;
+    for (std::size_t i = 0; i < replicas.size(); ++i)
+      threads.emplace_back([&, i] {
+        results[i].emplace(ask<ok_atom>(replicas[i], update_atom::value,
+                                        variable_id{5}, to_wire(op),
+                                        operands[i], timeout_ms));
+      });
+    for (auto& thread : threads)
+      thread.join();
+    std::vector<expected<ok_atom>> flat;
+    for (auto& result : results)
+      flat.push_back(std::move(*result));
+    return flat;
+  }
+};
+
+} // namespace
+
+TEST_CASE("attach installs the initial value at every replica") {
+  cluster c{3, synchronization::on_write, aggregation::sum, tensor(1.0)};
+  for (auto& store : c.stores)
+    CHECK(store->find(5)->load()->value == tensor(1.0));
+}
+
+TEST_CASE("an on_write step installs the aggregate at every replica first") {
+  for (std::size_t size : {1, 2, 4, 8}) {
+    CAPTURE(size);
+    cluster c{size, synchronization::on_write, aggregation::mean, tensor(0.0)};
+    std::vector<tensor> operands;
+    for (std::size_t i = 0; i < size; ++i)
+      operands.emplace_back(static_cast<double>(i));
+    for (auto& result : c.update_all(update_op::assign, operands))
+      CHECK(result);
+    // Each reply came after the install at that replica: every copy holds
+    // version 1 with the mean of 0 .. size-1.
+    auto expected_mean = static_cast<double>(size - 1) / 2.0;
+    for (auto& store : c.stores) {
+      auto installed = store->find(5)->load();
+      CHECK(installed->version == 1);
+      CHECK(installed->value == tensor(expected_mean));
+    }
+  }
+}
+
+TEST_CASE("a step missing a replica times out, names it and applies nothing") {
+  cluster c{3, synchronization::on_write, aggregation::sum, tensor(1.0)};
+  std::vector<std::optional<expected<ok_atom>>> results(2);
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < 2; ++i)
+    threads.emplace_back([&, i] {
+      results[i].emplace(c.ask<ok_atom>(c.replicas[i], update_atom::value,
+                                        variable_id{5}, to_wire(update_op::add),
+                                        tensor(1.0), std::int64_t{150}));
+    });
+  for (auto& thread : threads)
+    thread.join();
+  for (auto& result : results) {
+    REQUIRE(!*result);
+    CHECK(result->error().code() == errc::timeout);
+    CHECK(result->error().message().find("replicas 2 had not contributed") !=
+          std::string::npos);
+  }
+  for (auto& store : c.stores)
+    CHECK(store->find(5)->load()->value == tensor(1.0));
+  // The group is not wedged: the next full step succeeds and counts once.
+  for (auto& result :
+       c.update_all(update_op::add, {tensor(1.0), tensor(1.0), tensor(1.0)}))
+    CHECK(result);
+  for (auto& store : c.stores)
+    CHECK(store->find(5)->load()->value == tensor(4.0));
+}
+
+TEST_CASE("mixed ops in one step are refused for the late replica") {
+  cluster c{2, synchronization::on_write, aggregation::sum, tensor(1.0)};
+  std::optional<expected<ok_atom>> first;
+  std::thread worker{[&] {
+    first.emplace(c.ask<ok_atom>(c.replicas[0], update_atom::value,
+                                 variable_id{5}, to_wire(update_op::assign),
+                                 tensor(2.0), std::int64_t{3000}));
+  }};
+  // Replica 1 tries assign_add until replica 0's assign is registered,
+  // which the mismatch error proves.
+  expected<ok_atom> second = error{errc::timeout, "not sent"};
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    second = c.ask<ok_atom>(c.replicas[1], update_atom::value, variable_id{5},
+                            to_wire(update_op::add), tensor(2.0),
+                            std::int64_t{3000});
+    if (!second && second.error().code() == errc::collective_mismatch)
+      break;
+  }
+  REQUIRE(!second);
+  CHECK(second.error().code() == errc::collective_mismatch);
+  auto third = c.ask<ok_atom>(c.replicas[1], update_atom::value, variable_id{5},
+                              to_wire(update_op::assign), tensor(2.0),
+                              std::int64_t{3000});
+  worker.join();
+  CHECK(third);
+  REQUIRE(*first);
+  for (auto& store : c.stores)
+    CHECK(store->find(5)->load()->value == tensor(4.0));
+}
+
+TEST_CASE("an on_read cross-replica read gathers and aggregates every copy") {
+  cluster c{4, synchronization::on_read, aggregation::sum, tensor(0.0)};
+  for (std::size_t i = 0; i < 4; ++i)
+    c.stores[i]->find(5)->update(update_op::assign,
+                                 tensor(static_cast<double>(i)));
+  auto sum = c.ask<tensor>(c.variable, read_atom::value, std::int64_t{1000});
+  REQUIRE(sum);
+  CHECK(*sum == tensor(6.0));
+  REQUIRE(c.ask<ok_atom>(c.variable, update_atom::value,
+                         to_wire(update_op::assign), tensor(8.0),
+                         std::int64_t{1000}));
+  for (auto& store : c.stores)
+    CHECK(store->find(5)->load()->value == tensor(2.0));
+}
+
+TEST_CASE("a none variable refuses cross-replica calls") {
+  cluster c{2, synchronization::none, aggregation::none, tensor(0.0)};
+  auto read = c.ask<tensor>(c.variable, read_atom::value, std::int64_t{1000});
+  REQUIRE(!read);
+  CHECK(read.error().code() == errc::wrong_context);
+}
+
+TEST_CASE(
+    "a malformed cross-replica request is refused and the actor serves on") {
+  cluster c{2, synchronization::on_write, aggregation::sum, tensor(0.0)};
+  auto bad = c.ask<ok_atom>(c.variable, update_atom::value, std::uint8_t{200},
+                            tensor(1.0), std::int64_t{1000});
+  REQUIRE(!bad);
+  CHECK(bad.error().code() == errc::invalid_argument);
+  auto wrong =
+      c.ask<ok_atom>(c.variable, update_atom::value, to_wire(update_op::add),
+                     tensor(1.0f), std::int64_t{1000});
+  REQUIRE(!wrong);
+  CHECK(wrong.error().code() == errc::dtype_mismatch);
+  REQUIRE(c.ask<ok_atom>(c.variable, update_atom::value,
+                         to_wire(update_op::add), tensor(1.0),
+                         std::int64_t{1000}));
+  for (auto& store : c.stores)
+    CHECK(store->find(5)->load()->value == tensor(1.0));
+}
