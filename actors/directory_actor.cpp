@@ -92,14 +92,6 @@ void create_variable(directory_actor_type* self, variable_request request) {
     request.promise.deliver(to_caf_error(resolved.error()));
     return;
   }
-  if (resolved->sync == synchronization::bounded_staleness) {
-    request.promise.deliver(to_caf_error(
-        error{errc::invalid_policy,
-              "variable '" + request.name +
-                  "': synchronization bounded_staleness is not available in "
-                  "this version"}));
-    return;
-  }
   auto record = std::make_shared<detail::variable_record>();
   record->id = self->state.next_id++;
   record->name = request.name;

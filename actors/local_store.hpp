@@ -1,73 +1,41 @@
 #pragma once
 
-// The local copies of one replica: a slot per variable, shared between the
-// replica actor (which installs broadcast values and serves on_read gathers)
-// and the replica handle of the worker thread (which reads without sending a
-// message). A slot holds an immutable snapshot behind an atomic shared
-// pointer: a reader loads the pointer and never sees a half-installed value;
-// writers replace the pointer. Read-modify-write of a local copy (on_read /
-// none updates, on_read cross-replica updates) holds the slot's mutex so
-// that no update is lost between the worker thread and the replica actor.
+// The local copies of one replica: a slot per variable (and, for
+// bounded_staleness variables, the SSP cache that feeds the slot), shared
+// between the replica actor (which installs broadcast values and serves
+// on_read gathers) and the replica handle of the worker thread (which reads
+// without sending a message). Also the replica's SSP clock and counters.
 
 #include "actors/protocol.hpp"
-#include "varsync/tensor.hpp"
+#include "actors/replica_slot.hpp"
+#include "actors/staleness_cache.hpp"
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <shared_mutex>
 #include <unordered_map>
 
 namespace varsync {
 
-/// One installed value: immutable once published.
-struct installed_value {
-  /// on_write: the variable actor's version; local copies count their own
-  /// updates.
-  std::uint64_t version = 0;
-  tensor value;
-};
+/// Counters of one replica's bounded_staleness reads and clocks.
+struct staleness_counters {
+  std::atomic<std::uint64_t> reads{0};
+  std::atomic<std::uint64_t> staleness_sum{0};
+  std::atomic<std::uint64_t> max_staleness{0};
+  std::atomic<std::uint64_t> waiting_reads{0};
+  std::atomic<std::uint64_t> read_wait_ns{0};
+  std::atomic<std::uint64_t> clock_wait_ns{0};
 
-/// A replica's copy of one variable.
-class replica_slot {
-public:
-  explicit replica_slot(tensor initial) {
-    current_.store(std::make_shared<const installed_value>(
-        installed_value{0, std::move(initial)}));
+  /// Records one read with `staleness` clocks.
+  void record_read(std::uint64_t staleness) noexcept {
+    reads.fetch_add(1, std::memory_order_relaxed);
+    staleness_sum.fetch_add(staleness, std::memory_order_relaxed);
+    auto seen = max_staleness.load(std::memory_order_relaxed);
+    while (staleness > seen &&
+           !max_staleness.compare_exchange_weak(seen, staleness))
+      ; // retry with the updated `seen`
   }
-
-  /// The latest installed snapshot. Thread-safe, wait-free for readers in
-  /// effect (libstdc++ guards the pointer with a tiny internal lock).
-  std::shared_ptr<const installed_value> load() const {
-    return current_.load(std::memory_order_acquire);
-  }
-
-  /// Installs `value` as `version` unless a newer version is installed.
-  /// Called by the replica actor only.
-  void install(std::uint64_t version, tensor value) {
-    std::lock_guard guard{update_mutex_};
-    if (current_.load(std::memory_order_relaxed)->version >= version)
-      return;
-    current_.store(std::make_shared<const installed_value>(
-                       installed_value{version, std::move(value)}),
-                   std::memory_order_release);
-  }
-
-  /// Replaces the value by `op(value, operand)` atomically with respect to
-  /// other updates of this slot. Thread-safe.
-  void update(update_op op, const tensor& operand) {
-    std::lock_guard guard{update_mutex_};
-    auto previous = current_.load(std::memory_order_relaxed);
-    current_.store(
-        std::make_shared<const installed_value>(installed_value{
-            previous->version + 1, apply(op, previous->value, operand)}),
-        std::memory_order_release);
-  }
-
-private:
-  std::atomic<std::shared_ptr<const installed_value>> current_;
-  std::mutex update_mutex_;
 };
 
 /// All slots of one replica, by variable id. Thread-safe.
@@ -89,9 +57,30 @@ public:
     return slot;
   }
 
+  /// The SSP cache of `id`, or nullptr for other policies.
+  std::shared_ptr<staleness_cache> find_cache(variable_id id) const {
+    std::shared_lock guard{mutex_};
+    auto i = caches_.find(id);
+    return i == caches_.end() ? nullptr : i->second;
+  }
+
+  /// Registers the SSP cache of `id`.
+  void attach_cache(variable_id id, std::shared_ptr<staleness_cache> cache) {
+    std::unique_lock guard{mutex_};
+    caches_[id] = std::move(cache);
+  }
+
+  /// The replica's SSP clock: the number of completed clock() calls.
+  /// Written by the replica actor only.
+  std::atomic<std::uint64_t> clock{0};
+
+  /// What the replica's SSP reads and clocks cost.
+  staleness_counters counters;
+
 private:
   mutable std::shared_mutex mutex_;
   std::unordered_map<variable_id, std::shared_ptr<replica_slot>> slots_;
+  std::unordered_map<variable_id, std::shared_ptr<staleness_cache>> caches_;
 };
 
 } // namespace varsync

@@ -13,10 +13,20 @@
 //   (contribute_atom, replica_index, step, op byte, tensor, timeout_ms)
 //       -> ok_atom, once the step's result was sent to every replica
 // Variable actor -> replica actor:
-//   (attach_atom, variable_id, variable actor, initial tensor) -> ok_atom
+//   (attach_atom, variable_id, name, variable actor, initial tensor,
+//    variable_options, group size) -> ok_atom
 //   (install_atom, variable_id, version, tensor)     broadcast, no reply
 //   (copy_get_atom, variable_id) -> tensor            on_read gather
 //   (copy_set_atom, variable_id, op byte, tensor) -> ok_atom
+// bounded_staleness (see actors/policies/bounded_staleness.hpp):
+//   replica -> variable: (push_atom, replica_index, clock, has_delta, delta)
+//   variable -> replicas: (refresh_atom, variable_id, min_clock, version,
+//                          snapshot)
+//   host -> replica: (clock_atom, timeout_ms) -> ok_atom, once the replica
+//                    is at most s clocks ahead of the slowest
+//   host -> replica: (wait_read_atom, variable_id, clock, timeout_ms)
+//                    -> tensor, once the cache is fresh for `clock`
+//   host -> variable: (min_clock_atom) -> min clock (u64)
 // Host -> variable actor (cross-replica context):
 //   (read_atom, timeout_ms) -> tensor
 //   (update_atom, op byte, tensor, timeout_ms) -> ok_atom
@@ -61,6 +71,12 @@ using copy_get_atom = caf::atom_constant<caf::atom("copyget")>;
 using copy_set_atom = caf::atom_constant<caf::atom("copyset")>;
 using read_atom = caf::atom_constant<caf::atom("read")>;
 using step_expired_atom = caf::atom_constant<caf::atom("stepexp")>;
+using push_atom = caf::atom_constant<caf::atom("push")>;
+using refresh_atom = caf::atom_constant<caf::atom("refresh")>;
+using clock_atom = caf::atom_constant<caf::atom("clock")>;
+using wait_read_atom = caf::atom_constant<caf::atom("waitread")>;
+using wait_expired_atom = caf::atom_constant<caf::atom("waitexp")>;
+using min_clock_atom = caf::atom_constant<caf::atom("minclock")>;
 using group_atom = caf::atom_constant<caf::atom("group")>;
 using variable_atom = caf::atom_constant<caf::atom("variable")>;
 using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
@@ -132,8 +148,24 @@ inline caf::error inspect(caf::deserializer& source, tensor& x) {
   std::uint64_t byte_count = 0;
   if (auto err = source(byte_count))
     return err;
-  if (byte_count > max_tensor_bytes)
+  // Check the announced size against the shape and against what actually
+  // arrived before allocating anything for it.
+  std::uint64_t elements = 1;
+  for (auto dimension : shape)
+    if (dimension < 0 ||
+        __builtin_mul_overflow(elements, static_cast<std::uint64_t>(dimension),
+                               &elements))
+      return caf::sec::invalid_argument;
+  std::uint64_t expected_bytes = 0;
+  if (__builtin_mul_overflow(
+          elements,
+          static_cast<std::uint64_t>(size_of(static_cast<dtype>(type))),
+          &expected_bytes) ||
+      byte_count != expected_bytes || byte_count > max_tensor_bytes)
     return caf::sec::invalid_argument;
+  if (auto* binary = dynamic_cast<caf::binary_deserializer*>(&source);
+      binary != nullptr && binary->remaining() < byte_count)
+    return caf::sec::end_of_stream;
   std::vector<std::byte> raw(byte_count);
   if (byte_count > 0)
     if (auto err = source.apply_raw(raw.size(), raw.data()))

@@ -3,9 +3,13 @@
 #include "actors/caf_error.hpp"
 #include "actors/protocol.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
+#include <optional>
+#include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace varsync {
 
@@ -22,14 +26,30 @@ struct queued_update {
 };
 
 struct attached_variable {
+  std::string name;
   caf::actor variable_actor;
+  /// bounded_staleness only: the SSP cache feeding the slot.
+  std::shared_ptr<staleness_cache> cache;
   /// The number this replica gives its next collective update.
   std::uint64_t next_step = 0;
   bool in_flight = false;
   std::deque<queued_update> queue;
 };
 
+/// A clock() or read waiting for fresher bounded_staleness snapshots.
+struct staleness_waiter {
+  /// Identifies the waiter's expiry message.
+  std::uint64_t token = 0;
+  /// The clock the replica must be allowed to be at.
+  std::uint64_t clock = 0;
+  /// For a read: the variable read; nullopt for clock().
+  std::optional<variable_id> read;
+  caf::response_promise promise;
+};
+
 struct replica_state {
+  std::vector<staleness_waiter> waiters;
+  std::uint64_t next_token = 1;
   std::size_t index = 0;
   std::shared_ptr<local_store> store;
   std::shared_ptr<actor_counters> counters;
@@ -84,6 +104,50 @@ void send_next_update(replica_actor_type* self, variable_id id) {
   }
 }
 
+/// The first bounded_staleness variable (only `read` when set) whose cache
+/// is too stale for a replica at `clock`, or nullptr when all are fresh.
+attached_variable* lagging_variable(replica_actor_type* self,
+                                    std::uint64_t clock,
+                                    std::optional<variable_id> read) {
+  for (auto& [id, entry] : self->state.variables) {
+    if (entry.cache == nullptr || (read && *read != id))
+      continue;
+    if (!entry.cache->fresh_for(clock))
+      return &entry;
+  }
+  return nullptr;
+}
+
+/// Parks a clock() (read empty) or a read until the caches are fresh for
+/// `clock`, or until `timeout_ms` passed.
+caf::response_promise wait_for_fresh(replica_actor_type* self,
+                                     std::uint64_t clock,
+                                     std::optional<variable_id> read,
+                                     std::int64_t timeout_ms) {
+  auto token = self->state.next_token++;
+  auto promise = self->make_response_promise();
+  self->state.waiters.push_back(staleness_waiter{token, clock, read, promise});
+  self->delayed_send(self, milliseconds{std::max<std::int64_t>(timeout_ms, 1)},
+                     wait_expired_atom::value, token);
+  return promise;
+}
+
+/// Answers every waiter whose caches became fresh.
+void release_waiters(replica_actor_type* self) {
+  auto& waiters = self->state.waiters;
+  for (auto i = waiters.begin(); i != waiters.end();) {
+    if (lagging_variable(self, i->clock, i->read) != nullptr) {
+      ++i;
+      continue;
+    }
+    if (i->read)
+      i->promise.deliver(self->state.store->find(*i->read)->load()->value);
+    else
+      i->promise.deliver(ok_atom::value);
+    i = waiters.erase(i);
+  }
+}
+
 caf::behavior replica_actor(replica_actor_type* self, std::size_t index,
                             std::shared_ptr<local_store> store,
                             std::shared_ptr<actor_counters> counters) {
@@ -91,12 +155,80 @@ caf::behavior replica_actor(replica_actor_type* self, std::size_t index,
   self->state.store = std::move(store);
   self->state.counters = std::move(counters);
   return {
-      [self](attach_atom, variable_id id, const caf::actor& variable_actor,
-             const tensor& initial) {
+      [self](attach_atom, variable_id id, std::string& name,
+             const caf::actor& variable_actor, const tensor& initial,
+             const variable_options& options, std::uint64_t replicas) {
         self->state.counters->count_message();
-        self->state.store->attach(id, initial);
-        self->state.variables[id].variable_actor = variable_actor;
+        auto slot = self->state.store->attach(id, initial);
+        auto& entry = self->state.variables[id];
+        entry.name = std::move(name);
+        entry.variable_actor = variable_actor;
+        if (options.sync == synchronization::bounded_staleness &&
+            entry.cache == nullptr) {
+          entry.cache = std::make_shared<staleness_cache>(
+              slot, initial, options.staleness_bound, options.aggregation,
+              static_cast<std::size_t>(replicas));
+          self->state.store->attach_cache(id, entry.cache);
+        }
         return ok_atom::value;
+      },
+      [self](refresh_atom, variable_id id, std::uint64_t min_clock,
+             std::uint64_t version, tensor& snapshot) {
+        self->state.counters->count_message();
+        auto i = self->state.variables.find(id);
+        if (i == self->state.variables.end() || i->second.cache == nullptr)
+          return;
+        i->second.cache->refresh({min_clock, version, std::move(snapshot)});
+        release_waiters(self);
+      },
+      [self](clock_atom, std::int64_t timeout_ms) -> caf::result<ok_atom> {
+        self->state.counters->count_message();
+        auto& store = *self->state.store;
+        auto clock = store.clock.load();
+        for (auto& [id, entry] : self->state.variables) {
+          if (entry.cache == nullptr)
+            continue;
+          auto delta = entry.cache->take_pending(clock);
+          self->send(entry.variable_actor, push_atom::value,
+                     static_cast<std::uint64_t>(self->state.index), clock,
+                     delta.has_value(), delta ? std::move(*delta) : tensor{});
+        }
+        store.clock.store(clock + 1);
+        if (lagging_variable(self, clock + 1, std::nullopt) == nullptr)
+          return ok_atom::value;
+        return wait_for_fresh(self, clock + 1, std::nullopt, timeout_ms);
+      },
+      [self](wait_read_atom, variable_id id, std::uint64_t clock,
+             std::int64_t timeout_ms) -> caf::result<tensor> {
+        self->state.counters->count_message();
+        auto i = self->state.variables.find(id);
+        if (i == self->state.variables.end() || i->second.cache == nullptr)
+          return to_caf_error(not_attached(self->state.index, id));
+        if (i->second.cache->fresh_for(clock))
+          return self->state.store->find(id)->load()->value;
+        return wait_for_fresh(self, clock, id, timeout_ms);
+      },
+      [self](wait_expired_atom, std::uint64_t token) {
+        self->state.counters->count_message();
+        auto& waiters = self->state.waiters;
+        auto i =
+            std::find_if(waiters.begin(), waiters.end(),
+                         [token](const auto& w) { return w.token == token; });
+        if (i == waiters.end())
+          return;
+        auto* lagging = lagging_variable(self, i->clock, i->read);
+        std::string detail =
+            lagging == nullptr
+                ? std::string{"the snapshots caught up"}
+                : "variable '" + lagging->name + "' still reflects min clock " +
+                      std::to_string(lagging->cache->min_clock()) + ", bound " +
+                      std::to_string(lagging->cache->bound());
+        i->promise.deliver(to_caf_error(error{
+            errc::timeout,
+            "replica " + std::to_string(self->state.index) + " at clock " +
+                std::to_string(i->clock) +
+                " waited for slower replicas until its deadline: " + detail}));
+        waiters.erase(i);
       },
       [self](install_atom, variable_id id, std::uint64_t version,
              tensor& value) {

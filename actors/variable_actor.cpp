@@ -1,6 +1,7 @@
 #include "actors/variable_actor.hpp"
 
 #include "actors/caf_error.hpp"
+#include "actors/policies/bounded_staleness.hpp"
 #include "actors/policies/eager_broadcast.hpp"
 #include "actors/policies/local_only.hpp"
 #include "actors/policies/reduce_on_read.hpp"
@@ -32,8 +33,10 @@ caf::result<ok_atom> attach_everywhere(variable_actor_type* self) {
   auto promise = self->make_response_promise<ok_atom>();
   request_all<ok_atom>(
       self, spec.replicas, attach_timeout,
-      caf::make_message(attach_atom::value, spec.id,
-                        caf::actor_cast<caf::actor>(self), spec.initial),
+      caf::make_message(attach_atom::value, spec.id, spec.name,
+                        caf::actor_cast<caf::actor>(self), spec.initial,
+                        spec.options,
+                        static_cast<std::uint64_t>(spec.replicas.size())),
       [promise](std::vector<ok_atom>) mutable {
         promise.deliver(ok_atom::value);
       },
@@ -195,6 +198,67 @@ caf::behavior reduce_on_read_behavior(variable_actor_type* self) {
   };
 }
 
+// -- bounded_staleness
+// ---------------------------------------------------------
+
+caf::behavior bounded_staleness_behavior(variable_actor_type* self) {
+  auto& spec = self->state.spec;
+  auto policy = std::make_shared<policies::bounded_staleness>(
+      policies::bounded_staleness::settings{spec.name, spec.type, spec.shape,
+                                            spec.options.aggregation,
+                                            spec.replicas.size()},
+      spec.initial);
+  auto broadcast = [self](const policies::staleness_refresh& refresh) {
+    for (const auto& replica : self->state.spec.replicas)
+      self->send(replica, refresh_atom::value, self->state.spec.id,
+                 refresh.min_clock, refresh.version, refresh.snapshot);
+  };
+  return {
+      [self](attach_atom) {
+        self->state.spec.counters->count_message();
+        return attach_everywhere(self);
+      },
+      [self, policy, broadcast](push_atom, std::uint64_t replica,
+                                std::uint64_t clock, bool has_delta,
+                                tensor& delta) {
+        self->state.spec.counters->count_message();
+        std::optional<tensor> pushed;
+        if (has_delta)
+          pushed = std::move(delta);
+        // A push is one-way: the replica validated it before sending, so an
+        // invalid one comes from a faulty or hostile peer and is dropped
+        // (the variable keeps serving everyone else).
+        auto refresh = policy->push(static_cast<std::size_t>(replica), clock,
+                                    std::move(pushed));
+        if (refresh && *refresh)
+          broadcast(**refresh);
+      },
+      [self, policy](min_clock_atom) {
+        self->state.spec.counters->count_message();
+        return policy->min_clock();
+      },
+      [self, policy](read_atom, std::int64_t) {
+        self->state.spec.counters->count_message();
+        return policy->total();
+      },
+      [self, policy, broadcast](update_atom, std::uint8_t op_byte,
+                                const tensor& operand,
+                                std::int64_t) -> caf::result<ok_atom> {
+        self->state.spec.counters->count_message();
+        auto op = op_from_wire(op_byte);
+        if (!op)
+          return to_caf_error(invalid_op(op_byte));
+        auto refresh = *op == update_op::assign
+                           ? policy->cross_assign(operand)
+                           : policy->cross_add(*op, operand);
+        if (!refresh)
+          return to_caf_error(refresh.error());
+        broadcast(*refresh);
+        return ok_atom::value;
+      },
+  };
+}
+
 // -- none --------------------------------------------------------------------
 
 caf::behavior local_only_behavior(variable_actor_type* self) {
@@ -226,6 +290,8 @@ caf::behavior variable_actor(variable_actor_type* self, variable_spec spec) {
     return reduce_on_read_behavior(self);
   case synchronization::none:
     return local_only_behavior(self);
+  case synchronization::bounded_staleness:
+    return bounded_staleness_behavior(self);
   default:
     return eager_broadcast_behavior(self);
   }

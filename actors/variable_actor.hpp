@@ -6,6 +6,8 @@
 //   on_write  -> eager_broadcast: collects steps, publishes versions
 //   on_read   -> reduce_on_read:  gathers / writes the replicas' copies
 //   none      -> local_only:      refuses cross-replica calls
+//   bounded_staleness -> bounded_staleness: sums pushed deltas per clock,
+//                        refreshes replicas as the minimum clock advances
 // Every behavior first handles `attach_atom` (sent once by the directory):
 // it attaches the variable to every replica actor with the initial value
 // and answers when all did.

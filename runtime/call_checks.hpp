@@ -37,6 +37,8 @@ inline expected<void> check_update(const variable& var,
 
 /// "assign of variable 'w'", for messages about CAF's own errors.
 inline std::string describe_call(const char* call, const variable& var) {
+  if (!var.valid())
+    return std::string{call} + " of an empty variable handle";
   return std::string{call} + " of variable '" + var.name() + "'";
 }
 

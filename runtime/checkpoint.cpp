@@ -181,6 +181,11 @@ expected<tensor> read_checkpoint(const std::filesystem::path& path,
   std::span<const std::byte> payload;
   if (!fields.get(payload_length) || !fields.get_bytes(payload_length, payload))
     return corrupt(path, "the payload is truncated");
+  if (fields.offset() != body.size() - magic.size())
+    return corrupt(
+        path, "there are " +
+                  std::to_string(body.size() - magic.size() - fields.offset()) +
+                  " unexpected bytes after the payload");
   std::string saved_name{reinterpret_cast<const char*>(stored_name.data()),
                          stored_name.size()};
   if (saved_name != name)

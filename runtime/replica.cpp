@@ -20,6 +20,32 @@ expected<void> check_same_group(const detail::replica_core& core,
   return {};
 }
 
+error not_attached(const detail::replica_core& core, const variable& var) {
+  return error{errc::unknown_variable, "variable '" + var.name() +
+                                           "' is not attached to replica " +
+                                           std::to_string(core.index())};
+}
+
+using steady = std::chrono::steady_clock;
+
+std::uint64_t elapsed_ns(steady::time_point start) {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(steady::now() -
+                                                           start)
+          .count());
+}
+
+/// The installed value with its clock stamp, recording the staleness.
+stamped_read stamp(detail::replica_core& core, const installed_value& value,
+                   std::uint64_t clock, bool bounded) {
+  stamped_read result{value.value, clock, 0};
+  if (bounded) {
+    result.staleness = clock > value.min_clock ? clock - value.min_clock : 0;
+    core.store().counters.record_read(result.staleness);
+  }
+  return result;
+}
+
 error empty_handle(const char* call) {
   return error{errc::unknown_group,
                std::string{call} + ": the replica handle is empty"};
@@ -43,6 +69,20 @@ void update_async(const std::shared_ptr<detail::replica_core>& core,
       !valid)
     return done(valid.error());
   const auto& options = var.options();
+  if (options.sync == synchronization::bounded_staleness) {
+    if (op == update_op::assign)
+      return done(error{errc::wrong_context,
+                        "variable '" + var.name() +
+                            "' has synchronization bounded_staleness: "
+                            "replica-context assign is not allowed (updates "
+                            "must commute); use assign_add/assign_sub, or "
+                            "assign from the cross-replica context"});
+    auto cache = core->store().find_cache(var.record()->id);
+    if (!cache)
+      return done(not_attached(*core, var));
+    cache->add_local(op, operand);
+    return done(expected<void>{});
+  }
   switch (options.sync) {
   case synchronization::on_read:
   case synchronization::none: {
@@ -98,22 +138,128 @@ std::size_t replica::group_size() const {
   return core_->group().size;
 }
 
-expected<tensor> replica::read(const variable& var, timeout_type) const {
+expected<stamped_read> replica::read_stamped(const variable& var,
+                                             timeout_type timeout) const {
   if (!core_)
     return empty_handle("read");
   if (auto valid = check_same_group(*core_, var, "read"); !valid)
     return valid.error();
-  auto slot = core_->store().find(var.record()->id);
+  auto id = var.record()->id;
+  auto slot = core_->store().find(id);
   if (!slot)
-    return error{errc::unknown_variable, "variable '" + var.name() +
-                                             "' is not attached to replica " +
-                                             std::to_string(core_->index())};
-  return slot->load()->value;
+    return not_attached(*core_, var);
+  auto cache = core_->store().find_cache(id);
+  auto clock = core_->store().clock.load();
+  auto installed = slot->load();
+  if (!cache ||
+      staleness_cache::is_fresh(cache->bound(), installed->min_clock, clock))
+    return stamp(*core_, *installed, clock, cache != nullptr);
+  // Too stale: the replica actor answers once a refresh made it fresh.
+  auto start = steady::now();
+  auto& runtime = core_->runtime();
+  auto deadline = runtime.deadline_of(timeout);
+  auto waited = detail::wait_for_result<tensor>(
+      blocking_limit(deadline),
+      [&](auto done) {
+        runtime.ask<tensor>(core_->actor(), deadline + reply_grace,
+                            caf::make_message(wait_read_atom::value, id, clock,
+                                              std::int64_t{deadline.count()}),
+                            done, detail::describe_call("read", var));
+      },
+      detail::describe_call("read", var));
+  auto& counters = core_->store().counters;
+  counters.waiting_reads.fetch_add(1, std::memory_order_relaxed);
+  counters.read_wait_ns.fetch_add(elapsed_ns(start), std::memory_order_relaxed);
+  if (!waited)
+    return waited.error();
+  // The cache only moves forward: the slot is at least as fresh now.
+  return stamp(*core_, *slot->load(), clock, true);
+}
+
+expected<tensor> replica::read(const variable& var,
+                               timeout_type timeout) const {
+  auto result = read_stamped(var, timeout);
+  if (!result)
+    return result.error();
+  return std::move(result->value);
 }
 
 void replica::read_async(const variable& var, read_callback done,
                          timeout_type timeout) const {
+  if (core_ && var.valid() &&
+      var.options().sync == synchronization::bounded_staleness) {
+    auto cache = core_->store().find_cache(var.record()->id);
+    auto slot = core_->store().find(var.record()->id);
+    auto clock = core_->store().clock.load();
+    if (cache && slot &&
+        !staleness_cache::is_fresh(cache->bound(), slot->load()->min_clock,
+                                   clock)) {
+      auto& runtime = core_->runtime();
+      auto deadline = runtime.deadline_of(timeout);
+      auto core = core_;
+      runtime.ask<tensor>(
+          core_->actor(), deadline + reply_grace,
+          caf::make_message(wait_read_atom::value, var.record()->id, clock,
+                            std::int64_t{deadline.count()}),
+          [core, slot, clock, done](expected<tensor> waited) {
+            if (!waited)
+              return done(waited.error());
+            done(stamp(*core, *slot->load(), clock, true).value);
+          },
+          detail::describe_call("read", var));
+      return;
+    }
+  }
   done(read(var, timeout));
+}
+
+void replica::clock_async(update_callback done, timeout_type timeout) {
+  if (!core_)
+    return done(empty_handle("clock"));
+  auto& runtime = core_->runtime();
+  if (auto refused = runtime.refuse_if_stopping("clock"))
+    return done(*refused);
+  auto deadline = runtime.deadline_of(timeout);
+  auto start = steady::now();
+  auto core = core_;
+  runtime.ask_ok(
+      core_->actor(), deadline + reply_grace,
+      caf::make_message(clock_atom::value, std::int64_t{deadline.count()}),
+      [core, start, done](expected<void> result) {
+        core->store().counters.clock_wait_ns.fetch_add(
+            elapsed_ns(start), std::memory_order_relaxed);
+        done(std::move(result));
+      },
+      "clock of replica " + std::to_string(core_->index()));
+}
+
+expected<void> replica::clock(timeout_type timeout) {
+  if (!core_)
+    return empty_handle("clock");
+  auto deadline = core_->runtime().deadline_of(timeout);
+  return detail::wait_for_result<void>(
+      blocking_limit(deadline), [&](auto done) { clock_async(done, timeout); },
+      "clock of replica " + std::to_string(core_->index()));
+}
+
+replica_stats replica::stats() const {
+  replica_stats result;
+  if (!core_)
+    return result;
+  const auto& store = core_->store();
+  const auto& counters = store.counters;
+  result.clock = store.clock.load();
+  result.stale_reads = counters.reads.load();
+  result.max_staleness = counters.max_staleness.load();
+  result.mean_staleness =
+      result.stale_reads == 0
+          ? 0.0
+          : static_cast<double>(counters.staleness_sum.load()) /
+                static_cast<double>(result.stale_reads);
+  result.waiting_reads = counters.waiting_reads.load();
+  result.read_wait = std::chrono::nanoseconds{counters.read_wait_ns.load()};
+  result.clock_wait = std::chrono::nanoseconds{counters.clock_wait_ns.load()};
+  return result;
 }
 
 expected<void> replica::assign(const variable& var, const tensor& value,

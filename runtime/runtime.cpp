@@ -196,6 +196,27 @@ expected<void> runtime::assign_sub(const variable& var, const tensor& delta,
   return cross_update(*core_, var, update_op::subtract, delta, timeout);
 }
 
+expected<std::uint64_t> runtime::min_clock(const variable& var,
+                                           timeout_type timeout) {
+  if (auto valid = detail::check_handle(var, core_.get(), "min_clock"); !valid)
+    return valid.error();
+  if (var.options().sync != synchronization::bounded_staleness)
+    return error{errc::wrong_context,
+                 "variable '" + var.name() + "' has synchronization " +
+                     to_string(var.options().sync) +
+                     "; only bounded_staleness variables have clocks"};
+  auto deadline = core_->deadline_of(timeout);
+  return wait_for_result<std::uint64_t>(
+      blocking_limit(deadline),
+      [&](auto done) {
+        core_->ask<std::uint64_t>(var.record()->actor, deadline,
+                                  caf::make_message(min_clock_atom::value),
+                                  done,
+                                  detail::describe_call("min_clock", var));
+      },
+      detail::describe_call("min_clock", var));
+}
+
 // -- checkpoints
 // -----------------------------------------------------------------
 

@@ -43,6 +43,9 @@ std::string to_string(const shape_type& shape) {
 
 namespace {
 
+/// No tensor holds more elements than fit in a byte count of 2^60.
+constexpr std::size_t max_elements = std::size_t{1} << 57;
+
 /// The element count of `shape`, or an error naming the bad dimension.
 expected<std::size_t> element_count(const shape_type& shape) {
   std::size_t count = 1;
@@ -51,7 +54,12 @@ expected<std::size_t> element_count(const shape_type& shape) {
       return error{errc::invalid_argument,
                    "shape " + to_string(shape) +
                        " has a negative dimension; dimensions must be >= 0"};
-    count *= static_cast<std::size_t>(dimension);
+    if (__builtin_mul_overflow(count, static_cast<std::size_t>(dimension),
+                               &count) ||
+        count > max_elements)
+      return error{errc::invalid_argument,
+                   "shape " + to_string(shape) +
+                       " has more elements than a tensor can hold"};
   }
   return count;
 }

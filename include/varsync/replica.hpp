@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -28,6 +29,35 @@ using read_callback = std::function<void(expected<tensor>)>;
 /// Callback of the asynchronous forms that produce no value.
 using update_callback = std::function<void(expected<void>)>;
 
+/// A read together with the SSP clocks it was made at.
+struct stamped_read {
+  /// The value read.
+  tensor value;
+  /// The reader's clock (completed clock() calls); 0 for other policies.
+  std::uint64_t clock = 0;
+  /// bounded_staleness: the reader's clock minus the minimum clock the
+  /// value reflects (never more than the bound); 0 for other policies.
+  std::uint64_t staleness = 0;
+};
+
+/// What one replica's bounded_staleness reads and clocks cost so far.
+struct replica_stats {
+  /// Completed clock() calls: the replica's current clock.
+  std::uint64_t clock = 0;
+  /// Reads of bounded_staleness variables.
+  std::uint64_t stale_reads = 0;
+  /// The largest staleness of those reads.
+  std::uint64_t max_staleness = 0;
+  /// Their mean staleness.
+  double mean_staleness = 0;
+  /// Reads that had to wait for a fresher snapshot.
+  std::uint64_t waiting_reads = 0;
+  /// Time spent in reads that waited.
+  std::chrono::nanoseconds read_wait{0};
+  /// Time spent in clock(), pushing and waiting for slower replicas.
+  std::chrono::nanoseconds clock_wait{0};
+};
+
 /// The replica context of replica `index()` of a group: what a worker loop
 /// calls. Copyable handle; all copies refer to the same replica.
 ///
@@ -41,6 +71,12 @@ using update_callback = std::function<void(expected<void>)>;
 ///   every replica made its k-th update; the call returns when this replica
 ///   installed the aggregated result.
 /// - on_read and none updates touch only the local copy: no message.
+/// - bounded_staleness: `assign_add`/`assign_sub` apply to the local cache
+///   at once (no message) and accumulate a pending delta; `clock()` pushes
+///   the deltas and waits until this replica is at most `staleness_bound`
+///   clocks ahead of the slowest; `read` at clock c returns at once when
+///   the cache reflects every update of clocks < c - s, else it waits.
+///   Replica-context `assign` is `wrong_context` (updates must commute).
 class replica {
 public:
   replica() = default;
@@ -64,8 +100,29 @@ public:
   // -- blocking forms ---------------------------------------------------------
 
   /// Reads this replica's copy. Never blocks for on_write, on_read and none
-  /// (no message; the result is the latest installed value).
+  /// (no message; the result is the latest installed value). For
+  /// bounded_staleness it blocks only while the cache is too stale (see
+  /// above), up to the deadline (then `timeout`).
   expected<tensor> read(const variable& var, timeout_type timeout = {}) const;
+
+  /// Like `read`, also returning the clock and staleness of the read.
+  expected<stamped_read> read_stamped(const variable& var,
+                                      timeout_type timeout = {}) const;
+
+  /// Ends this replica's SSP iteration: pushes the pending deltas of every
+  /// bounded_staleness variable of the group (one message per variable
+  /// actor), advances the clock, and blocks until this replica is at most
+  /// `staleness_bound` clocks ahead of the slowest live replica, or until
+  /// the deadline (`timeout`; the clock has advanced all the same). A group
+  /// without bounded_staleness variables just advances the clock.
+  expected<void> clock(timeout_type timeout = {});
+
+  /// Asynchronous `clock`; `done` runs once on a varsync worker thread
+  /// when the clock may proceed or the deadline passed. Never blocks.
+  void clock_async(update_callback done, timeout_type timeout = {});
+
+  /// The bounded_staleness counters of this replica. Thread-safe.
+  replica_stats stats() const;
 
   /// Replica-context assign. Blocks until the result is installed here
   /// (on_write: until every replica contributed to this step) or until the

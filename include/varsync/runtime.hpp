@@ -144,6 +144,12 @@ public:
   void assign_async(const variable& var, const tensor& value,
                     update_callback done, timeout_type timeout = {});
 
+  /// bounded_staleness: the group's minimum clock as the variable actor
+  /// knows it (every update of clocks below it is in every snapshot).
+  /// Other policies: `wrong_context`. Blocks.
+  expected<std::uint64_t> min_clock(const variable& var,
+                                    timeout_type timeout = {});
+
   // -- checkpoints ------------------------------------------------------------
 
   /// Writes the variable's cross-replica value (on_read: the aggregated

@@ -28,6 +28,14 @@ struct fixture {
 
   ~fixture() { caf::anon_send_exit(replica, caf::exit_reason::user_shutdown); }
 
+  /// Attaches an on_write variable `id` holding `initial`.
+  expected<ok_atom> attach(variable_id id, tensor initial) {
+    variable_options options;
+    options.sync = synchronization::on_write;
+    return ask<ok_atom>(attach_atom::value, id, std::string{"v"}, caf::actor{},
+                        initial, options, std::uint64_t{1});
+  }
+
   /// Sends a request and returns the reply or the error.
   template <class Reply, class... Ts> expected<Reply> ask(Ts... xs) {
     caf::scoped_actor self{*system};
@@ -46,8 +54,7 @@ struct fixture {
 TEST_CASE_FIXTURE(fixture,
                   "attach creates the local copy with the initial value") {
   CHECK(store->find(7) == nullptr);
-  REQUIRE(ask<ok_atom>(attach_atom::value, variable_id{7}, caf::actor{},
-                       tensor(1.5)));
+  REQUIRE(attach(7, tensor(1.5)));
   auto slot = store->find(7);
   REQUIRE(slot != nullptr);
   CHECK(slot->load()->value == tensor(1.5));
@@ -56,8 +63,7 @@ TEST_CASE_FIXTURE(fixture,
 
 TEST_CASE_FIXTURE(fixture,
                   "install keeps the newest version and ignores older ones") {
-  REQUIRE(ask<ok_atom>(attach_atom::value, variable_id{1}, caf::actor{},
-                       tensor(0.0)));
+  REQUIRE(attach(1, tensor(0.0)));
   caf::scoped_actor self{*system};
   self->send(replica, install_atom::value, variable_id{1}, std::uint64_t{2},
              tensor(2.0));
@@ -71,8 +77,7 @@ TEST_CASE_FIXTURE(fixture,
 }
 
 TEST_CASE_FIXTURE(fixture, "copy_set applies the op to the local copy") {
-  REQUIRE(ask<ok_atom>(attach_atom::value, variable_id{1}, caf::actor{},
-                       tensor(10.0)));
+  REQUIRE(attach(1, tensor(10.0)));
   REQUIRE(ask<ok_atom>(copy_set_atom::value, variable_id{1},
                        to_wire(update_op::subtract), tensor(4.0)));
   CHECK(store->find(1)->load()->value == tensor(6.0));
@@ -83,8 +88,7 @@ TEST_CASE_FIXTURE(fixture,
   auto unknown = ask<tensor>(copy_get_atom::value, variable_id{99});
   REQUIRE(!unknown);
   CHECK(unknown.error().code() == errc::unknown_variable);
-  REQUIRE(ask<ok_atom>(attach_atom::value, variable_id{1}, caf::actor{},
-                       tensor(1.0)));
+  REQUIRE(attach(1, tensor(1.0)));
   auto bad_op = ask<ok_atom>(copy_set_atom::value, variable_id{1},
                              std::uint8_t{9}, tensor(1.0));
   REQUIRE(!bad_op);
@@ -100,8 +104,7 @@ TEST_CASE_FIXTURE(fixture,
 
 TEST_CASE_FIXTURE(fixture, "every handled message is counted") {
   auto before = counters->messages.load();
-  REQUIRE(ask<ok_atom>(attach_atom::value, variable_id{1}, caf::actor{},
-                       tensor(1.0)));
+  REQUIRE(attach(1, tensor(1.0)));
   CHECK(ask<tensor>(copy_get_atom::value, variable_id{1}));
   CHECK(counters->messages.load() == before + 2);
 }

@@ -14,9 +14,8 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
-#include <vector>
-
 #include <varsync/varsync.hpp>
+#include <vector>
 
 namespace varsync::test {
 
@@ -35,9 +34,9 @@ inline void run_on_replicas(const replica_group& group,
       try {
         auto handle = group.at(index);
         if (!handle)
-          throw std::runtime_error("replica_group::at("
-                                   + std::to_string(index)
-                                   + ") failed: " + handle.error().to_string());
+          throw std::runtime_error("replica_group::at(" +
+                                   std::to_string(index) +
+                                   ") failed: " + handle.error().to_string());
         body(*handle);
       } catch (...) {
         failures[index] = std::current_exception();
@@ -55,9 +54,27 @@ inline void run_on_replicas(const replica_group& group,
 inline tensor scalar(dtype type, double value) {
   auto result = tensor::filled(type, {}, value);
   if (!result)
-    throw std::runtime_error("tensor::filled failed: "
-                             + result.error().to_string());
+    throw std::runtime_error("tensor::filled failed: " +
+                             result.error().to_string());
   return *result;
+}
+
+/// Options with `sync` and `how` and every other field at its default.
+/// (GCC 12 warns about designated initializers that leave fields out under
+/// -Wextra, so the tests build options through this function.)
+inline variable_options options_of(synchronization sync,
+                                   aggregation how = aggregation::none) {
+  variable_options result;
+  result.sync = sync;
+  result.aggregation = how;
+  return result;
+}
+
+/// Runtime options whose calls have a default deadline of `timeout`.
+inline runtime_options with_default_timeout(std::chrono::milliseconds timeout) {
+  runtime_options result;
+  result.default_timeout = timeout;
+  return result;
 }
 
 /// The replica handles of `group`, in index order.
@@ -66,8 +83,8 @@ inline std::vector<replica> replicas_of(const replica_group& group) {
   for (std::size_t index = 0; index < group.size(); ++index) {
     auto handle = group.at(index);
     if (!handle)
-      throw std::runtime_error("replica_group::at failed: "
-                               + handle.error().to_string());
+      throw std::runtime_error("replica_group::at failed: " +
+                               handle.error().to_string());
     result.push_back(*handle);
   }
   return result;
@@ -77,9 +94,9 @@ inline std::vector<replica> replicas_of(const replica_group& group) {
 /// consecutive polls (the actors finished the work of earlier calls, such as
 /// installing a version at replicas other than the caller's), at most
 /// `limit`. Returns true when the counter settled.
-inline bool wait_until_quiet(const runtime& rt,
-                             std::chrono::milliseconds limit
-                             = std::chrono::seconds{5}) {
+inline bool
+wait_until_quiet(const runtime& rt,
+                 std::chrono::milliseconds limit = std::chrono::seconds{5}) {
   using clock_type = std::chrono::steady_clock;
   auto give_up = clock_type::now() + limit;
   auto last = rt.stats().actor_messages;

@@ -1,0 +1,115 @@
+#include "actors/policies/bounded_staleness.hpp"
+
+#include <algorithm>
+#include <limits>
+
+namespace varsync::policies {
+
+bounded_staleness::bounded_staleness(settings config, tensor initial)
+    : config_(std::move(config)), snapshot_(std::move(initial)),
+      clocks_(config_.replicas, 0), live_(config_.replicas, true) {
+  // nop
+}
+
+expected<std::optional<staleness_refresh>>
+bounded_staleness::push(std::size_t replica, std::uint64_t clock,
+                        std::optional<tensor> delta) {
+  const auto& name = config_.variable_name;
+  if (replica >= config_.replicas || !live_[replica])
+    return error{errc::invalid_argument,
+                 "variable '" + name + "': replica " + std::to_string(replica) +
+                     " is not a live member of the group of " +
+                     std::to_string(config_.replicas)};
+  if (clock != clocks_[replica])
+    return error{errc::invalid_argument,
+                 "variable '" + name + "': replica " + std::to_string(replica) +
+                     " pushed clock " + std::to_string(clock) +
+                     " but is at clock " + std::to_string(clocks_[replica])};
+  if (delta) {
+    if (auto checked = check_operand(*delta, config_.type, config_.shape, name);
+        !checked)
+      return checked.error();
+    auto& slots = pending_[clock];
+    slots.resize(config_.replicas);
+    slots[replica] = std::move(*delta);
+  }
+  clocks_[replica] = clock + 1;
+  return advance();
+}
+
+std::uint64_t bounded_staleness::lowest_live_clock() const {
+  auto lowest = std::numeric_limits<std::uint64_t>::max();
+  for (std::size_t replica = 0; replica < config_.replicas; ++replica)
+    if (live_[replica])
+      lowest = std::min(lowest, clocks_[replica]);
+  return lowest == std::numeric_limits<std::uint64_t>::max() ? min_clock_
+                                                             : lowest;
+}
+
+tensor bounded_staleness::combine(
+    const std::vector<std::optional<tensor>>& deltas) const {
+  std::vector<tensor> present;
+  for (const auto& delta : deltas)
+    if (delta)
+      present.push_back(*delta);
+  auto combined = aggregate(present, aggregation::sum);
+  if (config_.how == aggregation::mean)
+    return divide(combined, static_cast<std::int64_t>(config_.replicas));
+  return combined;
+}
+
+std::optional<staleness_refresh> bounded_staleness::advance() {
+  auto next = lowest_live_clock();
+  if (next <= min_clock_)
+    return std::nullopt;
+  for (auto i = pending_.begin(); i != pending_.end() && i->first < next;
+       i = pending_.erase(i))
+    snapshot_ = apply(update_op::add, snapshot_, combine(i->second));
+  min_clock_ = next;
+  ++version_;
+  return current();
+}
+
+expected<staleness_refresh>
+bounded_staleness::cross_assign(const tensor& value) {
+  if (auto checked = check_operand(value, config_.type, config_.shape,
+                                   config_.variable_name);
+      !checked)
+    return checked.error();
+  // snapshot + pending = value, so that folding the pending deltas later
+  // lands exactly on `value` plus whatever is pushed after this call.
+  tensor received = value;
+  for (const auto& [tag, deltas] : pending_)
+    received = apply(update_op::subtract, received, combine(deltas));
+  snapshot_ = std::move(received);
+  ++version_;
+  return current();
+}
+
+expected<staleness_refresh> bounded_staleness::cross_add(update_op op,
+                                                         const tensor& delta) {
+  if (auto checked = check_operand(delta, config_.type, config_.shape,
+                                   config_.variable_name);
+      !checked)
+    return checked.error();
+  snapshot_ = apply(op, snapshot_, delta);
+  ++version_;
+  return current();
+}
+
+std::optional<staleness_refresh>
+bounded_staleness::drop_replica(std::size_t replica) {
+  if (replica >= config_.replicas || !live_[replica])
+    return std::nullopt;
+  live_[replica] = false;
+  return advance();
+}
+
+tensor bounded_staleness::total() const {
+  auto result = snapshot_;
+  for (const auto& [tag, deltas] : pending_)
+    result = apply(update_op::add, result, combine(deltas));
+  return result;
+}
+
+} // namespace varsync::policies

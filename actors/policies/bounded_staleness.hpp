@@ -1,0 +1,122 @@
+#pragma once
+
+// bounded_staleness: stale synchronous parallel (Petuum/Bösen SSP, the
+// OSDI'14 parameter server's bounded delay), server side, as a state
+// machine without I/O.
+//
+//   push(r, c, delta?)                         min clock advanced m -> m'
+//   ---------------> [ accumulating clocks >= m ] -------------------------+
+//   store delta under   ^                         fold clocks m .. m'-1     |
+//   clock tag c,        |                         into the snapshot (tag   |
+//   clocks[r] = c + 1   +---- refresh(m', version, snapshot) to all <-----+
+//                                                   replicas
+//   cross_assign(x) / cross_add(d): change the snapshot now, version + 1,
+//   refresh (same m)
+//
+// How it works. Replica r works in clocks 0, 1, 2, ...; everything it adds
+// during clock c is pushed once, at the end of the clock, as
+// push(r, c, delta) (delta absent when it added nothing), after which r is
+// at clock c + 1. The actor keeps per clock tag t >= min_clock_ each
+// replica's delta (`pending_`), and `clocks_` per replica. The group's
+// minimum clock m is the lowest clock of a live replica: every update
+// tagged < m has arrived. When m grows to m', the tags m .. m'-1 are folded
+// into `snapshot_` in tag order, each tag's deltas summed in replica index
+// order (mean: that sum / R) — the same arithmetic as an on_write step, so
+// s = 0 reproduces on_write exactly — and the new snapshot is sent to
+// every replica. A replica's cache is snapshot(m) plus its own deltas
+// tagged >= m; a replica at clock c may read it when m >= c - s, else it
+// waits, and clock() waits until m >= c - s after advancing.
+//
+// Guarantee: a read by replica r at clock c includes every update of every
+// replica tagged < c - s, all of r's own updates, and no update that was
+// not pushed.
+
+#include "runtime/tensor_math.hpp"
+#include "varsync/error.hpp"
+#include "varsync/policy.hpp"
+#include "varsync/tensor.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace varsync::policies {
+
+/// What every replica's cache must be refreshed with.
+struct staleness_refresh {
+  /// Every update tagged below this clock is in `snapshot`.
+  std::uint64_t min_clock = 0;
+  /// Orders refreshes (grows with every refresh).
+  std::uint64_t version = 0;
+  tensor snapshot;
+};
+
+/// The server-side SSP state of one variable.
+class bounded_staleness {
+public:
+  /// What the state machine needs to know about its variable.
+  struct settings {
+    std::string variable_name;
+    dtype type = dtype::f64;
+    shape_type shape;
+    aggregation how = aggregation::sum;
+    std::size_t replicas = 1;
+  };
+
+  bounded_staleness(settings config, tensor initial);
+
+  /// Replica `replica` finished clock `clock` having added `delta` (nullopt
+  /// when it added nothing). `clock` must be the replica's current clock.
+  /// Returns the refresh to broadcast when the minimum clock advanced.
+  expected<std::optional<staleness_refresh>>
+  push(std::size_t replica, std::uint64_t clock, std::optional<tensor> delta);
+
+  /// Cross-replica assign: the server value (all deltas received so far
+  /// plus the snapshot) becomes `value`; deltas pushed later add to it.
+  expected<staleness_refresh> cross_assign(const tensor& value);
+
+  /// Cross-replica delta, applied to the snapshot at once.
+  expected<staleness_refresh> cross_add(update_op op, const tensor& delta);
+
+  /// Removes a replica (its node died); the minimum clock is recomputed
+  /// over the survivors. Returns the refresh when it advanced.
+  std::optional<staleness_refresh> drop_replica(std::size_t replica);
+
+  /// The snapshot plus every delta received (what a cross-replica read
+  /// returns).
+  tensor total() const;
+
+  /// The lowest clock of a live replica.
+  std::uint64_t min_clock() const noexcept { return min_clock_; }
+
+  /// Each replica's clock, by index.
+  const std::vector<std::uint64_t>& clocks() const noexcept { return clocks_; }
+
+  /// The current refresh (for replicas that attach or ask).
+  staleness_refresh current() const {
+    return {min_clock_, version_, snapshot_};
+  }
+
+private:
+  std::uint64_t lowest_live_clock() const;
+
+  /// Folds the tags below the new minimum into the snapshot.
+  std::optional<staleness_refresh> advance();
+
+  /// The deltas of one tag combined as an on_write step would combine them.
+  tensor combine(const std::vector<std::optional<tensor>>& deltas) const;
+
+  settings config_;
+  tensor snapshot_;
+  std::uint64_t min_clock_ = 0;
+  std::uint64_t version_ = 0;
+  std::vector<std::uint64_t> clocks_;
+  std::vector<bool> live_;
+  /// Deltas by clock tag (>= min_clock_), then by replica index.
+  std::map<std::uint64_t, std::vector<std::optional<tensor>>> pending_;
+};
+
+} // namespace varsync::policies

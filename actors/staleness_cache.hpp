@@ -1,0 +1,132 @@
+#pragma once
+
+// A replica's cache of one bounded_staleness variable, shared between the
+// worker thread (which adds deltas and reads) and the replica actor (which
+// pushes deltas at clock() and installs refreshes). The view a reader sees
+// is kept in a replica_slot:
+//
+//   view = snapshot(min_clock) + own deltas tagged >= min_clock + pending
+//
+// where `pending` is what the worker added during its current clock and
+// own deltas are the ones already pushed but not yet in a snapshot. Deltas
+// are kept as the server will apply them (mean: divided by R), so the view
+// moves smoothly when a snapshot absorbs them. All members are
+// thread-safe.
+
+#include "actors/policies/bounded_staleness.hpp"
+#include "actors/replica_slot.hpp"
+#include "varsync/variable_options.hpp"
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+
+namespace varsync {
+
+/// A replica's SSP cache of one variable.
+class staleness_cache {
+public:
+  /// `slot` receives the view; `bound` is the staleness bound s; deltas are
+  /// divided by `replicas` in the view when `how` is mean.
+  staleness_cache(std::shared_ptr<replica_slot> slot, tensor initial,
+                  std::uint64_t bound, aggregation how, std::size_t replicas)
+      : slot_(std::move(slot)), snapshot_(std::move(initial)), bound_(bound),
+        how_(how), replicas_(replicas) {
+    // nop
+  }
+
+  /// The staleness bound s.
+  std::uint64_t bound() const noexcept { return bound_; }
+
+  /// The minimum clock the cached snapshot reflects.
+  std::uint64_t min_clock() const {
+    std::lock_guard guard{mutex_};
+    return min_clock_;
+  }
+
+  /// Whether a replica at `clock` may read the cache: min_clock >= clock - s.
+  bool fresh_for(std::uint64_t clock) const {
+    std::lock_guard guard{mutex_};
+    return is_fresh(bound_, min_clock_, clock);
+  }
+
+  /// Whether a view reflecting `min_clock` may be read at `clock` under
+  /// staleness bound `bound`.
+  static bool is_fresh(std::uint64_t bound, std::uint64_t min_clock,
+                       std::uint64_t clock) noexcept {
+    return bound == unbounded_staleness || clock <= bound ||
+           min_clock >= clock - bound;
+  }
+
+  /// Adds (or subtracts) `delta` to the current clock's pending delta and
+  /// to the view at once (read-your-writes).
+  void add_local(update_op op, const tensor& delta) {
+    std::lock_guard guard{mutex_};
+    pending_ = pending_
+                   ? apply(op, *pending_, delta)
+                   : (op == update_op::subtract
+                          ? apply(update_op::subtract, zero_like(delta), delta)
+                          : delta);
+    publish_view();
+  }
+
+  /// Ends clock `clock`: the pending delta becomes an own delta tagged
+  /// `clock` and is returned for pushing (nullopt when nothing was added).
+  std::optional<tensor> take_pending(std::uint64_t clock) {
+    std::lock_guard guard{mutex_};
+    if (!pending_)
+      return std::nullopt;
+    auto delta = std::move(*pending_);
+    pending_.reset();
+    own_[clock] = scaled(delta);
+    return delta;
+  }
+
+  /// Installs a refresh unless a newer one is installed already.
+  void refresh(const policies::staleness_refresh& update) {
+    std::lock_guard guard{mutex_};
+    if (update.version <= version_)
+      return;
+    version_ = update.version;
+    min_clock_ = update.min_clock;
+    snapshot_ = update.snapshot;
+    own_.erase(own_.begin(), own_.lower_bound(min_clock_));
+    publish_view();
+  }
+
+private:
+  static tensor zero_like(const tensor& x) {
+    return *tensor::filled(x.type(), x.shape(), 0.0);
+  }
+
+  tensor scaled(const tensor& delta) const {
+    if (how_ == aggregation::mean)
+      return divide(delta, static_cast<std::int64_t>(replicas_));
+    return delta;
+  }
+
+  void publish_view() {
+    auto view = snapshot_;
+    for (const auto& [tag, delta] : own_)
+      view = apply(update_op::add, view, delta);
+    if (pending_)
+      view = apply(update_op::add, view, scaled(*pending_));
+    slot_->install(++view_version_, std::move(view), min_clock_);
+  }
+
+  mutable std::mutex mutex_;
+  std::shared_ptr<replica_slot> slot_;
+  tensor snapshot_;
+  std::uint64_t bound_;
+  aggregation how_;
+  std::size_t replicas_;
+  std::uint64_t min_clock_ = 0;
+  std::uint64_t version_ = 0;
+  std::uint64_t view_version_ = 0;
+  std::map<std::uint64_t, tensor> own_;
+  std::optional<tensor> pending_;
+};
+
+} // namespace varsync
