@@ -74,6 +74,10 @@ public:
   /// Written by the replica actor only.
   std::atomic<std::uint64_t> clock{0};
 
+  /// Numbers the replica-context calls that go through the replica actor
+  /// (from 1), so the actor applies them in call order.
+  std::atomic<std::uint64_t> last_call{0};
+
   /// What the replica's SSP reads and clocks cost.
   staleness_counters counters;
 

@@ -7,8 +7,9 @@
 // types marked "local only" carry pointers and never leave the process.
 //
 // Host -> replica actor:
-//   (update_atom, variable_id, op byte, tensor, timeout_ms) -> ok_atom
-//       replica-context update of an on_write variable
+//   (update_atom, variable_id, call, op byte, tensor, timeout_ms) -> ok_atom
+//       replica-context update of an on_write variable; `call` numbers the
+//       replica's calls from 1 so that they apply in call order (0: none)
 // Replica actor -> variable actor (eager_broadcast):
 //   (contribute_atom, replica_index, step, op byte, tensor, timeout_ms)
 //       -> ok_atom, once the step's result was sent to every replica

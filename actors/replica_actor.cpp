@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <deque>
+#include <map>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -47,7 +48,18 @@ struct staleness_waiter {
   caf::response_promise promise;
 };
 
+/// A replica-context update with its variable, as it arrived.
+struct numbered_update {
+  variable_id id;
+  queued_update update;
+};
+
 struct replica_state {
+  /// The number of the next host call to accept (calls are numbered from
+  /// 1 by the replica handles; 0 means "no order needed").
+  std::uint64_t next_call = 1;
+  /// Calls that arrived before an earlier one, by number.
+  std::map<std::uint64_t, numbered_update> out_of_order;
   std::vector<staleness_waiter> waiters;
   std::uint64_t next_token = 1;
   std::size_t index = 0;
@@ -102,6 +114,14 @@ void send_next_update(replica_actor_type* self, variable_id id) {
               send_next_update(self, id);
             });
   }
+}
+
+void send_next_update(replica_actor_type* self, variable_id id);
+
+/// Queues an update behind the variable's earlier ones.
+void accept_update(replica_actor_type* self, numbered_update update) {
+  self->state.variables[update.id].queue.push_back(std::move(update.update));
+  send_next_update(self, update.id);
 }
 
 /// The first bounded_staleness variable (only `read` when set) whose cache
@@ -255,7 +275,8 @@ caf::behavior replica_actor(replica_actor_type* self, std::size_t index,
         slot->update(*op, operand);
         return ok_atom::value;
       },
-      [self](update_atom, variable_id id, std::uint8_t op_byte, tensor& operand,
+      [self](update_atom, variable_id id, std::uint64_t call,
+             std::uint8_t op_byte, tensor& operand,
              std::int64_t timeout_ms) -> caf::result<ok_atom> {
         self->state.counters->count_message();
         auto op = op_from_wire(op_byte);
@@ -265,10 +286,26 @@ caf::behavior replica_actor(replica_actor_type* self, std::size_t index,
         if (i == self->state.variables.end())
           return to_caf_error(not_attached(self->state.index, id));
         auto promise = self->make_response_promise();
-        i->second.queue.push_back(queued_update{
-            *op, std::move(operand),
-            clock_type::now() + milliseconds{timeout_ms}, promise});
-        send_next_update(self, id);
+        numbered_update update{
+            id, queued_update{*op, std::move(operand),
+                              clock_type::now() + milliseconds{timeout_ms},
+                              promise}};
+        if (call == 0) {
+          accept_update(self, std::move(update));
+          return promise;
+        }
+        // Calls reach us through per-call helper actors, possibly out of
+        // order: hold them back until every earlier call arrived.
+        auto& state = self->state;
+        state.out_of_order.emplace(call, std::move(update));
+        for (auto next = state.out_of_order.find(state.next_call);
+             next != state.out_of_order.end();
+             next = state.out_of_order.find(state.next_call)) {
+          auto ready = std::move(next->second);
+          state.out_of_order.erase(next);
+          ++state.next_call;
+          accept_update(self, std::move(ready));
+        }
         return promise;
       },
   };

@@ -111,6 +111,7 @@ void update_async(const std::shared_ptr<detail::replica_core>& core,
   auto deadline = runtime.deadline_of(timeout);
   runtime.ask_ok(core->actor(), deadline + reply_grace,
                  caf::make_message(update_atom::value, var.record()->id,
+                                   core->store().last_call.fetch_add(1) + 1,
                                    to_wire(op), operand,
                                    std::int64_t{deadline.count()}),
                  std::move(done), detail::describe_call(call, var));

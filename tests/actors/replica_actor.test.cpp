@@ -95,8 +95,8 @@ TEST_CASE_FIXTURE(fixture,
   CHECK(bad_op.error().code() == errc::invalid_argument);
   CHECK(bad_op.error().message().find("9") != std::string::npos);
   auto update =
-      ask<ok_atom>(update_atom::value, variable_id{42}, to_wire(update_op::add),
-                   tensor(1.0), std::int64_t{100});
+      ask<ok_atom>(update_atom::value, variable_id{42}, std::uint64_t{0},
+                   to_wire(update_op::add), tensor(1.0), std::int64_t{100});
   REQUIRE(!update);
   CHECK(update.error().code() == errc::unknown_variable);
   CHECK(ask<tensor>(copy_get_atom::value, variable_id{1}));

@@ -69,8 +69,8 @@ struct cluster {
     for (std::size_t i = 0; i < replicas.size(); ++i)
       threads.emplace_back([&, i] {
         results[i].emplace(ask<ok_atom>(replicas[i], update_atom::value,
-                                        variable_id{5}, to_wire(op),
-                                        operands[i], timeout_ms));
+                                        variable_id{5}, std::uint64_t{0},
+                                        to_wire(op), operands[i], timeout_ms));
       });
     for (auto& thread : threads)
       thread.join();
@@ -115,9 +115,9 @@ TEST_CASE("a step missing a replica times out, names it and applies nothing") {
   std::vector<std::thread> threads;
   for (std::size_t i = 0; i < 2; ++i)
     threads.emplace_back([&, i] {
-      results[i].emplace(c.ask<ok_atom>(c.replicas[i], update_atom::value,
-                                        variable_id{5}, to_wire(update_op::add),
-                                        tensor(1.0), std::int64_t{150}));
+      results[i].emplace(c.ask<ok_atom>(
+          c.replicas[i], update_atom::value, variable_id{5}, std::uint64_t{0},
+          to_wire(update_op::add), tensor(1.0), std::int64_t{150}));
     });
   for (auto& thread : threads)
     thread.join();
@@ -147,14 +147,14 @@ TEST_CASE("mixed ops in one step are refused for the late replica") {
   std::vector<std::thread> threads;
   for (std::size_t i = 0; i < 2; ++i)
     threads.emplace_back([&, i] {
-      results[i].emplace(c.ask<ok_atom>(c.replicas[i], update_atom::value,
-                                        variable_id{5}, to_wire(ops[i]),
-                                        tensor(2.0), std::int64_t{5000}));
+      results[i].emplace(c.ask<ok_atom>(
+          c.replicas[i], update_atom::value, variable_id{5}, std::uint64_t{0},
+          to_wire(ops[i]), tensor(2.0), std::int64_t{5000}));
       if (!*results[i]) {
         CHECK(results[i]->error().code() == errc::collective_mismatch);
-        results[i].emplace(c.ask<ok_atom>(c.replicas[i], update_atom::value,
-                                          variable_id{5}, to_wire(ops[1 - i]),
-                                          tensor(2.0), std::int64_t{5000}));
+        results[i].emplace(c.ask<ok_atom>(
+            c.replicas[i], update_atom::value, variable_id{5}, std::uint64_t{0},
+            to_wire(ops[1 - i]), tensor(2.0), std::int64_t{5000}));
       }
     });
   for (auto& thread : threads)
