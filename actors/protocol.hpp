@@ -27,6 +27,8 @@
 //                    is at most s clocks ahead of the slowest
 //   host -> replica: (wait_read_atom, variable_id, clock, timeout_ms)
 //                    -> tensor, once the cache is fresh for `clock`
+//   host -> replica: (catch_up_atom, timeout_ms) -> ok_atom, once every
+//                    cache reflects min clock >= the replica's clock
 //   host -> variable: (min_clock_atom) -> min clock (u64)
 // Host -> variable actor (cross-replica context):
 //   (read_atom, timeout_ms) -> tensor
@@ -77,6 +79,7 @@ using refresh_atom = caf::atom_constant<caf::atom("refresh")>;
 using clock_atom = caf::atom_constant<caf::atom("clock")>;
 using wait_read_atom = caf::atom_constant<caf::atom("waitread")>;
 using wait_expired_atom = caf::atom_constant<caf::atom("waitexp")>;
+using catch_up_atom = caf::atom_constant<caf::atom("catchup")>;
 using min_clock_atom = caf::atom_constant<caf::atom("minclock")>;
 using group_atom = caf::atom_constant<caf::atom("group")>;
 using variable_atom = caf::atom_constant<caf::atom("variable")>;

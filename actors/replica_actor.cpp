@@ -43,8 +43,10 @@ struct staleness_waiter {
   std::uint64_t token = 0;
   /// The clock the replica must be allowed to be at.
   std::uint64_t clock = 0;
-  /// For a read: the variable read; nullopt for clock().
+  /// For a read: the variable read; nullopt for clock() and catch-up.
   std::optional<variable_id> read;
+  /// Catch-up: wait for min clock >= clock itself, not clock - s.
+  bool exact = false;
   caf::response_promise promise;
 };
 
@@ -128,11 +130,14 @@ void accept_update(replica_actor_type* self, numbered_update update) {
 /// is too stale for a replica at `clock`, or nullptr when all are fresh.
 attached_variable* lagging_variable(replica_actor_type* self,
                                     std::uint64_t clock,
-                                    std::optional<variable_id> read) {
+                                    std::optional<variable_id> read,
+                                    bool exact = false) {
   for (auto& [id, entry] : self->state.variables) {
     if (entry.cache == nullptr || (read && *read != id))
       continue;
-    if (!entry.cache->fresh_for(clock))
+    auto fresh = exact ? entry.cache->min_clock() >= clock
+                       : entry.cache->fresh_for(clock);
+    if (!fresh)
       return &entry;
   }
   return nullptr;
@@ -143,10 +148,12 @@ attached_variable* lagging_variable(replica_actor_type* self,
 caf::response_promise wait_for_fresh(replica_actor_type* self,
                                      std::uint64_t clock,
                                      std::optional<variable_id> read,
-                                     std::int64_t timeout_ms) {
+                                     std::int64_t timeout_ms,
+                                     bool exact = false) {
   auto token = self->state.next_token++;
   auto promise = self->make_response_promise();
-  self->state.waiters.push_back(staleness_waiter{token, clock, read, promise});
+  self->state.waiters.push_back(
+      staleness_waiter{token, clock, read, exact, promise});
   self->delayed_send(self, milliseconds{std::max<std::int64_t>(timeout_ms, 1)},
                      wait_expired_atom::value, token);
   return promise;
@@ -156,7 +163,7 @@ caf::response_promise wait_for_fresh(replica_actor_type* self,
 void release_waiters(replica_actor_type* self) {
   auto& waiters = self->state.waiters;
   for (auto i = waiters.begin(); i != waiters.end();) {
-    if (lagging_variable(self, i->clock, i->read) != nullptr) {
+    if (lagging_variable(self, i->clock, i->read, i->exact) != nullptr) {
       ++i;
       continue;
     }
@@ -228,6 +235,13 @@ caf::behavior replica_actor(replica_actor_type* self, std::size_t index,
           return self->state.store->find(id)->load()->value;
         return wait_for_fresh(self, clock, id, timeout_ms);
       },
+      [self](catch_up_atom, std::int64_t timeout_ms) -> caf::result<ok_atom> {
+        self->state.counters->count_message();
+        auto clock = self->state.store->clock.load();
+        if (lagging_variable(self, clock, std::nullopt, true) == nullptr)
+          return ok_atom::value;
+        return wait_for_fresh(self, clock, std::nullopt, timeout_ms, true);
+      },
       [self](wait_expired_atom, std::uint64_t token) {
         self->state.counters->count_message();
         auto& waiters = self->state.waiters;
@@ -236,7 +250,7 @@ caf::behavior replica_actor(replica_actor_type* self, std::size_t index,
                          [token](const auto& w) { return w.token == token; });
         if (i == waiters.end())
           return;
-        auto* lagging = lagging_variable(self, i->clock, i->read);
+        auto* lagging = lagging_variable(self, i->clock, i->read, i->exact);
         std::string detail =
             lagging == nullptr
                 ? std::string{"the snapshots caught up"}

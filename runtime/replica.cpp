@@ -243,6 +243,25 @@ expected<void> replica::clock(timeout_type timeout) {
       "clock of replica " + std::to_string(core_->index()));
 }
 
+expected<void> replica::catch_up(timeout_type timeout) {
+  if (!core_)
+    return empty_handle("catch_up");
+  auto& runtime = core_->runtime();
+  if (auto refused = runtime.refuse_if_stopping("catch_up"))
+    return *refused;
+  auto deadline = runtime.deadline_of(timeout);
+  auto what = "catch_up of replica " + std::to_string(core_->index());
+  return detail::wait_for_result<void>(
+      blocking_limit(deadline),
+      [&](auto done) {
+        runtime.ask_ok(core_->actor(), deadline + reply_grace,
+                       caf::make_message(catch_up_atom::value,
+                                         std::int64_t{deadline.count()}),
+                       done, what);
+      },
+      what);
+}
+
 replica_stats replica::stats() const {
   replica_stats result;
   if (!core_)

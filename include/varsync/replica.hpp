@@ -121,6 +121,13 @@ public:
   /// when the clock may proceed or the deadline passed. Never blocks.
   void clock_async(update_callback done, timeout_type timeout = {});
 
+  /// Blocks until this replica's bounded_staleness caches include every
+  /// update that any replica made before this replica's current clock
+  /// (the minimum clock reached it), or until the deadline (`timeout`).
+  /// After every replica's last clock(), a catch_up makes reads return the
+  /// exact global value.
+  expected<void> catch_up(timeout_type timeout = {});
+
   /// The bounded_staleness counters of this replica. Thread-safe.
   replica_stats stats() const;
 

@@ -1,0 +1,95 @@
+// The SSP server state machine, driven directly.
+
+#include "actors/policies/bounded_staleness.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace varsync;
+using varsync::policies::bounded_staleness;
+
+namespace {
+
+bounded_staleness make_policy(std::size_t replicas,
+                              aggregation how = aggregation::sum) {
+  return bounded_staleness{{"w", dtype::i64, {}, how, replicas},
+                           tensor(std::int64_t{0})};
+}
+
+tensor i64(std::int64_t x) {
+  return tensor(x);
+}
+
+} // namespace
+
+TEST_CASE("the minimum clock advances when the slowest replica clocks") {
+  auto policy = make_policy(3);
+  auto first = policy.push(0, 0, i64(1));
+  REQUIRE(first);
+  CHECK_FALSE(*first);
+  REQUIRE(policy.push(1, 0, i64(2)));
+  CHECK(policy.min_clock() == 0);
+  CHECK(policy.total() == i64(3));
+  auto refresh = policy.push(2, 0, std::nullopt);
+  REQUIRE(refresh);
+  REQUIRE(*refresh);
+  CHECK((*refresh)->min_clock == 1);
+  CHECK((*refresh)->snapshot == i64(3));
+  CHECK(policy.clocks() == std::vector<std::uint64_t>{1, 1, 1});
+}
+
+TEST_CASE("the snapshot holds exactly the updates tagged below the minimum") {
+  auto policy = make_policy(2);
+  // Replica 0 runs three clocks ahead.
+  REQUIRE(policy.push(0, 0, i64(1)));
+  REQUIRE(policy.push(0, 1, i64(10)));
+  REQUIRE(policy.push(0, 2, i64(100)));
+  CHECK(policy.current().snapshot == i64(0));
+  auto refresh = policy.push(1, 0, i64(1000));
+  REQUIRE(refresh);
+  REQUIRE(*refresh);
+  CHECK((*refresh)->min_clock == 1);
+  CHECK((*refresh)->snapshot == i64(1001));
+  CHECK(policy.total() == i64(1111));
+  refresh = policy.push(1, 1, std::nullopt);
+  REQUIRE(*refresh);
+  CHECK((*refresh)->snapshot == i64(1011));
+  CHECK((*refresh)->version > 1);
+}
+
+TEST_CASE("pushes out of clock order or with bad operands are refused") {
+  auto policy = make_policy(2);
+  CHECK(policy.push(0, 1, i64(1)).error().code() == errc::invalid_argument);
+  CHECK(policy.push(2, 0, i64(1)).error().code() == errc::invalid_argument);
+  CHECK(policy.push(0, 0, tensor(1.0)).error().code() == errc::dtype_mismatch);
+  CHECK(policy.clocks() == std::vector<std::uint64_t>{0, 0});
+  CHECK(policy.total() == i64(0));
+}
+
+TEST_CASE("mean divides each clock's summed deltas by R") {
+  bounded_staleness policy{{"w", dtype::f64, {}, aggregation::mean, 4},
+                           tensor(0.0)};
+  for (std::size_t r = 0; r < 4; ++r)
+    REQUIRE(policy.push(r, 0, tensor(static_cast<double>(r + 1))));
+  CHECK(policy.current().snapshot == tensor(2.5));
+}
+
+TEST_CASE("a cross-replica assign sets the server value and later deltas add") {
+  auto policy = make_policy(2);
+  REQUIRE(policy.push(0, 0, i64(5)));
+  auto assigned = policy.cross_assign(i64(100));
+  REQUIRE(assigned);
+  CHECK(policy.total() == i64(100));
+  REQUIRE(policy.push(1, 0, i64(1)));
+  CHECK(policy.total() == i64(101));
+  CHECK(policy.current().snapshot == i64(101));
+}
+
+TEST_CASE("dropping the slowest replica advances the minimum clock") {
+  auto policy = make_policy(3);
+  REQUIRE(policy.push(0, 0, i64(1)));
+  REQUIRE(policy.push(1, 0, i64(1)));
+  auto refresh = policy.drop_replica(2);
+  REQUIRE(refresh);
+  CHECK(refresh->min_clock == 1);
+  CHECK(refresh->snapshot == i64(2));
+}
