@@ -44,6 +44,11 @@ caf::result<ok_atom> attach_everywhere(variable_actor_type* self) {
   return promise;
 }
 
+policies::policy_settings settings_of(const variable_spec& spec) {
+  return {spec.name, spec.type, spec.shape, spec.options.aggregation,
+          spec.replicas.size()};
+}
+
 /// Timeouts on the wire are milliseconds; 0 or less means "no deadline
 /// given", which the host API never sends.
 milliseconds to_timeout(std::int64_t timeout_ms) {
@@ -54,11 +59,8 @@ milliseconds to_timeout(std::int64_t timeout_ms) {
 
 caf::behavior eager_broadcast_behavior(variable_actor_type* self) {
   auto& spec = self->state.spec;
-  auto policy = std::make_shared<policies::eager_broadcast>(
-      policies::eager_broadcast::settings{spec.name, spec.type, spec.shape,
-                                          spec.options.aggregation,
-                                          spec.replicas.size()},
-      spec.initial);
+  auto policy = std::make_shared<policies::eager_broadcast>(settings_of(spec),
+                                                            spec.initial);
   // Contributors waiting for their step, by (step, replica index).
   using waiting_map =
       std::map<std::pair<std::uint64_t, std::size_t>, caf::response_promise>;
@@ -149,10 +151,7 @@ caf::behavior eager_broadcast_behavior(variable_actor_type* self) {
 
 caf::behavior reduce_on_read_behavior(variable_actor_type* self) {
   auto& spec = self->state.spec;
-  auto policy = std::make_shared<policies::reduce_on_read>(
-      policies::reduce_on_read::settings{spec.name, spec.type, spec.shape,
-                                         spec.options.aggregation,
-                                         spec.replicas.size()});
+  auto policy = std::make_shared<policies::reduce_on_read>(settings_of(spec));
   return {
       [self](attach_atom) {
         self->state.spec.counters->count_message();
@@ -203,11 +202,8 @@ caf::behavior reduce_on_read_behavior(variable_actor_type* self) {
 
 caf::behavior bounded_staleness_behavior(variable_actor_type* self) {
   auto& spec = self->state.spec;
-  auto policy = std::make_shared<policies::bounded_staleness>(
-      policies::bounded_staleness::settings{spec.name, spec.type, spec.shape,
-                                            spec.options.aggregation,
-                                            spec.replicas.size()},
-      spec.initial);
+  auto policy = std::make_shared<policies::bounded_staleness>(settings_of(spec),
+                                                              spec.initial);
   auto broadcast = [self](const policies::staleness_refresh& refresh) {
     for (const auto& replica : self->state.spec.replicas)
       self->send(replica, refresh_atom::value, self->state.spec.id,

@@ -31,6 +31,7 @@
 // replica tagged < c - s, all of r's own updates, and no update that was
 // not pushed.
 
+#include "actors/policies/policy_settings.hpp"
 #include "runtime/tensor_math.hpp"
 #include "varsync/error.hpp"
 #include "varsync/policy.hpp"
@@ -57,14 +58,7 @@ struct staleness_refresh {
 /// The server-side SSP state of one variable.
 class bounded_staleness {
 public:
-  /// What the state machine needs to know about its variable.
-  struct settings {
-    std::string variable_name;
-    dtype type = dtype::f64;
-    shape_type shape;
-    aggregation how = aggregation::sum;
-    std::size_t replicas = 1;
-  };
+  using settings = policy_settings;
 
   bounded_staleness(settings config, tensor initial);
 

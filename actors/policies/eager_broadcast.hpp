@@ -31,6 +31,7 @@
 // pairs, and a contributor is acknowledged only after the version holding
 // its step was published.
 
+#include "actors/policies/policy_settings.hpp"
 #include "runtime/tensor_math.hpp"
 #include "varsync/error.hpp"
 #include "varsync/policy.hpp"
@@ -57,14 +58,7 @@ struct published_version {
 /// The on_write protocol state of one variable.
 class eager_broadcast {
 public:
-  /// What the state machine needs to know about its variable.
-  struct settings {
-    std::string variable_name;
-    dtype type = dtype::f32;
-    shape_type shape;
-    aggregation how = aggregation::none;
-    std::size_t replicas = 1;
-  };
+  using settings = policy_settings;
 
   eager_broadcast(settings config, tensor initial);
 

@@ -24,6 +24,7 @@
 // of copies that each include every update completed before the read was
 // sent.
 
+#include "actors/policies/policy_settings.hpp"
 #include "runtime/tensor_math.hpp"
 #include "varsync/error.hpp"
 #include "varsync/policy.hpp"
@@ -44,14 +45,7 @@ struct copy_update {
 /// The on_read protocol rules of one variable (stateless between calls).
 class reduce_on_read {
 public:
-  /// What the rules need to know about the variable.
-  struct settings {
-    std::string variable_name;
-    dtype type = dtype::f32;
-    shape_type shape;
-    aggregation how = aggregation::none;
-    std::size_t replicas = 1;
-  };
+  using settings = policy_settings;
 
   explicit reduce_on_read(settings config) : config_(std::move(config)) {
     // nop

@@ -82,7 +82,7 @@ public:
   replica() = default;
 
   /// Used by the runtime; applications get handles from
-  /// `replica_group::at` or `runtime::replica_of`.
+  /// `replica_group::at`.
   explicit replica(std::shared_ptr<detail::replica_core> core)
       : core_(std::move(core)) {
     // nop

@@ -159,8 +159,11 @@ public:
                       timeout_type timeout = {});
 
   /// Reads `path` and assigns its value in cross-replica context (on_read
-  /// sum: every copy gets value / R). A truncated or altered file is
-  /// `checkpoint_corrupt` and changes nothing. Blocks.
+  /// sum: every copy gets value / R, truncated toward zero for i64). The
+  /// file must hold this variable's name, dtype and shape (else
+  /// `invalid_argument`, `dtype_mismatch`, `shape_mismatch`); a truncated
+  /// or altered file is `checkpoint_corrupt`. On error nothing changes.
+  /// Blocks.
   expected<void> restore(const variable& var, const std::filesystem::path& path,
                          timeout_type timeout = {});
 
