@@ -55,6 +55,30 @@ milliseconds to_timeout(std::int64_t timeout_ms) {
   return milliseconds{timeout_ms > 0 ? timeout_ms : 1};
 }
 
+/// Sends `message` to every replica and answers ok once all replied
+/// (`Reply` is what each answers with; void for an empty reply), or the
+/// first error.
+template <class Reply>
+caf::result<ok_atom> send_to_all_replicas(variable_actor_type* self,
+                                          std::int64_t timeout_ms,
+                                          caf::message message) {
+  auto promise = self->make_response_promise<ok_atom>();
+  auto succeeded = [promise](auto&&...) mutable {
+    promise.deliver(ok_atom::value);
+  };
+  auto failed = [promise](const caf::error& err) mutable {
+    promise.deliver(err);
+  };
+  const auto& replicas = self->state.spec.replicas;
+  if constexpr (std::is_void_v<Reply>)
+    request_all_acks(self, replicas, to_timeout(timeout_ms), message, succeeded,
+                     failed);
+  else
+    request_all<Reply>(self, replicas, to_timeout(timeout_ms), message,
+                       succeeded, failed);
+  return promise;
+}
+
 // -- on_write ----------------------------------------------------------------
 
 caf::behavior eager_broadcast_behavior(variable_actor_type* self) {
@@ -134,15 +158,11 @@ caf::behavior eager_broadcast_behavior(variable_actor_type* self) {
         auto published = policy->cross_update(*op, operand);
         if (!published)
           return to_caf_error(published.error());
-        auto promise = self->make_response_promise<ok_atom>();
         const auto& spec = self->state.spec;
-        request_all_acks(
-            self, spec.replicas, to_timeout(timeout_ms),
+        return send_to_all_replicas<void>(
+            self, timeout_ms,
             caf::make_message(install_atom::value, spec.id, published->version,
-                              published->value),
-            [promise]() mutable { promise.deliver(ok_atom::value); },
-            [promise](const caf::error& err) mutable { promise.deliver(err); });
-        return promise;
+                              published->value));
       },
   };
 }
@@ -182,17 +202,11 @@ caf::behavior reduce_on_read_behavior(variable_actor_type* self) {
         auto plan = policy->plan_update(*op, operand);
         if (!plan)
           return to_caf_error(plan.error());
-        auto promise = self->make_response_promise<ok_atom>();
         const auto& spec = self->state.spec;
-        request_all<ok_atom>(
-            self, spec.replicas, to_timeout(timeout_ms),
+        return send_to_all_replicas<ok_atom>(
+            self, timeout_ms,
             caf::make_message(copy_set_atom::value, spec.id, to_wire(plan->op),
-                              plan->operand),
-            [promise](std::vector<ok_atom>) mutable {
-              promise.deliver(ok_atom::value);
-            },
-            [promise](const caf::error& err) mutable { promise.deliver(err); });
-        return promise;
+                              plan->operand));
       },
   };
 }

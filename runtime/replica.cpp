@@ -51,10 +51,6 @@ error empty_handle(const char* call) {
                std::string{call} + ": the replica handle is empty"};
 }
 
-std::chrono::milliseconds blocking_limit(std::chrono::milliseconds deadline) {
-  return deadline + 2 * reply_grace;
-}
-
 /// Replica-context update: on_write goes through the replica actor as a
 /// collective step; on_read and none update the local copy in place.
 void update_async(const std::shared_ptr<detail::replica_core>& core,
@@ -124,7 +120,7 @@ expected<void> update(const std::shared_ptr<detail::replica_core>& core,
     return empty_handle(to_string(op));
   auto deadline = core->runtime().deadline_of(timeout);
   return detail::wait_for_result<void>(
-      blocking_limit(deadline),
+      detail::blocking_limit(deadline),
       [&](auto done) { update_async(core, var, op, operand, done, timeout); },
       var.valid() ? detail::describe_call(to_string(op), var) : to_string(op));
 }
@@ -160,7 +156,7 @@ expected<stamped_read> replica::read_stamped(const variable& var,
   auto& runtime = core_->runtime();
   auto deadline = runtime.deadline_of(timeout);
   auto waited = detail::wait_for_result<tensor>(
-      blocking_limit(deadline),
+      detail::blocking_limit(deadline),
       [&](auto done) {
         runtime.ask<tensor>(core_->actor(), deadline + reply_grace,
                             caf::make_message(wait_read_atom::value, id, clock,
@@ -239,7 +235,8 @@ expected<void> replica::clock(timeout_type timeout) {
     return empty_handle("clock");
   auto deadline = core_->runtime().deadline_of(timeout);
   return detail::wait_for_result<void>(
-      blocking_limit(deadline), [&](auto done) { clock_async(done, timeout); },
+      detail::blocking_limit(deadline),
+      [&](auto done) { clock_async(done, timeout); },
       "clock of replica " + std::to_string(core_->index()));
 }
 
@@ -252,7 +249,7 @@ expected<void> replica::catch_up(timeout_type timeout) {
   auto deadline = runtime.deadline_of(timeout);
   auto what = "catch_up of replica " + std::to_string(core_->index());
   return detail::wait_for_result<void>(
-      blocking_limit(deadline),
+      detail::blocking_limit(deadline),
       [&](auto done) {
         runtime.ask_ok(core_->actor(), deadline + reply_grace,
                        caf::make_message(catch_up_atom::value,

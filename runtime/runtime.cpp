@@ -6,6 +6,7 @@
 
 namespace varsync {
 
+using detail::blocking_limit;
 using detail::wait_for_result;
 
 // -- replica_group
@@ -47,16 +48,6 @@ runtime::~runtime() = default;
 const runtime_options& runtime::options() const noexcept {
   return core_->options();
 }
-
-namespace {
-
-/// How long a blocking call waits for the callback of its asynchronous
-/// form: the deadline plus the grace the actors get to report it.
-std::chrono::milliseconds blocking_limit(std::chrono::milliseconds deadline) {
-  return deadline + 2 * reply_grace;
-}
-
-} // namespace
 
 expected<replica_group> runtime::create_group(const std::string& name,
                                               std::size_t replicas) {

@@ -78,6 +78,13 @@ private:
   std::atomic<bool> stopping_{false};
 };
 
+/// How long a blocking call waits for the callback of its asynchronous
+/// form: the deadline plus the grace the actors get to report it.
+inline std::chrono::milliseconds
+blocking_limit(std::chrono::milliseconds deadline) {
+  return deadline + 2 * reply_grace;
+}
+
 /// Runs `start(callback)` and blocks until the callback delivered a result
 /// or `limit` passed (then `timeout` naming `what`). The callback may run
 /// after a timeout; it then only drops its result.
