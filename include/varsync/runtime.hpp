@@ -114,14 +114,17 @@ public:
   // -- cross-replica context --------------------------------------------------
 
   /// Cross-replica read: on_write returns the current value; on_read asks
-  /// every replica for its copy and aggregates (aggregation `none` is an
-  /// error); none is `wrong_context`. Blocks until the result is ready or
-  /// the deadline passes.
+  /// every replica for its copy and aggregates (aggregation `none` is
+  /// `aggregation_required`); bounded_staleness returns the server value
+  /// (every delta pushed so far); none is `wrong_context`. Blocks until the
+  /// result is ready or the deadline passes.
   expected<tensor> read(const variable& var, timeout_type timeout = {});
 
   /// Cross-replica assign: on_write applies `value` once and installs it at
   /// every replica before returning; on_read writes `value / R` (sum) or
-  /// `value` (otherwise) into every copy; none is `wrong_context`.
+  /// `value` (otherwise) into every copy; bounded_staleness sets the server
+  /// value (deltas pushed later add to it; every replica's next refresh
+  /// shows it); none is `wrong_context`.
   expected<void> assign(const variable& var, const tensor& value,
                         timeout_type timeout = {});
 
