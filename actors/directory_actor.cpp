@@ -1,10 +1,8 @@
 #include "actors/directory_actor.hpp"
 
 #include "actors/caf_error.hpp"
-#include "actors/records.hpp"
-#include "actors/replica_actor.hpp"
-#include "actors/variable_actor.hpp"
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
@@ -13,33 +11,222 @@ namespace varsync {
 
 namespace {
 
+using std::chrono::milliseconds;
+
+/// Sent to itself when a group join reaches its deadline.
+using join_expired_atom = caf::atom_constant<caf::atom("joinexp")>;
+
+/// How long spawning and attaching a variable may take.
+constexpr milliseconds creation_timeout{std::chrono::seconds{60}};
+
+struct node_entry {
+  node_info info;
+  bool alive = true;
+};
+
+struct join_waiter {
+  std::uint64_t token = 0;
+  caf::response_promise promise;
+};
+
+struct group_entry {
+  std::string name;
+  std::size_t size = 0;
+  /// Replica actors by index; null until joined.
+  std::vector<caf::actor> replicas;
+  /// The node each replica joined from.
+  std::vector<std::string> nodes;
+  std::vector<bool> lost;
+  bool complete = false;
+  std::vector<join_waiter> waiters;
+
+  group_info info() const {
+    return group_info{name, static_cast<std::uint64_t>(size), replicas};
+  }
+
+  std::vector<std::size_t> missing() const {
+    std::vector<std::size_t> result;
+    for (std::size_t i = 0; i < size; ++i)
+      if (!replicas[i])
+        result.push_back(i);
+    return result;
+  }
+};
+
 /// A request for a variable, kept while its name is being created.
 struct variable_request {
-  group_record_ptr group;
+  std::string group;
   std::string name;
   tensor initial;
   variable_options options;
   caf::response_promise promise;
 };
 
+struct variable_entry {
+  variable_info info;
+  bool available = true;
+};
+
 struct directory_state {
-  detail::runtime_ref runtime;
+  bool spread = false;
   std::shared_ptr<actor_counters> counters;
-  std::map<std::string, group_record_ptr> groups;
-  std::map<std::string, variable_record_ptr> variables;
+  std::vector<node_entry> nodes;
+  std::map<std::string, group_entry> groups;
+  std::map<std::string, variable_entry> variables;
   /// Requests waiting for a name under creation, by name.
   std::map<std::string, std::vector<variable_request>> creating;
   variable_id next_id = 1;
-  /// Every actor spawned for the runtime; stopped with the directory.
-  std::vector<caf::actor> spawned;
+  std::size_t next_placement = 0;
+  std::uint64_t next_token = 1;
   static inline const char* name = "varsync.directory";
 };
 
 using directory_actor_type = caf::stateful_actor<directory_state>;
 
+std::string list(const std::vector<std::size_t>& indices) {
+  std::string result;
+  for (auto index : indices)
+    result += (result.empty() ? "" : ", ") + std::to_string(index);
+  return result;
+}
+
+caf::error invalid(std::string message) {
+  return to_caf_error(error{errc::invalid_argument, std::move(message)});
+}
+
+// -- nodes
+// ---------------------------------------------------------------------
+
+caf::result<std::vector<node_info>> register_node(directory_actor_type* self,
+                                                  node_info& info) {
+  if (info.name.empty() || !info.agent)
+    return invalid("a node registers with a non-empty name and an agent");
+  std::vector<node_info> others;
+  for (auto& entry : self->state.nodes) {
+    if (entry.info.name == info.name && entry.alive)
+      return to_caf_error(
+          error{errc::already_exists, "a live node named '" + info.name +
+                                          "' is already in the cluster"});
+    if (entry.alive)
+      others.push_back(entry.info);
+  }
+  self->monitor(info.agent);
+  self->state.nodes.push_back(node_entry{std::move(info), true});
+  return others;
+}
+
+/// The agent that spawns the next variable actor, or nullptr.
+const node_entry* place_variable(directory_actor_type* self) {
+  auto& nodes = self->state.nodes;
+  if (nodes.empty())
+    return nullptr;
+  if (!self->state.spread)
+    return nodes.front().alive ? &nodes.front() : nullptr;
+  for (std::size_t tried = 0; tried < nodes.size(); ++tried) {
+    auto& candidate = nodes[self->state.next_placement++ % nodes.size()];
+    if (candidate.alive && candidate.info.serves_variables)
+      return &candidate;
+  }
+  return nodes.front().alive ? &nodes.front() : nullptr;
+}
+
+// -- groups
+// --------------------------------------------------------------------
+
+caf::result<group_info> join_group(directory_actor_type* self,
+                                   const std::string& name, std::uint64_t size,
+                                   const std::vector<std::uint64_t>& indices,
+                                   const std::vector<caf::actor>& actors,
+                                   const std::string& node,
+                                   std::int64_t timeout_ms) {
+  if (name.empty() || size == 0)
+    return invalid("a replica group needs a non-empty name and at least one "
+                   "replica, got '" +
+                   name + "' with " + std::to_string(size) + " replicas");
+  if (indices.size() != actors.size())
+    return invalid("join of group '" + name +
+                   "': " + std::to_string(indices.size()) + " indices but " +
+                   std::to_string(actors.size()) + " replica actors");
+  for (std::size_t i = 0; i < indices.size(); ++i)
+    if (indices[i] >= size || !actors[i])
+      return invalid("join of group '" + name + "': replica index " +
+                     std::to_string(indices[i]) + " is out of range 0.." +
+                     std::to_string(size - 1) + " or has no actor");
+  auto [i, created] = self->state.groups.try_emplace(name);
+  auto& group = i->second;
+  if (created) {
+    group.name = name;
+    group.size = size;
+    group.replicas.resize(size);
+    group.nodes.resize(size);
+    group.lost.resize(size, false);
+  } else if (group.size != size) {
+    return to_caf_error(error{errc::already_exists,
+                              "replica group '" + name + "' exists with " +
+                                  std::to_string(group.size) +
+                                  " replicas, the request asked for " +
+                                  std::to_string(size)});
+  }
+  for (std::size_t k = 0; k < indices.size(); ++k) {
+    auto index = static_cast<std::size_t>(indices[k]);
+    if (group.replicas[index] == actors[k])
+      continue;
+    if (group.replicas[index])
+      return to_caf_error(
+          error{errc::already_exists,
+                "replica " + std::to_string(index) + " of group '" + name +
+                    "' already joined from node '" + group.nodes[index] + "'" +
+                    (group.lost[index] ? " and was lost; a lost replica cannot "
+                                         "rejoin"
+                                       : "")});
+  }
+  for (std::size_t k = 0; k < indices.size(); ++k) {
+    auto index = static_cast<std::size_t>(indices[k]);
+    if (group.replicas[index])
+      continue;
+    group.replicas[index] = actors[k];
+    group.nodes[index] = node;
+    self->monitor(actors[k]);
+  }
+  if (group.missing().empty()) {
+    group.complete = true;
+    for (auto& waiter : group.waiters)
+      waiter.promise.deliver(group.info());
+    group.waiters.clear();
+    return group.info();
+  }
+  auto token = self->state.next_token++;
+  auto promise = self->make_response_promise<group_info>();
+  group.waiters.push_back(join_waiter{token, promise});
+  self->delayed_send(self, milliseconds{std::max<std::int64_t>(timeout_ms, 1)},
+                     join_expired_atom::value, name, token);
+  return promise;
+}
+
+void expire_join(directory_actor_type* self, const std::string& name,
+                 std::uint64_t token) {
+  auto i = self->state.groups.find(name);
+  if (i == self->state.groups.end())
+    return;
+  auto& waiters = i->second.waiters;
+  auto w = std::find_if(waiters.begin(), waiters.end(),
+                        [token](const auto& x) { return x.token == token; });
+  if (w == waiters.end())
+    return;
+  w->promise.deliver(to_caf_error(error{
+      errc::timeout, "replica group '" + name +
+                         "' is incomplete at the "
+                         "deadline: replicas " +
+                         list(i->second.missing()) + " have not joined"}));
+  waiters.erase(w);
+}
+
+// -- variables
+// -----------------------------------------------------------------
+
 /// Whether `existing` is what `request` asks for; otherwise the
 /// `already_exists` error naming the first difference.
-expected<void> same_variable(const detail::variable_record& existing,
+expected<void> same_variable(const variable_info& existing,
                              const variable_request& request) {
   auto differ = [&](const std::string& what, const std::string& have,
                     const std::string& asked) {
@@ -47,8 +234,8 @@ expected<void> same_variable(const detail::variable_record& existing,
                  "variable '" + existing.name + "' exists with " + what + " " +
                      have + ", the request asked for " + asked};
   };
-  if (existing.group->name != request.group->name)
-    return differ("group", existing.group->name, request.group->name);
+  if (existing.group != request.group)
+    return differ("group", existing.group, request.group);
   if (existing.type != request.initial.type())
     return differ("dtype", to_string(existing.type),
                   to_string(request.initial.type()));
@@ -64,11 +251,11 @@ expected<void> same_variable(const detail::variable_record& existing,
   return {};
 }
 
-void answer(const variable_record_ptr& record, variable_request& request) {
-  if (auto same = same_variable(*record, request); !same)
+void answer(const variable_info& info, variable_request& request) {
+  if (auto same = same_variable(info, request); !same)
     request.promise.deliver(to_caf_error(same.error()));
   else
-    request.promise.deliver(record);
+    request.promise.deliver(info);
 }
 
 /// Finishes the creation of `name`: answers every waiting request.
@@ -81,121 +268,223 @@ void finish_creation(directory_actor_type* self, const std::string& name,
     if (failure != nullptr)
       request.promise.deliver(*failure);
     else
-      answer(i->second, request);
+      answer(i->second.info, request);
   }
 }
 
 void create_variable(directory_actor_type* self, variable_request request) {
+  auto group = self->state.groups.find(request.group);
+  if (group == self->state.groups.end() || !group->second.complete) {
+    auto why = group == self->state.groups.end()
+                   ? std::string{"does not exist"}
+                   : "is incomplete (replicas " +
+                         list(group->second.missing()) + " have not joined)";
+    request.promise.deliver(
+        to_caf_error(error{errc::unknown_group,
+                           "variable '" + request.name + "': replica group '" +
+                               request.group + "' " + why}));
+    return;
+  }
   auto resolved =
       resolve(request.options, request.initial.type(), request.name);
   if (!resolved) {
     request.promise.deliver(to_caf_error(resolved.error()));
     return;
   }
-  auto record = std::make_shared<detail::variable_record>();
-  record->id = self->state.next_id++;
-  record->name = request.name;
-  record->type = request.initial.type();
-  record->shape = request.initial.shape();
-  record->requested = request.options;
-  record->resolved = *resolved;
-  record->group = request.group;
-  record->actor = spawn_variable_actor(
-      self->home_system(),
-      variable_spec{record->id, record->name, record->type, record->shape,
-                    *resolved, request.group->replica_actors, request.initial,
-                    self->state.counters});
-  self->state.spawned.push_back(record->actor);
+  const auto* host = place_variable(self);
+  if (host == nullptr) {
+    request.promise.deliver(to_caf_error(
+        error{errc::variable_unavailable,
+              "variable '" + request.name + "': no live node can host it"}));
+    return;
+  }
+  variable_info info;
+  info.id = self->state.next_id++;
+  info.name = request.name;
+  info.group = request.group;
+  info.group_size = group->second.size;
+  info.type = request.initial.type();
+  info.shape = request.initial.shape();
+  info.requested = request.options;
+  info.resolved = *resolved;
+  info.node = host->info.name;
+  variable_wire_spec spec{info.id, info.name, request.initial, *resolved,
+                          group->second.replicas};
   auto name = request.name;
   self->state.creating[name].push_back(std::move(request));
-  self->request(record->actor, std::chrono::seconds{60}, attach_atom::value)
+  auto fail = [self, name](caf::error& err) {
+    finish_creation(self, name, &err);
+  };
+  self->request(host->info.agent, creation_timeout, spawn_atom::value, spec)
       .then(
-          [self, record, name](ok_atom) {
-            self->state.variables.emplace(name, record);
-            finish_creation(self, name, nullptr);
+          [self, info, name, fail](caf::actor& actor) mutable {
+            info.actor = actor;
+            self->request(actor, creation_timeout, attach_atom::value)
+                .then(
+                    [self, info, name](ok_atom) {
+                      self->monitor(info.actor);
+                      self->state.variables.emplace(name,
+                                                    variable_entry{info, true});
+                      finish_creation(self, name, nullptr);
+                    },
+                    [self, actor, fail](caf::error& err) mutable {
+                      self->send_exit(actor, caf::exit_reason::user_shutdown);
+                      fail(err);
+                    });
           },
-          [self, record, name](caf::error& err) {
-            self->send_exit(record->actor, caf::exit_reason::user_shutdown);
-            finish_creation(self, name, &err);
-          });
+          fail);
 }
 
-caf::behavior directory_actor(directory_actor_type* self,
-                              detail::runtime_ref runtime,
+caf::result<variable_info> create_or_get(directory_actor_type* self,
+                                         variable_request request) {
+  auto promise = request.promise;
+  const auto& name = request.name;
+  if (auto i = self->state.variables.find(name);
+      i != self->state.variables.end())
+    answer(i->second.info, request);
+  else if (auto j = self->state.creating.find(name);
+           j != self->state.creating.end())
+    j->second.push_back(std::move(request));
+  else
+    create_variable(self, std::move(request));
+  return caf::result<variable_info>{promise};
+}
+
+// -- status and failures
+// ---------------------------------------------------------
+
+cluster_status snapshot(directory_actor_type* self) {
+  cluster_status status;
+  bool first = true;
+  for (const auto& entry : self->state.nodes) {
+    auto address = entry.info.port == 0 ? std::string{}
+                                        : entry.info.host + ":" +
+                                              std::to_string(entry.info.port);
+    status.nodes.push_back(node_status{entry.info.name, address, first,
+                                       entry.info.serves_variables,
+                                       entry.alive});
+    first = false;
+  }
+  for (const auto& [name, group] : self->state.groups) {
+    group_status row{name, group.size, {}, group.complete};
+    for (std::size_t i = 0; i < group.size; ++i)
+      row.replicas.push_back(replica_status{
+          i, group.nodes[i], group.replicas[i] && !group.lost[i]});
+    status.groups.push_back(std::move(row));
+  }
+  for (const auto& [name, entry] : self->state.variables) {
+    const auto& info = entry.info;
+    status.variables.push_back(
+        variable_status{name, info.group,
+                        to_string(info.type) + to_string(info.shape) + ", " +
+                            describe(info.requested, info.resolved),
+                        info.node, entry.available, 0, 0});
+  }
+  return status;
+}
+
+/// Answers with the status once every available variable reported its
+/// version and clock (or failed to within `timeout`).
+caf::result<cluster_status> report_status(directory_actor_type* self,
+                                          milliseconds timeout) {
+  struct gathering {
+    cluster_status status;
+    std::size_t remaining = 0;
+  };
+  auto state = std::make_shared<gathering>();
+  state->status = snapshot(self);
+  auto promise = self->make_response_promise<cluster_status>();
+  std::vector<std::pair<std::size_t, caf::actor>> asked;
+  std::size_t row = 0;
+  for (const auto& [name, entry] : self->state.variables) {
+    if (entry.available)
+      asked.emplace_back(row, entry.info.actor);
+    ++row;
+  }
+  if (asked.empty()) {
+    promise.deliver(std::move(state->status));
+    return promise;
+  }
+  state->remaining = asked.size();
+  for (auto& [index, actor] : asked) {
+    auto finish = [state, promise]() mutable {
+      if (--state->remaining == 0)
+        promise.deliver(std::move(state->status));
+    };
+    self->request(actor, timeout, status_atom::value)
+        .then(
+            [state, index = index, finish](std::uint64_t version,
+                                           std::uint64_t clock) mutable {
+              state->status.variables[index].version = version;
+              state->status.variables[index].clock = clock;
+              finish();
+            },
+            [state, index = index, finish](caf::error&) mutable {
+              state->status.variables[index].available = false;
+              finish();
+            });
+  }
+  return promise;
+}
+
+void on_down(directory_actor_type* self, const caf::down_msg& msg) {
+  for (auto& entry : self->state.nodes)
+    if (entry.info.agent.address() == msg.source)
+      entry.alive = false;
+  for (auto& [name, group] : self->state.groups)
+    for (std::size_t i = 0; i < group.size; ++i)
+      if (group.replicas[i] && group.replicas[i].address() == msg.source)
+        group.lost[i] = true;
+  for (auto& [name, entry] : self->state.variables)
+    if (entry.info.actor.address() == msg.source)
+      entry.available = false;
+}
+
+caf::behavior directory_actor(directory_actor_type* self, bool spread,
                               std::shared_ptr<actor_counters> counters) {
-  self->state.runtime = runtime;
+  self->state.spread = spread;
   self->state.counters = std::move(counters);
-  self->set_exit_handler([self](caf::exit_msg& msg) {
-    for (const auto& actor : self->state.spawned)
-      self->send_exit(actor, msg.reason);
-    self->state.spawned.clear();
-    self->quit(msg.reason);
-  });
+  self->set_down_handler([self](caf::down_msg& msg) { on_down(self, msg); });
   return {
-      [self](group_atom, const std::string& name,
-             std::uint64_t size) -> caf::result<group_record_ptr> {
+      [self](node_atom, node_info& info) {
         self->state.counters->count_message();
-        if (name.empty() || size == 0)
-          return to_caf_error(
-              error{errc::invalid_argument,
-                    "a replica group needs a non-empty name and "
-                    "at least one replica, got '" +
-                        name + "' with " + std::to_string(size) + " replicas"});
-        if (auto i = self->state.groups.find(name);
-            i != self->state.groups.end()) {
-          if (i->second->size != size)
-            return to_caf_error(error{errc::already_exists,
-                                      "replica group '" + name +
-                                          "' exists with " +
-                                          std::to_string(i->second->size) +
-                                          " replicas, the request asked for " +
-                                          std::to_string(size)});
-          return i->second;
-        }
-        auto record = std::make_shared<detail::group_record>();
-        record->name = name;
-        record->size = size;
-        record->runtime = self->state.runtime.core;
-        for (std::size_t index = 0; index < size; ++index) {
-          auto store = std::make_shared<local_store>();
-          auto actor = spawn_replica_actor(self->home_system(), index, store,
-                                           self->state.counters);
-          self->state.spawned.push_back(actor);
-          record->stores.push_back(std::move(store));
-          record->replica_actors.push_back(std::move(actor));
-        }
-        self->state.groups.emplace(name, record);
-        return record;
+        return register_node(self, info);
       },
-      [self](variable_atom, group_record_ptr& group, std::string& name,
+      [self](group_atom, const std::string& name, std::uint64_t size,
+             const std::vector<std::uint64_t>& indices,
+             const std::vector<caf::actor>& actors, const std::string& node,
+             std::int64_t timeout_ms) {
+        self->state.counters->count_message();
+        return join_group(self, name, size, indices, actors, node, timeout_ms);
+      },
+      [self](join_expired_atom, const std::string& name, std::uint64_t token) {
+        expire_join(self, name, token);
+      },
+      [self](variable_atom, std::string& group, std::string& name,
              tensor& initial,
-             variable_options& options) -> caf::result<variable_record_ptr> {
+             variable_options& options) -> caf::result<variable_info> {
         self->state.counters->count_message();
         if (name.empty())
-          return to_caf_error(error{errc::invalid_argument,
-                                    "a variable needs a non-empty name"});
-        auto promise = self->make_response_promise();
-        variable_request request{std::move(group), name, std::move(initial),
-                                 options, promise};
-        if (auto i = self->state.variables.find(name);
-            i != self->state.variables.end())
-          answer(i->second, request);
-        else if (auto j = self->state.creating.find(name);
-                 j != self->state.creating.end())
-          j->second.push_back(std::move(request));
-        else
-          create_variable(self, std::move(request));
-        return promise;
+          return invalid("a variable needs a non-empty name");
+        return create_or_get(self,
+                             variable_request{std::move(group), std::move(name),
+                                              std::move(initial), options,
+                                              self->make_response_promise()});
       },
       [self](lookup_atom,
-             const std::string& name) -> caf::result<variable_record_ptr> {
+             const std::string& name) -> caf::result<variable_info> {
         self->state.counters->count_message();
         auto i = self->state.variables.find(name);
         if (i == self->state.variables.end())
           return to_caf_error(
               error{errc::unknown_variable,
-                    "no variable named '" + name + "' exists in this runtime"});
-        return i->second;
+                    "no variable named '" + name + "' exists in this cluster"});
+        return i->second.info;
+      },
+      [self](status_atom, std::int64_t timeout_ms) {
+        self->state.counters->count_message();
+        return report_status(
+            self, milliseconds{std::max<std::int64_t>(timeout_ms, 1)});
       },
   };
 }
@@ -203,9 +492,9 @@ caf::behavior directory_actor(directory_actor_type* self,
 } // namespace
 
 caf::actor spawn_directory_actor(caf::actor_system& system,
-                                 detail::runtime_ref runtime,
+                                 bool spread_variables,
                                  std::shared_ptr<actor_counters> counters) {
-  return system.spawn(directory_actor, runtime, std::move(counters));
+  return system.spawn(directory_actor, spread_variables, std::move(counters));
 }
 
 } // namespace varsync

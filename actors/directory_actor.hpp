@@ -1,31 +1,40 @@
 #pragma once
 
-// The directory actor: one per runtime, the authority on names. It creates
-// replica groups (spawning their replica actors) and variables (spawning a
-// variable actor and attaching it to every replica) with create-or-get
-// semantics, and answers lookups by name. Being an actor, it serializes
-// concurrent creations of one name: a second request for a name that is
-// being created waits for the first to finish and then gets the same
-// record, or `already_exists` when it asked for something different.
+// The directory actor: one per cluster, on the seed node (an embedded
+// runtime is a cluster of one). The authority on names and membership.
 //
-//   (group_atom, name, size)                       -> group_record_ptr
-//   (variable_atom, group, name, initial, options) -> variable_record_ptr
-//   (lookup_atom, name)                            -> variable_record_ptr
+// How it works. Nodes register their agent (node_atom); the reply lists the
+// other nodes so that the newcomer connects to each directly. Processes
+// join replicas to a group by index (group_atom); a join is answered when
+// every index of the group has joined, so every process leaves
+// `join_group` with a complete group, or with `timeout` naming the missing
+// indices at its deadline. Variables are created (create-or-get) once the
+// group is complete: the directory picks a node (the seed, or round robin
+// over serving nodes when spreading), asks its agent to spawn the variable
+// actor, has that actor attach to every replica, and only then answers.
+// Concurrent creations of one name queue behind the first: they get the
+// same variable, or `already_exists` naming what differs.
 //
-// Stopping the directory (an exit message) stops every replica and
-// variable actor it spawned.
+// The directory monitors every node agent, replica actor and variable
+// actor: a lost node, replica or variable shows up in `status` (and in
+// `runtime::membership`), and lookups of a lost variable still answer so
+// that callers get `variable_unavailable` from the call itself.
+//
+// See actors/cluster_protocol.hpp for the messages.
 
 #include "actors/actor_counters.hpp"
-#include "actors/records.hpp"
+#include "actors/cluster_protocol.hpp"
 
 #include <caf/all.hpp>
 #include <memory>
 
 namespace varsync {
 
-/// Spawns the directory of `runtime`.
+/// Spawns the directory. `spread_variables`: place variable actors round
+/// robin over the nodes that serve variables instead of on the first
+/// registered node (the seed).
 caf::actor spawn_directory_actor(caf::actor_system& system,
-                                 detail::runtime_ref runtime,
+                                 bool spread_variables,
                                  std::shared_ptr<actor_counters> counters);
 
 } // namespace varsync

@@ -3,8 +3,7 @@
 // The messages between varsync's actors, declared in one place. Atoms are
 // CAF 0.17 atom constants (at most 10 characters). Message types that may
 // cross a process boundary have `inspect` overloads (a tensor travels as one
-// raw byte block) and are registered with CAF in runtime/caf_setup.cpp;
-// types marked "local only" carry pointers and never leave the process.
+// raw byte block) and are registered with CAF in runtime/caf_setup.cpp.
 //
 // Host -> replica actor:
 //   (update_atom, variable_id, call, op byte, tensor, timeout_ms) -> ok_atom
@@ -33,16 +32,13 @@
 // Host -> variable actor (cross-replica context):
 //   (read_atom, timeout_ms) -> tensor
 //   (update_atom, op byte, tensor, timeout_ms) -> ok_atom
-// Host -> directory actor:
-//   (group_atom, name, size) -> group_record_ptr
-//   (variable_atom, group_record_ptr, name, tensor, variable_options)
-//       -> variable_record_ptr
-//   (lookup_atom, name) -> variable_record_ptr
+// Host -> directory actor: see actors/cluster_protocol.hpp.
 
 #include "runtime/tensor_math.hpp"
 #include "varsync/tensor.hpp"
 #include "varsync/variable_options.hpp"
 
+#include <atomic>
 #include <caf/all.hpp>
 #include <chrono>
 #include <cstdint>
@@ -61,7 +57,7 @@ struct variable_record;
 /// Identifies a variable within a runtime; assigned by the directory.
 using variable_id = std::uint64_t;
 
-/// Local-only handles passed between the runtime and the directory.
+/// Local-only records of the runtime (never sent).
 using group_record_ptr = std::shared_ptr<detail::group_record>;
 using variable_record_ptr = std::shared_ptr<const detail::variable_record>;
 
@@ -116,6 +112,9 @@ inline constexpr std::uint64_t max_tensor_bytes = std::uint64_t{1} << 32;
 /// Largest rank accepted from the network.
 inline constexpr std::uint64_t max_tensor_rank = 32;
 
+/// Tensor payload bytes serialized by this process (for runtime_stats).
+inline std::atomic<std::uint64_t> tensor_bytes_serialized{0};
+
 /// Writes a tensor as dtype, rank, dimensions, byte count and one raw block.
 inline caf::error inspect(caf::serializer& sink, tensor& x) {
   auto type = static_cast<std::uint8_t>(x.type());
@@ -131,6 +130,7 @@ inline caf::error inspect(caf::serializer& sink, tensor& x) {
     return err;
   if (byte_count == 0)
     return caf::none;
+  tensor_bytes_serialized.fetch_add(byte_count, std::memory_order_relaxed);
   return sink.apply_raw(bytes.size(),
                         const_cast<std::byte*>(bytes.data())); // NOLINT
 }
@@ -199,18 +199,19 @@ typename Inspector::result_type inspect(Inspector& f, variable_options& x) {
   auto how = static_cast<std::uint8_t>(x.aggregation);
   auto has_trainable = x.trainable.has_value();
   auto trainable = x.trainable.value_or(false);
-  return f(caf::meta::type_name("variable_options"), sync, how,
-           x.staleness_bound, has_trainable, trainable,
-           caf::meta::load_callback([&]() -> caf::error {
-             x.sync = static_cast<synchronization>(sync);
-             x.aggregation = static_cast<aggregation>(how);
-             x.trainable =
-                 has_trainable ? std::optional<bool>{trainable} : std::nullopt;
-             return caf::none;
-           }));
+  return f(
+      caf::meta::type_name("variable_options"), sync, how, x.staleness_bound,
+      has_trainable, trainable, caf::meta::load_callback([&]() -> caf::error {
+        if (sync >
+                static_cast<std::uint8_t>(synchronization::bounded_staleness) ||
+            how > static_cast<std::uint8_t>(aggregation::only_first_replica))
+          return caf::sec::invalid_argument;
+        x.sync = static_cast<synchronization>(sync);
+        x.aggregation = static_cast<aggregation>(how);
+        x.trainable =
+            has_trainable ? std::optional<bool>{trainable} : std::nullopt;
+        return caf::none;
+      }));
 }
 
 } // namespace varsync
-
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(varsync::group_record_ptr)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(varsync::variable_record_ptr)

@@ -1,8 +1,8 @@
 #pragma once
 
-// What the runtime knows about a replica group and a variable: created by
-// the directory actor, shared (immutable) with the handles of the public
-// API. Local to one process.
+// What one runtime knows about a replica group and a variable: built by the
+// runtime from the directory's answers, shared with the handles of the
+// public API. Local to one process.
 
 #include "actors/local_store.hpp"
 #include "actors/protocol.hpp"
@@ -19,13 +19,8 @@ namespace varsync::detail {
 
 class runtime_core;
 
-/// A pointer to the owning runtime, wrapped so that CAF can pass it to a
-/// spawned actor (CAF inspects raw pointer arguments for actor types).
-struct runtime_ref {
-  runtime_core* core = nullptr;
-};
-
-/// A replica group: its replica actors and their local stores, by index.
+/// A replica group as one node sees it: the replica actors and local stores
+/// of the replicas this node holds, by index (null for the others).
 struct group_record {
   std::string name;
   std::size_t size = 0;
@@ -45,6 +40,8 @@ struct variable_record {
   variable_options resolved;
   group_record_ptr group;
   caf::actor actor;
+  /// The node hosting the variable actor.
+  std::string node;
 };
 
 } // namespace varsync::detail

@@ -34,7 +34,12 @@ struct attached_variable {
   /// The number this replica gives its next collective update.
   std::uint64_t next_step = 0;
   bool in_flight = false;
+  /// The caller of the update in flight.
+  caf::response_promise in_flight_promise;
   std::deque<queued_update> queue;
+  /// Set once the variable actor is gone (its node died or it stopped):
+  /// every call that needs it fails with this error from then on.
+  std::optional<error> unavailable;
 };
 
 /// A clock() or read waiting for fresher bounded_staleness snapshots.
@@ -85,6 +90,10 @@ void send_next_update(replica_actor_type* self, variable_id id) {
   while (!entry.in_flight && !entry.queue.empty()) {
     auto update = std::move(entry.queue.front());
     entry.queue.pop_front();
+    if (entry.unavailable) {
+      update.promise.deliver(to_caf_error(*entry.unavailable));
+      continue;
+    }
     auto remaining = std::chrono::duration_cast<milliseconds>(
         update.deadline - clock_type::now());
     if (remaining.count() <= 0) {
@@ -96,6 +105,7 @@ void send_next_update(replica_actor_type* self, variable_id id) {
       continue;
     }
     entry.in_flight = true;
+    entry.in_flight_promise = update.promise;
     auto step = entry.next_step;
     self->request(entry.variable_actor, remaining + reply_grace,
                   contribute_atom::value,
@@ -105,12 +115,16 @@ void send_next_update(replica_actor_type* self, variable_id id) {
         .then(
             [self, id, promise = update.promise](ok_atom) mutable {
               auto& current = self->state.variables[id];
+              if (current.unavailable)
+                return; // the caller already got variable_unavailable
               ++current.next_step;
               current.in_flight = false;
               promise.deliver(ok_atom::value);
               send_next_update(self, id);
             },
             [self, id, promise = update.promise](caf::error& err) mutable {
+              if (self->state.variables[id].unavailable)
+                return; // the caller already got variable_unavailable
               self->state.variables[id].in_flight = false;
               promise.deliver(std::move(err));
               send_next_update(self, id);
@@ -133,7 +147,7 @@ attached_variable* lagging_variable(replica_actor_type* self,
                                     std::optional<variable_id> read,
                                     bool exact = false) {
   for (auto& [id, entry] : self->state.variables) {
-    if (entry.cache == nullptr || (read && *read != id))
+    if (entry.cache == nullptr || entry.unavailable || (read && *read != id))
       continue;
     auto fresh = exact ? entry.cache->min_clock() >= clock
                        : entry.cache->fresh_for(clock);
@@ -175,12 +189,48 @@ void release_waiters(replica_actor_type* self) {
   }
 }
 
+/// The variable actor of `entry` is gone: fails the update in flight, the
+/// queued ones and reads waiting for the variable; later calls fail at once.
+/// The local copy stays readable.
+void variable_lost(replica_actor_type* self, attached_variable& entry,
+                   variable_id id, const caf::error& reason) {
+  entry.unavailable =
+      error{errc::variable_unavailable,
+            "variable '" + entry.name + "': its actor is unreachable (" +
+                caf::to_string(reason) +
+                "); local reads of the last installed value still work"};
+  auto failure = to_caf_error(*entry.unavailable);
+  if (entry.in_flight) {
+    entry.in_flight_promise.deliver(failure);
+    entry.in_flight = false;
+  }
+  for (auto& update : entry.queue)
+    update.promise.deliver(failure);
+  entry.queue.clear();
+  auto& waiters = self->state.waiters;
+  for (auto i = waiters.begin(); i != waiters.end();) {
+    if (i->read && *i->read == id) {
+      i->promise.deliver(failure);
+      i = waiters.erase(i);
+    } else {
+      ++i;
+    }
+  }
+  // clock() and catch-up no longer wait for this variable.
+  release_waiters(self);
+}
+
 caf::behavior replica_actor(replica_actor_type* self, std::size_t index,
                             std::shared_ptr<local_store> store,
                             std::shared_ptr<actor_counters> counters) {
   self->state.index = index;
   self->state.store = std::move(store);
   self->state.counters = std::move(counters);
+  self->set_down_handler([self](caf::down_msg& msg) {
+    for (auto& [id, entry] : self->state.variables)
+      if (!entry.unavailable && entry.variable_actor.address() == msg.source)
+        variable_lost(self, entry, id, msg.reason);
+  });
   return {
       [self](attach_atom, variable_id id, std::string& name,
              const caf::actor& variable_actor, const tensor& initial,
@@ -189,6 +239,8 @@ caf::behavior replica_actor(replica_actor_type* self, std::size_t index,
         auto slot = self->state.store->attach(id, initial);
         auto& entry = self->state.variables[id];
         entry.name = std::move(name);
+        if (entry.variable_actor != variable_actor)
+          self->monitor(variable_actor);
         entry.variable_actor = variable_actor;
         if (options.sync == synchronization::bounded_staleness &&
             entry.cache == nullptr) {
@@ -231,6 +283,8 @@ caf::behavior replica_actor(replica_actor_type* self, std::size_t index,
         auto i = self->state.variables.find(id);
         if (i == self->state.variables.end() || i->second.cache == nullptr)
           return to_caf_error(not_attached(self->state.index, id));
+        if (i->second.unavailable)
+          return to_caf_error(*i->second.unavailable);
         if (i->second.cache->fresh_for(clock))
           return self->state.store->find(id)->load()->value;
         return wait_for_fresh(self, clock, id, timeout_ms);
@@ -299,6 +353,8 @@ caf::behavior replica_actor(replica_actor_type* self, std::size_t index,
         auto i = self->state.variables.find(id);
         if (i == self->state.variables.end())
           return to_caf_error(not_attached(self->state.index, id));
+        if (i->second.unavailable)
+          return to_caf_error(*i->second.unavailable);
         auto promise = self->make_response_promise();
         numbered_update update{
             id, queued_update{*op, std::move(operand),

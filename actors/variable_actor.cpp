@@ -1,6 +1,7 @@
 #include "actors/variable_actor.hpp"
 
 #include "actors/caf_error.hpp"
+#include "actors/cluster_protocol.hpp"
 #include "actors/policies/bounded_staleness.hpp"
 #include "actors/policies/eager_broadcast.hpp"
 #include "actors/policies/local_only.hpp"
@@ -22,14 +23,46 @@ constexpr milliseconds attach_timeout{std::chrono::seconds{30}};
 
 struct variable_state {
   variable_spec spec;
+  /// Replicas whose node was lost, by index.
+  std::vector<bool> lost;
+  /// Fan-ins waiting for replicas; told when one is lost.
+  lost_targets gatherings;
   static inline const char* name = "varsync.variable";
+
+  /// The replicas still in the group.
+  std::vector<caf::actor> live_replicas() const {
+    std::vector<caf::actor> result;
+    for (std::size_t i = 0; i < spec.replicas.size(); ++i)
+      if (!lost[i])
+        result.push_back(spec.replicas[i]);
+    return result;
+  }
 };
 
 using variable_actor_type = caf::stateful_actor<variable_state>;
 
-/// Attaches the variable to every replica, then answers the directory.
+/// Handles the DOWN message of a monitored replica: marks it lost, stops
+/// every fan-in from waiting for it and returns its index (nullopt for an
+/// unknown sender or a replica already lost). The policy then drops it.
+std::optional<std::size_t> replica_down(variable_actor_type* self,
+                                        const caf::down_msg& msg) {
+  auto& state = self->state;
+  for (std::size_t i = 0; i < state.spec.replicas.size(); ++i) {
+    if (state.lost[i] || state.spec.replicas[i].address() != msg.source)
+      continue;
+    state.lost[i] = true;
+    state.gatherings.lost(msg.source);
+    return i;
+  }
+  return std::nullopt;
+}
+
+/// Attaches the variable to every replica (and monitors them: a replica
+/// whose node dies is dropped from the group), then answers the directory.
 caf::result<ok_atom> attach_everywhere(variable_actor_type* self) {
   auto& spec = self->state.spec;
+  for (const auto& replica : spec.replicas)
+    self->monitor(replica);
   auto promise = self->make_response_promise<ok_atom>();
   request_all<ok_atom>(
       self, spec.replicas, attach_timeout,
@@ -40,7 +73,8 @@ caf::result<ok_atom> attach_everywhere(variable_actor_type* self) {
       [promise](std::vector<ok_atom>) mutable {
         promise.deliver(ok_atom::value);
       },
-      [promise](const caf::error& err) mutable { promise.deliver(err); });
+      [promise](const caf::error& err) mutable { promise.deliver(err); },
+      &self->state.gatherings);
   return promise;
 }
 
@@ -69,13 +103,14 @@ caf::result<ok_atom> send_to_all_replicas(variable_actor_type* self,
   auto failed = [promise](const caf::error& err) mutable {
     promise.deliver(err);
   };
-  const auto& replicas = self->state.spec.replicas;
+  auto replicas = self->state.live_replicas();
+  auto* gatherings = &self->state.gatherings;
   if constexpr (std::is_void_v<Reply>)
     request_all_acks(self, replicas, to_timeout(timeout_ms), message, succeeded,
-                     failed);
+                     failed, gatherings);
   else
     request_all<Reply>(self, replicas, to_timeout(timeout_ms), message,
-                       succeeded, failed);
+                       succeeded, failed, gatherings);
   return promise;
 }
 
@@ -95,7 +130,7 @@ caf::behavior eager_broadcast_behavior(variable_actor_type* self) {
   auto publish = [self, waiting](
                      const std::vector<policies::published_version>& versions) {
     for (const auto& published : versions) {
-      for (const auto& replica : self->state.spec.replicas)
+      for (const auto& replica : self->state.live_replicas())
         self->send(replica, install_atom::value, self->state.spec.id,
                    published.version, published.value);
       if (!published.step)
@@ -107,6 +142,12 @@ caf::behavior eager_broadcast_behavior(variable_actor_type* self) {
       waiting->erase(first, last);
     }
   };
+  // A lost replica leaves the group: pending steps finish with the
+  // survivors (mean divides by them).
+  self->set_down_handler([self, policy, publish](caf::down_msg& msg) {
+    if (auto index = replica_down(self, msg))
+      publish(policy->drop_replica(*index));
+  });
   return {
       [self](attach_atom) {
         self->state.spec.counters->count_message();
@@ -149,6 +190,10 @@ caf::behavior eager_broadcast_behavior(variable_actor_type* self) {
         self->state.spec.counters->count_message();
         return policy->value();
       },
+      [self, policy](status_atom) {
+        self->state.spec.counters->count_message();
+        return caf::make_message(policy->version(), std::uint64_t{0});
+      },
       [self, policy](update_atom, std::uint8_t op_byte, const tensor& operand,
                      std::int64_t timeout_ms) -> caf::result<ok_atom> {
         self->state.spec.counters->count_message();
@@ -172,10 +217,17 @@ caf::behavior eager_broadcast_behavior(variable_actor_type* self) {
 caf::behavior reduce_on_read_behavior(variable_actor_type* self) {
   auto& spec = self->state.spec;
   auto policy = std::make_shared<policies::reduce_on_read>(settings_of(spec));
+  // A lost replica's copy is gone: reads aggregate the survivors' copies.
+  self->set_down_handler(
+      [self](caf::down_msg& msg) { replica_down(self, msg); });
   return {
       [self](attach_atom) {
         self->state.spec.counters->count_message();
         return attach_everywhere(self);
+      },
+      [self](status_atom) {
+        self->state.spec.counters->count_message();
+        return caf::make_message(std::uint64_t{0}, std::uint64_t{0});
       },
       [self, policy](read_atom,
                      std::int64_t timeout_ms) -> caf::result<tensor> {
@@ -185,12 +237,18 @@ caf::behavior reduce_on_read_behavior(variable_actor_type* self) {
         auto promise = self->make_response_promise<tensor>();
         const auto& spec = self->state.spec;
         request_all<tensor>(
-            self, spec.replicas, to_timeout(timeout_ms),
+            self, self->state.live_replicas(), to_timeout(timeout_ms),
             caf::make_message(copy_get_atom::value, spec.id),
             [promise, policy](std::vector<tensor> copies) mutable {
-              promise.deliver(policy->finish_read(copies));
+              if (copies.empty())
+                promise.deliver(to_caf_error(error{errc::replica_lost,
+                                                   "every replica of the group "
+                                                   "was lost"}));
+              else
+                promise.deliver(policy->finish_read(copies));
             },
-            [promise](const caf::error& err) mutable { promise.deliver(err); });
+            [promise](const caf::error& err) mutable { promise.deliver(err); },
+            &self->state.gatherings);
         return promise;
       },
       [self, policy](update_atom, std::uint8_t op_byte, const tensor& operand,
@@ -219,10 +277,16 @@ caf::behavior bounded_staleness_behavior(variable_actor_type* self) {
   auto policy = std::make_shared<policies::bounded_staleness>(settings_of(spec),
                                                               spec.initial);
   auto broadcast = [self](const policies::staleness_refresh& refresh) {
-    for (const auto& replica : self->state.spec.replicas)
+    for (const auto& replica : self->state.live_replicas())
       self->send(replica, refresh_atom::value, self->state.spec.id,
                  refresh.min_clock, refresh.version, refresh.snapshot);
   };
+  // A lost replica no longer holds the minimum clock back.
+  self->set_down_handler([self, policy, broadcast](caf::down_msg& msg) {
+    if (auto index = replica_down(self, msg))
+      if (auto refresh = policy->drop_replica(*index))
+        broadcast(*refresh);
+  });
   return {
       [self](attach_atom) {
         self->state.spec.counters->count_message();
@@ -246,6 +310,11 @@ caf::behavior bounded_staleness_behavior(variable_actor_type* self) {
       [self, policy](min_clock_atom) {
         self->state.spec.counters->count_message();
         return policy->min_clock();
+      },
+      [self, policy](status_atom) {
+        self->state.spec.counters->count_message();
+        return caf::make_message(policy->current().version,
+                                 policy->min_clock());
       },
       [self, policy](read_atom, std::int64_t) {
         self->state.spec.counters->count_message();
@@ -278,6 +347,10 @@ caf::behavior local_only_behavior(variable_actor_type* self) {
         self->state.spec.counters->count_message();
         return attach_everywhere(self);
       },
+      [self](status_atom) {
+        self->state.spec.counters->count_message();
+        return caf::make_message(std::uint64_t{0}, std::uint64_t{0});
+      },
       [self, policy](read_atom, std::int64_t) -> caf::result<tensor> {
         self->state.spec.counters->count_message();
         return to_caf_error(policy->reject_cross_replica("read"));
@@ -295,6 +368,7 @@ caf::behavior local_only_behavior(variable_actor_type* self) {
 
 caf::behavior variable_actor(variable_actor_type* self, variable_spec spec) {
   self->state.spec = std::move(spec);
+  self->state.lost.assign(self->state.spec.replicas.size(), false);
   switch (self->state.spec.options.sync) {
   case synchronization::on_read:
     return reduce_on_read_behavior(self);

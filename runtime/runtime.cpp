@@ -3,6 +3,9 @@
 #include "runtime/call_checks.hpp"
 #include "runtime/checkpoint.hpp"
 #include "runtime/runtime_core.hpp"
+#include "runtime/task_actor.hpp"
+
+#include <caf/io/all.hpp>
 
 namespace varsync {
 
@@ -28,7 +31,23 @@ expected<replica> replica_group::at(std::size_t index) const {
                  "replica group '" + record_->name + "' has " +
                      std::to_string(record_->size) + " replicas, index " +
                      std::to_string(index) + " is out of range"};
+  if (!record_->stores[index])
+    return error{errc::wrong_context, "replica " + std::to_string(index) +
+                                          " of group '" + record_->name +
+                                          "' lives on another node"};
   return replica{std::make_shared<detail::replica_core>(record_, index)};
+}
+
+bool replica_group::is_local(std::size_t index) const {
+  return record_ && index < record_->size && record_->stores[index];
+}
+
+std::vector<std::size_t> replica_group::local_indices() const {
+  std::vector<std::size_t> result;
+  for (std::size_t i = 0; i < size(); ++i)
+    if (is_local(i))
+      result.push_back(i);
+  return result;
 }
 
 // -- runtime
@@ -43,6 +62,20 @@ runtime::runtime(runtime_options options)
   // nop
 }
 
+runtime::runtime(std::unique_ptr<detail::runtime_core> core)
+    : core_(std::move(core)) {
+  // nop
+}
+
+expected<std::unique_ptr<runtime>> runtime::start(const node_config& config) {
+  auto core = detail::runtime_core::start(config);
+  if (!core)
+    return core.error();
+  std::unique_ptr<runtime> result{new runtime(std::move(*core))};
+  result->core_->set_owner(result.get());
+  return result;
+}
+
 runtime::~runtime() = default;
 
 const runtime_options& runtime::options() const noexcept {
@@ -51,18 +84,20 @@ const runtime_options& runtime::options() const noexcept {
 
 expected<replica_group> runtime::create_group(const std::string& name,
                                               std::size_t replicas) {
-  if (auto refused = core_->refuse_if_stopping("create_group"))
+  std::vector<std::size_t> all(replicas);
+  for (std::size_t i = 0; i < replicas; ++i)
+    all[i] = i;
+  return join_group(name, replicas, all);
+}
+
+expected<replica_group>
+runtime::join_group(const std::string& name, std::size_t size,
+                    const std::vector<std::size_t>& local_indices,
+                    timeout_type timeout) {
+  if (auto refused = core_->refuse_if_stopping("join_group"))
     return *refused;
-  auto timeout = core_->options().default_timeout;
-  auto record = wait_for_result<group_record_ptr>(
-      blocking_limit(timeout),
-      [&](auto done) {
-        core_->ask<group_record_ptr>(
-            core_->directory(), timeout,
-            caf::make_message(group_atom::value, name, std::uint64_t{replicas}),
-            done, "create_group '" + name + "'");
-      },
-      "create_group '" + name + "'");
+  auto record =
+      core_->join_group(name, size, local_indices, core_->deadline_of(timeout));
   if (!record)
     return record.error();
   return replica_group{*record};
@@ -80,37 +115,36 @@ expected<variable> runtime::create_variable(const replica_group& group,
                      "': the replica group handle is empty or belongs to "
                      "another runtime"};
   auto timeout = core_->options().default_timeout;
-  auto record = wait_for_result<variable_record_ptr>(
+  auto info = wait_for_result<variable_info>(
       blocking_limit(timeout),
       [&](auto done) {
-        core_->ask<variable_record_ptr>(core_->directory(), timeout,
-                                        caf::make_message(variable_atom::value,
-                                                          group.record(), name,
-                                                          initial, options),
-                                        done, "create_variable '" + name + "'");
+        core_->ask<variable_info>(core_->directory(), timeout,
+                                  caf::make_message(variable_atom::value,
+                                                    group.name(), name, initial,
+                                                    options),
+                                  done, "create_variable '" + name + "'");
       },
       "create_variable '" + name + "'");
-  if (!record)
-    return record.error();
-  return variable{*record};
+  if (!info)
+    return info.error();
+  return variable{core_->make_record(*info)};
 }
 
 expected<variable> runtime::find_variable(const std::string& name) const {
   if (auto refused = core_->refuse_if_stopping("find_variable"))
     return *refused;
   auto timeout = core_->options().default_timeout;
-  auto record = wait_for_result<variable_record_ptr>(
+  auto info = wait_for_result<variable_info>(
       blocking_limit(timeout),
       [&](auto done) {
-        core_->ask<variable_record_ptr>(
-            core_->directory(), timeout,
-            caf::make_message(lookup_atom::value, name), done,
-            "find_variable '" + name + "'");
+        core_->ask<variable_info>(core_->directory(), timeout,
+                                  caf::make_message(lookup_atom::value, name),
+                                  done, "find_variable '" + name + "'");
       },
       "find_variable '" + name + "'");
-  if (!record)
-    return record.error();
-  return variable{*record};
+  if (!info)
+    return info.error();
+  return variable{core_->make_record(*info)};
 }
 
 // -- cross-replica context
@@ -232,7 +266,125 @@ expected<void> runtime::restore(const variable& var,
 }
 
 runtime_stats runtime::stats() const noexcept {
-  return runtime_stats{core_->counters()->messages.load()};
+  return runtime_stats{core_->counters()->messages.load(),
+                       tensor_bytes_serialized.load()};
+}
+
+// -- cluster
+// -------------------------------------------------------------------
+
+const std::string& runtime::node_name() const noexcept {
+  return core_->node_name();
+}
+
+std::uint16_t runtime::port() const noexcept {
+  return core_->port();
+}
+
+bool runtime::is_seed() const noexcept {
+  return core_->is_seed();
+}
+
+expected<cluster_status> runtime::status(timeout_type timeout) {
+  if (auto refused = core_->refuse_if_stopping("status"))
+    return *refused;
+  auto deadline = core_->deadline_of(timeout);
+  return wait_for_result<cluster_status>(
+      blocking_limit(deadline),
+      [&](auto done) {
+        core_->ask<cluster_status>(
+            core_->directory(), deadline + reply_grace,
+            caf::make_message(status_atom::value,
+                              std::int64_t{deadline.count()}),
+            done, "status");
+      },
+      "status");
+}
+
+expected<group_status> runtime::membership(const replica_group& group,
+                                           timeout_type timeout) {
+  if (!group.record())
+    return error{errc::unknown_group, "the replica group handle is empty"};
+  auto all = status(timeout);
+  if (!all)
+    return all.error();
+  for (auto& entry : all->groups)
+    if (entry.name == group.name())
+      return std::move(entry);
+  return error{errc::unknown_group,
+               "the directory knows no group '" + group.name() + "'"};
+}
+
+} // namespace varsync
+
+namespace varsync {
+
+// -- remote tasks
+// ------------------------------------------------------------------
+
+expected<task_handle> runtime::spawn_task(const std::string& node,
+                                          const std::string& task,
+                                          const std::string& argument,
+                                          timeout_type timeout) {
+  auto what = "spawn_task '" + task + "' on node '" + node + "'";
+  if (auto refused = core_->refuse_if_stopping(what))
+    return *refused;
+  auto deadline = core_->deadline_of(timeout);
+  auto cluster = status(timeout);
+  if (!cluster)
+    return cluster.error();
+  const node_status* target = nullptr;
+  for (const auto& entry : cluster->nodes)
+    if (entry.name == node && entry.alive)
+      target = &entry;
+  if (target == nullptr || target->address.empty())
+    return error{errc::invalid_argument,
+                 what + ": no live node of that name is in the cluster"};
+  auto colon = target->address.rfind(':');
+  auto peer = core_->connect(
+      target->address.substr(0, colon),
+      static_cast<std::uint16_t>(std::stoi(target->address.substr(colon + 1))),
+      deadline);
+  if (!peer)
+    return peer.error();
+  auto spawned = core_->system().middleman().remote_spawn<caf::actor>(
+      peer->first, detail::task_type_name(task), caf::make_message(argument),
+      deadline);
+  if (!spawned)
+    return error{errc::invalid_argument,
+                 what + ": " + core_->system().render(spawned.error()) +
+                     " (is the task registered in that node's "
+                     "node_config::tasks?)"};
+  return task_handle{std::make_shared<detail::task_record>(
+      detail::task_record{node, task, *spawned, core_.get()})};
+}
+
+expected<std::string> task_handle::wait(timeout_type timeout) const {
+  if (!record_)
+    return error{errc::invalid_argument, "wait on an empty task handle"};
+  auto& core = *record_->core;
+  auto deadline = core.deadline_of(timeout);
+  auto what = "task '" + record_->name + "' on node '" + record_->node + "'";
+  auto result = detail::wait_for_result<std::string>(
+      detail::blocking_limit(deadline),
+      [&](auto done) {
+        core.ask<std::string>(record_->actor, deadline,
+                              caf::make_message(detail::wait_atom::value), done,
+                              what);
+      },
+      what);
+  if (!result && result.error().code() == errc::variable_unavailable)
+    return error{errc::replica_lost, what + ": its node was lost (" +
+                                         result.error().message() + ")"};
+  return result;
+}
+
+const std::string& task_handle::node() const {
+  return record_->node;
+}
+
+const std::string& task_handle::name() const {
+  return record_->name;
 }
 
 } // namespace varsync

@@ -1,25 +1,226 @@
 #include "runtime/runtime_core.hpp"
 
 #include "actors/directory_actor.hpp"
+#include "actors/node_agent.hpp"
+#include "actors/replica_actor.hpp"
 #include "runtime/caf_setup.hpp"
+#include "runtime/task_actor.hpp"
+
+#include <caf/io/all.hpp>
+#include <set>
+#include <thread>
 
 namespace varsync::detail {
 
+namespace {
+
+/// The lifetime actor: does nothing; request helpers link to it so that
+/// killing it at shutdown ends every pending request at once.
+caf::behavior lifetime_actor() {
+  return {[](ok_atom) {}};
+}
+
+runtime_options options_of(const node_config& config) {
+  runtime_options options;
+  options.default_timeout = config.default_timeout;
+  options.worker_threads = config.worker_threads;
+  return options;
+}
+
+} // namespace
+
 runtime_core::runtime_core(runtime_options options)
+    : runtime_core(options, nullptr) {
+  // nop
+}
+
+runtime_core::runtime_core(runtime_options options, const node_config* config)
     : options_(options), config_(std::make_unique<caf::actor_system_config>()),
       counters_(std::make_shared<actor_counters>()) {
   configure_caf(*config_, options_);
+  if (config != nullptr) {
+    configure_network(*config_, *config);
+    register_tasks(
+        *config_, config->tasks, [this] { return owner_; },
+        [this](std::function<void()> body) {
+          std::lock_guard guard{mutex_};
+          task_threads_.emplace_back(std::move(body));
+        });
+  }
   system_ = std::make_unique<caf::actor_system>(*config_);
-  directory_ = spawn_directory_actor(*system_, runtime_ref{this}, counters_);
+  lifetime_ = system_->spawn(lifetime_actor);
+  if (config == nullptr) {
+    // Embedded: this runtime is the seed of a cluster of one.
+    directory_ = spawn_directory_actor(*system_, false, counters_);
+    agent_ = spawn_node_agent(*system_, directory_, counters_);
+    caf::scoped_actor self{*system_};
+    self->request(directory_, std::chrono::seconds{10}, node_atom::value,
+                  node_info{node_name_, "", 0, true, agent_})
+        .receive([](std::vector<node_info>&) {}, [](caf::error&) {});
+  }
+}
+
+expected<std::unique_ptr<runtime_core>>
+runtime_core::start(const node_config& config) {
+  if (auto valid = config.validate(); !valid)
+    return valid.error();
+  std::unique_ptr<runtime_core> core{
+      new runtime_core(options_of(config), &config)};
+  if (auto started = core->start_node(config); !started)
+    return started.error();
+  return core;
+}
+
+expected<void> runtime_core::start_node(const node_config& config) {
+  seed_ = !config.join.has_value();
+  if (seed_)
+    directory_ =
+        spawn_directory_actor(*system_, config.spread_variables, counters_);
+  agent_ = spawn_node_agent(*system_, directory_, counters_);
+  // Every node publishes its agent: peers connect to this port, and
+  // `varsync status` asks any agent (which forwards to the directory).
+  auto& middleman = system_->middleman();
+  auto bound = middleman.publish(agent_, config.port, config.host.c_str(),
+                                 /*reuse=*/true);
+  if (!bound)
+    return error{errc::invalid_argument, "cannot listen on " + config.host +
+                                             ":" + std::to_string(config.port) +
+                                             ": " +
+                                             system_->render(bound.error())};
+  port_ = *bound;
+  node_name_ = config.name.empty() ? config.host + ":" + std::to_string(port_)
+                                   : config.name;
+  if (!seed_) {
+    auto seed_agent = connect_with_retry(*config.join, config.join_deadline);
+    if (!seed_agent)
+      return seed_agent.error();
+    caf::scoped_actor self{*system_};
+    std::optional<error> failure;
+    self->request(*seed_agent, std::chrono::seconds{10}, node_atom::value)
+        .receive([&](caf::actor& directory) { directory_ = directory; },
+                 [&](caf::error& err) {
+                   failure = from_caf_error(err, "asking the seed " +
+                                                     to_string(*config.join) +
+                                                     " for its directory");
+                 });
+    if (failure)
+      return *failure;
+    caf::anon_send(agent_, node_atom::value, directory_);
+  }
+  caf::scoped_actor self{*system_};
+  std::optional<error> failure;
+  std::vector<node_info> others;
+  self->request(directory_, std::chrono::seconds{10}, node_atom::value,
+                node_info{node_name_, config.host, port_,
+                          config.serve_variables, agent_})
+      .receive(
+          [&](std::vector<node_info>& nodes) { others = std::move(nodes); },
+          [&](caf::error& err) {
+            failure =
+                from_caf_error(err, "registering node '" + node_name_ + "'");
+          });
+  if (failure)
+    return *failure;
+  // Connect directly to every other node: CAF 0.17 does not route reliably
+  // through a third node (see shared/CAF-0.17.md).
+  for (const auto& other : others) {
+    if (other.port == 0 || (config.join && other.host == config.join->host &&
+                            other.port == config.join->port))
+      continue;
+    if (auto peer = connect(other.host, other.port, config.join_deadline);
+        !peer)
+      return error{errc::variable_unavailable,
+                   "node '" + node_name_ + "' cannot reach node '" +
+                       other.name + "' at " + other.host + ":" +
+                       std::to_string(other.port) + ": " +
+                       peer.error().message()};
+  }
+  return {};
+}
+
+expected<std::pair<caf::node_id, caf::actor>>
+runtime_core::connect(const std::string& host, std::uint16_t port,
+                      std::chrono::milliseconds timeout) {
+  caf::scoped_actor self{*system_};
+  expected<std::pair<caf::node_id, caf::actor>> result = error{
+      errc::timeout, "no answer from " + host + ":" + std::to_string(port) +
+                         " within " + std::to_string(timeout.count()) + " ms"};
+  self->request(system_->middleman().actor_handle(), timeout,
+                caf::connect_atom::value, host, port)
+      .receive(
+          [&](caf::node_id& node, caf::strong_actor_ptr& published,
+              std::set<std::string>&) {
+            if (published)
+              result = std::pair{node, caf::actor_cast<caf::actor>(published)};
+            else
+              result = error{errc::invalid_argument,
+                             host + ":" + std::to_string(port) +
+                                 " publishes no actor (not a varsync node)"};
+          },
+          [&](caf::error& err) {
+            result =
+                error{errc::variable_unavailable,
+                      "cannot connect to " + host + ":" + std::to_string(port) +
+                          ": " + system_->render(err)};
+          });
+  return result;
+}
+
+expected<caf::actor>
+runtime_core::connect_with_retry(const endpoint& seed,
+                                 std::chrono::milliseconds deadline) {
+  using clock = std::chrono::steady_clock;
+  auto give_up = clock::now() + deadline;
+  auto backoff = std::chrono::milliseconds{50};
+  for (int attempt = 1;; ++attempt) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        give_up - clock::now());
+    auto result = connect(seed.host, seed.port,
+                          std::max(left, std::chrono::milliseconds{100}));
+    if (result)
+      return result->second;
+    if (clock::now() + backoff >= give_up)
+      return error{errc::timeout,
+                   "cannot join the seed at " + to_string(seed) + " within " +
+                       std::to_string(deadline.count()) + " ms (" +
+                       std::to_string(attempt) +
+                       " attempts), last error: " + result.error().message()};
+    // Backoff between attempts of an operation that failed: the seed may
+    // still be starting. This is a retry delay, not synchronization.
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds{1000});
+  }
 }
 
 runtime_core::~runtime_core() {
   stopping_ = true;
-  // The directory stops every replica and variable actor it spawned; the
-  // actor system's destructor then waits for all actors (including
-  // in-flight request helpers, whose requests now fail) to finish.
-  caf::anon_send_exit(directory_, caf::exit_reason::user_shutdown);
+  // Pending request helpers fail with shutting_down; the agent stops the
+  // variable actors it spawned; then replicas and the directory stop. The
+  // actor system's destructor waits for all of them.
+  caf::anon_send_exit(lifetime_, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(agent_, caf::exit_reason::user_shutdown);
+  for (const auto& replica : replicas_)
+    caf::anon_send_exit(replica, caf::exit_reason::user_shutdown);
+  if (seed_)
+    caf::anon_send_exit(directory_, caf::exit_reason::user_shutdown);
+  // Tasks see shutting_down from every call now and return.
+  for (;;) {
+    std::vector<std::thread> tasks;
+    {
+      std::lock_guard guard{mutex_};
+      tasks.swap(task_threads_);
+    }
+    if (tasks.empty())
+      break;
+    for (auto& task : tasks)
+      task.join();
+  }
   directory_ = nullptr;
+  agent_ = nullptr;
+  lifetime_ = nullptr;
+  replicas_.clear();
+  groups_.clear();
+  variables_.clear();
   system_.reset();
 }
 
@@ -30,17 +231,146 @@ runtime_core::refuse_if_stopping(const std::string& what) const {
   return std::nullopt;
 }
 
+expected<group_record_ptr>
+runtime_core::join_group(const std::string& name, std::size_t size,
+                         const std::vector<std::size_t>& indices,
+                         std::chrono::milliseconds timeout) {
+  if (name.empty() || size == 0)
+    return error{errc::invalid_argument,
+                 "a replica group needs a non-empty name and at least one "
+                 "replica, got '" +
+                     name + "' with " + std::to_string(size) + " replicas"};
+  std::set<std::size_t> unique;
+  for (auto index : indices)
+    if (index >= size || !unique.insert(index).second)
+      return error{errc::invalid_argument,
+                   "join of group '" + name + "': replica index " +
+                       std::to_string(index) +
+                       " is out of range or listed twice (size " +
+                       std::to_string(size) + ")"};
+  group_record_ptr record;
+  std::vector<std::uint64_t> joined;
+  std::vector<caf::actor> actors;
+  {
+    std::lock_guard guard{mutex_};
+    auto& slot = groups_[name];
+    if (!slot) {
+      slot = std::make_shared<group_record>();
+      slot->name = name;
+      slot->size = size;
+      slot->runtime = this;
+      slot->replica_actors.resize(size);
+      slot->stores.resize(size);
+    } else if (slot->size != size) {
+      return error{errc::already_exists,
+                   "replica group '" + name + "' exists with " +
+                       std::to_string(slot->size) +
+                       " replicas, the request asked for " +
+                       std::to_string(size)};
+    }
+    record = slot;
+    for (auto index : indices) {
+      if (!record->stores[index]) {
+        auto store = std::make_shared<local_store>();
+        auto actor = spawn_replica_actor(*system_, index, store, counters_);
+        replicas_.push_back(actor);
+        record->stores[index] = std::move(store);
+        record->replica_actors[index] = std::move(actor);
+      }
+      joined.push_back(index);
+      actors.push_back(record->replica_actors[index]);
+    }
+  }
+  auto what = "join of replica group '" + name + "'";
+  auto info = wait_for_result<group_info>(
+      blocking_limit(timeout),
+      [&](auto done) {
+        ask<group_info>(directory_, timeout + reply_grace,
+                        caf::make_message(group_atom::value, name,
+                                          std::uint64_t{size}, joined, actors,
+                                          node_name_,
+                                          std::int64_t{timeout.count()}),
+                        done, what);
+      },
+      what);
+  if (!info)
+    return info.error();
+  return record;
+}
+
+variable_record_ptr runtime_core::make_record(const variable_info& info) {
+  group_record_ptr group;
+  {
+    std::lock_guard guard{mutex_};
+    // One record per variable: handles of one variable compare equal.
+    if (auto known = variables_.find(info.id); known != variables_.end())
+      return known->second;
+    auto& slot = groups_[info.group];
+    if (!slot) {
+      // This node holds no replica of the group: a record without local
+      // replicas serves cross-replica calls.
+      slot = std::make_shared<group_record>();
+      slot->name = info.group;
+      slot->size = static_cast<std::size_t>(info.group_size);
+      slot->runtime = this;
+      slot->replica_actors.resize(slot->size);
+      slot->stores.resize(slot->size);
+    }
+    group = slot;
+  }
+  auto record = std::make_shared<variable_record>();
+  record->id = info.id;
+  record->name = info.name;
+  record->type = info.type;
+  record->shape = info.shape;
+  record->requested = info.requested;
+  record->resolved = info.resolved;
+  record->group = std::move(group);
+  record->actor = info.actor;
+  record->node = info.node;
+  std::lock_guard guard{mutex_};
+  return variables_.try_emplace(info.id, std::move(record)).first->second;
+}
+
+void runtime_core::spawn_asker(
+    const caf::actor& target, std::function<void(caf::event_based_actor*)> send,
+    std::function<void(error)> failed, const std::string& what) {
+  auto lifetime = lifetime_;
+  system_->spawn([=](caf::event_based_actor* self) {
+    // Stopping the runtime kills `lifetime`: fail instead of waiting.
+    self->link_to(lifetime);
+    self->set_exit_handler([self, failed, what](caf::exit_msg&) {
+      failed(error{errc::shutting_down,
+                   what + ": the runtime stopped before the reply"});
+      self->quit();
+    });
+    // A remote target whose node is lost never answers in CAF 0.17.
+    self->monitor(target);
+    self->set_down_handler([self, failed, what](caf::down_msg& msg) {
+      failed(error{errc::variable_unavailable,
+                   what + ": the actor serving it is unreachable (" +
+                       caf::to_string(msg.reason) + ")"});
+      self->quit();
+    });
+    send(self);
+  });
+}
+
 void runtime_core::ask_ok(const caf::actor& target,
                           std::chrono::milliseconds timeout,
                           caf::message message,
                           std::function<void(expected<void>)> done,
                           std::string what) {
-  system_->spawn([=](caf::event_based_actor* self) {
-    self->request(target, timeout, message)
-        .then(
-            [done](ok_atom) { done(expected<void>{}); },
-            [done, what](caf::error& err) { done(from_caf_error(err, what)); });
-  });
+  spawn_asker(
+      target,
+      [=](caf::event_based_actor* self) {
+        self->request(target, timeout, message)
+            .then([done](ok_atom) { done(expected<void>{}); },
+                  [done, what](caf::error& err) {
+                    done(from_caf_error(err, what));
+                  });
+      },
+      [done](error failure) { done(std::move(failure)); }, what);
 }
 
 } // namespace varsync::detail

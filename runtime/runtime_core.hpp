@@ -1,12 +1,16 @@
 #pragma once
 
-// The private side of `runtime`: the actor system, the directory actor and
-// the helpers that turn actor replies into callbacks and blocking results.
+// The private side of `runtime`: the actor system, this node's agent and
+// replica actors, the handle of the cluster's directory (local on the seed
+// and in an embedded runtime, remote otherwise) and the helpers that turn
+// actor replies into callbacks and blocking results.
 
 #include "actors/actor_counters.hpp"
 #include "actors/caf_error.hpp"
+#include "actors/cluster_protocol.hpp"
 #include "actors/protocol.hpp"
 #include "actors/records.hpp"
+#include "varsync/node_config.hpp"
 #include "varsync/runtime.hpp"
 
 #include <atomic>
@@ -14,17 +18,28 @@
 #include <chrono>
 #include <functional>
 #include <future>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <utility>
+#include <vector>
 
 namespace varsync::detail {
 
-/// Owns the actor system of one runtime. Thread-safe.
+/// Owns the actor system of one runtime (one node). Thread-safe.
 class runtime_core {
 public:
+  /// An embedded runtime: a cluster of one node, without network.
   explicit runtime_core(runtime_options options);
 
-  /// Stops every actor and waits until they are gone.
+  /// Starts a node: publishes its port and hosts the directory (seed) or
+  /// joins the seed (retrying until `config.join_deadline`). Blocks.
+  static expected<std::unique_ptr<runtime_core>>
+  start(const node_config& config);
+
+  /// Stops every actor of this node and waits until they are gone.
   ~runtime_core();
 
   runtime_core(const runtime_core&) = delete;
@@ -35,6 +50,15 @@ public:
   caf::actor_system& system() noexcept { return *system_; }
 
   const caf::actor& directory() const noexcept { return directory_; }
+
+  /// This node's name ("local" for an embedded runtime).
+  const std::string& node_name() const noexcept { return node_name_; }
+
+  /// The port this node listens on; 0 for an embedded runtime.
+  std::uint16_t port() const noexcept { return port_; }
+
+  /// Whether this node hosts the directory.
+  bool is_seed() const noexcept { return seed_; }
 
   const std::shared_ptr<actor_counters>& counters() const noexcept {
     return counters_;
@@ -48,20 +72,46 @@ public:
   /// The `shutting_down` error when the runtime is stopping.
   std::optional<error> refuse_if_stopping(const std::string& what) const;
 
+  /// Spawns replica actors for the `indices` of group `name` that this node
+  /// does not hold yet, joins them through the directory and blocks until
+  /// the group is complete (or `timeout`).
+  expected<group_record_ptr> join_group(const std::string& name,
+                                        std::size_t size,
+                                        const std::vector<std::size_t>& indices,
+                                        std::chrono::milliseconds timeout);
+
+  /// The local record of a variable the directory described.
+  variable_record_ptr make_record(const variable_info& info);
+
+  /// The public runtime owning this core; tasks run with it.
+  void set_owner(runtime* owner) noexcept { owner_ = owner; }
+
+  /// Connects to `host:port` once; returns the node id and the actor
+  /// published there. Blocks at most `timeout`.
+  expected<std::pair<caf::node_id, caf::actor>>
+  connect(const std::string& host, std::uint16_t port,
+          std::chrono::milliseconds timeout);
+
   /// Sends `message` as a request to `target` with `timeout` and calls
   /// `done` once, on a CAF worker thread, with the single reply of type
-  /// `Reply` or the error (`what` names the call in CAF's own errors).
+  /// `Reply` or the error (`what` names the call in errors). Fails at once
+  /// with `variable_unavailable` when `target` is or becomes unreachable
+  /// (CAF 0.17 would leave the request pending until its timeout), and with
+  /// `shutting_down` when the runtime stops first.
   template <class Reply>
   void ask(const caf::actor& target, std::chrono::milliseconds timeout,
            caf::message message, std::function<void(expected<Reply>)> done,
            std::string what) {
-    system_->spawn([=](caf::event_based_actor* self) {
-      self->request(target, timeout, message)
-          .then([done](Reply& reply) { done(std::move(reply)); },
-                [done, what](caf::error& err) {
-                  done(from_caf_error(err, what));
-                });
-    });
+    spawn_asker(
+        target,
+        [=](caf::event_based_actor* self) {
+          self->request(target, timeout, message)
+              .then([done](Reply& reply) { done(std::move(reply)); },
+                    [done, what](caf::error& err) {
+                      done(from_caf_error(err, what));
+                    });
+        },
+        [done](error failure) { done(std::move(failure)); }, what);
   }
 
   /// `ask` for requests answered with `ok_atom`.
@@ -70,12 +120,42 @@ public:
               std::string what);
 
 private:
+  runtime_core(runtime_options options, const node_config* config);
+
+  /// Connects to the seed at `seed` (retrying with backoff until `deadline`)
+  /// and returns its agent.
+  expected<caf::actor> connect_with_retry(const endpoint& seed,
+                                          std::chrono::milliseconds deadline);
+
+  expected<void> start_node(const node_config& config);
+
+  /// Spawns a helper that runs `send` (which makes one request), watches
+  /// `target` and the runtime's lifetime, and calls `failed` instead of the
+  /// reply when either is lost.
+  void spawn_asker(const caf::actor& target,
+                   std::function<void(caf::event_based_actor*)> send,
+                   std::function<void(error)> failed, const std::string& what);
+
   runtime_options options_;
   std::unique_ptr<caf::actor_system_config> config_;
   std::unique_ptr<caf::actor_system> system_;
   std::shared_ptr<actor_counters> counters_;
+  /// Every request helper links to it; killed first at shutdown.
+  caf::actor lifetime_;
+  caf::actor agent_;
   caf::actor directory_;
+  std::string node_name_ = "local";
+  std::uint16_t port_ = 0;
+  bool seed_ = true;
   std::atomic<bool> stopping_{false};
+  std::mutex mutex_;
+  std::map<std::string, group_record_ptr> groups_;
+  std::map<variable_id, variable_record_ptr> variables_;
+  /// Replica actors of this node.
+  std::vector<caf::actor> replicas_;
+  runtime* owner_ = nullptr;
+  /// Threads of the tasks started on this node; joined at shutdown.
+  std::vector<std::thread> task_threads_;
 };
 
 /// How long a blocking call waits for the callback of its asynchronous

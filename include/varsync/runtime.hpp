@@ -1,9 +1,14 @@
 #pragma once
 
 /// `runtime`: one per process. Owns the actor system, creates replica
-/// groups and variables, and is the cross-replica context.
+/// groups and variables, and is the cross-replica context. Embedded (a
+/// cluster of one process, no network) or a node of a cluster
+/// (`runtime::start(node_config)`).
 
+#include "varsync/cluster_status.hpp"
 #include "varsync/error.hpp"
+#include "varsync/node_config.hpp"
+#include "varsync/remote_task.hpp"
 #include "varsync/replica.hpp"
 #include "varsync/tensor.hpp"
 #include "varsync/variable.hpp"
@@ -38,10 +43,15 @@ struct runtime_options {
 struct runtime_stats {
   /// Messages handled by varsync actors since the runtime started.
   std::uint64_t actor_messages = 0;
+
+  /// Tensor payload bytes this process serialized for the network (every
+  /// runtime of the process together); 0 for an embedded runtime.
+  std::uint64_t bytes_sent = 0;
 };
 
-/// A handle to a replica group: `size()` replicas, each a replica actor.
-/// Copyable; thread-safe.
+/// A handle to a replica group: `size()` replicas, each a replica actor. In
+/// a cluster a process holds some of the replicas (`is_local`); the others
+/// live on other nodes. Copyable; thread-safe.
 class replica_group {
 public:
   replica_group() = default;
@@ -60,8 +70,15 @@ public:
   std::size_t size() const;
 
   /// The replica context of replica `index`; `unknown_group` when
-  /// `index >= size()`.
+  /// `index >= size()`, `wrong_context` when the replica lives on another
+  /// node.
   expected<replica> at(std::size_t index) const;
+
+  /// Whether replica `index` lives in this process.
+  bool is_local(std::size_t index) const;
+
+  /// The indices of the replicas that live in this process, ascending.
+  std::vector<std::size_t> local_indices() const;
 
   /// Internal record; used by the runtime.
   const std::shared_ptr<detail::group_record>& record() const {
@@ -83,6 +100,12 @@ public:
   /// Starts an embedded runtime.
   explicit runtime(runtime_options options);
 
+  /// Starts a node of a cluster: listens on `config.host:config.port` and
+  /// either hosts the cluster's directory (no `join`: the seed) or joins
+  /// the seed at `config.join`, retrying with backoff until
+  /// `config.join_deadline` (then `timeout`). Blocks until joined.
+  static expected<std::unique_ptr<runtime>> start(const node_config& config);
+
   /// Stops every actor; blocks until they are gone.
   ~runtime();
 
@@ -92,17 +115,31 @@ public:
   /// The options the runtime was started with.
   const runtime_options& options() const noexcept;
 
-  /// Creates a group of `replicas` replica actors, or returns the existing
-  /// group of that name when its size is the same (`already_exists`
-  /// otherwise). `replicas` must be at least 1. Blocks until the actors run.
+  /// Creates a group of `replicas` replica actors, all in this process, or
+  /// returns the existing group of that name when its size is the same
+  /// (`already_exists` otherwise). `replicas` must be at least 1. Blocks
+  /// until the actors run.
   expected<replica_group> create_group(const std::string& name,
                                        std::size_t replicas);
+
+  /// Joins the replicas `local_indices` of group `name` (of `size`
+  /// replicas) from this process; other processes join the other indices.
+  /// Blocks until every index of the group has joined (the group is then
+  /// complete, and variables can be created), or fails with `timeout`
+  /// naming the missing indices. Joining an index another process holds is
+  /// `already_exists`.
+  expected<replica_group>
+  join_group(const std::string& name, std::size_t size,
+             const std::vector<std::size_t>& local_indices,
+             timeout_type timeout = {});
 
   /// Creates a variable of `group` with `initial` as every replica's value,
   /// or returns the existing variable of that name when dtype, shape, group
   /// and options agree (`already_exists` naming the difference otherwise).
-  /// Invalid option combinations are `invalid_policy`. Blocks until every
-  /// replica installed the initial value.
+  /// Invalid option combinations are `invalid_policy`. In a cluster every
+  /// process calls it alike and gets the same variable; its actor lives on
+  /// the seed (or, when the seed spreads variables, on a serving node).
+  /// Blocks until every replica installed the initial value.
   expected<variable> create_variable(const replica_group& group,
                                      const std::string& name,
                                      const tensor& initial,
@@ -175,10 +212,43 @@ public:
   /// Counters of the actors' work so far. Thread-safe, never blocks.
   runtime_stats stats() const noexcept;
 
+  // -- cluster
+  // ------------------------------------------------------------------
+
+  /// This node's name ("local" for an embedded runtime).
+  const std::string& node_name() const noexcept;
+
+  /// The TCP port this node listens on; 0 for an embedded runtime.
+  std::uint16_t port() const noexcept;
+
+  /// Whether this node hosts the cluster's directory.
+  bool is_seed() const noexcept;
+
+  /// The cluster's nodes, groups (with lost replicas) and variables (with
+  /// version, clock and node). Blocks.
+  expected<cluster_status> status(timeout_type timeout = {});
+
+  /// The membership of `group`: which replicas are alive and which were
+  /// lost (their node died; the group's variables continue without them).
+  /// Blocks.
+  expected<group_status> membership(const replica_group& group,
+                                    timeout_type timeout = {});
+
+  /// Starts the task registered as `task` (see `node_config::tasks`) on
+  /// the node called `node`, with `argument`. Blocks until the task
+  /// started (not until it finished: see `task_handle::wait`). An unknown
+  /// node is `invalid_argument`, an unknown task name `invalid_argument`.
+  expected<task_handle> spawn_task(const std::string& node,
+                                   const std::string& task,
+                                   const std::string& argument,
+                                   timeout_type timeout = {});
+
   /// Internal core; used by the library.
   detail::runtime_core& core() noexcept { return *core_; }
 
 private:
+  explicit runtime(std::unique_ptr<detail::runtime_core> core);
+
   std::unique_ptr<detail::runtime_core> core_;
 };
 

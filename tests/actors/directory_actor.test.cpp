@@ -1,9 +1,11 @@
-// The directory actor: create-or-get of groups and variables, lookups, and
-// concurrent creation of one name.
+// The directory actor: group joins by index, create-or-get of variables,
+// lookups, concurrent creation of one name, and membership after a loss.
 
 #include "actors/directory_actor.hpp"
 
 #include "actors/caf_error.hpp"
+#include "actors/node_agent.hpp"
+#include "actors/replica_actor.hpp"
 #include "runtime/caf_setup.hpp"
 
 #include <doctest/doctest.h>
@@ -19,14 +21,24 @@ struct fixture {
   std::unique_ptr<caf::actor_system> system;
   std::shared_ptr<actor_counters> counters = std::make_shared<actor_counters>();
   caf::actor directory;
+  caf::actor agent;
+  std::vector<caf::actor> replicas;
 
   fixture() {
     configure_caf(config, runtime_options{});
     system = std::make_unique<caf::actor_system>(config);
-    directory = spawn_directory_actor(*system, detail::runtime_ref{}, counters);
+    directory = spawn_directory_actor(*system, false, counters);
+    agent = spawn_node_agent(*system, directory, counters);
+    auto others = ask<std::vector<node_info>>(
+        node_atom::value, node_info{"local", "", 0, true, agent});
+    REQUIRE(others);
+    CHECK(others->empty());
   }
 
   ~fixture() {
+    for (auto& replica : replicas)
+      caf::anon_send_exit(replica, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(agent, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(directory, caf::exit_reason::user_shutdown);
   }
 
@@ -41,18 +53,37 @@ struct fixture {
     return std::move(*result);
   }
 
-  group_record_ptr group(const std::string& name, std::uint64_t size) {
-    auto record = ask<group_record_ptr>(group_atom::value, name, size);
-    REQUIRE(record);
-    return *record;
+  caf::actor new_replica(std::size_t index) {
+    replicas.push_back(spawn_replica_actor(
+        *system, index, std::make_shared<local_store>(), counters));
+    return replicas.back();
   }
 
-  expected<variable_record_ptr> variable(group_record_ptr owner,
-                                         const std::string& name,
-                                         tensor initial,
-                                         variable_options options) {
-    return ask<variable_record_ptr>(variable_atom::value, owner, name, initial,
-                                    options);
+  expected<group_info> join(const std::string& name, std::uint64_t size,
+                            std::vector<std::uint64_t> indices,
+                            std::vector<caf::actor> actors,
+                            std::int64_t timeout_ms = 5000) {
+    return ask<group_info>(group_atom::value, name, size, std::move(indices),
+                           std::move(actors), std::string{"local"}, timeout_ms);
+  }
+
+  /// A complete group of `size` replicas joined at once.
+  std::string group(const std::string& name, std::uint64_t size) {
+    std::vector<std::uint64_t> indices;
+    std::vector<caf::actor> actors;
+    for (std::uint64_t i = 0; i < size; ++i) {
+      indices.push_back(i);
+      actors.push_back(new_replica(i));
+    }
+    REQUIRE(join(name, size, indices, actors));
+    return name;
+  }
+
+  expected<variable_info> variable(const std::string& owner,
+                                   const std::string& name, tensor initial,
+                                   variable_options options) {
+    return ask<variable_info>(variable_atom::value, owner, name, initial,
+                              options);
   }
 };
 
@@ -65,19 +96,50 @@ variable_options with(synchronization sync, aggregation how) {
 
 } // namespace
 
-TEST_CASE_FIXTURE(fixture, "a group is created once and found again by name") {
-  auto first = group("workers", 3);
-  CHECK(first->replica_actors.size() == 3);
-  CHECK(first->stores.size() == 3);
-  CHECK(group("workers", 3) == first);
-  auto other_size = ask<group_record_ptr>(
-      group_atom::value, std::string{"workers"}, std::uint64_t{4});
+TEST_CASE_FIXTURE(fixture, "a group joined index by index completes once "
+                           "every replica joined") {
+  auto r0 = new_replica(0);
+  auto r1 = new_replica(1);
+  // The first join waits for index 1; answer it from another thread.
+  std::optional<expected<group_info>> first;
+  std::thread waiting{[&] { first.emplace(join("g", 2, {0}, {r0})); }};
+  auto second = join("g", 2, {1}, {r1});
+  waiting.join();
+  REQUIRE(second);
+  REQUIRE(*first);
+  CHECK((*first)->replicas == std::vector<caf::actor>{r0, r1});
+  CHECK(second->replicas == (*first)->replicas);
+  // Joining the same index again with the same actor is idempotent.
+  CHECK(join("g", 2, {0}, {r0}));
+}
+
+TEST_CASE_FIXTURE(fixture, "an incomplete group times out naming the missing "
+                           "replicas") {
+  auto partial = join("h", 3, {1}, {new_replica(1)}, 100);
+  REQUIRE(!partial);
+  CHECK(partial.error().code() == errc::timeout);
+  CHECK(partial.error().message().find("0, 2") != std::string::npos);
+  auto early = variable("h", "v", tensor(1.0), variable_options{});
+  REQUIRE(!early);
+  CHECK(early.error().code() == errc::unknown_group);
+  CHECK(early.error().message().find("incomplete") != std::string::npos);
+}
+
+TEST_CASE_FIXTURE(fixture, "conflicting joins are refused") {
+  group("workers", 2);
+  auto other_size = join("workers", 4, {0}, {new_replica(0)});
   REQUIRE(!other_size);
   CHECK(other_size.error().code() == errc::already_exists);
-  auto empty = ask<group_record_ptr>(group_atom::value, std::string{"g"},
-                                     std::uint64_t{0});
+  auto taken = join("workers", 2, {1}, {new_replica(1)});
+  REQUIRE(!taken);
+  CHECK(taken.error().code() == errc::already_exists);
+  CHECK(taken.error().message().find("replica 1") != std::string::npos);
+  auto empty = join("g", 0, {}, {});
   REQUIRE(!empty);
   CHECK(empty.error().code() == errc::invalid_argument);
+  auto out_of_range = join("g", 2, {5}, {new_replica(5)});
+  REQUIRE(!out_of_range);
+  CHECK(out_of_range.error().code() == errc::invalid_argument);
 }
 
 TEST_CASE_FIXTURE(
@@ -87,10 +149,12 @@ TEST_CASE_FIXTURE(
   auto options = with(synchronization::on_write, aggregation::sum);
   auto first = variable(owner, "w", tensor(1.0), options);
   REQUIRE(first);
-  CHECK((*first)->resolved.sync == synchronization::on_write);
+  CHECK(first->resolved.sync == synchronization::on_write);
+  CHECK(first->node == "local");
   auto again = variable(owner, "w", tensor(7.0), options);
   REQUIRE(again);
-  CHECK(*again == *first);
+  CHECK(again->actor == first->actor);
+  CHECK(again->id == first->id);
   auto other = variable(owner, "w", tensor(1.0),
                         with(synchronization::on_write, aggregation::mean));
   REQUIRE(!other);
@@ -106,7 +170,7 @@ TEST_CASE_FIXTURE(fixture,
                   "concurrent creations of one name yield one variable") {
   auto owner = group("workers", 4);
   auto options = with(synchronization::on_read, aggregation::sum);
-  std::vector<std::optional<expected<variable_record_ptr>>> results(8);
+  std::vector<std::optional<expected<variable_info>>> results(8);
   std::vector<std::thread> threads;
   for (std::size_t i = 0; i < results.size(); ++i)
     threads.emplace_back([&, i] {
@@ -116,7 +180,7 @@ TEST_CASE_FIXTURE(fixture,
     thread.join();
   for (auto& result : results) {
     REQUIRE(*result);
-    CHECK(**result == **results.front());
+    CHECK((*result)->actor == (*results.front())->actor);
   }
 }
 
@@ -136,12 +200,42 @@ TEST_CASE_FIXTURE(fixture,
   auto owner = group("workers", 1);
   auto created = variable(owner, "x", tensor(1.0), variable_options{});
   REQUIRE(created);
-  auto found = ask<variable_record_ptr>(lookup_atom::value, std::string{"x"});
+  auto found = ask<variable_info>(lookup_atom::value, std::string{"x"});
   REQUIRE(found);
-  CHECK(*found == *created);
-  auto missing =
-      ask<variable_record_ptr>(lookup_atom::value, std::string{"nope"});
+  CHECK(found->actor == created->actor);
+  auto missing = ask<variable_info>(lookup_atom::value, std::string{"nope"});
   REQUIRE(!missing);
   CHECK(missing.error().code() == errc::unknown_variable);
   CHECK(missing.error().message().find("nope") != std::string::npos);
+}
+
+TEST_CASE_FIXTURE(fixture, "status reports nodes, a lost replica and the "
+                           "versions of variables") {
+  auto owner = group("workers", 2);
+  REQUIRE(variable(owner, "w", tensor(1.0),
+                   with(synchronization::on_write, aggregation::mean)));
+  // A stopped replica actor is reported lost, like one whose node died.
+  caf::scoped_actor self{*system};
+  self->monitor(replicas[1]);
+  self->send_exit(replicas[1], caf::exit_reason::kill);
+  self->receive([](caf::down_msg&) {});
+  // The directory handles its own DOWN message before a later request
+  // from us only if it got it first; ask until it shows (bounded).
+  expected<cluster_status> status = error{errc::timeout, "not asked"};
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    status = ask<cluster_status>(status_atom::value, std::int64_t{1000});
+    REQUIRE(status);
+    if (!status->groups.front().replicas[1].alive)
+      break;
+  }
+  REQUIRE(status->nodes.size() == 1);
+  CHECK(status->nodes.front().seed);
+  REQUIRE(status->groups.size() == 1);
+  CHECK(status->groups.front().lost() == std::vector<std::size_t>{1});
+  CHECK(status->groups.front().alive() == std::vector<std::size_t>{0});
+  REQUIRE(status->variables.size() == 1);
+  CHECK(status->variables.front().available);
+  CHECK(status->variables.front().description.find("on_write") !=
+        std::string::npos);
+  CHECK(to_string(*status).find("workers") != std::string::npos);
 }

@@ -1,0 +1,101 @@
+#include "actors/node_agent.hpp"
+
+#include "actors/caf_error.hpp"
+#include "actors/variable_actor.hpp"
+
+#include <vector>
+
+namespace varsync {
+
+namespace {
+
+struct node_agent_state {
+  caf::actor directory;
+  std::shared_ptr<actor_counters> counters;
+  std::vector<caf::actor> spawned;
+  static inline const char* name = "varsync.node_agent";
+};
+
+using node_agent_type = caf::stateful_actor<node_agent_state>;
+
+caf::behavior node_agent(node_agent_type* self, caf::actor directory,
+                         std::shared_ptr<actor_counters> counters) {
+  self->state.directory = std::move(directory);
+  self->state.counters = std::move(counters);
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    for (const auto& actor : self->state.spawned)
+      self->send_exit(actor, msg.reason);
+    self->state.spawned.clear();
+    self->quit(msg.reason);
+  });
+  auto no_directory = [] {
+    return to_caf_error(error{errc::variable_unavailable,
+                              "this node has not joined a cluster yet"});
+  };
+  return {
+      [self, no_directory](node_atom) -> caf::result<caf::actor> {
+        self->state.counters->count_message();
+        if (!self->state.directory)
+          return no_directory();
+        return self->state.directory;
+      },
+      [self](node_atom, caf::actor& directory) {
+        if (!self->state.directory)
+          self->state.directory = std::move(directory);
+      },
+      [self, no_directory](
+          status_atom, std::int64_t timeout_ms) -> caf::result<cluster_status> {
+        self->state.counters->count_message();
+        if (!self->state.directory)
+          return no_directory();
+        // Not a delegation: the directory may have no connection to the
+        // asker (a status client connects to this node only).
+        auto promise = self->make_response_promise();
+        self->request(self->state.directory,
+                      std::chrono::milliseconds{timeout_ms} + reply_grace,
+                      status_atom::value, timeout_ms)
+            .then(
+                [promise](cluster_status& status) mutable {
+                  promise.deliver(std::move(status));
+                },
+                [promise](caf::error& err) mutable { promise.deliver(err); });
+        return promise;
+      },
+      [self](spawn_atom, variable_wire_spec& wire) -> caf::result<caf::actor> {
+        self->state.counters->count_message();
+        if (wire.replicas.empty() || wire.name.empty())
+          return to_caf_error(
+              error{errc::invalid_argument,
+                    "spawn of a variable actor needs a name and replicas"});
+        for (const auto& replica : wire.replicas)
+          if (!replica)
+            return to_caf_error(error{errc::invalid_argument,
+                                      "spawn of variable '" + wire.name +
+                                          "': a replica is missing"});
+        // Options from the network are checked like a caller's.
+        auto resolved = resolve(wire.options, wire.initial.type(), wire.name);
+        if (!resolved)
+          return to_caf_error(resolved.error());
+        variable_spec spec{wire.id,
+                           wire.name,
+                           wire.initial.type(),
+                           wire.initial.shape(),
+                           *resolved,
+                           std::move(wire.replicas),
+                           std::move(wire.initial),
+                           self->state.counters};
+        auto actor = spawn_variable_actor(self->home_system(), std::move(spec));
+        self->state.spawned.push_back(actor);
+        return actor;
+      },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_node_agent(caf::actor_system& system, caf::actor directory,
+                            std::shared_ptr<actor_counters> counters) {
+  return system.spawn(node_agent, std::move(directory), std::move(counters));
+}
+
+} // namespace varsync

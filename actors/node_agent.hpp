@@ -1,0 +1,29 @@
+#pragma once
+
+// The node agent: one per node. It spawns the actors the cluster places on
+// this node (variable actors, at the directory's request) and owns them:
+// stopping the agent (an exit message) stops every actor it spawned.
+//
+//   (spawn_atom, variable_wire_spec) -> caf::actor
+//   (node_atom) -> the directory          how a joining node finds it
+//   (node_atom, directory)                sets it (once the node joined)
+//   (status_atom, timeout_ms) -> cluster_status   forwarded to the directory
+//
+// Every node publishes its agent on its port, so any node's address
+// answers `varsync status`.
+// The directory monitors the agent: its DOWN message is how the cluster
+// learns that the node is gone.
+
+#include "actors/actor_counters.hpp"
+#include "actors/cluster_protocol.hpp"
+
+#include <caf/all.hpp>
+#include <memory>
+
+namespace varsync {
+
+/// Spawns the agent of this node; `directory` may be null until joined.
+caf::actor spawn_node_agent(caf::actor_system& system, caf::actor directory,
+                            std::shared_ptr<actor_counters> counters);
+
+} // namespace varsync

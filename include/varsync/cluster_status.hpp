@@ -1,0 +1,91 @@
+#pragma once
+
+/// `cluster_status`: what the directory knows about a cluster's nodes,
+/// replica groups and variables, as `runtime::status()` and
+/// `varsync status` report it.
+
+#include "varsync/error.hpp"
+#include "varsync/node_config.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace varsync {
+
+/// One node (process) of the cluster.
+struct node_status {
+  /// The node's name (default "host:port").
+  std::string name;
+  /// The address it listens on, "host:port"; empty for an embedded runtime.
+  std::string address;
+  /// Whether it hosts the directory.
+  bool seed = false;
+  /// Whether it offers to host variable actors.
+  bool serves_variables = false;
+  /// False once its connection was lost (killed, frozen, or gone).
+  bool alive = true;
+};
+
+/// One replica of a group.
+struct replica_status {
+  std::size_t index = 0;
+  /// The node its replica actor lives on; empty until it joined.
+  std::string node;
+  /// False once its node was lost; the group's variables continue without
+  /// it.
+  bool alive = false;
+};
+
+/// A replica group and its membership.
+struct group_status {
+  std::string name;
+  std::size_t size = 0;
+  /// By index; every index of the group appears.
+  std::vector<replica_status> replicas;
+  /// Whether every replica joined at some point.
+  bool complete = false;
+
+  /// Indices of replicas that joined and are alive.
+  std::vector<std::size_t> alive() const;
+
+  /// Indices of replicas that joined and were lost since.
+  std::vector<std::size_t> lost() const;
+};
+
+/// A variable and where its actor lives.
+struct variable_status {
+  std::string name;
+  std::string group;
+  /// dtype, shape and options, e.g. "f32[4], on_write/mean".
+  std::string description;
+  /// The node hosting the variable actor.
+  std::string node;
+  /// False once the variable actor's node was lost.
+  bool available = true;
+  /// on_write and bounded_staleness: the latest published version.
+  std::uint64_t version = 0;
+  /// bounded_staleness: the minimum clock of the group.
+  std::uint64_t clock = 0;
+};
+
+/// The cluster as the directory sees it.
+struct cluster_status {
+  std::vector<node_status> nodes;
+  std::vector<group_status> groups;
+  std::vector<variable_status> variables;
+};
+
+/// A human-readable table of `status`, one section per kind.
+std::string to_string(const cluster_status& status);
+
+/// Asks the node listening at `address` (any node of a cluster) for the
+/// cluster's status without joining the cluster. Blocks at most `timeout`;
+/// `variable_unavailable` when nothing answers there, `invalid_argument`
+/// when what answers is not a varsync node.
+expected<cluster_status> fetch_status(const endpoint& address,
+                                      std::chrono::milliseconds timeout);
+
+} // namespace varsync

@@ -1,0 +1,122 @@
+#pragma once
+
+/// `node_config`: how a runtime takes part in a cluster (listen address,
+/// seed to join, heartbeats, deadlines), loadable from code, command-line
+/// flags and a `key = value` config file. Bad values are errors naming the
+/// key.
+
+#include "varsync/error.hpp"
+#include "varsync/remote_task.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace varsync {
+
+/// A TCP address of a node, e.g. "127.0.0.1:4242".
+struct endpoint {
+  std::string host;
+  std::uint16_t port = 0;
+
+  friend bool operator==(const endpoint&, const endpoint&) = default;
+};
+
+/// "host:port".
+std::string to_string(const endpoint& x);
+
+/// Parses "host:port" (host non-empty, port 1-65535); `invalid_argument`
+/// naming `key` and the text otherwise.
+expected<endpoint> parse_endpoint(std::string_view text,
+                                  std::string_view key = "endpoint");
+
+/// Settings of a node: one process taking part in a cluster. Every field
+/// has a default that works on one machine.
+struct node_config {
+  /// Address to listen on. Keep it on loopback or a private network: CAF
+  /// 0.17's BASP port trusts the sizes its peers announce.
+  std::string host = "127.0.0.1";
+
+  /// Port to listen on; 0 picks a free port (see `runtime::port()`).
+  std::uint16_t port = 0;
+
+  /// The seed node to join; unset makes this node the seed (it hosts the
+  /// cluster's directory).
+  std::optional<endpoint> join;
+
+  /// A name for this node in status output; default "host:port".
+  std::string name;
+
+  /// How often this node tells its peers it is alive. Must be well below
+  /// `connection_timeout` (CAF 0.17 ships heartbeats off; varsync turns
+  /// them on).
+  std::chrono::milliseconds heartbeat_interval{200};
+
+  /// A peer silent for this long is declared dead: its replicas are dropped
+  /// and calls waiting on its actors fail.
+  std::chrono::milliseconds connection_timeout{2000};
+
+  /// How long joining keeps retrying (with backoff) to reach the seed.
+  std::chrono::milliseconds join_deadline{std::chrono::seconds{10}};
+
+  /// Deadline of calls that pass no timeout.
+  std::chrono::milliseconds default_timeout{std::chrono::seconds{30}};
+
+  /// Whether this node offers to host variable actors when the seed
+  /// spreads them.
+  bool serve_variables = true;
+
+  /// Seed only: place each new variable actor on the next node (round
+  /// robin) among those that serve variables, instead of on the seed.
+  bool spread_variables = false;
+
+  /// Worker threads of the actor scheduler; 0 = one per hardware thread.
+  std::size_t worker_threads = 0;
+
+  /// Tasks other nodes may start here by name (`runtime::spawn_task`).
+  /// Register the same names on every node of an application; code only,
+  /// not settable by flags or files.
+  std::map<std::string, task_function> tasks;
+
+  /// Applies one setting by its key (the flag name without "--", e.g.
+  /// "heartbeat-interval", "join"). Durations take a unit suffix "ms" or
+  /// "s" (bare numbers are milliseconds). `invalid_argument` naming the key
+  /// for an unknown key or a bad value; nothing changes then.
+  expected<void> set(std::string_view key, std::string_view value);
+
+  /// Checks the combination (e.g. heartbeat below the timeout);
+  /// `invalid_argument` naming the offending key.
+  expected<void> validate() const;
+
+  /// Every key `set` accepts, with a one-line help text, for `--help`.
+  static std::vector<std::pair<std::string, std::string>> keys();
+};
+
+/// Reads a config file of `key = value` lines (`#` starts a comment; keys
+/// as in `node_config::set`) on top of `base`. Errors name the file, the
+/// line and the key.
+expected<node_config> load_node_config(const std::filesystem::path& file,
+                                       node_config base = {});
+
+/// The result of `parse_node_flags`: the config and the arguments that were
+/// not node flags, in order, for the caller.
+struct parsed_flags {
+  node_config config;
+  std::vector<std::string> rest;
+};
+
+/// Applies command-line flags `--key=value` or `--key value` from `args`
+/// (without the program name) to `base`; `--config FILE` is loaded first,
+/// wherever it appears. Boolean keys also accept a bare `--key`. Errors
+/// name the flag.
+expected<parsed_flags> parse_node_flags(const std::vector<std::string>& args,
+                                        node_config base = {});
+
+} // namespace varsync

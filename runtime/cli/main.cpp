@@ -1,0 +1,172 @@
+// The `varsync` command-line tool.
+//
+//   varsync node [--port P] [--join HOST:PORT] [--name N] [--config FILE] ...
+//       runs a bare node until SIGINT or SIGTERM, then shuts down cleanly
+//   varsync status HOST:PORT [--timeout 5s]
+//       prints the cluster's nodes, replica groups and variables as the node
+//       at HOST:PORT (any node of the cluster) reports them
+//   varsync --help | varsync <command> --help
+//
+// Exit status: 0 on success, 1 on a runtime error, 2 on a usage error.
+
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <pthread.h>
+#include <string>
+#include <varsync/varsync.hpp>
+#include <vector>
+
+namespace {
+
+constexpr int usage_error = 2;
+
+void print_usage() {
+  std::cout << "usage: varsync <command> [options]\n\n"
+               "commands:\n"
+               "  node      run a bare node until SIGINT/SIGTERM\n"
+               "  status    print a cluster's nodes, groups and variables\n\n"
+               "`varsync <command> --help` describes a command's options.\n";
+}
+
+void print_node_usage() {
+  std::cout << "usage: varsync node [--port P] [--join HOST:PORT] [--name N] "
+               "[--config FILE] [options]\n\n"
+               "Runs a bare node: without --join it is the seed of a new "
+               "cluster (it hosts the\ndirectory), with --join it joins the "
+               "seed at HOST:PORT. Stops cleanly on SIGINT\nor SIGTERM. "
+               "Prints 'listening on HOST:PORT' once it serves.\n\n"
+               "options (also as `key = value` lines in --config FILE):\n";
+  for (const auto& [key, help] : varsync::node_config::keys())
+    std::cout << "  --" << key
+              << std::string(22 - std::min<std::size_t>(key.size(), 20), ' ')
+              << help << '\n';
+}
+
+void print_status_usage() {
+  std::cout << "usage: varsync status HOST:PORT [--timeout DURATION]\n\n"
+               "Asks the node at HOST:PORT (any node of the cluster) for the "
+               "cluster's nodes,\nreplica groups (with lost replicas) and "
+               "variables (policy, node, version,\nclock) and prints them. "
+               "--timeout defaults to 5s.\n";
+}
+
+bool wants_help(const std::vector<std::string>& args) {
+  for (const auto& arg : args)
+    if (arg == "--help" || arg == "-h")
+      return true;
+  return false;
+}
+
+int run_node(const std::vector<std::string>& args) {
+  if (wants_help(args)) {
+    print_node_usage();
+    return 0;
+  }
+  auto parsed = varsync::parse_node_flags(args);
+  if (!parsed) {
+    std::cerr << "varsync node: " << parsed.error().to_string() << '\n';
+    return usage_error;
+  }
+  if (!parsed->rest.empty()) {
+    std::cerr << "varsync node: unexpected argument '" << parsed->rest.front()
+              << "' (see varsync node --help)\n";
+    return usage_error;
+  }
+  // Block the stop signals in every thread (CAF's threads inherit the mask)
+  // and wait for them here: CAF installs no handlers of its own.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  auto node = varsync::runtime::start(parsed->config);
+  if (!node) {
+    std::cerr << "varsync node: " << node.error().to_string() << '\n';
+    return 1;
+  }
+  const auto& config = parsed->config;
+  std::cout << "varsync node '" << (*node)->node_name() << "' listening on "
+            << config.host << ':' << (*node)->port()
+            << ((*node)->is_seed()
+                    ? " (seed)"
+                    : " (joined " + to_string(*config.join) + ")")
+            << std::endl;
+  int received = 0;
+  sigwait(&stop_signals, &received);
+  std::cout << "varsync node '" << (*node)->node_name()
+            << "': " << (received == SIGINT ? "SIGINT" : "SIGTERM")
+            << ", shutting down" << std::endl;
+  node->reset();
+  std::cout << "varsync node: stopped" << std::endl;
+  return 0;
+}
+
+int run_status(const std::vector<std::string>& args) {
+  if (wants_help(args)) {
+    print_status_usage();
+    return 0;
+  }
+  std::optional<varsync::endpoint> address;
+  varsync::node_config durations; // parses --timeout like the node keys
+  auto timeout = std::chrono::milliseconds{5000};
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const auto& arg = args[i];
+    if (arg.rfind("--timeout", 0) == 0) {
+      std::string value;
+      if (arg.size() > 9 && arg[9] == '=')
+        value = arg.substr(10);
+      else if (i + 1 < args.size())
+        value = args[++i];
+      // Reuse the duration syntax of node_config ("250ms", "2s").
+      if (auto set = durations.set("default-timeout", value); !set) {
+        std::cerr << "varsync status: --timeout: '" << value
+                  << "' is not a duration (expected e.g. 500ms or 5s)\n";
+        return usage_error;
+      }
+      timeout = durations.default_timeout;
+    } else if (!address) {
+      auto parsed = varsync::parse_endpoint(arg, "HOST:PORT");
+      if (!parsed) {
+        std::cerr << "varsync status: " << parsed.error().to_string() << '\n';
+        return usage_error;
+      }
+      address = *parsed;
+    } else {
+      std::cerr << "varsync status: unexpected argument '" << arg << "'\n";
+      return usage_error;
+    }
+  }
+  if (!address) {
+    print_status_usage();
+    return usage_error;
+  }
+  auto status = varsync::fetch_status(*address, timeout);
+  if (!status) {
+    std::cerr << "varsync status: " << status.error().to_string() << '\n';
+    return 1;
+  }
+  std::cout << "cluster at " << to_string(*address) << '\n'
+            << to_string(*status);
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args.front() == "--help" || args.front() == "-h" ||
+      args.front() == "help") {
+    print_usage();
+    return args.empty() ? usage_error : 0;
+  }
+  auto command = args.front();
+  args.erase(args.begin());
+  if (command == "node")
+    return run_node(args);
+  if (command == "status")
+    return run_status(args);
+  std::cerr << "varsync: unknown command '" << command << "'\n";
+  print_usage();
+  return usage_error;
+}

@@ -1,0 +1,90 @@
+#include "varsync/cluster_status.hpp"
+
+#include <algorithm>
+#include <sstream>
+
+namespace varsync {
+
+std::vector<std::size_t> group_status::alive() const {
+  std::vector<std::size_t> result;
+  for (const auto& replica : replicas)
+    if (replica.alive)
+      result.push_back(replica.index);
+  return result;
+}
+
+std::vector<std::size_t> group_status::lost() const {
+  std::vector<std::size_t> result;
+  for (const auto& replica : replicas)
+    if (!replica.alive && !replica.node.empty())
+      result.push_back(replica.index);
+  return result;
+}
+
+namespace {
+
+/// Renders rows as left-aligned columns separated by two spaces.
+std::string table(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> widths;
+  for (const auto& row : rows)
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      widths.resize(std::max(widths.size(), row.size()));
+      widths[i] = std::max(widths[i], row[i].size());
+    }
+  std::ostringstream out;
+  for (const auto& row : rows) {
+    std::string line;
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size())
+        line += std::string(widths[i] - row[i].size() + 2, ' ');
+    }
+    out << "  " << line << '\n';
+  }
+  return out.str();
+}
+
+std::string join(const std::vector<std::size_t>& indices) {
+  if (indices.empty())
+    return "-";
+  std::string result;
+  for (auto index : indices)
+    result += (result.empty() ? "" : ",") + std::to_string(index);
+  return result;
+}
+
+} // namespace
+
+std::string to_string(const cluster_status& status) {
+  std::string result = "nodes (" + std::to_string(status.nodes.size()) + ")\n";
+  std::vector<std::vector<std::string>> rows{
+      {"NAME", "ADDRESS", "ROLE", "SERVES", "STATE"}};
+  for (const auto& node : status.nodes)
+    rows.push_back({node.name, node.address.empty() ? "-" : node.address,
+                    node.seed ? "seed" : "member",
+                    node.serves_variables ? "yes" : "no",
+                    node.alive ? "alive" : "lost"});
+  result += table(rows);
+  result += "groups (" + std::to_string(status.groups.size()) + ")\n";
+  rows = {{"NAME", "SIZE", "ALIVE", "LOST", "NODES"}};
+  for (const auto& group : status.groups) {
+    std::string nodes;
+    for (const auto& replica : group.replicas)
+      nodes += (nodes.empty() ? "" : " ") + std::to_string(replica.index) +
+               "@" + (replica.node.empty() ? "?" : replica.node);
+    rows.push_back({group.name, std::to_string(group.size), join(group.alive()),
+                    join(group.lost()), nodes});
+  }
+  result += table(rows);
+  result += "variables (" + std::to_string(status.variables.size()) + ")\n";
+  rows = {{"NAME", "GROUP", "TYPE AND POLICY", "NODE", "STATE", "VERSION",
+           "CLOCK"}};
+  for (const auto& var : status.variables)
+    rows.push_back({var.name, var.group, var.description, var.node,
+                    var.available ? "available" : "unavailable",
+                    std::to_string(var.version), std::to_string(var.clock)});
+  result += table(rows);
+  return result;
+}
+
+} // namespace varsync

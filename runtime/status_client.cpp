@@ -1,0 +1,55 @@
+// fetch_status: a short-lived CAF client that connects to a node, asks its
+// agent for the cluster status and disconnects, without joining.
+
+#include "actors/caf_error.hpp"
+#include "actors/cluster_protocol.hpp"
+#include "runtime/caf_setup.hpp"
+#include "varsync/cluster_status.hpp"
+
+#include <caf/io/all.hpp>
+#include <set>
+
+namespace varsync {
+
+expected<cluster_status> fetch_status(const endpoint& address,
+                                      std::chrono::milliseconds timeout) {
+  caf::actor_system_config config;
+  configure_caf(config, runtime_options{});
+  node_config client;
+  client.connection_timeout = std::max(timeout, client.connection_timeout);
+  configure_network(config, client);
+  caf::actor_system system{config};
+  auto where = to_string(address);
+  expected<cluster_status> result =
+      error{errc::timeout, "no status from " + where + " within " +
+                               std::to_string(timeout.count()) + " ms"};
+  caf::scoped_actor self{system};
+  caf::actor agent;
+  self->request(system.middleman().actor_handle(), timeout,
+                caf::connect_atom::value, address.host, address.port)
+      .receive(
+          [&](caf::node_id&, caf::strong_actor_ptr& published,
+              std::set<std::string>&) {
+            agent = caf::actor_cast<caf::actor>(published);
+            if (!agent)
+              result =
+                  error{errc::invalid_argument,
+                        where + " publishes no actor (not a varsync node)"};
+          },
+          [&](caf::error& err) {
+            result =
+                error{errc::variable_unavailable,
+                      "cannot connect to " + where + ": " + system.render(err)};
+          });
+  if (!agent)
+    return result;
+  self->request(agent, timeout, status_atom::value,
+                std::int64_t{timeout.count()})
+      .receive([&](cluster_status& status) { result = std::move(status); },
+               [&](caf::error& err) {
+                 result = from_caf_error(err, "status of " + where);
+               });
+  return result;
+}
+
+} // namespace varsync

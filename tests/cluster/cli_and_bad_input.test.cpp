@@ -1,0 +1,188 @@
+// The `varsync` tool and a node's port under bad input, with real
+// processes: `varsync node` runs until SIGTERM and exits cleanly, `varsync
+// status` shows the cluster, usage errors name the flag; random garbage
+// and a truncated handshake sent to a node's port do not stop it from
+// serving; a malformed update from a remote replica is an error to that
+// caller and changes nothing.
+
+#include "tests/support/test_cluster.hpp"
+#include "tests/support/worker_lines.hpp"
+
+#include <arpa/inet.h>
+#include <csignal>
+#include <doctest/doctest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <random>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <varsync/varsync.hpp>
+
+using namespace varsync;
+using namespace varsync::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string cli() {
+  return binary_path("varsync");
+}
+
+/// Runs the CLI to completion; returns its status and stdout + stderr.
+std::pair<exit_status, std::string> run_cli(std::vector<std::string> args) {
+  auto process = child_process::start(cli(), args);
+  REQUIRE(process);
+  auto status = process->wait(30s);
+  REQUIRE(status);
+  return {*status, process->output() + process->errors()};
+}
+
+/// Starts `varsync node` with `args`; returns it and its port.
+std::pair<child_process, std::uint16_t>
+start_node(std::vector<std::string> args) {
+  args.insert(args.begin(), "node");
+  auto process = child_process::start(cli(), args);
+  REQUIRE(process);
+  auto line = process->wait_for_line("listening on ", 20s);
+  REQUIRE_MESSAGE(line, process->output() << process->errors());
+  auto colon = line->find(':', line->find("listening on "));
+  auto port = static_cast<std::uint16_t>(std::stoi(line->substr(colon + 1)));
+  return {std::move(*process), port};
+}
+
+/// Connects a raw TCP socket to 127.0.0.1:`port`.
+int connect_raw(std::uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&address),
+                    sizeof address) == 0);
+  return fd;
+}
+
+/// Reads what the server sends within `timeout` (its handshake).
+void drain(int fd, std::chrono::milliseconds timeout) {
+  pollfd entry{fd, POLLIN, 0};
+  char buffer[4096];
+  while (::poll(&entry, 1, static_cast<int>(timeout.count())) > 0 &&
+         ::read(fd, buffer, sizeof buffer) > 0)
+    timeout = 50ms;
+}
+
+void send_all(int fd, const std::vector<unsigned char>& bytes) {
+  std::size_t sent = 0;
+  while (sent < bytes.size()) {
+    auto n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0)
+      return; // the node may drop the connection mid-way: fine
+    sent += static_cast<std::size_t>(n);
+  }
+}
+
+} // namespace
+
+TEST_CASE("varsync --help, subcommand help and usage errors") {
+  auto [status, text] = run_cli({"--help"});
+  CHECK(status == exit_status::exited_with(0));
+  CHECK(text.find("node") != std::string::npos);
+  CHECK(text.find("status") != std::string::npos);
+  std::tie(status, text) = run_cli({"node", "--help"});
+  CHECK(status == exit_status::exited_with(0));
+  CHECK(text.find("--connection-timeout") != std::string::npos);
+  std::tie(status, text) = run_cli({"status", "--help"});
+  CHECK(status == exit_status::exited_with(0));
+  CHECK(text.find("HOST:PORT") != std::string::npos);
+  std::tie(status, text) = run_cli({"node", "--port", "seventy"});
+  CHECK(status == exit_status::exited_with(2));
+  CHECK(text.find("port") != std::string::npos);
+  std::tie(status, text) = run_cli({"frobnicate"});
+  CHECK(status == exit_status::exited_with(2));
+  CHECK(text.find("frobnicate") != std::string::npos);
+}
+
+TEST_CASE("joining a seed that is not there fails at the join deadline with "
+          "a clear error") {
+  // Port 1 on loopback: nothing listens there; connects are refused.
+  auto [status, text] = run_cli({"node", "--port", "0", "--join", "127.0.0.1:1",
+                                 "--join-deadline", "400ms"});
+  CHECK(status == exit_status::exited_with(1));
+  CHECK_MESSAGE(text.find("cannot join the seed at 127.0.0.1:1") !=
+                    std::string::npos,
+                text);
+}
+
+TEST_CASE("a node survives garbage and a truncated handshake on its port "
+          "and keeps serving; status shows the joined cluster") {
+  auto [seed, port] = start_node({"--port", "0", "--name", "seed"});
+  // 1. Random bytes after the node's handshake (seeded: the same bytes in
+  //    every run).
+  {
+    int fd = connect_raw(port);
+    drain(fd, 500ms);
+    std::mt19937 random{42};
+    std::vector<unsigned char> garbage(64 * 1024);
+    for (auto& byte : garbage)
+      byte = static_cast<unsigned char>(random());
+    send_all(fd, garbage);
+    ::close(fd);
+  }
+  // 2. A truncated handshake: the first bytes of a header, then close.
+  {
+    int fd = connect_raw(port);
+    send_all(fd, {0x00, 0x00, 0x00, 0x01, 0x02});
+    ::close(fd);
+  }
+  // 3. Connect and close at once, many times.
+  for (int i = 0; i < 50; ++i)
+    ::close(connect_raw(port));
+  // The node still serves: another node joins and status shows both.
+  auto [member, member_port] =
+      start_node({"--port", "0", "--name", "member", "--join",
+                  "127.0.0.1:" + std::to_string(port)});
+  CHECK(member_port != port);
+  auto status = fetch_status(endpoint{"127.0.0.1", port}, 5s);
+  REQUIRE_MESSAGE(status, status.error().to_string());
+  REQUIRE(status->nodes.size() == 2);
+  CHECK(status->nodes[0].name == "seed");
+  CHECK(status->nodes[0].seed);
+  CHECK(status->nodes[1].name == "member");
+  CHECK(status->nodes[1].alive);
+  // The CLI prints the same, asked through the member.
+  auto [cli_status, text] =
+      run_cli({"status", "127.0.0.1:" + std::to_string(member_port)});
+  CHECK(cli_status == exit_status::exited_with(0));
+  CHECK_MESSAGE(text.find("member") != std::string::npos, text);
+  CHECK(text.find("seed") != std::string::npos);
+  CHECK(seed.running());
+  // Clean shutdown on SIGTERM and SIGINT.
+  member.signal(SIGINT);
+  seed.signal(SIGTERM);
+  auto member_exit = member.wait(20s);
+  auto seed_exit = seed.wait(20s);
+  REQUIRE(member_exit);
+  REQUIRE(seed_exit);
+  CHECK(*member_exit == exit_status::exited_with(0));
+  CHECK(*seed_exit == exit_status::exited_with(0));
+}
+
+TEST_CASE("an update with the wrong dtype, shape or op from a remote replica "
+          "is an error to that caller and changes nothing") {
+  auto cluster =
+      start_test_cluster({{{0}, {}}, {{1}, {}}},
+                         {"--scenario", "bad_update", "--group-size", "2"});
+  REQUIRE_MESSAGE(cluster.failure.empty(), cluster.failure);
+  for (auto& node : cluster.nodes)
+    REQUIRE_MESSAGE(node.wait_for_line("done", 60s), cluster.transcript());
+  // Node 1 is remote to the variable actor (on the seed).
+  auto output = cluster.nodes[1].output();
+  CHECK_MESSAGE(output.find("bad dtype dtype_mismatch") != std::string::npos,
+                output);
+  CHECK(output.find("bad shape shape_mismatch") != std::string::npos);
+  CHECK(output.find("bad op invalid_argument") != std::string::npos);
+  CHECK(output.find("bad cross_shape shape_mismatch") != std::string::npos);
+  CHECK(output.find("bad value_after 1.000000,1.000000") != std::string::npos);
+  CHECK_MESSAGE(cluster.stop(), cluster.transcript());
+}

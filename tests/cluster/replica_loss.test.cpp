@@ -1,0 +1,87 @@
+// A node holding replicas dies (kill -9) or freezes (SIGSTOP) in the middle
+// of on_write/mean steps: the variable actor notices within the connection
+// timeout, drops its replicas, finishes the pending step with the
+// survivors (the mean then divides by 4 instead of 6), the survivors keep
+// stepping, and the membership change is reported through the API.
+
+#include "tests/support/test_cluster.hpp"
+#include "tests/support/worker_lines.hpp"
+
+#include <cmath>
+#include <csignal>
+#include <doctest/doctest.h>
+
+using namespace varsync::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr auto connection_timeout = 1000ms;
+/// Slack for scheduling on a loaded 2-core machine.
+constexpr auto margin = 1500ms;
+constexpr int steps = 300;
+
+void lose_a_replica_node(int signal) {
+  auto cluster = start_test_cluster(
+      {{{0, 1}, {}}, {{2, 3}, {}}, {{4, 5}, {}}},
+      {"--scenario", "steps", "--steps", std::to_string(steps), "--pace-ms",
+       "3", "--heartbeat-interval", "100ms", "--connection-timeout",
+       std::to_string(connection_timeout.count()) + "ms"});
+  REQUIRE_MESSAGE(cluster.failure.empty(), cluster.failure);
+  auto& victim = cluster.nodes[2];
+  REQUIRE_MESSAGE(cluster.nodes[1].wait_for_line("step 2 30 ", 60s),
+                  cluster.transcript());
+  auto lost_at = steady_now_ns();
+  REQUIRE(victim.signal(signal));
+  for (std::size_t i = 0; i < 2; ++i)
+    REQUIRE_MESSAGE(cluster.nodes[i].wait_for_line("done", 120s),
+                    cluster.transcript());
+  auto seed_output = cluster.nodes[0].output();
+  // Every survivor finished every step; nothing failed.
+  CHECK(lines_of(seed_output, "error").empty());
+  CHECK(lines_of(cluster.nodes[1].output(), "error").empty());
+  auto replica0 = lines_of(seed_output, "step");
+  std::erase_if(replica0, [](const auto& row) { return row[1] != "0"; });
+  REQUIRE(replica0.size() == steps);
+  // The first step completed after the loss shows the detection time.
+  std::int64_t detected = -1;
+  for (const auto& row : replica0)
+    if (std::stoll(row[4]) > lost_at) {
+      detected = std::stoll(row[4]) - lost_at;
+      break;
+    }
+  REQUIRE(detected >= 0);
+  MESSAGE("step completed " << detected / 1000000 << " ms after the loss");
+  CHECK(std::chrono::nanoseconds{detected} <= connection_timeout + margin);
+  // Value = 3.5 per step with 6 replicas + 2.5 per step with 4: some k
+  // steps of 6 (k >= 31, the victim did step 30) and the rest of 4.
+  auto final_value = std::stod(replica0.back()[3]);
+  auto six_replica_steps = final_value - 2.5 * steps;
+  CHECK(six_replica_steps == doctest::Approx(std::round(six_replica_steps)));
+  CHECK(six_replica_steps >= 31);
+  CHECK(six_replica_steps < steps);
+  CHECK_MESSAGE(seed_output.find("membership alive=0,1,2,3 lost=4,5") !=
+                    std::string::npos,
+                seed_output);
+  if (signal == SIGSTOP)
+    victim.signal(SIGKILL);
+  CHECK(victim.wait(10s));
+  for (std::size_t i = 0; i < 2; ++i) {
+    cluster.nodes[i].signal(SIGTERM);
+    auto status = cluster.nodes[i].wait(20s);
+    REQUIRE(status);
+    CHECK(*status == exit_status::exited_with(0));
+  }
+}
+
+} // namespace
+
+TEST_CASE("kill -9 of a replica node mid-run: survivors finish the step with "
+          "the mean over survivors and keep going") {
+  lose_a_replica_node(SIGKILL);
+}
+
+TEST_CASE("a frozen (SIGSTOP) replica node is dropped after the connection "
+          "timeout like a dead one") {
+  lose_a_replica_node(SIGSTOP);
+}

@@ -1,0 +1,87 @@
+// The node hosting the variable actors (the seed) dies (kill -9) or
+// freezes (SIGSTOP) while other nodes wait in an on_write step: their
+// pending calls fail with variable_unavailable as soon as the loss is
+// detected, new calls fail at once, and local reads of the on_write copy
+// keep answering with the last installed value.
+
+#include "tests/support/test_cluster.hpp"
+#include "tests/support/worker_lines.hpp"
+
+#include <csignal>
+#include <doctest/doctest.h>
+
+using namespace varsync::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr auto connection_timeout = 1000ms;
+constexpr auto margin = 1500ms;
+constexpr int completed_steps = 20;
+
+void lose_the_variable_host(int signal) {
+  auto cluster = start_test_cluster(
+      {{{0, 1}, {"--stop-after", std::to_string(completed_steps)}},
+       {{2, 3}, {}},
+       {{4, 5}, {}}},
+      {"--scenario", "steps", "--steps", "1000", "--heartbeat-interval",
+       "100ms", "--connection-timeout",
+       std::to_string(connection_timeout.count()) + "ms"});
+  REQUIRE_MESSAGE(cluster.failure.empty(), cluster.failure);
+  auto& seed = cluster.nodes[0];
+  // The seed's replicas stopped after 20 steps: the others wait in step 20.
+  REQUIRE_MESSAGE(seed.wait_for_line("done", 60s), cluster.transcript());
+  REQUIRE_MESSAGE(cluster.nodes[1].wait_for_line(
+                      "calling 2 " + std::to_string(completed_steps), 60s),
+                  cluster.transcript());
+  auto lost_at = steady_now_ns();
+  REQUIRE(seed.signal(signal));
+  for (std::size_t i = 1; i < 3; ++i)
+    REQUIRE_MESSAGE(cluster.nodes[i].wait_for_line("done", 60s),
+                    cluster.transcript());
+  for (std::size_t i = 1; i < 3; ++i) {
+    auto output = cluster.nodes[i].output();
+    auto errors = lines_of(output, "error");
+    REQUIRE_MESSAGE(errors.size() == 2, output);
+    for (const auto& row : errors) {
+      CHECK(row[2] == std::to_string(completed_steps));
+      CHECK(row[3] == "variable_unavailable");
+      auto detected = std::chrono::nanoseconds{std::stoll(row[4]) - lost_at};
+      MESSAGE("pending call failed "
+              << std::chrono::duration_cast<std::chrono::milliseconds>(detected)
+                     .count()
+              << " ms after the loss");
+      CHECK(detected.count() > 0);
+      CHECK(detected <= connection_timeout + margin);
+    }
+    for (const auto& row : lines_of(output, "retry")) {
+      CHECK(row[2] == "variable_unavailable");
+      CHECK(std::stoll(row[3]) < 200000); // us: fails at once
+    }
+    // 20 steps of the mean of 1..6 = 3.5 were installed before the loss.
+    for (const auto& row : lines_of(output, "local_read"))
+      CHECK(std::stod(row[2]) == doctest::Approx(completed_steps * 3.5));
+    CHECK(lines_of(output, "local_read").size() == 2);
+  }
+  if (signal == SIGSTOP)
+    seed.signal(SIGKILL);
+  CHECK(seed.wait(10s));
+  for (std::size_t i = 1; i < 3; ++i) {
+    cluster.nodes[i].signal(SIGTERM);
+    auto status = cluster.nodes[i].wait(20s);
+    REQUIRE(status);
+    CHECK(*status == exit_status::exited_with(0));
+  }
+}
+
+} // namespace
+
+TEST_CASE("kill -9 of the node hosting the variable actors fails pending "
+          "calls with variable_unavailable; local reads keep working") {
+  lose_the_variable_host(SIGKILL);
+}
+
+TEST_CASE("a frozen (SIGSTOP) variable host is detected after the connection "
+          "timeout") {
+  lose_the_variable_host(SIGSTOP);
+}

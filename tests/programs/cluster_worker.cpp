@@ -1,0 +1,246 @@
+// A node process for the multi-process tests (tests/cluster/). It starts a
+// varsync node from node flags (--port, --join, --connection-timeout ...),
+// joins replicas of one group and runs a scenario, reporting on stdout one
+// line per event for the test to read:
+//
+//   listening <port>                     the node serves
+//   result <line>                        policies: a workload result line
+//   step <replica> <k> <value> <ns>      steps: step k completed at steady
+//                                        clock ns (CLOCK_MONOTONIC, the same
+//                                        clock in every process)
+//   calling <replica> <k>                steps: about to make step k
+//   error <replica> <k> <code> <ns>      steps: step k failed
+//   retry <replica> <code> <us>          steps: the call after a failure
+//   local_read <replica> <value>         steps: local read after a failure
+//   membership alive=<list> lost=<list>  steps: the group's membership
+//   bad <what> <code>                    bad_update: a malformed update's
+//                                        error, then the value after it
+//   done                                 the scenario finished
+//
+// Then it waits for SIGTERM or SIGINT and shuts down (exit status 0).
+//
+// Scenarios (--scenario):
+//   policies    tests/support/cluster_workload.hpp on every policy
+//   steps       on_write/mean steps of += (index + 1) on an f64 variable,
+//               --steps N, --pace-ms P of simulated work per step; with
+//               --stop-after K this process's replicas stop after K steps
+//   bad_update  sends updates with a wrong dtype, shape and op straight to
+//               the variable actor, as a faulty remote replica would
+
+#include "actors/cluster_protocol.hpp"
+#include "actors/records.hpp"
+#include "runtime/runtime_core.hpp"
+#include "tests/support/cluster_workload.hpp"
+
+#include <csignal>
+#include <iostream>
+#include <mutex>
+#include <pthread.h>
+#include <sstream>
+#include <thread>
+#include <varsync/varsync.hpp>
+
+using namespace varsync;
+
+namespace {
+
+std::mutex output_mutex;
+
+void say(const std::string& line) {
+  std::lock_guard guard{output_mutex};
+  std::cout << line << std::endl;
+}
+
+std::int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string list(const std::vector<std::size_t>& values) {
+  std::string result;
+  for (auto value : values)
+    result += (result.empty() ? "" : ",") + std::to_string(value);
+  return result.empty() ? "-" : result;
+}
+
+struct scenario_options {
+  std::string scenario = "policies";
+  std::size_t group_size = 6;
+  std::vector<std::size_t> replicas;
+  int steps = 100;
+  int stop_after = -1;
+  int pace_ms = 0;
+};
+
+expected<scenario_options>
+parse_scenario(const std::vector<std::string>& rest) {
+  scenario_options options;
+  for (std::size_t i = 0; i + 1 < rest.size(); i += 2) {
+    const auto& key = rest[i];
+    const auto& value = rest[i + 1];
+    if (key == "--scenario") {
+      options.scenario = value;
+    } else if (key == "--group-size") {
+      options.group_size = std::stoul(value);
+    } else if (key == "--replicas") {
+      std::stringstream in{value};
+      std::string item;
+      while (std::getline(in, item, ','))
+        options.replicas.push_back(std::stoul(item));
+    } else if (key == "--steps") {
+      options.steps = std::stoi(value);
+    } else if (key == "--stop-after") {
+      options.stop_after = std::stoi(value);
+    } else if (key == "--pace-ms") {
+      options.pace_ms = std::stoi(value);
+    } else {
+      return error{errc::invalid_argument, "unknown option " + key};
+    }
+  }
+  return options;
+}
+
+void run_policies(runtime& rt, const replica_group& group) {
+  for (const auto& line : test::run_policy_workload(rt, group))
+    say("result " + line);
+}
+
+void run_steps(runtime& rt, const replica_group& group,
+               const scenario_options& options) {
+  variable_options mean;
+  mean.sync = synchronization::on_write;
+  mean.aggregation = aggregation::mean;
+  auto w = rt.create_variable(group, "w", tensor(0.0), mean);
+  if (!w) {
+    say("error - - " + std::string{to_string(w.error().code())} + " 0");
+    return;
+  }
+  std::vector<std::thread> threads;
+  for (auto index : group.local_indices()) {
+    threads.emplace_back([&, index] {
+      auto r = *group.at(index);
+      auto limit = options.stop_after >= 0 ? options.stop_after : options.steps;
+      for (int k = 0; k < limit; ++k) {
+        // Simulated work of a training step (not synchronization).
+        std::this_thread::sleep_for(std::chrono::milliseconds{options.pace_ms});
+        say("calling " + std::to_string(index) + " " + std::to_string(k));
+        auto done = r.assign_add(*w, tensor(static_cast<double>(index + 1)));
+        if (!done) {
+          say("error " + std::to_string(index) + " " + std::to_string(k) + " " +
+              to_string(done.error().code()) + " " +
+              std::to_string(steady_ns()));
+          auto start = std::chrono::steady_clock::now();
+          auto again = r.assign_add(*w, tensor(1.0));
+          auto took = std::chrono::duration_cast<std::chrono::microseconds>(
+              std::chrono::steady_clock::now() - start);
+          say("retry " + std::to_string(index) + " " +
+              (again ? std::string{"ok"} : to_string(again.error().code())) +
+              " " + std::to_string(took.count()));
+          auto local = r.read(*w);
+          say("local_read " + std::to_string(index) + " " +
+              (local ? std::to_string(local->values<double>()[0])
+                     : to_string(local.error().code())));
+          return;
+        }
+        auto value = r.read(*w);
+        say("step " + std::to_string(index) + " " + std::to_string(k) + " " +
+            (value ? std::to_string(value->values<double>()[0]) : "?") + " " +
+            std::to_string(steady_ns()));
+      }
+    });
+  }
+  for (auto& thread : threads)
+    thread.join();
+  if (auto members = rt.membership(group, std::chrono::seconds{5}))
+    say("membership alive=" + list(members->alive()) +
+        " lost=" + list(members->lost()));
+  else
+    say("membership error " + std::string{to_string(members.error().code())});
+}
+
+/// Sends `message` to the variable actor and reports the error code.
+void send_bad(runtime& rt, const variable& var, const std::string& what,
+              caf::message message) {
+  caf::scoped_actor self{rt.core().system()};
+  std::string code = "no_error";
+  self->request(var.record()->actor, std::chrono::seconds{5}, message)
+      .receive([&](ok_atom) {},
+               [&](caf::error& err) {
+                 code = to_string(from_caf_error(err, what).code());
+               });
+  say("bad " + what + " " + code);
+}
+
+void run_bad_update(runtime& rt, const replica_group& group) {
+  variable_options sum;
+  sum.sync = synchronization::on_write;
+  sum.aggregation = aggregation::sum;
+  auto w = rt.create_variable(group, "w", *tensor::filled(dtype::f64, {3}, 1.0),
+                              sum);
+  if (!w) {
+    say("bad create " + std::string{to_string(w.error().code())});
+    return;
+  }
+  auto index = std::uint64_t{group.local_indices().front()};
+  auto contribute = [&](tensor operand, std::uint8_t op) {
+    return caf::make_message(contribute_atom::value, index, std::uint64_t{0},
+                             op, std::move(operand), std::int64_t{2000});
+  };
+  send_bad(rt, *w, "dtype",
+           contribute(*tensor::filled(dtype::f32, {3}, 1.0), 1));
+  send_bad(rt, *w, "shape",
+           contribute(*tensor::filled(dtype::f64, {4}, 1.0), 1));
+  send_bad(rt, *w, "op", contribute(*tensor::filled(dtype::f64, {3}, 1.0), 9));
+  send_bad(rt, *w, "cross_shape",
+           caf::make_message(update_atom::value, std::uint8_t{1},
+                             *tensor::filled(dtype::f64, {2}, 1.0),
+                             std::int64_t{2000}));
+  auto value = rt.read(*w);
+  say("bad value_after " +
+      (value ? std::to_string(value->values<double>()[0]) + "," +
+                   std::to_string(value->values<double>()[2])
+             : to_string(value.error().code())));
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  auto parsed = parse_node_flags(args);
+  if (!parsed) {
+    std::cerr << parsed.error().to_string() << '\n';
+    return 2;
+  }
+  auto options = parse_scenario(parsed->rest);
+  if (!options) {
+    std::cerr << options.error().to_string() << '\n';
+    return 2;
+  }
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  auto rt = runtime::start(parsed->config);
+  if (!rt) {
+    std::cerr << "start: " << rt.error().to_string() << '\n';
+    return 1;
+  }
+  say("listening " + std::to_string((*rt)->port()));
+  auto group = (*rt)->join_group("g", options->group_size, options->replicas);
+  if (!group) {
+    say("join_error " + group.error().to_string());
+  } else if (options->scenario == "policies") {
+    run_policies(**rt, *group);
+  } else if (options->scenario == "steps") {
+    run_steps(**rt, *group, *options);
+  } else if (options->scenario == "bad_update") {
+    run_bad_update(**rt, *group);
+  }
+  say("done");
+  int received = 0;
+  sigwait(&stop_signals, &received);
+  rt->reset();
+  return 0;
+}

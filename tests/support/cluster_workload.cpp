@@ -1,0 +1,176 @@
+#include "tests/support/cluster_workload.hpp"
+
+#include <cstdio>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+namespace varsync::test {
+
+namespace {
+
+/// Collects result lines from the replica threads.
+class result_lines {
+public:
+  void add(std::string line) {
+    std::lock_guard guard{mutex_};
+    lines_.push_back(std::move(line));
+  }
+
+  std::vector<std::string> take() {
+    std::lock_guard guard{mutex_};
+    return std::move(lines_);
+  }
+
+private:
+  std::mutex mutex_;
+  std::vector<std::string> lines_;
+};
+
+std::string render(const tensor& value) {
+  if (value.type() == dtype::i64)
+    return std::to_string(value.values<std::int64_t>()[0]);
+  char text[64];
+  std::snprintf(text, sizeof text, "%.17g",
+                value.type() == dtype::f64
+                    ? value.values<double>()[0]
+                    : static_cast<double>(value.values<float>()[0]));
+  return text;
+}
+
+template <class T> std::string render(const expected<T>& result) {
+  if (!result)
+    return std::string{"error:"} + to_string(result.error().code());
+  if constexpr (std::is_same_v<T, tensor>)
+    return render(*result);
+  else
+    return "ok";
+}
+
+variable_options options_of(synchronization sync, aggregation how,
+                            std::uint64_t bound = 0) {
+  variable_options options;
+  options.sync = sync;
+  options.aggregation = how;
+  if (bound != 0)
+    options.staleness_bound = bound;
+  return options;
+}
+
+/// Runs `body(replica)` on a thread per local replica of `group`.
+void on_local_replicas(const replica_group& group,
+                       const std::function<void(replica&)>& body) {
+  std::vector<std::thread> threads;
+  for (auto index : group.local_indices())
+    threads.emplace_back([&group, &body, index] {
+      auto handle = group.at(index);
+      if (handle)
+        body(*handle);
+    });
+  for (auto& thread : threads)
+    thread.join();
+}
+
+std::string at(const replica& r) {
+  return " replica=" + std::to_string(r.index()) + " ";
+}
+
+} // namespace
+
+std::vector<std::string> run_policy_workload(runtime& rt,
+                                             const replica_group& group) {
+  result_lines out;
+  auto fail = [&](const std::string& what, const error& err) {
+    out.add(what + " error:" + to_string(err.code()));
+  };
+  auto make = [&](const std::string& name, tensor initial,
+                  variable_options options) -> std::optional<variable> {
+    auto var = rt.create_variable(group, name, initial, options);
+    if (!var) {
+      fail(name + " create", var.error());
+      return std::nullopt;
+    }
+    return *var;
+  };
+  auto ow_sum = make("ow_sum_assign", tensor(0.0),
+                     options_of(synchronization::on_write, aggregation::sum));
+  auto ow_mean = make("ow_mean_add", tensor(5.0),
+                      options_of(synchronization::on_write, aggregation::mean));
+  auto ow_first = make(
+      "ow_first", tensor(0.0),
+      options_of(synchronization::on_write, aggregation::only_first_replica));
+  auto ow_steps = make("ow_sum_steps", tensor(std::int64_t{0}),
+                       options_of(synchronization::on_write, aggregation::sum));
+  auto or_sum = make("or_sum", tensor(0.0),
+                     options_of(synchronization::on_read, aggregation::sum));
+  auto or_mean = make("or_mean", tensor(0.0),
+                      options_of(synchronization::on_read, aggregation::mean));
+  auto or_first = make(
+      "or_first", tensor(0.0),
+      options_of(synchronization::on_read, aggregation::only_first_replica));
+  auto ssp =
+      make("ssp", tensor(std::int64_t{0}),
+           options_of(synchronization::bounded_staleness, aggregation::sum, 1));
+  auto none = make("none", tensor(std::int64_t{0}),
+                   options_of(synchronization::none, aggregation::none));
+  // A collective step of this variable completes only when every replica
+  // of every process made it: a barrier across processes.
+  auto barrier = make("barrier", tensor(std::int64_t{0}),
+                      options_of(synchronization::on_write, aggregation::sum));
+  if (!ow_sum || !ow_mean || !ow_first || !ow_steps || !or_sum || !or_mean ||
+      !or_first || !ssp || !none || !barrier)
+    return out.take();
+  const auto one = tensor(std::int64_t{1});
+  on_local_replicas(group, [&](replica& r) {
+    auto index = static_cast<double>(r.index());
+    auto index_i = static_cast<std::int64_t>(r.index());
+    // on_write: per-replica assign 2.0 with sum, +1.0 with mean, index
+    // with only_first_replica, three steps of += index + 1 with sum.
+    out.add("ow_sum_assign" + at(r) + render(r.assign(*ow_sum, tensor(2.0))));
+    out.add("ow_sum_assign" + at(r) + render(r.read(*ow_sum)));
+    out.add("ow_mean_add" + at(r) +
+            render(r.assign_add(*ow_mean, tensor(1.0))));
+    out.add("ow_mean_add" + at(r) + render(r.read(*ow_mean)));
+    out.add("ow_first" + at(r) + render(r.assign(*ow_first, tensor(index))));
+    out.add("ow_first" + at(r) + render(r.read(*ow_first)));
+    for (int step = 0; step < 3; ++step)
+      if (auto done = r.assign_add(*ow_steps, tensor(index_i + 1)); !done)
+        fail("ow_sum_steps" + at(r), done.error());
+    out.add("ow_sum_steps" + at(r) + render(r.read(*ow_steps)));
+    // on_read: local copies hold the index; cross reads come below.
+    for (auto* var : {&*or_sum, &*or_mean, &*or_first}) {
+      if (auto done = r.assign(*var, tensor(index)); !done)
+        fail(var->name() + at(r), done.error());
+      out.add(var->name() + at(r) + render(r.read(*var)));
+    }
+    // bounded_staleness s = 1: 20 clocks of += index + 1, then catch up.
+    for (int clock = 0; clock < 20; ++clock) {
+      if (auto added = r.assign_add(*ssp, tensor(index_i + 1)); !added)
+        fail("ssp add" + at(r), added.error());
+      if (auto ticked = r.clock(); !ticked)
+        fail("ssp clock" + at(r), ticked.error());
+    }
+    if (auto caught = r.catch_up(); !caught)
+      fail("ssp catch_up" + at(r), caught.error());
+    out.add("ssp" + at(r) + render(r.read(*ssp)));
+    out.add("ssp_staleness_within_bound" + at(r) +
+            (r.stats().max_staleness <= 1 ? "yes" : "no"));
+    // none: local only.
+    out.add("none" + at(r) + render(r.assign(*none, tensor(index_i))));
+    out.add("none" + at(r) + render(r.read(*none)));
+    // Every process's replicas finished their local writes.
+    if (auto passed = r.assign_add(*barrier, one); !passed)
+      fail("barrier" + at(r), passed.error());
+  });
+  for (auto* var : {&*ow_sum, &*ow_mean, &*ow_first, &*ow_steps, &*or_sum,
+                    &*or_mean, &*or_first, &*ssp, &*none})
+    out.add(var->name() + " cross " + render(rt.read(*var)));
+  // Nobody leaves before every process made its cross-replica reads.
+  on_local_replicas(group, [&](replica& r) {
+    if (auto passed = r.assign_add(*barrier, one); !passed)
+      fail("final barrier" + at(r), passed.error());
+  });
+  return out.take();
+}
+
+} // namespace varsync::test

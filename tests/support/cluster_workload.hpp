@@ -1,0 +1,24 @@
+#pragma once
+
+// The integer-valued workload the multi-process tests run on every policy:
+// the same function runs in one embedded runtime (the reference) and in
+// several processes that each hold some replicas of the group; the result
+// lines of the processes together must equal the reference's exactly.
+
+#include <string>
+#include <varsync/varsync.hpp>
+#include <vector>
+
+namespace varsync::test {
+
+/// Runs every case of the workload on the replicas of `group` that live in
+/// this process (one thread each) and returns its result lines, e.g.
+/// "ow_sum_assign replica=3 12" or "or_sum cross 15" (cross-replica reads
+/// are made by every process; equal lines appear once per process). A
+/// failed call yields a line naming its error code instead of a value.
+/// Blocks until every case finished, which needs every process of the
+/// group to run it too.
+std::vector<std::string> run_policy_workload(runtime& rt,
+                                             const replica_group& group);
+
+} // namespace varsync::test

@@ -1,0 +1,100 @@
+#pragma once
+
+// Starts a cluster of tests/programs/cluster_worker processes on loopback
+// for the multi-process tests: the first node is the seed, the others join
+// it; each holds the replicas it is given. Only for test targets (needs
+// VARSYNC_TEST_BINARY_DIR).
+
+#include "tests/support/child_process.hpp"
+
+#include <chrono>
+#include <csignal>
+#include <string>
+#include <vector>
+
+namespace varsync::test {
+
+/// One node of a test cluster: its replicas and extra worker arguments.
+struct worker_node {
+  std::vector<std::size_t> replicas;
+  std::vector<std::string> args;
+};
+
+/// A running test cluster. Destroying it kills every process.
+struct test_cluster {
+  std::vector<child_process> nodes;
+  std::uint16_t seed_port = 0;
+  /// Why starting failed; empty when every node serves.
+  std::string failure;
+
+  /// Every node's stdout and stderr, for failure messages.
+  std::string transcript() {
+    std::string result;
+    for (std::size_t i = 0; i < nodes.size(); ++i)
+      result += "--- node " + std::to_string(i) + " stdout:\n" +
+                nodes[i].output() + "--- node " + std::to_string(i) +
+                " stderr:\n" + nodes[i].errors();
+    return result;
+  }
+
+  /// Sends SIGTERM to every node still running and waits for them; returns
+  /// false when one did not exit with status 0 within `timeout`.
+  bool stop(std::chrono::milliseconds timeout = std::chrono::seconds{20}) {
+    bool clean = true;
+    for (auto& node : nodes)
+      if (node.running())
+        node.signal(SIGTERM);
+    for (auto& node : nodes) {
+      auto status = node.wait(timeout);
+      if (!status || !(*status == exit_status::exited_with(0)))
+        clean = false;
+    }
+    return clean;
+  }
+};
+
+#ifdef VARSYNC_TEST_BINARY_DIR
+/// Starts `nodes.size()` worker processes with `common` arguments (e.g. a
+/// scenario and timeouts) plus each node's own, and waits until each
+/// serves. Check `failure` before using the cluster.
+inline test_cluster start_test_cluster(const std::vector<worker_node>& nodes,
+                                       const std::vector<std::string>& common) {
+  test_cluster cluster;
+  auto program =
+      binary_path(VARSYNC_TEST_BINARY_DIR, "varsync_test_cluster_worker");
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    std::vector<std::string> args{"--port", "0", "--name",
+                                  "node-" + std::to_string(i)};
+    if (i > 0) {
+      args.push_back("--join");
+      args.push_back("127.0.0.1:" + std::to_string(cluster.seed_port));
+    }
+    args.insert(args.end(), common.begin(), common.end());
+    std::string replicas;
+    for (auto index : nodes[i].replicas)
+      replicas += (replicas.empty() ? "" : ",") + std::to_string(index);
+    args.push_back("--replicas");
+    args.push_back(replicas);
+    args.insert(args.end(), nodes[i].args.begin(), nodes[i].args.end());
+    auto process = child_process::start(program, args);
+    if (!process) {
+      cluster.failure = process.error().to_string();
+      return cluster;
+    }
+    cluster.nodes.push_back(std::move(*process));
+    auto line = cluster.nodes.back().wait_for_line("listening ",
+                                                   std::chrono::seconds{20});
+    if (!line) {
+      cluster.failure = "node " + std::to_string(i) + " did not start\n" +
+                        cluster.transcript();
+      return cluster;
+    }
+    if (i == 0)
+      cluster.seed_port =
+          static_cast<std::uint16_t>(std::stoi(line->substr(10)));
+  }
+  return cluster;
+}
+#endif
+
+} // namespace varsync::test

@@ -1,0 +1,42 @@
+#pragma once
+
+// Parsing the event lines of tests/programs/cluster_worker (see the table
+// at the top of that file).
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace varsync::test {
+
+/// The whitespace-separated fields of every line of `output` that starts
+/// with `kind` followed by a space.
+inline std::vector<std::vector<std::string>> lines_of(const std::string& output,
+                                                      const std::string& kind) {
+  std::vector<std::vector<std::string>> result;
+  std::istringstream in{output};
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(kind + " ", 0) != 0)
+      continue;
+    std::istringstream fields{line};
+    std::vector<std::string> row;
+    for (std::string field; fields >> field;)
+      row.push_back(field);
+    result.push_back(std::move(row));
+  }
+  return result;
+}
+
+/// The steady clock now, in the workers' unit (ns since the clock's epoch;
+/// CLOCK_MONOTONIC is the same clock in every process of the machine).
+inline std::int64_t steady_now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+} // namespace varsync::test
