@@ -45,6 +45,10 @@ runtime_core::runtime_core(runtime_options options, const node_config* config)
         [this](std::function<void()> body) {
           std::lock_guard guard{mutex_};
           task_threads_.emplace_back(std::move(body));
+        },
+        [this](const caf::actor& task) {
+          std::lock_guard guard{mutex_};
+          replicas_.push_back(task);
         });
   }
   system_ = std::make_unique<caf::actor_system>(*config_);
@@ -199,8 +203,13 @@ runtime_core::~runtime_core() {
   // actor system's destructor waits for all of them.
   caf::anon_send_exit(lifetime_, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(agent_, caf::exit_reason::user_shutdown);
-  for (const auto& replica : replicas_)
-    caf::anon_send_exit(replica, caf::exit_reason::user_shutdown);
+  std::vector<caf::actor> owned;
+  {
+    std::lock_guard guard{mutex_};
+    owned = replicas_;
+  }
+  for (const auto& actor : owned)
+    caf::anon_send_exit(actor, caf::exit_reason::user_shutdown);
   if (seed_)
     caf::anon_send_exit(directory_, caf::exit_reason::user_shutdown);
   // Tasks see shutting_down from every call now and return.

@@ -151,7 +151,7 @@ private:
   std::mutex mutex_;
   std::map<std::string, group_record_ptr> groups_;
   std::map<variable_id, variable_record_ptr> variables_;
-  /// Replica actors of this node.
+  /// Replica and task actors of this node; stopped at shutdown.
   std::vector<caf::actor> replicas_;
   runtime* owner_ = nullptr;
   /// Threads of the tasks started on this node; joined at shutdown.

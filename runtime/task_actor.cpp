@@ -28,15 +28,16 @@ caf::result<std::string> answer(const expected<std::string>& result) {
 
 void register_tasks(caf::actor_system_config& config,
                     const std::map<std::string, task_function>& tasks,
-                    std::function<runtime*()> node,
-                    thread_starter start_thread) {
+                    std::function<runtime*()> node, thread_starter start_thread,
+                    std::function<void(const caf::actor&)> adopt) {
   for (const auto& [name, function] : tasks) {
     auto body = function;
     auto task_name = name;
     config.add_actor_type(
-        task_type_name(name), [body, task_name, node, start_thread](
+        task_type_name(name), [body, task_name, node, start_thread, adopt](
                                   task_actor_type* self, std::string argument) {
           auto handle = caf::actor_cast<caf::actor>(self);
+          adopt(handle);
           start_thread([body, task_name, node, argument, handle] {
             auto* rt = node();
             expected<std::string> result =

@@ -38,11 +38,12 @@ using thread_starter = std::function<void(std::function<void()>)>;
 
 /// Registers every task of `tasks` with `config` as a spawnable actor type.
 /// `node` returns the runtime a task runs with (set once the node started);
-/// `start_thread` runs the task body on a thread the runtime joins.
+/// `start_thread` runs the task body on a thread the runtime joins; `adopt`
+/// hands each task actor to the runtime, which stops it at shutdown.
 void register_tasks(caf::actor_system_config& config,
                     const std::map<std::string, task_function>& tasks,
-                    std::function<runtime*()> node,
-                    thread_starter start_thread);
+                    std::function<runtime*()> node, thread_starter start_thread,
+                    std::function<void(const caf::actor&)> adopt);
 
 /// What a task_handle refers to.
 struct task_record {

@@ -9,6 +9,7 @@
 
 #include <doctest/doctest.h>
 #include <set>
+#include <varsync/varsync.hpp>
 
 using namespace varsync;
 using namespace varsync::test;
@@ -39,6 +40,28 @@ std::set<std::string> result_lines(test_cluster& cluster) {
   return lines;
 }
 
+/// Runs the workload on 3 processes x 2 replicas; `seed_args` select the
+/// placement of variable actors. Returns the cluster's status at the end.
+cluster_status run_across_processes(const std::set<std::string>& expected,
+                                    std::vector<std::string> seed_args) {
+  auto cluster = start_test_cluster(
+      {{{0, 1}, std::move(seed_args)}, {{2, 3}, {}}, {{4, 5}, {}}},
+      {"--scenario", "policies"});
+  REQUIRE_MESSAGE(cluster.failure.empty(), cluster.failure);
+  for (auto& node : cluster.nodes)
+    REQUIRE_MESSAGE(node.wait_for_line("done", 120s), cluster.transcript());
+  auto actual = result_lines(cluster);
+  for (const auto& line : expected)
+    CHECK_MESSAGE(actual.count(line) == 1,
+                  "missing across processes: " << line);
+  for (const auto& line : actual)
+    CHECK_MESSAGE(expected.count(line) == 1, "not in the reference: " << line);
+  auto status = fetch_status(endpoint{"127.0.0.1", cluster.seed_port}, 10s);
+  REQUIRE_MESSAGE(status, status.error().to_string());
+  CHECK_MESSAGE(cluster.stop(), cluster.transcript());
+  return *status;
+}
+
 } // namespace
 
 TEST_CASE("three processes with two replicas each reproduce the "
@@ -53,17 +76,21 @@ TEST_CASE("three processes with two replicas each reproduce the "
         "ssp_staleness_within_bound replica=1 yes", "none replica=2 2",
         "none cross error:wrong_context", "ow_mean_add cross 6"})
     CHECK_MESSAGE(expected.count(line) == 1, line);
-  // ... and across processes.
-  auto cluster = start_test_cluster({{{0, 1}, {}}, {{2, 3}, {}}, {{4, 5}, {}}},
-                                    {"--scenario", "policies"});
-  REQUIRE_MESSAGE(cluster.failure.empty(), cluster.failure);
-  for (auto& node : cluster.nodes)
-    REQUIRE_MESSAGE(node.wait_for_line("done", 120s), cluster.transcript());
-  auto actual = result_lines(cluster);
-  for (const auto& line : expected)
-    CHECK_MESSAGE(actual.count(line) == 1,
-                  "missing across processes: " << line);
-  for (const auto& line : actual)
-    CHECK_MESSAGE(expected.count(line) == 1, "not in the reference: " << line);
-  CHECK_MESSAGE(cluster.stop(), cluster.transcript());
+  SUBCASE("variable actors on the seed") {
+    auto status = run_across_processes(expected, {});
+    REQUIRE(status.nodes.size() == 3);
+    REQUIRE(status.variables.size() == 10);
+    for (const auto& var : status.variables)
+      CHECK(var.node == "node-0");
+    REQUIRE(status.groups.size() == 1);
+    CHECK(status.groups.front().alive().size() == 6);
+  }
+  SUBCASE("variable actors spread over the nodes") {
+    // Variable actors on node-1 talk to replicas on node-2 directly.
+    auto status = run_across_processes(expected, {"--spread-variables"});
+    std::set<std::string> hosts;
+    for (const auto& var : status.variables)
+      hosts.insert(var.node);
+    CHECK(hosts == std::set<std::string>{"node-0", "node-1", "node-2"});
+  }
 }

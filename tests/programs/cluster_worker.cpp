@@ -26,6 +26,11 @@
 //               --stop-after K this process's replicas stop after K steps
 //   bad_update  sends updates with a wrong dtype, shape and op straight to
 //               the variable actor, as a faulty remote replica would
+//   idle        joins no group; serves the remote tasks below
+//
+// Remote tasks every worker registers (node_config::tasks):
+//   echo      returns "<node name>:<argument>"
+//   sleep_ms  sleeps <argument> milliseconds (simulated work), returns "slept"
 
 #include "actors/cluster_protocol.hpp"
 #include "actors/records.hpp"
@@ -222,13 +227,25 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  parsed->config.tasks["echo"] =
+      [](runtime& node, const std::string& arg) -> expected<std::string> {
+    return node.node_name() + ":" + arg;
+  };
+  parsed->config.tasks["sleep_ms"] =
+      [](runtime&, const std::string& arg) -> expected<std::string> {
+    std::this_thread::sleep_for(std::chrono::milliseconds{std::stoi(arg)});
+    return std::string{"slept"};
+  };
   auto rt = runtime::start(parsed->config);
   if (!rt) {
     std::cerr << "start: " << rt.error().to_string() << '\n';
     return 1;
   }
   say("listening " + std::to_string((*rt)->port()));
-  auto group = (*rt)->join_group("g", options->group_size, options->replicas);
+  auto group =
+      options->scenario == "idle"
+          ? expected<replica_group>{replica_group{}}
+          : (*rt)->join_group("g", options->group_size, options->replicas);
   if (!group) {
     say("join_error " + group.error().to_string());
   } else if (options->scenario == "policies") {
