@@ -1,13 +1,22 @@
 #include "varsync/node_config.hpp"
 
-#include <algorithm>
 #include <charconv>
 #include <fstream>
-#include <set>
+#include <system_error>
 
 namespace varsync {
 
 namespace {
+
+constexpr std::string_view duration_example = "expected e.g. 200ms or 2s";
+
+/// The largest duration accepted, in its unit: keeps `value * 1000` and the
+/// deadlines computed from it far from overflowing.
+constexpr std::uint64_t max_duration = std::uint64_t{1} << 40;
+
+/// A thread count above this is a typo, not a setting: CAF would try to
+/// start that many threads.
+constexpr std::uint64_t max_worker_threads = 1024;
 
 std::string_view trim(std::string_view text) {
   auto first = text.find_first_not_of(" \t\r");
@@ -17,21 +26,27 @@ std::string_view trim(std::string_view text) {
   return text.substr(first, last - first + 1);
 }
 
-error bad_value(std::string_view key, std::string_view value,
-                std::string_view expected) {
-  return error{errc::invalid_argument, std::string{key} + ": '" +
-                                           std::string{value} + "' is not " +
-                                           std::string{expected}};
+bool starts_with_dashes(std::string_view arg) {
+  return arg.starts_with("--");
 }
 
-/// A non-negative integer of at most `max`.
+/// "key: 'value' is not <what>".
+error bad_value(std::string_view key, std::string_view value,
+                std::string_view what) {
+  return error{errc::invalid_argument, std::string{key} + ": '" +
+                                           std::string{value} + "' is not " +
+                                           std::string{what}};
+}
+
+/// Digits only (no sign, no spaces), at most `max`.
 std::optional<std::uint64_t> parse_unsigned(std::string_view text,
                                             std::uint64_t max) {
+  if (text.empty())
+    return std::nullopt;
   std::uint64_t value = 0;
-  auto [end, status] =
-      std::from_chars(text.data(), text.data() + text.size(), value);
-  if (status != std::errc{} || end != text.data() + text.size() ||
-      text.empty() || value > max)
+  const auto* last = text.data() + text.size();
+  auto [end, status] = std::from_chars(text.data(), last, value);
+  if (status != std::errc{} || end != last || value > max)
     return std::nullopt;
   return value;
 }
@@ -47,22 +62,25 @@ expected<std::chrono::milliseconds> parse_duration(std::string_view key,
     digits.remove_suffix(1);
     scale = 1000;
   }
-  auto value = parse_unsigned(digits, std::uint64_t{1} << 40);
-  if (!value || *value == 0)
+  auto value = parse_unsigned(digits, max_duration);
+  if (!value)
     return bad_value(key, text,
-                     "a positive duration (expected e.g. 200ms or "
-                     "2s)");
-  return std::chrono::milliseconds{*value * scale};
+                     "a duration (" + std::string{duration_example} + ")");
+  if (*value == 0)
+    return bad_value(key, text,
+                     "a positive duration (must be above 0; " +
+                         std::string{duration_example} + ")");
+  return std::chrono::milliseconds{
+      static_cast<std::chrono::milliseconds::rep>(*value * scale)};
 }
 
 expected<bool> parse_bool(std::string_view key, std::string_view text) {
-  static const std::set<std::string_view> yes{"true", "yes", "on", "1"};
-  static const std::set<std::string_view> no{"false", "no", "off", "0"};
-  if (yes.count(text) != 0)
+  if (text == "true" || text == "yes" || text == "on" || text == "1")
     return true;
-  if (no.count(text) != 0)
+  if (text == "false" || text == "no" || text == "off" || text == "0")
     return false;
-  return bad_value(key, text, "a boolean (true/false, yes/no, on/off, 1/0)");
+  return bad_value(key, text,
+                   "a boolean (expected true/false, yes/no, on/off or 1/0)");
 }
 
 bool is_bool_key(std::string_view key) {
@@ -76,6 +94,54 @@ bool is_key(std::string_view key) {
   return false;
 }
 
+/// The line without a comment: `#` starts one at the beginning of the line
+/// or after whitespace, so a value such as "node#2" keeps its `#`.
+std::string_view strip_comment(std::string_view line) {
+  for (std::size_t i = 0; i < line.size(); ++i)
+    if (line[i] == '#' && (i == 0 || line[i - 1] == ' ' || line[i - 1] == '\t'))
+      return line.substr(0, i);
+  return line;
+}
+
+/// Applies the `key = value` lines of `file` to `config` without validating
+/// the result, so that flags applied afterwards can still fix a combination.
+expected<void> apply_config_file(const std::filesystem::path& file,
+                                 node_config& config) {
+  std::error_code ignored;
+  if (std::filesystem::is_directory(file, ignored))
+    return error{errc::invalid_argument,
+                 "config file '" + file.string() +
+                     "' cannot be read (it is a directory)"};
+  std::ifstream in{file};
+  if (!in)
+    return error{errc::invalid_argument,
+                 "config file '" + file.string() +
+                     "' cannot be read (missing or not readable)"};
+  // Settings go to a copy: on error the caller's config stays unchanged.
+  auto result = config;
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    auto text = trim(strip_comment(line));
+    if (text.empty())
+      continue;
+    auto where = file.string() + ":" + std::to_string(number) + ": ";
+    auto equals = text.find('=');
+    auto key = trim(text.substr(0, equals));
+    if (equals == std::string_view::npos || key.empty())
+      return error{errc::invalid_argument, where +
+                                               "expected 'key = value', got '" +
+                                               std::string{text} + "'"};
+    auto applied = result.set(key, trim(text.substr(equals + 1)));
+    if (!applied)
+      return error{errc::invalid_argument, where + applied.error().message()};
+  }
+  if (in.bad())
+    return error{errc::invalid_argument,
+                 "config file '" + file.string() + "': read error"};
+  config = std::move(result);
+  return {};
+}
+
 } // namespace
 
 std::string to_string(const endpoint& x) {
@@ -84,11 +150,15 @@ std::string to_string(const endpoint& x) {
 
 expected<endpoint> parse_endpoint(std::string_view text, std::string_view key) {
   auto colon = text.rfind(':');
-  if (colon == std::string_view::npos || colon == 0)
-    return bad_value(key, text, "an address HOST:PORT");
+  if (colon == std::string_view::npos)
+    return bad_value(key, text, "an address HOST:PORT (no ':' found)");
+  if (colon == 0)
+    return bad_value(key, text, "an address HOST:PORT (the host is empty)");
   auto port = parse_unsigned(text.substr(colon + 1), 65535);
   if (!port || *port == 0)
-    return bad_value(key, text, "an address HOST:PORT with a port 1-65535");
+    return bad_value(key, text,
+                     "an address HOST:PORT (expected a port 1-65535 after "
+                     "the last ':')");
   return endpoint{std::string{text.substr(0, colon)},
                   static_cast<std::uint16_t>(*port)};
 }
@@ -96,10 +166,12 @@ expected<endpoint> parse_endpoint(std::string_view text, std::string_view key) {
 std::vector<std::pair<std::string, std::string>> node_config::keys() {
   return {
       {"host", "address to listen on (default 127.0.0.1)"},
-      {"port", "port to listen on; 0 picks a free one (default 0)"},
+      {"port", "port to listen on, 0-65535; 0 picks a free one (default 0)"},
       {"join", "HOST:PORT of the seed to join; unset: this node is the seed"},
       {"name", "name of this node in status output (default HOST:PORT)"},
-      {"heartbeat-interval", "how often to tell peers we are alive (200ms)"},
+      {"heartbeat-interval",
+       "how often to tell peers we are alive, below connection-timeout "
+       "(200ms)"},
       {"connection-timeout", "silence after which a peer is dead (2s)"},
       {"join-deadline", "how long joining retries to reach the seed (10s)"},
       {"default-timeout", "deadline of calls that pass none (30s)"},
@@ -110,23 +182,24 @@ std::vector<std::pair<std::string, std::string>> node_config::keys() {
 }
 
 expected<void> node_config::set(std::string_view key, std::string_view value) {
+  // Each branch parses first and assigns last: on error nothing changes.
   if (key == "host") {
     if (value.empty())
-      return bad_value(key, value, "a host name or address");
+      return bad_value(key, value, "a host name or address (it is empty)");
     host = value;
   } else if (key == "port") {
     auto parsed = parse_unsigned(value, 65535);
     if (!parsed)
-      return bad_value(key, value, "a port number 0-65535");
+      return bad_value(key, value, "a port (expected an integer 0-65535)");
     port = static_cast<std::uint16_t>(*parsed);
   } else if (key == "join") {
     auto parsed = parse_endpoint(value, key);
     if (!parsed)
       return parsed.error();
-    join = *parsed;
+    join = std::move(*parsed);
   } else if (key == "name") {
     if (value.empty())
-      return bad_value(key, value, "a non-empty name");
+      return bad_value(key, value, "a name (it is empty)");
     name = value;
   } else if (key == "heartbeat-interval" || key == "connection-timeout" ||
              key == "join-deadline" || key == "default-timeout") {
@@ -144,117 +217,103 @@ expected<void> node_config::set(std::string_view key, std::string_view value) {
       return parsed.error();
     (key == "serve-variables" ? serve_variables : spread_variables) = *parsed;
   } else if (key == "worker-threads") {
-    auto parsed = parse_unsigned(value, 1024);
+    auto parsed = parse_unsigned(value, max_worker_threads);
     if (!parsed)
-      return bad_value(key, value, "a thread count 0-1024");
+      return bad_value(key, value,
+                       "a thread count (expected an integer 0-" +
+                           std::to_string(max_worker_threads) + ")");
     worker_threads = static_cast<std::size_t>(*parsed);
   } else {
     return error{errc::invalid_argument,
-                 "unknown setting '" + std::string{key} +
-                     "' (see --help for the known ones)"};
+                 std::string{key} + ": unknown key (with value '" +
+                     std::string{value} + "'; see --help for the known keys)"};
   }
   return {};
 }
 
 expected<void> node_config::validate() const {
   if (host.empty())
-    return error{errc::invalid_argument, "host: must not be empty"};
-  if (join && (join->host.empty() || join->port == 0))
     return error{errc::invalid_argument,
-                 "join: '" + to_string(*join) + "' is not HOST:PORT"};
+                 "host: must not be empty (expected a host name or address)"};
+  if (join && join->host.empty())
+    return error{errc::invalid_argument,
+                 "join: '" + to_string(*join) + "' has an empty host"};
+  if (join && join->port == 0)
+    return error{errc::invalid_argument,
+                 "join: '" + to_string(*join) +
+                     "' has port 0 (expected the seed's port 1-65535)"};
   if (heartbeat_interval >= connection_timeout)
     return error{errc::invalid_argument,
-                 "heartbeat-interval (" +
+                 "heartbeat-interval " +
                      std::to_string(heartbeat_interval.count()) +
-                     " ms) must be below connection-timeout (" +
+                     "ms must be below connection-timeout " +
                      std::to_string(connection_timeout.count()) +
-                     " ms), or healthy peers are declared dead"};
+                     "ms, or healthy peers are declared dead"};
   return {};
 }
 
 expected<node_config> load_node_config(const std::filesystem::path& file,
                                        node_config base) {
-  std::ifstream in{file};
-  if (!in)
-    return error{errc::invalid_argument,
-                 "config file '" + file.string() + "' cannot be read"};
-  auto result = base;
-  std::string line;
-  for (int number = 1; std::getline(in, line); ++number) {
-    std::string_view text = line;
-    if (auto hash = text.find('#'); hash != std::string_view::npos)
-      text = text.substr(0, hash);
-    text = trim(text);
-    if (text.empty())
-      continue;
-    auto where = file.string() + ":" + std::to_string(number) + ": ";
-    auto equals = text.find('=');
-    if (equals == std::string_view::npos)
-      return error{errc::invalid_argument, where +
-                                               "expected 'key = value', got '" +
-                                               std::string{text} + "'"};
-    auto applied =
-        result.set(trim(text.substr(0, equals)), trim(text.substr(equals + 1)));
-    if (!applied)
-      return error{errc::invalid_argument, where + applied.error().message()};
-  }
-  if (auto valid = result.validate(); !valid)
+  if (auto applied = apply_config_file(file, base); !applied)
+    return applied.error();
+  if (auto valid = base.validate(); !valid)
     return error{errc::invalid_argument,
                  file.string() + ": " + valid.error().message()};
-  return result;
+  return base;
 }
 
 expected<parsed_flags> parse_node_flags(const std::vector<std::string>& args,
                                         node_config base) {
   parsed_flags result{std::move(base), {}};
-  // --config first, wherever it appears: flags override the file.
+  // --config first, wherever it appears: flags override the file. The
+  // combination is validated once, after the flags.
   for (std::size_t i = 0; i < args.size(); ++i) {
-    std::string file;
-    if (args[i] == "--config") {
-      if (i + 1 >= args.size())
-        return error{errc::invalid_argument, "--config: missing FILE"};
-      file = args[i + 1];
-    } else if (args[i].rfind("--config=", 0) == 0) {
-      file = args[i].substr(9);
+    std::string_view arg = args[i];
+    std::string_view file;
+    if (arg == "--config") {
+      if (i + 1 >= args.size() || starts_with_dashes(args[i + 1]))
+        return error{errc::invalid_argument,
+                     "--config: missing value (expected --config FILE)"};
+      file = args[++i];
+    } else if (arg.starts_with("--config=")) {
+      file = arg.substr(9);
     } else {
       continue;
     }
-    auto loaded = load_node_config(file, result.config);
-    if (!loaded)
-      return loaded.error();
-    result.config = *loaded;
+    if (auto applied = apply_config_file(file, result.config); !applied)
+      return applied.error();
   }
   for (std::size_t i = 0; i < args.size(); ++i) {
-    const auto& arg = args[i];
+    std::string_view arg = args[i];
     if (arg == "--config") {
-      ++i;
+      ++i; // its file, loaded above
       continue;
     }
-    if (arg.rfind("--config=", 0) == 0)
+    if (arg.starts_with("--config="))
       continue;
-    if (arg.rfind("--", 0) != 0) {
-      result.rest.push_back(arg);
+    if (!starts_with_dashes(arg)) {
+      result.rest.emplace_back(arg);
       continue;
     }
-    auto body = std::string_view{arg}.substr(2);
+    auto body = arg.substr(2);
     auto equals = body.find('=');
     auto key = body.substr(0, equals);
     if (!is_key(key)) {
-      result.rest.push_back(arg);
+      result.rest.emplace_back(arg);
       continue;
     }
-    std::string value;
-    if (equals != std::string_view::npos) {
+    auto next_is_value =
+        i + 1 < args.size() && !starts_with_dashes(args[i + 1]);
+    std::string_view value;
+    if (equals != std::string_view::npos)
       value = body.substr(equals + 1);
-    } else if (is_bool_key(key) &&
-               (i + 1 >= args.size() || args[i + 1].rfind("--", 0) == 0)) {
-      value = "true";
-    } else if (i + 1 < args.size()) {
+    else if (next_is_value)
       value = args[++i];
-    } else {
+    else if (is_bool_key(key))
+      value = "true";
+    else
       return error{errc::invalid_argument,
                    "--" + std::string{key} + ": missing value"};
-    }
     if (auto applied = result.config.set(key, value); !applied)
       return error{errc::invalid_argument, "--" + applied.error().message()};
   }
