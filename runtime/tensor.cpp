@@ -94,6 +94,25 @@ expected<tensor> tensor::from_bytes(dtype type, shape_type shape,
   return result;
 }
 
+expected<tensor> tensor::adopt_bytes(dtype type, shape_type shape,
+                                     std::vector<std::byte> bytes) {
+  auto count = element_count(shape);
+  if (!count)
+    return count.error();
+  if (*count * size_of(type) != bytes.size())
+    return error{errc::invalid_argument,
+                 "a " + std::string{to_string(type)} + " tensor of shape " +
+                     to_string(shape) + " needs " +
+                     std::to_string(*count * size_of(type)) + " bytes, got " +
+                     std::to_string(bytes.size())};
+  tensor result;
+  result.type_ = type;
+  result.shape_ = std::move(shape);
+  result.element_count_ = *count;
+  result.storage_ = std::make_shared<std::vector<std::byte>>(std::move(bytes));
+  return result;
+}
+
 expected<tensor> tensor::filled(dtype type, shape_type shape, double value) {
   auto count = element_count(shape);
   if (!count)

@@ -109,6 +109,11 @@ public:
   static expected<tensor> from_bytes(dtype type, shape_type shape,
                                      std::span<const std::byte> bytes);
 
+  /// Like `from_bytes`, but takes over `bytes` instead of copying them (for
+  /// buffers filled by a reader, e.g. a network message).
+  static expected<tensor> adopt_bytes(dtype type, shape_type shape,
+                                      std::vector<std::byte> bytes);
+
   /// A tensor of `type` and `shape` with every element equal to `value`
   /// converted to `type`. Fails with `invalid_argument` on a negative
   /// dimension.

@@ -351,3 +351,20 @@ TEST_CASE("element sizes and integer-ness follow the dtype") {
   CHECK_EQ(dtype_of<double>(), dtype::f64);
   CHECK_EQ(dtype_of<std::int64_t>(), dtype::i64);
 }
+
+TEST_CASE("adopt_bytes takes over a buffer of the right size and refuses "
+          "a wrong one") {
+  std::vector<std::byte> raw(3 * sizeof(double));
+  double values[3] = {1.5, -2.0, 4.25};
+  std::memcpy(raw.data(), values, sizeof values);
+  auto x = tensor::adopt_bytes(dtype::f64, {3}, std::move(raw));
+  REQUIRE(x);
+  CHECK(x->values<double>()[0] == 1.5);
+  CHECK(x->values<double>()[2] == 4.25);
+  auto wrong = tensor::adopt_bytes(dtype::f64, {4},
+                                   std::vector<std::byte>(3 * sizeof(double)));
+  REQUIRE(!wrong);
+  CHECK(wrong.error().code() == errc::invalid_argument);
+  auto negative = tensor::adopt_bytes(dtype::f64, {-1}, {});
+  REQUIRE(!negative);
+}
