@@ -1,0 +1,76 @@
+#pragma once
+
+// The model and the training task of the cluster example: synthetic data
+// for a binary logistic regression, the held-out evaluation, and the
+// remote task "train" each node runs for its replicas.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <varsync/varsync.hpp>
+#include <vector>
+
+namespace example {
+
+/// Features per example (the weights variable has one more: the bias).
+constexpr std::size_t features = 16;
+/// Training examples over all replicas (one epoch).
+constexpr std::size_t train_examples = 32768;
+/// Held-out examples the driver evaluates on.
+constexpr std::size_t test_examples = 2048;
+/// The accuracy both runs must reach (the generator's labels are noisy;
+/// the true weights score about 0.9 on them).
+constexpr double required_accuracy = 0.8;
+
+/// Examples as rows of `features` values, labels 0 or 1.
+struct dataset {
+  std::vector<double> x;
+  std::vector<double> y;
+  std::size_t size() const { return y.size(); }
+};
+
+/// `count` examples from a generator seeded with `seed`; the true model is
+/// the same for every seed.
+dataset make_dataset(std::size_t count, std::uint64_t seed);
+
+/// Held-out loss and accuracy of `weights` (f64[features + 1]).
+struct metrics {
+  double loss = 0;
+  double accuracy = 0;
+};
+
+metrics evaluate(const varsync::tensor& weights, const dataset& data);
+
+/// What the driver asks a node's training task to do.
+struct settings {
+  std::string policy = "on_write"; // or "bounded_staleness"
+  std::size_t group_size = 4;
+  std::vector<std::size_t> replicas;
+  int epochs = 5;
+  std::size_t batch = 32;
+  double learning_rate = 0.5;
+
+  std::string weights_name() const { return "weights-" + policy; }
+  std::string counter_name() const { return "examples-" + policy; }
+};
+
+/// `settings` as a task argument ("key=value" words) and back.
+std::string to_argument(const settings& s);
+varsync::expected<settings> from_argument(const std::string& text);
+
+/// What a training task reports back.
+struct task_stats {
+  std::uint64_t bytes_sent = 0;
+  std::uint64_t max_staleness = 0;
+};
+
+task_stats parse_task_result(const std::string& text);
+
+/// The remote task "train": joins the replicas of `settings.replicas`,
+/// creates (or gets) the weights and the examples counter, trains every
+/// local replica on its own thread and its own shard, and returns the
+/// node's task_stats as text.
+varsync::expected<std::string> train_task(varsync::runtime& node,
+                                          const std::string& argument);
+
+} // namespace example

@@ -1,0 +1,74 @@
+// The demo (examples/cluster, what `scripts/demo` runs): it finishes, trains
+// both models to the example's own accuracy bar, `varsync status` against
+// it while it runs shows every node and the training variables, and no
+// process it started is left behind, also when it is interrupted.
+
+#include "tests/support/child_process.hpp"
+
+#include <csignal>
+#include <doctest/doctest.h>
+
+using namespace varsync::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+const char* const demo_name = "varsync_example_cluster";
+
+std::string demo() {
+  return binary_path(VARSYNC_BINARY_DIR, demo_name);
+}
+
+/// The seed's port from the demo's "seed listening on 127.0.0.1:PORT".
+std::string seed_address(child_process& process) {
+  auto line = process.wait_for_line("seed listening on ", 30s);
+  REQUIRE_MESSAGE(line, process.output() << process.errors());
+  return line->substr(line->find("listening on ") + 13);
+}
+
+} // namespace
+
+TEST_CASE("the demo runs to the end, answers varsync status while it runs "
+          "and leaves no process behind") {
+  REQUIRE(processes_matching(demo_name).empty());
+  // More epochs than the default keep it running while status is asked.
+  auto process = child_process::start(demo(), {"--epochs", "20"});
+  REQUIRE(process);
+  auto address = seed_address(*process);
+  REQUIRE_MESSAGE(process->wait_for_line("epoch 1/", 60s),
+                  process->output() << process->errors());
+  auto status =
+      child_process::start(binary_path(VARSYNC_BINARY_DIR, "varsync"),
+                           {"status", address});
+  REQUIRE(status);
+  auto status_exit = status->wait(30s);
+  REQUIRE(status_exit);
+  auto shown = status->output();
+  CHECK_MESSAGE(*status_exit == exit_status::exited_with(0),
+                shown << status->errors());
+  CHECK_MESSAGE(shown.find("nodes (3)") != std::string::npos, shown);
+  CHECK(shown.find("node-1") != std::string::npos);
+  CHECK(shown.find("node-2") != std::string::npos);
+  CHECK(shown.find("on_write") != std::string::npos);
+  auto exit = process->wait(120s);
+  REQUIRE_MESSAGE(exit, process->output() << process->errors());
+  CHECK_MESSAGE(*exit == exit_status::exited_with(0),
+                process->output() << process->errors());
+  CHECK(process->output().find("bounded_staleness") != std::string::npos);
+  CHECK_MESSAGE(wait_for_no_process_matching(demo_name, 10s).empty(),
+                "processes left behind");
+}
+
+TEST_CASE("an interrupted demo (SIGINT) stops every process it started") {
+  auto process = child_process::start(demo(), {"--epochs", "50"});
+  REQUIRE(process);
+  seed_address(*process);
+  REQUIRE_MESSAGE(process->wait_for_line("epoch 1/", 60s),
+                  process->output() << process->errors());
+  CHECK(processes_matching(demo_name).size() >= 3);
+  process->signal(SIGINT);
+  auto exit = process->wait(30s);
+  REQUIRE(exit);
+  CHECK_MESSAGE(wait_for_no_process_matching(demo_name, 10s).empty(),
+                "processes left behind after SIGINT");
+}
