@@ -37,9 +37,8 @@ TEST_CASE("the demo runs to the end, answers varsync status while it runs "
   auto address = seed_address(*process);
   REQUIRE_MESSAGE(process->wait_for_line("epoch 1/", 60s),
                   process->output() << process->errors());
-  auto status =
-      child_process::start(binary_path(VARSYNC_BINARY_DIR, "varsync"),
-                           {"status", address});
+  auto status = child_process::start(binary_path(VARSYNC_BINARY_DIR, "varsync"),
+                                     {"status", address});
   REQUIRE(status);
   auto status_exit = status->wait(30s);
   REQUIRE(status_exit);
@@ -52,8 +51,8 @@ TEST_CASE("the demo runs to the end, answers varsync status while it runs "
   CHECK(shown.find("on_write") != std::string::npos);
   auto exit = process->wait(120s);
   REQUIRE_MESSAGE(exit, process->output() << process->errors());
-  CHECK_MESSAGE(*exit == exit_status::exited_with(0),
-                process->output() << process->errors());
+  CHECK_MESSAGE(*exit == exit_status::exited_with(0), process->output()
+                                                          << process->errors());
   CHECK(process->output().find("bounded_staleness") != std::string::npos);
   CHECK_MESSAGE(wait_for_no_process_matching(demo_name, 10s).empty(),
                 "processes left behind");
