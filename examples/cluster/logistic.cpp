@@ -79,6 +79,23 @@ metrics evaluate(const varsync::tensor& weights, const dataset& data) {
   return result;
 }
 
+std::vector<double> sgd_step(std::span<const double> weights,
+                             const dataset& data, std::size_t first,
+                             std::size_t last, double learning_rate) {
+  std::vector<double> gradient(features + 1, 0.0);
+  for (std::size_t i = first; i < last; ++i) {
+    const auto* x = &data.x[i * features];
+    auto error = sigmoid(dot(weights.data(), x)) - data.y[i];
+    for (std::size_t j = 0; j < features; ++j)
+      gradient[j] += error * x[j];
+    gradient[features] += error;
+  }
+  auto scale = -learning_rate / static_cast<double>(last - first);
+  for (auto& g : gradient)
+    g *= scale;
+  return gradient;
+}
+
 std::string to_argument(const settings& s) {
   std::ostringstream out;
   out << "policy=" << s.policy << " group=" << s.group_size
@@ -169,25 +186,14 @@ varsync::expected<std::string> train_task(varsync::runtime& node,
       if (!r)
         return fail(r.error());
       auto data = make_dataset(shard, 100 + index);
-      std::vector<double> gradient(features + 1);
       for (int epoch = 0; epoch < s->epochs; ++epoch) {
         for (std::size_t first = 0; first < shard; first += s->batch) {
           auto w = r->read(*weights);
           if (!w)
             return fail(w.error());
-          auto wv = w->values<double>();
-          std::fill(gradient.begin(), gradient.end(), 0.0);
           auto last = std::min(first + s->batch, shard);
-          for (std::size_t i = first; i < last; ++i) {
-            const auto* x = &data.x[i * features];
-            auto error = sigmoid(dot(wv.data(), x)) - data.y[i];
-            for (std::size_t j = 0; j < features; ++j)
-              gradient[j] += error * x[j];
-            gradient[features] += error;
-          }
-          auto scale = -s->learning_rate / static_cast<double>(last - first);
-          for (auto& g : gradient)
-            g *= scale;
+          auto gradient = sgd_step(w->values<double>(), data, first, last,
+                                   s->learning_rate);
           auto step = *varsync::tensor::from_values<double>(
               std::span<const double>{gradient}, {features + 1});
           // on_write: a collective step (mean over replicas); SSP: local

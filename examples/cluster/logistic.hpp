@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <varsync/varsync.hpp>
 #include <vector>
@@ -40,6 +41,12 @@ struct metrics {
 };
 
 metrics evaluate(const varsync::tensor& weights, const dataset& data);
+
+/// The SGD step for examples [first, last) of `data` at `weights`:
+/// -learning_rate times the mean logistic-loss gradient (bias last).
+std::vector<double> sgd_step(std::span<const double> weights,
+                             const dataset& data, std::size_t first,
+                             std::size_t last, double learning_rate);
 
 /// What the driver asks a node's training task to do.
 struct settings {
