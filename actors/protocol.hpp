@@ -174,8 +174,9 @@ inline caf::error inspect(caf::deserializer& source, tensor& x) {
   if (byte_count > 0)
     if (auto err = source.apply_raw(raw.size(), raw.data()))
       return err;
-  auto result =
-      tensor::from_bytes(static_cast<dtype>(type), std::move(shape), raw);
+  // The tensor takes over the buffer the payload was read into: no copy.
+  auto result = tensor::adopt_bytes(static_cast<dtype>(type), std::move(shape),
+                                    std::move(raw));
   if (!result)
     return caf::sec::invalid_argument;
   x = std::move(*result);
