@@ -40,6 +40,8 @@ struct options {
   double batch_ms = 150;
   int batches = 5;
   bool worker = false;
+  /// Scheduler threads per process (0: one per core).
+  std::size_t threads = 0;
   std::string join;
   std::size_t index = 0;
 };
@@ -67,6 +69,8 @@ options parse(int argc, char** argv) {
       o.batches = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--join"))
       o.join = argv[i + 1], o.worker = true;
+    else if (!std::strcmp(argv[i], "--threads"))
+      o.threads = std::strtoull(argv[i + 1], nullptr, 10);
     else if (!std::strcmp(argv[i], "--index"))
       o.index = std::strtoull(argv[i + 1], nullptr, 10);
   }
@@ -170,6 +174,7 @@ int main(int argc, char** argv) {
   varsync::node_config config;
   config.connection_timeout = 10s; // large steps keep the I/O thread busy
   config.heartbeat_interval = 500ms;
+  config.worker_threads = o.threads;
   if (o.worker) {
     config.join = check(varsync::parse_endpoint(o.join, "--join"), "join");
     auto rt = check(varsync::runtime::start(config), "start");
