@@ -1,0 +1,452 @@
+// varsync's on_write/mean step across P processes over loopback TCP: the
+// peer of MPI_Allreduce (bench/mpi/allreduce.cpp). Every process holds one
+// replica of group "bench"; a step is `replica::assign_add(w, delta)` on an
+// f32 variable with aggregation mean, which completes when all P replicas
+// contributed and the mean is installed at this replica, like an
+// all-reduce (divided by P).
+//
+// Processes. Started without --worker, the program is the driver: it starts
+// the seed node (which hosts the directory and, by varsync's default
+// placement, every variable actor), then starts P workers, copies of itself
+// (--worker --join 127.0.0.1:PORT --index i), and joins no group itself.
+// The driver runs the method and the workers obey: it writes one command a
+// line to a worker's stdin and reads one reply a line from its stdout:
+//   size B    -> create variable wB of max(1, B/4) floats; "ready"
+//   steps N   -> make N timed steps; "time <seconds per step>"
+//   check     -> "check <0|1> <value> <expected>" (every element of wB
+//                equals steps * (P + 1) / 2: worker i adds i + 1 each step)
+//   quit      -> exit
+// A failed step (each has a deadline, --step-timeout-s) is "error <text>".
+//
+// Method per size (the same as the MPI peer's and the anchors'): one timed
+// step (when it took longer than --skip-after-s, the size is reported as
+// status=timeout and skipped), 2 warm-up steps, calibration with 1, 4, 16,
+// ... steps until a round lasts >= 20 ms, then --batches batches of the
+// step count that makes a batch last --batch-ms. The time per step of a
+// batch is the MAXIMUM over workers; the figure is the median over batches.
+// A batch starts when a worker reads its command; the first step of a
+// batch absorbs the skew (microseconds against a 150 ms batch).
+//
+// Run: build-bench/bench/varsync_bench_cluster_step --np 4
+//        [--sizes 8,4096,...] [--batch-ms 150] [--batches 5]
+//        [--step-timeout-s 60] [--skip-after-s 5]
+// Output (driver), one line per size:
+//   RESULT op=on_write_step np=4 bytes=4096 iters=.. batches=5 med_us=..
+//          min_us=.. first_us=.. ok=1 status=ok
+// status=timeout (first step too slow: med_us=nan, ok=na) or status=error
+// (a worker failed; the run stops, exit status 1).
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <string>
+#include <string_view>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <varsync/varsync.hpp>
+#include <vector>
+
+using namespace std::chrono_literals;
+
+namespace {
+
+using steady = std::chrono::steady_clock;
+
+struct bench_options {
+  /// Number of worker processes (replicas).
+  int processes = 2;
+  /// Array sizes in bytes (rounded down to whole floats, at least one).
+  std::vector<std::size_t> sizes{8, 4096, 262144, 1048576, 16777216, 67108864};
+  /// Target duration of one timed batch.
+  double batch_ms = 150;
+  /// Timed batches per size.
+  int batches = 5;
+  /// Deadline of every step.
+  double step_timeout_s = 60;
+  /// Sizes whose first step takes longer are skipped (status=timeout).
+  double skip_after_s = 5;
+  /// Worker only: the seed to join, and this worker's replica index.
+  bool worker = false;
+  std::string join;
+  std::size_t index = 0;
+};
+
+std::vector<std::size_t> parse_sizes(const char* text) {
+  std::vector<std::size_t> sizes;
+  for (char* end = nullptr; *text != 0; text = end + (*end == ',' ? 1 : 0)) {
+    sizes.push_back(std::strtoull(text, &end, 10));
+    if (end == text)
+      break;
+  }
+  return sizes;
+}
+
+bench_options parse_options(int argc, char** argv) {
+  bench_options options;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view flag{argv[i]};
+    if (flag == "--worker") {
+      options.worker = true;
+      continue;
+    }
+    if (i + 1 >= argc)
+      break;
+    const char* value = argv[++i];
+    if (flag == "--np")
+      options.processes = std::max(1, std::atoi(value));
+    else if (flag == "--sizes")
+      options.sizes = parse_sizes(value);
+    else if (flag == "--batch-ms")
+      options.batch_ms = std::atof(value);
+    else if (flag == "--batches")
+      options.batches = std::max(1, std::atoi(value));
+    else if (flag == "--step-timeout-s")
+      options.step_timeout_s = std::atof(value);
+    else if (flag == "--skip-after-s")
+      options.skip_after_s = std::atof(value);
+    else if (flag == "--join")
+      options.join = value;
+    else if (flag == "--index")
+      options.index = std::strtoull(value, nullptr, 10);
+  }
+  return options;
+}
+
+/// Settings shared by the driver and the workers. Large steps keep a node's
+/// network thread busy for a long time: heartbeats must not declare it dead.
+varsync::node_config base_config(const bench_options& options) {
+  varsync::node_config config;
+  config.heartbeat_interval = 1s;
+  config.connection_timeout = 60s;
+  config.default_timeout = std::chrono::milliseconds{
+      static_cast<long>(options.step_timeout_s * 1000)};
+  return config;
+}
+
+// -- worker -----------------------------------------------------------------
+
+/// One worker: a replica of group "bench" that makes the steps the driver
+/// asks for. Returns the exit status.
+int run_worker(const bench_options& options) {
+  // Replies go to the driver over the original stdout; anything the
+  // library prints goes to stderr instead.
+  FILE* reply = ::fdopen(::dup(STDOUT_FILENO), "w");
+  ::dup2(STDERR_FILENO, STDOUT_FILENO);
+  auto fail = [&](const std::string& what) {
+    std::fprintf(reply, "error worker %zu: %s\n", options.index, what.c_str());
+    std::fflush(reply);
+    return 1;
+  };
+
+  auto config = base_config(options);
+  auto seed = varsync::parse_endpoint(options.join, "--join");
+  if (!seed)
+    return fail(seed.error().to_string());
+  config.join = *seed;
+  auto rt = varsync::runtime::start(config);
+  if (!rt)
+    return fail("start: " + rt.error().to_string());
+  auto group =
+      (*rt)->join_group("bench", static_cast<std::size_t>(options.processes),
+                        {options.index}, 60s);
+  if (!group)
+    return fail("join_group: " + group.error().to_string());
+  auto self = group->at(options.index);
+  if (!self)
+    return fail("replica: " + self.error().to_string());
+
+  varsync::variable_options mean;
+  mean.sync = varsync::synchronization::on_write;
+  mean.aggregation = varsync::aggregation::mean;
+  auto step_timeout = std::chrono::milliseconds{
+      static_cast<long>(options.step_timeout_s * 1000)};
+
+  varsync::variable w;
+  varsync::tensor delta;
+  long steps_done = 0;
+  char line[256];
+  while (std::fgets(line, sizeof line, stdin) != nullptr) {
+    std::string_view command{line};
+    if (command.starts_with("size ")) {
+      auto elements = static_cast<std::int64_t>(
+          std::max<std::size_t>(1, std::strtoull(line + 5, nullptr, 10) / 4));
+      auto zeros = varsync::tensor::filled(varsync::dtype::f32, {elements}, 0);
+      auto mine =
+          varsync::tensor::filled(varsync::dtype::f32, {elements},
+                                  static_cast<double>(options.index) + 1);
+      if (!zeros || !mine)
+        return fail("tensor of " + std::to_string(elements) + " floats");
+      auto created = (*rt)->create_variable(
+          *group, "w" + std::to_string(elements * 4), *zeros, mean);
+      if (!created)
+        return fail("create_variable: " + created.error().to_string());
+      w = *created;
+      delta = *mine;
+      steps_done = 0;
+      std::fprintf(reply, "ready\n");
+    } else if (command.starts_with("steps ")) {
+      long count = std::strtol(line + 6, nullptr, 10);
+      auto start = steady::now();
+      for (long i = 0; i < count; ++i) {
+        if (auto done = self->assign_add(w, delta, step_timeout); !done)
+          return fail("step " + std::to_string(steps_done + 1) + ": " +
+                      done.error().to_string());
+        ++steps_done;
+      }
+      std::chrono::duration<double> spent = steady::now() - start;
+      std::fprintf(reply, "time %.9g\n",
+                   spent.count() / static_cast<double>(count));
+    } else if (command.starts_with("check")) {
+      auto value = self->read(w);
+      if (!value)
+        return fail("read: " + value.error().to_string());
+      auto expected =
+          static_cast<double>(steps_done) * (options.processes + 1) / 2.0;
+      auto values = value->values<float>();
+      bool ok = !values.empty() &&
+                std::all_of(values.begin(), values.end(), [&](float x) {
+                  return std::abs(x - expected) <= 1e-6 * expected;
+                });
+      std::fprintf(reply, "check %d %.9g %.9g\n", ok ? 1 : 0,
+                   values.empty() ? 0.0 : values[0], expected);
+    } else if (command.starts_with("quit")) {
+      break;
+    } else {
+      return fail("unknown command: " + std::string{command});
+    }
+    std::fflush(reply);
+  }
+  return 0;
+}
+
+// -- driver -----------------------------------------------------------------
+
+/// A started worker: its pid and the two ends of its command channel.
+struct worker_process {
+  pid_t pid = -1;
+  FILE* commands = nullptr;
+  FILE* replies = nullptr;
+};
+
+/// Starts worker `index` as a copy of this program. Everything the child
+/// does before execv is async-signal-safe: the driver already runs threads.
+worker_process start_worker(const bench_options& options, std::size_t index,
+                            std::uint16_t seed_port) {
+  std::vector<std::string> args{"varsync_bench_cluster_step",
+                                "--worker",
+                                "--join",
+                                "127.0.0.1:" + std::to_string(seed_port),
+                                "--index",
+                                std::to_string(index),
+                                "--np",
+                                std::to_string(options.processes),
+                                "--step-timeout-s",
+                                std::to_string(options.step_timeout_s)};
+  std::vector<char*> argv;
+  for (auto& arg : args)
+    argv.push_back(arg.data());
+  argv.push_back(nullptr);
+
+  int to_child[2];
+  int from_child[2];
+  if (::pipe2(to_child, O_CLOEXEC) != 0 || ::pipe2(from_child, O_CLOEXEC) != 0)
+    return {};
+  auto driver = ::getpid();
+  auto pid = ::fork();
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != driver)
+      ::_exit(1);
+    ::dup2(to_child[0], STDIN_FILENO);
+    ::dup2(from_child[1], STDOUT_FILENO);
+    ::execv("/proc/self/exe", argv.data());
+    ::_exit(127);
+  }
+  ::close(to_child[0]);
+  ::close(from_child[1]);
+  if (pid < 0)
+    return {};
+  return {pid, ::fdopen(to_child[1], "w"), ::fdopen(from_child[0], "r")};
+}
+
+/// The driver's side of the protocol: commands to every worker, then one
+/// reply from each.
+class workers {
+public:
+  explicit workers(std::vector<worker_process> processes)
+      : processes_(std::move(processes)) {
+    // nop
+  }
+
+  /// Sends `command` to every worker and returns their replies in index
+  /// order; an empty vector when a worker failed (its message went to
+  /// stderr).
+  std::vector<std::string> ask(const std::string& command) {
+    for (auto& process : processes_) {
+      std::fprintf(process.commands, "%s\n", command.c_str());
+      std::fflush(process.commands);
+    }
+    std::vector<std::string> replies;
+    bool failed = false;
+    for (auto& process : processes_) {
+      char line[512];
+      if (std::fgets(line, sizeof line, process.replies) == nullptr) {
+        std::fprintf(stderr, "cluster_step: worker %d ended\n", process.pid);
+        failed = true;
+        continue;
+      }
+      std::string reply{line};
+      if (!reply.empty() && reply.back() == '\n')
+        reply.pop_back();
+      if (reply.starts_with("error")) {
+        std::fprintf(stderr, "cluster_step: %s\n", reply.c_str());
+        failed = true;
+      }
+      replies.push_back(std::move(reply));
+    }
+    if (failed)
+      replies.clear();
+    return replies;
+  }
+
+  /// Makes `count` steps; the time per step of the slowest worker, or a
+  /// negative value when a worker failed.
+  double steps(long count) {
+    auto replies = ask("steps " + std::to_string(count));
+    if (replies.empty())
+      return -1;
+    double slowest = 0;
+    for (auto& reply : replies)
+      slowest = std::max(slowest, std::strtod(reply.c_str() + 5, nullptr));
+    return slowest;
+  }
+
+  /// Tells every worker to quit and waits for it; false when one failed.
+  bool stop(bool ask_to_quit) {
+    bool ok = true;
+    for (auto& process : processes_) {
+      if (ask_to_quit) {
+        std::fprintf(process.commands, "quit\n");
+        std::fflush(process.commands);
+      } else {
+        ::kill(process.pid, SIGKILL);
+      }
+      std::fclose(process.commands);
+    }
+    for (auto& process : processes_) {
+      int status = 0;
+      ::waitpid(process.pid, &status, 0);
+      std::fclose(process.replies);
+      ok = ok && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    }
+    return ok;
+  }
+
+private:
+  std::vector<worker_process> processes_;
+};
+
+/// Runs the method on one size; false when a worker failed.
+bool measure(workers& cluster, const bench_options& options,
+             std::size_t bytes) {
+  auto report_error = [&] {
+    std::printf("RESULT op=on_write_step np=%d bytes=%zu med_us=nan ok=0 "
+                "status=error\n",
+                options.processes, bytes);
+    std::fflush(stdout);
+    return false;
+  };
+  if (cluster.ask("size " + std::to_string(bytes)).empty())
+    return report_error();
+  double first = cluster.steps(1);
+  if (first < 0)
+    return report_error();
+  if (first > options.skip_after_s) {
+    std::printf("RESULT op=on_write_step np=%d bytes=%zu med_us=nan "
+                "first_us=%.0f ok=na status=timeout\n",
+                options.processes, bytes, first * 1e6);
+    std::fflush(stdout);
+    return true;
+  }
+  if (cluster.steps(2) < 0)
+    return report_error();
+  long iters = 1;
+  double per_step = cluster.steps(iters);
+  while (per_step >= 0 && per_step * static_cast<double>(iters) < 0.02 &&
+         iters < (1L << 22)) {
+    iters *= 4;
+    per_step = cluster.steps(iters);
+  }
+  if (per_step < 0)
+    return report_error();
+  iters = std::max(1L, std::lround(options.batch_ms * 1e-3 / per_step));
+  std::vector<double> per_batch;
+  for (int b = 0; b < options.batches; ++b) {
+    double slowest = cluster.steps(iters);
+    if (slowest < 0)
+      return report_error();
+    per_batch.push_back(slowest);
+  }
+  auto checks = cluster.ask("check");
+  if (checks.empty())
+    return report_error();
+  bool ok = std::all_of(checks.begin(), checks.end(), [](const auto& reply) {
+    return reply.starts_with("check 1");
+  });
+  if (!ok)
+    for (auto& reply : checks)
+      std::fprintf(stderr, "cluster_step: %zu bytes: %s\n", bytes,
+                   reply.c_str());
+  std::sort(per_batch.begin(), per_batch.end());
+  std::printf("RESULT op=on_write_step np=%d bytes=%zu iters=%ld batches=%d "
+              "med_us=%.3f min_us=%.3f first_us=%.0f ok=%d status=ok\n",
+              options.processes, bytes, iters, options.batches,
+              per_batch[per_batch.size() / 2] * 1e6, per_batch.front() * 1e6,
+              first * 1e6, ok ? 1 : 0);
+  std::fflush(stdout);
+  return true;
+}
+
+int run_driver(const bench_options& options) {
+  auto rt = varsync::runtime::start(base_config(options));
+  if (!rt) {
+    std::fprintf(stderr, "cluster_step: start: %s\n",
+                 rt.error().to_string().c_str());
+    return 1;
+  }
+  std::vector<worker_process> processes;
+  for (int i = 0; i < options.processes; ++i) {
+    auto process =
+        start_worker(options, static_cast<std::size_t>(i), (*rt)->port());
+    if (process.pid < 0) {
+      std::perror("cluster_step: starting a worker");
+      workers{std::move(processes)}.stop(false);
+      return 1;
+    }
+    processes.push_back(process);
+  }
+  workers cluster{std::move(processes)};
+  bool ok = true;
+  for (auto bytes : options.sizes) {
+    ok = measure(cluster, options, bytes);
+    if (!ok)
+      break;
+  }
+  ok = cluster.stop(ok) && ok;
+  return ok ? 0 : 1;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  auto options = parse_options(argc, argv);
+  // A worker that dies must not kill the driver while it writes a command.
+  std::signal(SIGPIPE, SIG_IGN);
+  return options.worker ? run_worker(options) : run_driver(options);
+}
