@@ -42,6 +42,10 @@ struct variable_record {
   caf::actor actor;
   /// The node hosting the variable actor.
   std::string node;
+  /// This process's slots and SSP caches of the variable by replica index
+  /// (null for replicas elsewhere), so that reads skip the store lookup.
+  std::vector<std::shared_ptr<replica_slot>> slots;
+  std::vector<std::shared_ptr<staleness_cache>> caches;
 };
 
 } // namespace varsync::detail

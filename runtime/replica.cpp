@@ -12,12 +12,24 @@ expected<void> check_same_group(const detail::replica_core& core,
                                 const variable& var, const char* call) {
   if (auto valid = detail::check_handle(var, &core.runtime(), call); !valid)
     return valid;
-  if (var.record()->group->name != core.group().name)
+  if (var.record()->group.get() != &core.group() &&
+      var.record()->group->name != core.group().name)
     return error{errc::invalid_argument,
                  std::string{call} + ": variable '" + var.name() +
                      "' belongs to replica group '" + var.group_name() +
                      "', this replica is of group '" + core.group().name + "'"};
   return {};
+}
+
+/// The slot and SSP cache (null for other policies) of `var` at `core`'s
+/// replica: from the variable's record when it has them, else looked up.
+std::pair<std::shared_ptr<replica_slot>, std::shared_ptr<staleness_cache>>
+local_copy(const detail::replica_core& core, const variable& var) {
+  const auto& record = *var.record();
+  auto index = core.index();
+  if (index < record.slots.size() && record.slots[index])
+    return {record.slots[index], record.caches[index]};
+  return {core.store().find(record.id), core.store().find_cache(record.id)};
 }
 
 error not_attached(const detail::replica_core& core, const variable& var) {
@@ -142,10 +154,9 @@ expected<stamped_read> replica::read_stamped(const variable& var,
   if (auto valid = check_same_group(*core_, var, "read"); !valid)
     return valid.error();
   auto id = var.record()->id;
-  auto slot = core_->store().find(id);
+  auto [slot, cache] = local_copy(*core_, var);
   if (!slot)
     return not_attached(*core_, var);
-  auto cache = core_->store().find_cache(id);
   auto clock = core_->store().clock.load();
   auto installed = slot->load();
   if (!cache ||

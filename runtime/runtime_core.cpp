@@ -337,6 +337,11 @@ variable_record_ptr runtime_core::make_record(const variable_info& info) {
   record->group = std::move(group);
   record->actor = info.actor;
   record->node = info.node;
+  // The local replicas attached the variable before the directory answered.
+  for (const auto& store : record->group->stores) {
+    record->slots.push_back(store ? store->find(info.id) : nullptr);
+    record->caches.push_back(store ? store->find_cache(info.id) : nullptr);
+  }
   std::lock_guard guard{mutex_};
   return variables_.try_emplace(info.id, std::move(record)).first->second;
 }
