@@ -358,8 +358,10 @@ void runtime_core::spawn_asker(
                    what + ": the runtime stopped before the reply"});
       self->quit();
     });
-    // A remote target whose node is lost never answers in CAF 0.17.
-    self->monitor(target);
+    // A remote target whose node is lost never answers in CAF 0.17; a
+    // request to a local actor that stops fails at once by itself.
+    if (target.node() != self->node())
+      self->monitor(target);
     self->set_down_handler([self, failed, what](caf::down_msg& msg) {
       failed(error{errc::variable_unavailable,
                    what + ": the actor serving it is unreachable (" +
