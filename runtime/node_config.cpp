@@ -84,7 +84,8 @@ expected<bool> parse_bool(std::string_view key, std::string_view text) {
 }
 
 bool is_bool_key(std::string_view key) {
-  return key == "serve-variables" || key == "spread-variables";
+  return key == "serve-variables" || key == "spread-variables" ||
+         key == "reuse-buffers";
 }
 
 bool is_key(std::string_view key) {
@@ -177,6 +178,7 @@ std::vector<std::pair<std::string, std::string>> node_config::keys() {
       {"default-timeout", "deadline of calls that pass none (30s)"},
       {"serve-variables", "offer to host variable actors (true)"},
       {"spread-variables", "seed: spread variables over serving nodes (false)"},
+      {"reuse-buffers", "keep freed tensor buffers for reuse (true)"},
       {"worker-threads", "actor scheduler threads; 0: one per core (0)"},
   };
 }
@@ -215,7 +217,9 @@ expected<void> node_config::set(std::string_view key, std::string_view value) {
     auto parsed = parse_bool(key, value);
     if (!parsed)
       return parsed.error();
-    (key == "serve-variables" ? serve_variables : spread_variables) = *parsed;
+    (key == "serve-variables"    ? serve_variables
+     : key == "spread-variables" ? spread_variables
+                                 : reuse_buffers) = *parsed;
   } else if (key == "worker-threads") {
     auto parsed = parse_unsigned(value, max_worker_threads);
     if (!parsed)

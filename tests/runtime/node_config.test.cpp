@@ -369,16 +369,18 @@ TEST_CASE("keys lists every settable key once with a help text") {
                                                 "default-timeout",
                                                 "serve-variables",
                                                 "spread-variables",
+                                                "reuse-buffers",
                                                 "worker-threads"};
   CHECK_EQ(names, expected_names);
   // Every listed key is accepted by set (with some value of its kind).
   node_config config;
   for (const auto& name : names) {
     CAPTURE(name);
-    std::string value = name == "join"                     ? "h:1"
-                        : name.ends_with("-variables")     ? "true"
-                        : name == "host" || name == "name" ? "x"
-                                                           : "5";
+    std::string value =
+        name == "join"                                            ? "h:1"
+        : name.ends_with("-variables") || name == "reuse-buffers" ? "true"
+        : name == "host" || name == "name"                        ? "x"
+                                                                  : "5";
     VARSYNC_CHECK_OK(config.set(name, value));
   }
 }
@@ -653,4 +655,15 @@ TEST_CASE("a bad or missing --config file is an error naming the file") {
   CHECK_EQ(code_of(parsed), errc::invalid_argument);
   CHECK_MESSAGE(contains(message_of(parsed), missing.string()),
                 describe(parsed));
+}
+
+TEST_CASE("reuse-buffers is on by default and can be turned off") {
+  node_config config;
+  CHECK(config.reuse_buffers);
+  VARSYNC_CHECK_OK(config.set("reuse-buffers", "off"));
+  CHECK_FALSE(config.reuse_buffers);
+  auto bad = config.set("reuse-buffers", "maybe");
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().message().find("reuse-buffers") != std::string::npos);
+  CHECK_FALSE(config.reuse_buffers);
 }
