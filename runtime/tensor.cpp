@@ -80,18 +80,8 @@ void tensor::init_raw(dtype type, shape_type shape,
 
 expected<tensor> tensor::from_bytes(dtype type, shape_type shape,
                                     std::span<const std::byte> bytes) {
-  auto count = element_count(shape);
-  if (!count)
-    return count.error();
-  if (*count * size_of(type) != bytes.size())
-    return error{errc::invalid_argument,
-                 "a " + std::string{to_string(type)} + " tensor of shape " +
-                     to_string(shape) + " needs " +
-                     std::to_string(*count * size_of(type)) + " bytes, got " +
-                     std::to_string(bytes.size())};
-  tensor result;
-  result.init_raw(type, std::move(shape), bytes);
-  return result;
+  return adopt_bytes(type, std::move(shape),
+                     std::vector<std::byte>(bytes.begin(), bytes.end()));
 }
 
 expected<tensor> tensor::adopt_bytes(dtype type, shape_type shape,
