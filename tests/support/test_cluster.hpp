@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,15 +39,18 @@ struct test_cluster {
   }
 
   /// Sends SIGTERM to every node still running and waits for them; returns
-  /// false when one did not exit with status 0 within `timeout`.
-  bool stop(std::chrono::milliseconds timeout = std::chrono::seconds{20}) {
+  /// false when one did not exit with status 0 within `timeout`. A `lost`
+  /// node (killed or frozen by the test) is killed (SIGKILL) and reaped
+  /// instead, and its exit status does not count.
+  bool stop(std::optional<std::size_t> lost = std::nullopt,
+            std::chrono::milliseconds timeout = std::chrono::seconds{20}) {
     bool clean = true;
-    for (auto& node : nodes)
-      if (node.running())
-        node.signal(SIGTERM);
-    for (auto& node : nodes) {
-      auto status = node.wait(timeout);
-      if (!status || !(*status == exit_status::exited_with(0)))
+    for (std::size_t i = 0; i < nodes.size(); ++i)
+      if (nodes[i].running())
+        nodes[i].signal(lost == i ? SIGKILL : SIGTERM);
+    for (std::size_t i = 0; i < nodes.size(); ++i) {
+      auto status = nodes[i].wait(timeout);
+      if (!status || (lost != i && !(*status == exit_status::exited_with(0))))
         clean = false;
     }
     return clean;
