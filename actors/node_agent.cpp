@@ -13,13 +13,16 @@ struct node_agent_state {
   caf::actor directory;
   std::shared_ptr<actor_counters> counters;
   std::vector<caf::actor> spawned;
+  std::shared_ptr<bulk_plane> bulk;
   static inline const char* name = "varsync.node_agent";
 };
 
 using node_agent_type = caf::stateful_actor<node_agent_state>;
 
 caf::behavior node_agent(node_agent_type* self, caf::actor directory,
-                         std::shared_ptr<actor_counters> counters) {
+                         std::shared_ptr<actor_counters> counters,
+                         std::shared_ptr<bulk_plane> bulk) {
+  self->state.bulk = std::move(bulk);
   self->state.directory = std::move(directory);
   self->state.counters = std::move(counters);
   self->set_exit_handler([self](caf::exit_msg& msg) {
@@ -83,8 +86,17 @@ caf::behavior node_agent(node_agent_type* self, caf::actor directory,
                            *resolved,
                            std::move(wire.replicas),
                            std::move(wire.initial),
-                           self->state.counters};
+                           self->state.counters,
+                           self->state.bulk};
         auto actor = spawn_variable_actor(self->home_system(), std::move(spec));
+        if (const auto& bulk = self->state.bulk) {
+          bulk->add_target(actor);
+          std::weak_ptr<bulk_plane> plane = bulk;
+          actor->attach_functor([plane, id = actor.id()] {
+            if (auto alive = plane.lock())
+              alive->remove_target(id);
+          });
+        }
         self->state.spawned.push_back(actor);
         return actor;
       },
@@ -94,8 +106,10 @@ caf::behavior node_agent(node_agent_type* self, caf::actor directory,
 } // namespace
 
 caf::actor spawn_node_agent(caf::actor_system& system, caf::actor directory,
-                            std::shared_ptr<actor_counters> counters) {
-  return system.spawn(node_agent, std::move(directory), std::move(counters));
+                            std::shared_ptr<actor_counters> counters,
+                            std::shared_ptr<bulk_plane> bulk) {
+  return system.spawn(node_agent, std::move(directory), std::move(counters),
+                      std::move(bulk));
 }
 
 } // namespace varsync

@@ -16,6 +16,7 @@
 
 #include "actors/actor_counters.hpp"
 #include "actors/cluster_protocol.hpp"
+#include "runtime/bulk_plane.hpp"
 
 #include <caf/all.hpp>
 #include <memory>
@@ -23,7 +24,9 @@
 namespace varsync {
 
 /// Spawns the agent of this node; `directory` may be null until joined.
+/// With `bulk`, the variable actors it spawns accept bulk contributions.
 caf::actor spawn_node_agent(caf::actor_system& system, caf::actor directory,
-                            std::shared_ptr<actor_counters> counters);
+                            std::shared_ptr<actor_counters> counters,
+                            std::shared_ptr<bulk_plane> bulk = nullptr);
 
 } // namespace varsync

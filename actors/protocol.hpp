@@ -12,9 +12,18 @@
 // Replica actor -> variable actor (eager_broadcast):
 //   (contribute_atom, replica_index, step, op byte, tensor, timeout_ms)
 //       -> ok_atom, once the step's result was sent to every replica
+//   With the bulk plane (runtime/bulk_plane.hpp) a remote replica sends the
+//   same contribution as a bulk frame instead; the variable actor gets
+//   (bulk_contribute_atom, connection, replica actor id, replica_index,
+//    step, op byte, tensor, timeout_ms, tag)
+//   and answers on that connection: install frames, then an ack frame the
+//   replica actor gets as (bulk_ack_atom, variable_id, step, tag, errc byte
+//   or 0, message); it guards the call with (bulk_expired_atom,
+//   variable_id, tag) at the deadline plus reply_grace.
 // Variable actor -> replica actor:
 //   (attach_atom, variable_id, name, variable actor, initial tensor,
-//    variable_options, group size) -> ok_atom
+//    variable_options, group size, bulk host, bulk port) -> ok_atom
+//       the bulk address of the variable's node ("" and 0: none)
 //   (install_atom, variable_id, version, tensor)     broadcast, no reply
 //   (copy_get_atom, variable_id) -> tensor            on_read gather
 //   (copy_set_atom, variable_id, op byte, tensor) -> ok_atom
@@ -80,6 +89,9 @@ using min_clock_atom = caf::atom_constant<caf::atom("minclock")>;
 using group_atom = caf::atom_constant<caf::atom("group")>;
 using variable_atom = caf::atom_constant<caf::atom("variable")>;
 using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
+using bulk_contribute_atom = caf::atom_constant<caf::atom("bcontrib")>;
+using bulk_ack_atom = caf::atom_constant<caf::atom("back")>;
+using bulk_expired_atom = caf::atom_constant<caf::atom("bexpired")>;
 
 /// How much longer than the caller's deadline a request may take before
 /// CAF gives up on the reply (actors answer at the deadline themselves;

@@ -37,6 +37,12 @@ struct attached_variable {
   /// The caller of the update in flight.
   caf::response_promise in_flight_promise;
   std::deque<queued_update> queue;
+  /// Whether updates travel on the bulk plane, and where to.
+  bool use_bulk = false;
+  std::string bulk_host;
+  std::uint16_t bulk_port = 0;
+  /// Tags the bulk attempts: an ack answers the attempt with its tag.
+  std::uint64_t tag = 0;
   /// Set once the variable actor is gone (its node died or it stopped):
   /// every call that needs it fails with this error from then on.
   std::optional<error> unavailable;
@@ -73,6 +79,8 @@ struct replica_state {
   std::shared_ptr<local_store> store;
   std::shared_ptr<actor_counters> counters;
   std::unordered_map<variable_id, attached_variable> variables;
+  std::shared_ptr<bulk_plane> bulk;
+  std::optional<std::uint64_t> bulk_threshold;
   static inline const char* name = "varsync.replica";
 };
 
@@ -107,6 +115,24 @@ void send_next_update(replica_actor_type* self, variable_id id) {
     entry.in_flight = true;
     entry.in_flight_promise = update.promise;
     auto step = entry.next_step;
+    if (entry.use_bulk) {
+      bulk_frame frame;
+      frame.kind = bulk_kind::contribute;
+      frame.code = to_wire(update.op);
+      frame.target = entry.variable_actor.id();
+      frame.reply_to = self->id();
+      frame.variable = id;
+      frame.index = static_cast<std::uint64_t>(self->state.index);
+      frame.number = step;
+      frame.tag = ++entry.tag;
+      frame.timeout_ms = static_cast<std::int64_t>(remaining.count());
+      frame.value = std::move(update.operand);
+      self->state.bulk->send(entry.bulk_host, entry.bulk_port,
+                             std::move(frame));
+      self->delayed_send(self, remaining + reply_grace,
+                         bulk_expired_atom::value, id, entry.tag);
+      continue;
+    }
     self->request(entry.variable_actor, remaining + reply_grace,
                   contribute_atom::value,
                   static_cast<std::uint64_t>(self->state.index), step,
@@ -220,9 +246,33 @@ void variable_lost(replica_actor_type* self, attached_variable& entry,
   release_waiters(self);
 }
 
+/// Ends the bulk attempt `tag` of variable `id` with `outcome` (nullopt:
+/// success) unless it is no longer the attempt in flight.
+void finish_bulk_attempt(replica_actor_type* self, variable_id id,
+                         std::uint64_t tag, std::optional<error> outcome) {
+  auto i = self->state.variables.find(id);
+  if (i == self->state.variables.end())
+    return;
+  auto& entry = i->second;
+  if (!entry.in_flight || entry.tag != tag || entry.unavailable)
+    return;
+  entry.in_flight = false;
+  if (outcome) {
+    entry.in_flight_promise.deliver(to_caf_error(*outcome));
+  } else {
+    ++entry.next_step;
+    entry.in_flight_promise.deliver(ok_atom::value);
+  }
+  send_next_update(self, id);
+}
+
 caf::behavior replica_actor(replica_actor_type* self, std::size_t index,
                             std::shared_ptr<local_store> store,
-                            std::shared_ptr<actor_counters> counters) {
+                            std::shared_ptr<actor_counters> counters,
+                            std::shared_ptr<bulk_plane> bulk,
+                            std::optional<std::uint64_t> bulk_threshold) {
+  self->state.bulk = std::move(bulk);
+  self->state.bulk_threshold = bulk_threshold;
   self->state.index = index;
   self->state.store = std::move(store);
   self->state.counters = std::move(counters);
@@ -234,7 +284,8 @@ caf::behavior replica_actor(replica_actor_type* self, std::size_t index,
   return {
       [self](attach_atom, variable_id id, std::string& name,
              const caf::actor& variable_actor, const tensor& initial,
-             const variable_options& options, std::uint64_t replicas) {
+             const variable_options& options, std::uint64_t replicas,
+             std::string& bulk_host, std::uint16_t bulk_port) {
         self->state.counters->count_message();
         auto slot = self->state.store->attach(id, initial);
         auto& entry = self->state.variables[id];
@@ -242,6 +293,15 @@ caf::behavior replica_actor(replica_actor_type* self, std::size_t index,
         if (entry.variable_actor != variable_actor)
           self->monitor(variable_actor);
         entry.variable_actor = variable_actor;
+        const auto& threshold = self->state.bulk_threshold;
+        entry.use_bulk = self->state.bulk != nullptr && threshold &&
+                         !bulk_host.empty() && bulk_port != 0 &&
+                         variable_actor &&
+                         variable_actor.node() != self->node() &&
+                         options.sync == synchronization::on_write &&
+                         initial.bytes().size() >= *threshold;
+        entry.bulk_host = std::move(bulk_host);
+        entry.bulk_port = bulk_port;
         if (options.sync == synchronization::bounded_staleness &&
             entry.cache == nullptr) {
           entry.cache = std::make_shared<staleness_cache>(
@@ -324,6 +384,35 @@ caf::behavior replica_actor(replica_actor_type* self, std::size_t index,
         if (auto slot = self->state.store->find(id))
           slot->install(version, std::move(value));
       },
+      [self](bulk_ack_atom, variable_id id, std::uint64_t step,
+             std::uint64_t tag, std::uint8_t code, std::string& text) {
+        self->state.counters->count_message();
+        auto i = self->state.variables.find(id);
+        if (i == self->state.variables.end() || i->second.next_step != step)
+          return;
+        std::optional<error> outcome;
+        if (code != 0)
+          outcome = code <= static_cast<std::uint8_t>(errc::shutting_down)
+                        ? error{static_cast<errc>(code), std::move(text)}
+                        : error{errc::invalid_argument,
+                                "variable '" + i->second.name +
+                                    "': its actor answered with unknown error "
+                                    "code " +
+                                    std::to_string(code) + ": " + text};
+        finish_bulk_attempt(self, id, tag, std::move(outcome));
+      },
+      [self](bulk_expired_atom, variable_id id, std::uint64_t tag) {
+        self->state.counters->count_message();
+        auto i = self->state.variables.find(id);
+        if (i == self->state.variables.end())
+          return;
+        finish_bulk_attempt(
+            self, id, tag,
+            error{errc::timeout, "variable '" + i->second.name +
+                                     "': no answer from its actor on the bulk "
+                                     "plane by the deadline; the step may or "
+                                     "may not have been applied"});
+      },
       [self](copy_get_atom, variable_id id) -> caf::result<tensor> {
         self->state.counters->count_message();
         auto slot = self->state.store->find(id);
@@ -385,9 +474,11 @@ caf::behavior replica_actor(replica_actor_type* self, std::size_t index,
 
 caf::actor spawn_replica_actor(caf::actor_system& system, std::size_t index,
                                std::shared_ptr<local_store> store,
-                               std::shared_ptr<actor_counters> counters) {
+                               std::shared_ptr<actor_counters> counters,
+                               std::shared_ptr<bulk_plane> bulk,
+                               std::optional<std::uint64_t> bulk_threshold) {
   return system.spawn(replica_actor, index, std::move(store),
-                      std::move(counters));
+                      std::move(counters), std::move(bulk), bulk_threshold);
 }
 
 } // namespace varsync

@@ -11,6 +11,13 @@
 //   ok to caller <-- next_step(v) = k + 1 <-- ok ----------+
 //   error to caller (step k is reused) <-- error ----------+
 //
+// With the bulk plane, the contribution of a remote on_write variable is a
+// bulk frame to the variable's node instead of a CAF request; the variable
+// actor answers on the same connection (installs, then the ack), and the
+// replica actor fails the call itself when no ack came by the deadline plus
+// reply_grace. Each attempt carries a tag so that a late ack of an earlier
+// attempt is ignored.
+//
 // One update per variable is in flight at a time, so a replica's updates of
 // a variable are applied in call order and a failed step (timeout,
 // mismatch) is retried with the same step number; updates of different
@@ -18,16 +25,24 @@
 
 #include "actors/actor_counters.hpp"
 #include "actors/local_store.hpp"
+#include "runtime/bulk_plane.hpp"
 
 #include <caf/all.hpp>
 #include <cstddef>
 #include <memory>
+#include <optional>
 
 namespace varsync {
 
 /// Spawns the actor of replica `index`, holding its copies in `store`.
-caf::actor spawn_replica_actor(caf::actor_system& system, std::size_t index,
-                               std::shared_ptr<local_store> store,
-                               std::shared_ptr<actor_counters> counters);
+/// With `bulk`, updates of remote on_write variables whose tensors have at
+/// least `bulk_threshold` bytes travel on the bulk plane (register the
+/// actor with `bulk->add_target` so that replies reach it).
+caf::actor
+spawn_replica_actor(caf::actor_system& system, std::size_t index,
+                    std::shared_ptr<local_store> store,
+                    std::shared_ptr<actor_counters> counters,
+                    std::shared_ptr<bulk_plane> bulk = nullptr,
+                    std::optional<std::uint64_t> bulk_threshold = {});
 
 } // namespace varsync

@@ -14,6 +14,7 @@
 
 #include "actors/actor_counters.hpp"
 #include "actors/protocol.hpp"
+#include "runtime/bulk_plane.hpp"
 #include "varsync/tensor.hpp"
 #include "varsync/variable_options.hpp"
 
@@ -38,6 +39,9 @@ struct variable_spec {
   tensor initial;
   /// Counters of the runtime.
   std::shared_ptr<actor_counters> counters;
+  /// This node's bulk plane, or null: remote replicas may then contribute
+  /// on_write updates as bulk frames (answered on the same connection).
+  std::shared_ptr<bulk_plane> bulk;
 };
 
 /// Spawns the variable actor for `spec` (policy from spec.options.sync).

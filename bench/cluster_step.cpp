@@ -30,6 +30,7 @@
 // Run: build-bench/bench/varsync_bench_cluster_step --np 4
 //        [--sizes 8,4096,...] [--batch-ms 150] [--batches 5]
 //        [--step-timeout-s 60] [--skip-after-s 5]
+//        [--bulk-threshold off|BYTES]   (node_config bulk-threshold)
 // Output (driver), one line per size:
 //   RESULT op=on_write_step np=4 bytes=4096 iters=.. batches=5 med_us=..
 //          min_us=.. first_us=.. ok=1 status=ok
@@ -71,6 +72,9 @@ struct bench_options {
   double step_timeout_s = 60;
   /// Sizes whose first step takes longer are skipped (status=timeout).
   double skip_after_s = 5;
+  /// node_config bulk-threshold of every node ("off", or bytes); empty:
+  /// the default.
+  std::string bulk_threshold;
   /// Worker only: the seed to join, and this worker's replica index.
   bool worker = false;
   std::string join;
@@ -112,6 +116,8 @@ bench_options parse_options(int argc, char** argv) {
       options.skip_after_s = std::atof(value);
     else if (flag == "--join")
       options.join = value;
+    else if (flag == "--bulk-threshold")
+      options.bulk_threshold = value;
     else if (flag == "--index")
       options.index = std::strtoull(value, nullptr, 10);
   }
@@ -126,6 +132,12 @@ varsync::node_config base_config(const bench_options& options) {
   config.connection_timeout = 60s;
   config.default_timeout = std::chrono::milliseconds{
       static_cast<long>(options.step_timeout_s * 1000)};
+  if (!options.bulk_threshold.empty()) {
+    if (auto set = config.set("bulk-threshold", options.bulk_threshold); !set) {
+      std::fprintf(stderr, "%s\n", set.error().to_string().c_str());
+      std::exit(2);
+    }
+  }
   return config;
 }
 
@@ -248,6 +260,10 @@ worker_process start_worker(const bench_options& options, std::size_t index,
                                 std::to_string(options.processes),
                                 "--step-timeout-s",
                                 std::to_string(options.step_timeout_s)};
+  if (!options.bulk_threshold.empty()) {
+    args.push_back("--bulk-threshold");
+    args.push_back(options.bulk_threshold);
+  }
   std::vector<char*> argv;
   for (auto& arg : args)
     argv.push_back(arg.data());

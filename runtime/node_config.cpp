@@ -17,6 +17,8 @@ constexpr std::uint64_t max_duration = std::uint64_t{1} << 40;
 /// A thread count above this is a typo, not a setting: CAF would try to
 /// start that many threads.
 constexpr std::uint64_t max_worker_threads = 1024;
+/// The largest bulk-threshold accepted: the largest tensor a node accepts.
+constexpr std::uint64_t max_tensor_bytes_setting = std::uint64_t{1} << 32;
 
 std::string_view trim(std::string_view text) {
   auto first = text.find_first_not_of(" \t\r");
@@ -179,6 +181,9 @@ std::vector<std::pair<std::string, std::string>> node_config::keys() {
       {"serve-variables", "offer to host variable actors (true)"},
       {"spread-variables", "seed: spread variables over serving nodes (false)"},
       {"reuse-buffers", "keep freed tensor buffers for reuse (true)"},
+      {"bulk-threshold",
+       "on_write tensors of at least this many bytes use the bulk plane; "
+       "off: never (65536)"},
       {"worker-threads", "actor scheduler threads; 0: one per core (0)"},
   };
 }
@@ -220,6 +225,18 @@ expected<void> node_config::set(std::string_view key, std::string_view value) {
     (key == "serve-variables"    ? serve_variables
      : key == "spread-variables" ? spread_variables
                                  : reuse_buffers) = *parsed;
+  } else if (key == "bulk-threshold") {
+    if (value == "off") {
+      bulk_threshold = std::nullopt;
+      return {};
+    }
+    auto parsed = parse_unsigned(value, max_tensor_bytes_setting);
+    if (!parsed)
+      return bad_value(key, value,
+                       "a byte count (expected an integer 0-" +
+                           std::to_string(max_tensor_bytes_setting) +
+                           ") or off");
+    bulk_threshold = *parsed;
   } else if (key == "worker-threads") {
     auto parsed = parse_unsigned(value, max_worker_threads);
     if (!parsed)

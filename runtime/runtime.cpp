@@ -266,8 +266,13 @@ expected<void> runtime::restore(const variable& var,
 }
 
 runtime_stats runtime::stats() const noexcept {
-  return runtime_stats{core_->counters()->messages.load(),
+  runtime_stats result{core_->counters()->messages.load(),
                        tensor_bytes_serialized.load()};
+  if (const auto& bulk = core_->bulk()) {
+    result.bulk_frames_sent = bulk->counters().frames_sent.load();
+    result.bulk_frames_received = bulk->counters().frames_received.load();
+  }
+  return result;
 }
 
 // -- cluster

@@ -88,7 +88,14 @@ expected<void> runtime_core::start_node(const node_config& config) {
   if (seed_)
     directory_ =
         spawn_directory_actor(*system_, config.spread_variables, counters_);
-  agent_ = spawn_node_agent(*system_, directory_, counters_);
+  if (config.bulk_threshold) {
+    auto plane = bulk_plane::listen(config.host);
+    if (!plane)
+      return plane.error();
+    bulk_ = std::move(*plane);
+    bulk_threshold_ = config.bulk_threshold;
+  }
+  agent_ = spawn_node_agent(*system_, directory_, counters_, bulk_);
   // Every node publishes its agent: peers connect to this port, and
   // `varsync status` asks any agent (which forwards to the directory).
   auto& middleman = system_->middleman();
@@ -232,6 +239,9 @@ runtime_core::~runtime_core() {
     for (auto& task : tasks)
       task.join();
   }
+  // No bulk frame reaches an actor once the actor system is gone.
+  if (bulk_)
+    bulk_->stop();
   directory_ = nullptr;
   agent_ = nullptr;
   lifetime_ = nullptr;
@@ -289,7 +299,10 @@ runtime_core::join_group(const std::string& name, std::size_t size,
     for (auto index : indices) {
       if (!record->stores[index]) {
         auto store = std::make_shared<local_store>();
-        auto actor = spawn_replica_actor(*system_, index, store, counters_);
+        auto actor = spawn_replica_actor(*system_, index, store, counters_,
+                                         bulk_, bulk_threshold_);
+        if (bulk_)
+          bulk_->add_target(actor);
         replicas_.push_back(actor);
         record->stores[index] = std::move(store);
         record->replica_actors[index] = std::move(actor);

@@ -10,6 +10,7 @@
 #include "actors/cluster_protocol.hpp"
 #include "actors/protocol.hpp"
 #include "actors/records.hpp"
+#include "runtime/bulk_plane.hpp"
 #include "varsync/node_config.hpp"
 #include "varsync/runtime.hpp"
 
@@ -59,6 +60,9 @@ public:
 
   /// Whether this node hosts the directory.
   bool is_seed() const noexcept { return seed_; }
+
+  /// This node's bulk plane; null when it has none.
+  const std::shared_ptr<bulk_plane>& bulk() const noexcept { return bulk_; }
 
   const std::shared_ptr<actor_counters>& counters() const noexcept {
     return counters_;
@@ -154,6 +158,10 @@ private:
   /// Replica and task actors of this node; stopped at shutdown.
   std::vector<caf::actor> replicas_;
   runtime* owner_ = nullptr;
+  /// This node's bulk plane (null for an embedded runtime or when
+  /// `node_config::bulk_threshold` is unset) and its threshold.
+  std::shared_ptr<bulk_plane> bulk_;
+  std::optional<std::uint64_t> bulk_threshold_;
   /// Threads of the tasks started on this node; joined at shutdown.
   std::vector<std::thread> task_threads_;
 };

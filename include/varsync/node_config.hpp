@@ -85,6 +85,13 @@ struct node_config {
   /// largest steps.
   bool reuse_buffers = true;
 
+  /// on_write tensors of at least this many bytes travel between processes
+  /// on the bulk plane (direct TCP connections carrying raw tensor bytes,
+  /// received straight into the tensor's buffer, beside CAF's BASP
+  /// connection) instead of as CAF messages; unset turns the bulk plane off.
+  /// 0 sends every on_write update on the bulk plane.
+  std::optional<std::uint64_t> bulk_threshold = std::uint64_t{64} << 10;
+
   /// Worker threads of the actor scheduler; 0 = one per hardware thread.
   std::size_t worker_threads = 0;
 

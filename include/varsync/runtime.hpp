@@ -47,6 +47,11 @@ struct runtime_stats {
   /// Tensor payload bytes this process serialized for the network (every
   /// runtime of the process together); 0 for an embedded runtime.
   std::uint64_t bytes_sent = 0;
+
+  /// Frames this node sent and received on its bulk plane (large on_write
+  /// tensors, their acks); 0 for an embedded runtime.
+  std::uint64_t bulk_frames_sent = 0;
+  std::uint64_t bulk_frames_received = 0;
 };
 
 /// A handle to a replica group: `size()` replicas, each a replica actor. In

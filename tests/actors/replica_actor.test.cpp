@@ -33,7 +33,8 @@ struct fixture {
     variable_options options;
     options.sync = synchronization::on_write;
     return ask<ok_atom>(attach_atom::value, id, std::string{"v"}, caf::actor{},
-                        initial, options, std::uint64_t{1});
+                        initial, options, std::uint64_t{1}, std::string{},
+                        std::uint16_t{0});
   }
 
   /// Sends a request and returns the reply or the error.

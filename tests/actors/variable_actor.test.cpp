@@ -37,7 +37,7 @@ struct cluster {
     options.aggregation = how;
     variable = spawn_variable_actor(
         *system, variable_spec{5, "v", initial.type(), initial.shape(), options,
-                               replicas, initial, counters});
+                               replicas, initial, counters, nullptr});
     REQUIRE(ask<ok_atom>(variable, attach_atom::value));
   }
 

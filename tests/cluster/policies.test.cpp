@@ -7,6 +7,7 @@
 #include "tests/support/cluster_workload.hpp"
 #include "tests/support/test_cluster.hpp"
 
+#include <cstdio>
 #include <doctest/doctest.h>
 #include <set>
 #include <varsync/varsync.hpp>
@@ -40,17 +41,36 @@ std::set<std::string> result_lines(test_cluster& cluster) {
   return lines;
 }
 
+/// The bulk frames a node sent and received, from its "bulk_frames" line.
+std::pair<std::uint64_t, std::uint64_t> bulk_frames(child_process& node) {
+  auto output = node.output();
+  auto at = output.find("bulk_frames sent=");
+  if (at == std::string::npos)
+    return {0, 0};
+  unsigned long long sent = 0;
+  unsigned long long received = 0;
+  std::sscanf(output.c_str() + at, "bulk_frames sent=%llu received=%llu", &sent,
+              &received);
+  return {sent, received};
+}
+
 /// Runs the workload on 3 processes x 2 replicas; `seed_args` select the
-/// placement of variable actors. Returns the cluster's status at the end.
-cluster_status run_across_processes(const std::set<std::string>& expected,
-                                    std::vector<std::string> seed_args) {
+/// placement of variable actors, `common` are given to every node. Returns
+/// the cluster's status at the end; `frames` gets every node's bulk frames.
+cluster_status run_across_processes(
+    const std::set<std::string>& expected, std::vector<std::string> seed_args,
+    std::vector<std::string> common = {},
+    std::vector<std::pair<std::uint64_t, std::uint64_t>>* frames = nullptr) {
+  common.insert(common.begin(), {"--scenario", "policies"});
   auto cluster = start_test_cluster(
-      {{{0, 1}, std::move(seed_args)}, {{2, 3}, {}}, {{4, 5}, {}}},
-      {"--scenario", "policies"});
+      {{{0, 1}, std::move(seed_args)}, {{2, 3}, {}}, {{4, 5}, {}}}, common);
   REQUIRE_MESSAGE(cluster.failure.empty(), cluster.failure);
   for (auto& node : cluster.nodes)
     REQUIRE_MESSAGE(node.wait_for_line("done", 120s), cluster.transcript());
   auto actual = result_lines(cluster);
+  if (frames != nullptr)
+    for (auto& node : cluster.nodes)
+      frames->push_back(bulk_frames(node));
   for (const auto& line : expected)
     CHECK_MESSAGE(actual.count(line) == 1,
                   "missing across processes: " << line);
@@ -77,7 +97,11 @@ TEST_CASE("three processes with two replicas each reproduce the "
         "none cross error:wrong_context", "ow_mean_add cross 6"})
     CHECK_MESSAGE(expected.count(line) == 1, line);
   SUBCASE("variable actors on the seed") {
-    auto status = run_across_processes(expected, {});
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> frames;
+    auto status = run_across_processes(expected, {}, {}, &frames);
+    // Every tensor is far below the default bulk threshold (64 KiB).
+    for (const auto& [sent, received] : frames)
+      CHECK(sent + received == 0);
     REQUIRE(status.nodes.size() == 3);
     REQUIRE(status.variables.size() == 10);
     for (const auto& var : status.variables)
@@ -92,5 +116,18 @@ TEST_CASE("three processes with two replicas each reproduce the "
     for (const auto& var : status.variables)
       hosts.insert(var.node);
     CHECK(hosts == std::set<std::string>{"node-0", "node-1", "node-2"});
+  }
+  SUBCASE("every on_write update on the bulk plane, variables spread") {
+    // bulk-threshold 0: every remote on_write contribution, install and ack
+    // travels as a bulk frame; the results must not change.
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> frames;
+    run_across_processes(expected, {"--spread-variables"},
+                         {"--bulk-threshold", "0"}, &frames);
+    REQUIRE(frames.size() == 3);
+    for (std::size_t i = 0; i < frames.size(); ++i) {
+      INFO("node-" << i);
+      CHECK(frames[i].first > 0);
+      CHECK(frames[i].second > 0);
+    }
   }
 }

@@ -15,6 +15,7 @@
 //   membership alive=<list> lost=<list>  steps: the group's membership
 //   bad <what> <code>                    bad_update: a malformed update's
 //                                        error, then the value after it
+//   bulk_frames sent=N received=M        this node's bulk plane counters
 //   done                                 the scenario finished
 //
 // Then it waits for SIGTERM or SIGINT and shuts down (exit status 0).
@@ -255,6 +256,9 @@ int main(int argc, char** argv) {
   } else if (options->scenario == "bad_update") {
     run_bad_update(**rt, *group);
   }
+  auto stats = (*rt)->stats();
+  say("bulk_frames sent=" + std::to_string(stats.bulk_frames_sent) +
+      " received=" + std::to_string(stats.bulk_frames_received));
   say("done");
   int received = 0;
   sigwait(&stop_signals, &received);

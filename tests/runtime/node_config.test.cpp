@@ -370,6 +370,7 @@ TEST_CASE("keys lists every settable key once with a help text") {
                                                 "serve-variables",
                                                 "spread-variables",
                                                 "reuse-buffers",
+                                                "bulk-threshold",
                                                 "worker-threads"};
   CHECK_EQ(names, expected_names);
   // Every listed key is accepted by set (with some value of its kind).
@@ -379,6 +380,7 @@ TEST_CASE("keys lists every settable key once with a help text") {
     std::string value =
         name == "join"                                            ? "h:1"
         : name.ends_with("-variables") || name == "reuse-buffers" ? "true"
+        : name == "bulk-threshold"                                ? "4096"
         : name == "host" || name == "name"                        ? "x"
                                                                   : "5";
     VARSYNC_CHECK_OK(config.set(name, value));
@@ -666,4 +668,21 @@ TEST_CASE("reuse-buffers is on by default and can be turned off") {
   REQUIRE_FALSE(bad);
   CHECK(bad.error().message().find("reuse-buffers") != std::string::npos);
   CHECK_FALSE(config.reuse_buffers);
+}
+
+TEST_CASE("bulk-threshold takes a byte count or off") {
+  node_config config;
+  REQUIRE(config.bulk_threshold.has_value());
+  CHECK_EQ(*config.bulk_threshold, 65536u);
+  VARSYNC_CHECK_OK(config.set("bulk-threshold", "0"));
+  CHECK_EQ(config.bulk_threshold, std::optional<std::uint64_t>{0});
+  VARSYNC_CHECK_OK(config.set("bulk-threshold", "off"));
+  CHECK_FALSE(config.bulk_threshold.has_value());
+  for (const auto* bad_value : {"-1", "64k", "", "4294967297"}) {
+    CAPTURE(bad_value);
+    auto bad = config.set("bulk-threshold", bad_value);
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().message().find("bulk-threshold") != std::string::npos);
+    CHECK_FALSE(config.bulk_threshold.has_value());
+  }
 }

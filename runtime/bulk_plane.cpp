@@ -1,0 +1,543 @@
+#include "runtime/bulk_plane.hpp"
+
+#include "actors/protocol.hpp"
+
+#include <arpa/inet.h>
+#include <cerrno>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <thread>
+#include <unistd.h>
+#include <unordered_map>
+#include <vector>
+
+namespace varsync {
+
+namespace {
+
+constexpr std::uint32_t frame_magic = 0x31425356; // "VSB1"
+constexpr std::size_t header_size = 72;
+/// The longest error message an ack may carry.
+constexpr std::uint64_t max_ack_text = 64 * 1024;
+
+/// The fixed part of a frame, as it travels.
+struct wire_header {
+  std::uint32_t magic = frame_magic;
+  std::uint8_t kind = 0;
+  std::uint8_t type = 0;
+  std::uint8_t rank = 0;
+  std::uint8_t code = 0;
+  std::uint64_t target = 0;
+  std::uint64_t reply_to = 0;
+  std::uint64_t variable = 0;
+  std::uint64_t index = 0;
+  std::uint64_t number = 0;
+  std::uint64_t tag = 0;
+  std::int64_t timeout_ms = 0;
+  std::uint64_t payload = 0;
+};
+
+static_assert(sizeof(wire_header) == header_size,
+              "wire_header must have no padding");
+
+/// Header and dimensions of `frame`, ready to send.
+std::vector<std::byte> encode_head(const bulk_frame& frame) {
+  wire_header head;
+  head.kind = static_cast<std::uint8_t>(frame.kind);
+  head.code = frame.code;
+  head.target = frame.target;
+  head.reply_to = frame.reply_to;
+  head.variable = frame.variable;
+  head.index = frame.index;
+  head.number = frame.number;
+  head.tag = frame.tag;
+  head.timeout_ms = frame.timeout_ms;
+  std::size_t rank = 0;
+  if (frame.kind == bulk_kind::ack) {
+    head.payload = frame.text.size();
+  } else {
+    head.type = static_cast<std::uint8_t>(frame.value.type());
+    rank = frame.value.shape().size();
+    head.rank = static_cast<std::uint8_t>(rank);
+    head.payload = frame.value.bytes().size();
+  }
+  std::vector<std::byte> result(header_size + rank * sizeof(std::int64_t));
+  std::memcpy(result.data(), &head, header_size);
+  if (rank > 0)
+    std::memcpy(result.data() + header_size, frame.value.shape().data(),
+                rank * sizeof(std::int64_t));
+  return result;
+}
+
+/// Why a received header is unacceptable, or nullptr.
+const char* check_head(const wire_header& head) {
+  if (head.magic != frame_magic)
+    return "bad magic (not a varsync bulk frame)";
+  if (head.kind < static_cast<std::uint8_t>(bulk_kind::contribute) ||
+      head.kind > static_cast<std::uint8_t>(bulk_kind::ack))
+    return "unknown frame kind";
+  if (head.kind == static_cast<std::uint8_t>(bulk_kind::ack)) {
+    if (head.rank != 0 || head.payload > max_ack_text)
+      return "ack with a shape or an oversized message";
+    return nullptr;
+  }
+  if (head.type > static_cast<std::uint8_t>(dtype::i64))
+    return "unknown dtype";
+  if (head.rank > max_tensor_rank)
+    return "rank above 32";
+  if (head.payload > max_tensor_bytes)
+    return "payload above 4 GiB";
+  return nullptr;
+}
+
+/// The element count of `shape` times the element size, or nullopt on a
+/// negative dimension or an overflow.
+std::optional<std::uint64_t> bytes_of(dtype type, const shape_type& shape) {
+  std::uint64_t count = 1;
+  for (auto dimension : shape)
+    if (dimension < 0 ||
+        __builtin_mul_overflow(count, static_cast<std::uint64_t>(dimension),
+                               &count))
+      return std::nullopt;
+  std::uint64_t bytes = 0;
+  if (__builtin_mul_overflow(count, size_of(type), &bytes))
+    return std::nullopt;
+  return bytes;
+}
+
+/// Reads exactly `size` bytes; false on EOF or error.
+bool read_exactly(int fd, void* data, std::size_t size) {
+  auto* at = static_cast<char*>(data);
+  while (size > 0) {
+    auto got = ::recv(fd, at, size, MSG_WAITALL);
+    if (got < 0 && errno == EINTR)
+      continue;
+    if (got <= 0)
+      return false;
+    at += got;
+    size -= static_cast<std::size_t>(got);
+  }
+  return true;
+}
+
+/// Writes every byte of `parts`; false on error.
+bool write_all(int fd, std::vector<iovec> parts) {
+  std::size_t first = 0;
+  while (first < parts.size()) {
+    msghdr message{};
+    message.msg_iov = parts.data() + first;
+    message.msg_iovlen = parts.size() - first;
+    auto sent = ::sendmsg(fd, &message, MSG_NOSIGNAL);
+    if (sent < 0 && errno == EINTR)
+      continue;
+    if (sent <= 0)
+      return false;
+    auto left = static_cast<std::size_t>(sent);
+    while (first < parts.size() && left >= parts[first].iov_len) {
+      left -= parts[first].iov_len;
+      ++first;
+    }
+    if (left > 0) {
+      parts[first].iov_base = static_cast<char*>(parts[first].iov_base) + left;
+      parts[first].iov_len -= left;
+    }
+  }
+  return true;
+}
+
+void set_no_delay(int fd) {
+  int on = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+}
+
+/// A connected socket to `host:port`, or -1 (errno set).
+int connect_to(const std::string& host, std::uint16_t port) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints,
+                    &found) != 0)
+    return -1;
+  int fd = -1;
+  for (auto* at = found; at != nullptr; at = at->ai_next) {
+    fd = ::socket(at->ai_family, at->ai_socktype | SOCK_CLOEXEC,
+                  at->ai_protocol);
+    if (fd < 0)
+      continue;
+    if (::connect(fd, at->ai_addr, at->ai_addrlen) == 0)
+      break;
+    ::close(fd);
+    fd = -1;
+  }
+  ::freeaddrinfo(found);
+  return fd;
+}
+
+} // namespace
+
+/// One TCP connection (opened by this node or accepted): a queue of frames
+/// drained by its writer thread, and a reader thread delivering frames.
+struct bulk_connection {
+  std::uint64_t id = 0;
+  /// "host:port" for connections this node opened; empty for accepted ones.
+  std::string outbound_key;
+  std::string peer;
+  std::mutex mutex;
+  std::condition_variable wake;
+  std::deque<bulk_frame> queue;
+  int fd = -1;
+  bool closed = false;
+  std::thread writer;
+  std::thread reader;
+
+  /// Marks the connection closed and wakes both threads. Idempotent.
+  void close() {
+    std::lock_guard guard{mutex};
+    closed = true;
+    queue.clear();
+    if (fd >= 0)
+      ::shutdown(fd, SHUT_RDWR);
+    wake.notify_all();
+  }
+};
+
+struct bulk_plane::impl {
+  std::string host;
+  std::uint16_t port = 0;
+  int listen_fd = -1;
+  std::thread acceptor;
+  bulk_counters counters;
+  std::mutex mutex;
+  bool stopping = false;
+  std::uint64_t next_id = 1;
+  std::unordered_map<caf::actor_id, caf::actor> targets;
+  std::map<std::uint64_t, std::shared_ptr<bulk_connection>> connections;
+  std::map<std::string, std::uint64_t> outbound;
+
+  caf::actor target(std::uint64_t id) {
+    std::lock_guard guard{mutex};
+    auto i = targets.find(id);
+    return i == targets.end() ? caf::actor{} : i->second;
+  }
+
+  /// Forgets `c` as the connection to its peer (it stays in `connections`
+  /// until stop joins its threads).
+  void forget(const bulk_connection& c) {
+    std::lock_guard guard{mutex};
+    if (!c.outbound_key.empty()) {
+      auto i = outbound.find(c.outbound_key);
+      if (i != outbound.end() && i->second == c.id)
+        outbound.erase(i);
+    }
+  }
+
+  void closed_because(bulk_connection& c, const char* reason) {
+    std::fprintf(stderr, "varsync: bulk plane: closed the connection %s: %s\n",
+                 c.peer.c_str(), reason);
+    c.close();
+    forget(c);
+  }
+
+  /// Delivers frames until the connection closes.
+  void read_loop(const std::shared_ptr<bulk_connection>& c) {
+    for (;;) {
+      wire_header head;
+      if (!read_exactly(c->fd, &head, header_size))
+        break;
+      if (const auto* problem = check_head(head)) {
+        counters.frames_rejected.fetch_add(1, std::memory_order_relaxed);
+        closed_because(*c, problem);
+        return;
+      }
+      shape_type shape(head.rank);
+      if (head.rank > 0 &&
+          !read_exactly(c->fd, shape.data(), head.rank * sizeof(std::int64_t)))
+        break;
+      auto kind = static_cast<bulk_kind>(head.kind);
+      auto type = static_cast<dtype>(head.type);
+      if (kind != bulk_kind::ack) {
+        auto expected_bytes = bytes_of(type, shape);
+        if (!expected_bytes || *expected_bytes != head.payload) {
+          counters.frames_rejected.fetch_add(1, std::memory_order_relaxed);
+          closed_because(*c, "payload size does not match the shape");
+          return;
+        }
+      }
+      std::vector<std::byte> payload(head.payload);
+      if (head.payload > 0 &&
+          !read_exactly(c->fd, payload.data(), payload.size()))
+        break;
+      counters.frames_received.fetch_add(1, std::memory_order_relaxed);
+      auto receiver = target(head.target);
+      if (!receiver) {
+        // The actor stopped (or never was): nothing waits for this frame.
+        counters.frames_rejected.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      if (kind == bulk_kind::ack) {
+        std::string text(reinterpret_cast<const char*>(payload.data()),
+                         payload.size());
+        caf::anon_send(receiver, bulk_ack_atom::value, head.variable,
+                       head.number, head.tag, head.code, std::move(text));
+        continue;
+      }
+      auto value =
+          tensor::adopt_bytes(type, std::move(shape), std::move(payload));
+      if (!value) {
+        counters.frames_rejected.fetch_add(1, std::memory_order_relaxed);
+        closed_because(*c, "the payload does not form a tensor");
+        return;
+      }
+      if (kind == bulk_kind::install)
+        caf::anon_send(receiver, install_atom::value, head.variable,
+                       head.number, std::move(*value));
+      else
+        caf::anon_send(receiver, bulk_contribute_atom::value, c->id,
+                       head.reply_to, head.index, head.number, head.code,
+                       std::move(*value), head.timeout_ms, head.tag);
+    }
+    c->close();
+    forget(*c);
+  }
+
+  /// Connects (outbound connections), starts the reader and sends queued
+  /// frames until the connection closes.
+  void write_loop(const std::shared_ptr<bulk_connection>& c,
+                  std::string peer_host, std::uint16_t peer_port) {
+    if (!peer_host.empty()) {
+      auto fd = connect_to(peer_host, peer_port);
+      {
+        std::lock_guard guard{c->mutex};
+        c->fd = fd;
+        if (fd >= 0 && c->closed)
+          ::shutdown(fd, SHUT_RDWR);
+      }
+      if (fd < 0) {
+        closed_because(*c, std::strerror(errno));
+        return;
+      }
+      set_no_delay(fd);
+      std::lock_guard guard{c->mutex};
+      c->reader = std::thread{[this, c] { read_loop(c); }};
+    }
+    for (;;) {
+      bulk_frame frame;
+      {
+        std::unique_lock guard{c->mutex};
+        c->wake.wait(guard, [&] { return c->closed || !c->queue.empty(); });
+        if (c->closed)
+          return;
+        frame = std::move(c->queue.front());
+        c->queue.pop_front();
+      }
+      auto head = encode_head(frame);
+      std::vector<iovec> parts{{head.data(), head.size()}};
+      if (frame.kind == bulk_kind::ack) {
+        if (!frame.text.empty())
+          parts.push_back({frame.text.data(), frame.text.size()});
+      } else if (auto bytes = frame.value.bytes(); !bytes.empty()) {
+        parts.push_back(
+            {const_cast<std::byte*>(bytes.data()), bytes.size()}); // NOLINT
+        tensor_bytes_serialized.fetch_add(bytes.size(),
+                                          std::memory_order_relaxed);
+      }
+      if (!write_all(c->fd, std::move(parts))) {
+        closed_because(*c, std::strerror(errno));
+        return;
+      }
+      counters.frames_sent.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+
+  void accept_loop() {
+    for (;;) {
+      sockaddr_storage address{};
+      socklen_t length = sizeof(address);
+      auto fd = ::accept4(listen_fd, reinterpret_cast<sockaddr*>(&address),
+                          &length, SOCK_CLOEXEC);
+      if (fd < 0) {
+        if (errno == EINTR || errno == ECONNABORTED)
+          continue;
+        return; // stop() shut the socket down
+      }
+      set_no_delay(fd);
+      char name[INET6_ADDRSTRLEN] = "?";
+      if (address.ss_family == AF_INET)
+        ::inet_ntop(AF_INET,
+                    &reinterpret_cast<sockaddr_in*>(&address)->sin_addr, name,
+                    sizeof(name));
+      auto c = std::make_shared<bulk_connection>();
+      c->fd = fd;
+      c->peer = std::string{"from "} + name;
+      std::lock_guard guard{mutex};
+      if (stopping) {
+        ::close(fd);
+        return;
+      }
+      c->id = next_id++;
+      connections.emplace(c->id, c);
+      c->reader = std::thread{[this, c] { read_loop(c); }};
+      c->writer = std::thread{[this, c] { write_loop(c, {}, 0); }};
+    }
+  }
+};
+
+bulk_plane::bulk_plane(std::unique_ptr<impl> state) : impl_(std::move(state)) {
+  // nop
+}
+
+expected<std::shared_ptr<bulk_plane>>
+bulk_plane::listen(const std::string& host) {
+  auto fail = [&](const std::string& what) -> error {
+    return error{errc::invalid_argument, "bulk plane: cannot listen on " +
+                                             host + ": " + what + " (" +
+                                             std::strerror(errno) + ")"};
+  };
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* found = nullptr;
+  if (::getaddrinfo(host.c_str(), "0", &hints, &found) != 0 || found == nullptr)
+    return fail("unknown host");
+  auto fd = ::socket(found->ai_family, found->ai_socktype | SOCK_CLOEXEC,
+                     found->ai_protocol);
+  if (fd < 0) {
+    ::freeaddrinfo(found);
+    return fail("socket");
+  }
+  auto bound = ::bind(fd, found->ai_addr, found->ai_addrlen);
+  ::freeaddrinfo(found);
+  if (bound != 0 || ::listen(fd, 64) != 0) {
+    auto err = fail("bind");
+    ::close(fd);
+    return err;
+  }
+  sockaddr_storage address{};
+  socklen_t length = sizeof(address);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  auto state = std::make_unique<impl>();
+  state->host = host;
+  state->listen_fd = fd;
+  state->port = ntohs(address.ss_family == AF_INET6
+                          ? reinterpret_cast<sockaddr_in6*>(&address)->sin6_port
+                          : reinterpret_cast<sockaddr_in*>(&address)->sin_port);
+  auto* raw = state.get();
+  state->acceptor = std::thread{[raw] { raw->accept_loop(); }};
+  return std::shared_ptr<bulk_plane>{new bulk_plane(std::move(state))};
+}
+
+bulk_plane::~bulk_plane() {
+  stop();
+}
+
+const std::string& bulk_plane::host() const noexcept {
+  return impl_->host;
+}
+
+std::uint16_t bulk_plane::port() const noexcept {
+  return impl_->port;
+}
+
+const bulk_counters& bulk_plane::counters() const noexcept {
+  return impl_->counters;
+}
+
+void bulk_plane::add_target(const caf::actor& actor) {
+  std::lock_guard guard{impl_->mutex};
+  impl_->targets[actor.id()] = actor;
+}
+
+void bulk_plane::remove_target(caf::actor_id id) {
+  std::lock_guard guard{impl_->mutex};
+  impl_->targets.erase(id);
+}
+
+void bulk_plane::send(const std::string& host, std::uint16_t port,
+                      bulk_frame frame) {
+  auto key = host + ":" + std::to_string(port);
+  std::shared_ptr<bulk_connection> c;
+  {
+    std::lock_guard guard{impl_->mutex};
+    if (impl_->stopping)
+      return;
+    if (auto i = impl_->outbound.find(key); i != impl_->outbound.end())
+      c = impl_->connections[i->second];
+    if (!c) {
+      c = std::make_shared<bulk_connection>();
+      c->id = impl_->next_id++;
+      c->outbound_key = key;
+      c->peer = "to " + key;
+      impl_->connections.emplace(c->id, c);
+      impl_->outbound[key] = c->id;
+      auto* state = impl_.get();
+      c->writer = std::thread{
+          [state, c, host, port] { state->write_loop(c, host, port); }};
+    }
+  }
+  std::lock_guard guard{c->mutex};
+  if (c->closed)
+    return;
+  c->queue.push_back(std::move(frame));
+  c->wake.notify_one();
+}
+
+bool bulk_plane::reply(std::uint64_t connection, bulk_frame frame) {
+  std::shared_ptr<bulk_connection> c;
+  {
+    std::lock_guard guard{impl_->mutex};
+    auto i = impl_->connections.find(connection);
+    if (impl_->stopping || i == impl_->connections.end())
+      return false;
+    c = i->second;
+  }
+  std::lock_guard guard{c->mutex};
+  if (c->closed)
+    return false;
+  c->queue.push_back(std::move(frame));
+  c->wake.notify_one();
+  return true;
+}
+
+void bulk_plane::stop() {
+  std::map<std::uint64_t, std::shared_ptr<bulk_connection>> all;
+  {
+    std::lock_guard guard{impl_->mutex};
+    if (impl_->stopping)
+      return;
+    impl_->stopping = true;
+  }
+  ::shutdown(impl_->listen_fd, SHUT_RDWR);
+  if (impl_->acceptor.joinable())
+    impl_->acceptor.join();
+  ::close(impl_->listen_fd);
+  {
+    std::lock_guard guard{impl_->mutex};
+    all.swap(impl_->connections);
+    impl_->outbound.clear();
+    impl_->targets.clear();
+  }
+  for (auto& [id, c] : all)
+    c->close();
+  for (auto& [id, c] : all) {
+    if (c->writer.joinable())
+      c->writer.join();
+    // The writer of an outbound connection starts its reader: join it after.
+    if (c->reader.joinable())
+      c->reader.join();
+    if (c->fd >= 0)
+      ::close(c->fd);
+  }
+}
+
+} // namespace varsync

@@ -1,0 +1,149 @@
+#pragma once
+
+// The bulk plane: direct TCP connections between nodes that carry large
+// on_write tensors as raw bytes, beside CAF's BASP connection.
+//
+// Why: CAF 0.17 moves every remote message through one multiplexer thread
+// per process, copies a tensor into its send buffer, and copies it again
+// out of its receive buffer. For a 16 MiB step the node hosting a variable
+// actor spends most of the step doing that. On the bulk plane a tensor is
+// written from its own buffer (sendmsg) and read straight into the buffer
+// the receiving tensor adopts: one kernel copy per side, no user-space
+// copy, one reader and one writer thread per connection.
+//
+// How it works. Every node listens on an extra port. A replica that
+// contributes to a remote on_write variable opens (once per process and
+// peer) a connection to the variable's node and sends `contribute` frames.
+// Connections are symmetric: the variable actor answers on the connection
+// a contribution came in on (`reply`), so installs and acks need no address
+// of the replica's node, and an install and the ack that follows it arrive
+// in order (one writer thread per connection, one reader thread). The
+// reader validates each frame (magic, kind, dtype, rank, sizes against the
+// shape, at most `max_tensor_bytes`), reads the payload into a fresh buffer
+// and delivers a CAF message to the local actor the frame names; only
+// actors registered with `add_target` can be named. A malformed frame
+// closes its connection (and is logged); the node keeps serving.
+//
+// Failure model: the bulk plane carries data, not liveness. A node that
+// dies closes its connections (kill -9) or stops reading (SIGSTOP); the
+// actors learn about it from CAF's monitors as before, and a frame queued
+// for a dead connection is dropped. Senders fall back to CAF when `reply`
+// finds the connection gone.
+//
+// Frames (host byte order; every node of a cluster must share it):
+//   header, 72 bytes: magic "VSB1" u32, kind u8, dtype u8, rank u8, code u8,
+//     target u64, reply_to u64, variable u64, index u64, number u64,
+//     tag u64, timeout_ms i64, payload bytes u64
+//   rank dimensions as i64, then the payload.
+// Delivered messages (see actors/protocol.hpp):
+//   contribute -> (bulk_contribute_atom, connection, reply_to, index, step,
+//                  op byte, tensor, timeout_ms, tag)
+//   install    -> (install_atom, variable, version, tensor)
+//   ack        -> (bulk_ack_atom, variable, step, tag, errc byte, message)
+
+#include "varsync/error.hpp"
+#include "varsync/tensor.hpp"
+
+#include <atomic>
+#include <caf/all.hpp>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace varsync {
+
+/// What a frame is.
+enum class bulk_kind : std::uint8_t {
+  /// A replica's on_write update: `code` is the op byte, `number` the step.
+  contribute = 1,
+  /// A published version for a replica: `number` is the version.
+  install = 2,
+  /// The outcome of a contribution: `code` is 0 or the errc, `number` the
+  /// step, `text` the error message.
+  ack = 3,
+};
+
+/// One frame to send. Tensors are sent from their own buffer.
+struct bulk_frame {
+  bulk_kind kind = bulk_kind::ack;
+  std::uint8_t code = 0;
+  /// The actor id of the receiving actor at the receiving node.
+  std::uint64_t target = 0;
+  /// contribute: the actor id of the sending replica actor (for replies).
+  std::uint64_t reply_to = 0;
+  std::uint64_t variable = 0;
+  /// contribute: the replica index.
+  std::uint64_t index = 0;
+  /// contribute, ack: the step; install: the version.
+  std::uint64_t number = 0;
+  /// contribute, ack: the attempt a reply answers.
+  std::uint64_t tag = 0;
+  std::int64_t timeout_ms = 0;
+  /// contribute, install.
+  tensor value;
+  /// ack: the error message.
+  std::string text;
+};
+
+/// Counters of one node's bulk plane. Thread-safe.
+struct bulk_counters {
+  std::atomic<std::uint64_t> frames_sent{0};
+  std::atomic<std::uint64_t> frames_received{0};
+  /// Frames that closed their connection (malformed) or named no target.
+  std::atomic<std::uint64_t> frames_rejected{0};
+};
+
+/// One node's bulk plane: a listening socket, the connections to and from
+/// peers and their threads. Thread-safe; every member may be called from
+/// any thread (typically actor handlers). Never blocks on the network
+/// except `listen` (binding) and `stop` (joining threads).
+class bulk_plane : public std::enable_shared_from_this<bulk_plane> {
+public:
+  /// Listens on `host` at a free port. Blocks while binding.
+  static expected<std::shared_ptr<bulk_plane>> listen(const std::string& host);
+
+  /// Stops (see `stop`).
+  ~bulk_plane();
+
+  bulk_plane(const bulk_plane&) = delete;
+  bulk_plane& operator=(const bulk_plane&) = delete;
+
+  /// The host this plane listens on.
+  const std::string& host() const noexcept;
+
+  /// The port this plane listens on.
+  std::uint16_t port() const noexcept;
+
+  /// Lets frames name `actor` (by its id). Call it for every local actor
+  /// that receives bulk frames, before its id is sent anywhere.
+  void add_target(const caf::actor& actor);
+
+  /// Frames naming `id` are dropped from now on.
+  void remove_target(caf::actor_id id);
+
+  /// Queues `frame` for the node listening at `host:port`, opening a
+  /// connection first when there is none. Returns at once; a frame that
+  /// cannot be delivered (connection refused or lost) is dropped.
+  void send(const std::string& host, std::uint16_t port, bulk_frame frame);
+
+  /// Queues `frame` on the connection `connection` (from a delivered
+  /// contribute). False when that connection is closed: send it some
+  /// other way.
+  bool reply(std::uint64_t connection, bulk_frame frame);
+
+  /// Closes every connection and the listening socket and joins all
+  /// threads; queued frames are dropped. Blocks until done. Idempotent.
+  void stop();
+
+  /// This plane's counters.
+  const bulk_counters& counters() const noexcept;
+
+  struct impl;
+
+private:
+  explicit bulk_plane(std::unique_ptr<impl> state);
+
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace varsync
