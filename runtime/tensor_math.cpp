@@ -46,18 +46,50 @@ template <class F> decltype(auto) visit_dtype(dtype type, F&& f) {
   }
 }
 
-/// A new tensor of `like`'s dtype and shape whose elements are
+/// A new tensor of `like`'s dtype and shape, for a result that overwrites
+/// every element (cheaper than copying `like` and updating it in place: the
+/// buffer is written once instead of read and written twice).
+tensor fresh_like(const tensor& like) {
+  return *tensor::adopt_bytes(like.type(), like.shape(),
+                              std::vector<std::byte>(like.bytes().size()));
+}
+
+/// A new tensor of `x`'s dtype and shape whose elements are
 /// `op(x[i], y[i])`.
 template <class Op> tensor binary(const tensor& x, const tensor& y, Op op) {
   return visit_dtype(x.type(), [&](auto tag) {
     using element_type = decltype(tag);
-    tensor result = x;
+    tensor result = fresh_like(x);
     auto out = result.mutable_values<element_type>();
+    auto lhs = x.values<element_type>();
     auto rhs = y.values<element_type>();
     for (std::size_t i = 0; i < out.size(); ++i)
-      out[i] = op(out[i], rhs[i]);
+      out[i] = op(lhs[i], rhs[i]);
     return result;
   });
+}
+
+/// `first(i) ± combine(values)[i]` in one pass, where combine adds
+/// `values` in index order and divides by their count for a mean: the same
+/// operations in the same order as `aggregate` followed by `apply`, so the
+/// result is bit for bit the same. `sign` is +1, -1 or 0 (no `first`).
+template <class T>
+void combine_into(std::span<T> out, const T* first, int sign,
+                  std::span<const tensor> values, bool mean) {
+  std::vector<const T*> inputs;
+  for (const auto& value : values)
+    inputs.push_back(value.values<T>().data());
+  const auto divisor = static_cast<T>(values.size());
+  const auto* v0 = inputs.front();
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    auto sum = v0[i];
+    for (std::size_t k = 1; k < inputs.size(); ++k)
+      sum = sum + inputs[k][i];
+    auto combined = mean ? static_cast<T>(sum / divisor) : sum;
+    out[i] = sign > 0   ? static_cast<T>(first[i] + combined)
+             : sign < 0 ? static_cast<T>(first[i] - combined)
+                        : combined;
+  }
 }
 
 } // namespace
@@ -99,26 +131,31 @@ tensor aggregate(std::span<const tensor> values, aggregation how) {
   // A mean of one value is the value itself, bit for bit.
   if (how == aggregation::only_first_replica || values.size() == 1)
     return values.front();
-  // One pass over the data: out[i] = ((v0[i] + v1[i]) + ...) [/ n], the
-  // same operations in the same order as adding the values one by one and
-  // dividing at the end, so the result is bit for bit the same; but one
-  // copy (of v0) and one sweep instead of a copy and a sweep per value.
+  // One pass over the data into a fresh buffer: out[i] = ((v0[i] + v1[i])
+  // + ...) [/ n], the same operations in the same order as adding the
+  // values one by one and dividing at the end.
   return visit_dtype(values.front().type(), [&](auto tag) {
     using element_type = decltype(tag);
-    tensor total = values.front();
-    auto out = total.mutable_values<element_type>();
-    std::vector<const element_type*> inputs;
-    for (std::size_t k = 1; k < values.size(); ++k)
-      inputs.push_back(values[k].values<element_type>().data());
-    const auto divisor = static_cast<element_type>(values.size());
-    const bool mean = how == aggregation::mean;
-    for (std::size_t i = 0; i < out.size(); ++i) {
-      auto sum = out[i];
-      for (const auto* input : inputs)
-        sum = sum + input[i];
-      out[i] = mean ? static_cast<element_type>(sum / divisor) : sum;
-    }
+    tensor total = fresh_like(values.front());
+    combine_into<element_type>(total.mutable_values<element_type>(), nullptr, 0,
+                               values, how == aggregation::mean);
     return total;
+  });
+}
+
+tensor apply_aggregate(update_op op, const tensor& current,
+                       std::span<const tensor> values, aggregation how) {
+  if (op == update_op::assign || how == aggregation::only_first_replica ||
+      values.size() == 1)
+    return apply(op, current, aggregate(values, how));
+  return visit_dtype(current.type(), [&](auto tag) {
+    using element_type = decltype(tag);
+    tensor result = fresh_like(current);
+    combine_into<element_type>(result.mutable_values<element_type>(),
+                               current.values<element_type>().data(),
+                               op == update_op::add ? 1 : -1, values,
+                               how == aggregation::mean);
+    return result;
   });
 }
 

@@ -46,4 +46,10 @@ tensor divide(const tensor& x, std::int64_t divisor);
 /// Precondition: `values` non-empty, same dtype/shape, `how != none`.
 tensor aggregate(std::span<const tensor> values, aggregation how);
 
+/// `apply(op, current, aggregate(values, how))` bit for bit, in one pass
+/// over the data for assign_add / assign_sub with sum or mean (no
+/// intermediate tensor). Preconditions as for `aggregate`.
+tensor apply_aggregate(update_op op, const tensor& current,
+                       std::span<const tensor> values, aggregation how);
+
 } // namespace varsync

@@ -109,10 +109,10 @@ std::vector<published_version> eager_broadcast::complete_ready_steps() {
         operands.push_back(std::move(slot->operand));
       }
     }
-    auto combined = aggregate(operands, config_.how == aggregation::none
-                                            ? aggregation::only_first_replica
-                                            : config_.how);
-    value_ = apply(*op, value_, combined);
+    value_ = apply_aggregate(*op, value_, operands,
+                             config_.how == aggregation::none
+                                 ? aggregation::only_first_replica
+                                 : config_.how);
     ++version_;
     result.push_back(published_version{version_, value_, next_step_});
     pending_.erase(i);

@@ -287,3 +287,43 @@ TEST_CASE("scale multiplies each element, truncating integers toward zero") {
   CHECK_EQ(integers, integers_before);
   CHECK_EQ(scale(tensor(5), 3.0), tensor(15));
 }
+
+TEST_CASE("apply_aggregate equals apply after aggregate bit for bit, with "
+          "rounding") {
+  // Random f32/f64 values round differently in every order of operations:
+  // the fused pass must make exactly the operations of the two-step form.
+  std::uint64_t seed = 0x9e3779b97f4a7c15u;
+  auto next = [&seed] {
+    seed ^= seed << 13;
+    seed ^= seed >> 7;
+    seed ^= seed << 17;
+    return static_cast<double>(seed % 2000003) / 997.0 - 1000.0;
+  };
+  for (auto type : all_dtypes) {
+    for (std::size_t replicas : {1u, 2u, 3u, 4u, 7u}) {
+      std::vector<double> raw(257);
+      for (auto& x : raw)
+        x = next();
+      auto current = make(type, raw);
+      std::vector<tensor> operands;
+      for (std::size_t r = 0; r < replicas; ++r) {
+        for (auto& x : raw)
+          x = next();
+        operands.push_back(make(type, raw));
+      }
+      for (auto op : {update_op::assign, update_op::add, update_op::subtract}) {
+        for (auto how : {aggregation::sum, aggregation::mean,
+                         aggregation::only_first_replica}) {
+          if (how == aggregation::mean && is_integer(type))
+            continue;
+          CAPTURE(to_string(type));
+          CAPTURE(replicas);
+          CAPTURE(to_string(op));
+          auto two_steps = apply(op, current, aggregate(operands, how));
+          auto fused = apply_aggregate(op, current, operands, how);
+          CHECK(fused == two_steps);
+        }
+      }
+    }
+  }
+}
