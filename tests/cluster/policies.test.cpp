@@ -6,8 +6,8 @@
 
 #include "tests/support/cluster_workload.hpp"
 #include "tests/support/test_cluster.hpp"
+#include "tests/support/worker_lines.hpp"
 
-#include <cstdio>
 #include <doctest/doctest.h>
 #include <set>
 #include <varsync/varsync.hpp>
@@ -41,19 +41,6 @@ std::set<std::string> result_lines(test_cluster& cluster) {
   return lines;
 }
 
-/// The bulk frames a node sent and received, from its "bulk_frames" line.
-std::pair<std::uint64_t, std::uint64_t> bulk_frames(child_process& node) {
-  auto output = node.output();
-  auto at = output.find("bulk_frames sent=");
-  if (at == std::string::npos)
-    return {0, 0};
-  unsigned long long sent = 0;
-  unsigned long long received = 0;
-  std::sscanf(output.c_str() + at, "bulk_frames sent=%llu received=%llu", &sent,
-              &received);
-  return {sent, received};
-}
-
 /// Runs the workload on 3 processes x 2 replicas; `seed_args` select the
 /// placement of variable actors, `common` are given to every node. Returns
 /// the cluster's status at the end; `frames` gets every node's bulk frames.
@@ -70,7 +57,7 @@ cluster_status run_across_processes(
   auto actual = result_lines(cluster);
   if (frames != nullptr)
     for (auto& node : cluster.nodes)
-      frames->push_back(bulk_frames(node));
+      frames->push_back(bulk_frames_of(node.output()));
   for (const auto& line : expected)
     CHECK_MESSAGE(actual.count(line) == 1,
                   "missing across processes: " << line);

@@ -21,12 +21,18 @@ constexpr auto connection_timeout = 1000ms;
 constexpr auto margin = 1500ms;
 constexpr int steps = 300;
 
-void lose_a_replica_node(int signal) {
+/// `bulk`: every on_write update travels on the bulk plane
+/// (bulk-threshold 0) instead of as CAF messages.
+void lose_a_replica_node(int signal, bool bulk = false) {
+  std::vector<std::string> bulk_args;
+  if (bulk)
+    bulk_args = {"--bulk-threshold", "0"};
   auto cluster = start_test_cluster(
       {{{0, 1}, {}}, {{2, 3}, {}}, {{4, 5}, {}}},
       {"--scenario", "steps", "--steps", std::to_string(steps), "--pace-ms",
        "3", "--heartbeat-interval", "100ms", "--connection-timeout",
-       std::to_string(connection_timeout.count()) + "ms"});
+       std::to_string(connection_timeout.count()) + "ms"},
+      bulk_args);
   REQUIRE_MESSAGE(cluster.failure.empty(), cluster.failure);
   auto& victim = cluster.nodes[2];
   REQUIRE_MESSAGE(cluster.nodes[1].wait_for_line("step 2 30 ", 60s),
@@ -60,6 +66,9 @@ void lose_a_replica_node(int signal) {
   CHECK(six_replica_steps == doctest::Approx(std::round(six_replica_steps)));
   CHECK(six_replica_steps >= 31);
   CHECK(six_replica_steps < steps);
+  if (bulk) // the steps really went through the bulk plane
+    CHECK_MESSAGE(bulk_frames_sent(cluster.nodes[1].output()) > 0,
+                  cluster.nodes[1].output());
   CHECK_MESSAGE(seed_output.find("membership alive=0,1,2,3 lost=4,5") !=
                     std::string::npos,
                 seed_output);
@@ -77,4 +86,9 @@ TEST_CASE("kill -9 of a replica node mid-run: survivors finish the step with "
 TEST_CASE("a frozen (SIGSTOP) replica node is dropped after the connection "
           "timeout like a dead one") {
   lose_a_replica_node(SIGSTOP);
+}
+
+TEST_CASE("kill -9 of a replica node while every update travels on the bulk "
+          "plane: the same recovery") {
+  lose_a_replica_node(SIGKILL, true);
 }

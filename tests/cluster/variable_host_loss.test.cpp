@@ -19,14 +19,20 @@ constexpr auto connection_timeout = 1000ms;
 constexpr auto margin = 1500ms;
 constexpr int completed_steps = 20;
 
-void lose_the_variable_host(int signal) {
+/// `bulk`: every on_write update travels on the bulk plane
+/// (bulk-threshold 0) instead of as CAF messages.
+void lose_the_variable_host(int signal, bool bulk = false) {
+  std::vector<std::string> bulk_args;
+  if (bulk)
+    bulk_args = {"--bulk-threshold", "0"};
   auto cluster = start_test_cluster(
       {{{0, 1}, {"--stop-after", std::to_string(completed_steps)}},
        {{2, 3}, {}},
        {{4, 5}, {}}},
       {"--scenario", "steps", "--steps", "1000", "--heartbeat-interval",
        "100ms", "--connection-timeout",
-       std::to_string(connection_timeout.count()) + "ms"});
+       std::to_string(connection_timeout.count()) + "ms"},
+      bulk_args);
   REQUIRE_MESSAGE(cluster.failure.empty(), cluster.failure);
   auto& seed = cluster.nodes[0];
   // The seed's replicas stopped after 20 steps: the others wait in step 20.
@@ -62,6 +68,8 @@ void lose_the_variable_host(int signal) {
     for (const auto& row : lines_of(output, "local_read"))
       CHECK(std::stod(row[2]) == doctest::Approx(completed_steps * 3.5));
     CHECK(lines_of(output, "local_read").size() == 2);
+    if (bulk) // the steps really went through the bulk plane
+      CHECK_MESSAGE(bulk_frames_sent(output) > 0, output);
   }
   // The lost node is killed and reaped; the others exit cleanly.
   CHECK_MESSAGE(cluster.stop(0), cluster.transcript());
@@ -77,4 +85,14 @@ TEST_CASE("kill -9 of the node hosting the variable actors fails pending "
 TEST_CASE("a frozen (SIGSTOP) variable host is detected after the connection "
           "timeout") {
   lose_the_variable_host(SIGSTOP);
+}
+
+TEST_CASE("kill -9 of the variable host while every update travels on the "
+          "bulk plane: pending calls fail the same way") {
+  lose_the_variable_host(SIGKILL, true);
+}
+
+TEST_CASE("a frozen (SIGSTOP) variable host with every update on the bulk "
+          "plane is detected after the connection timeout") {
+  lose_the_variable_host(SIGSTOP, true);
 }

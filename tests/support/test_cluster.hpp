@@ -59,10 +59,12 @@ struct test_cluster {
 
 #ifdef VARSYNC_TEST_BINARY_DIR
 /// Starts `nodes.size()` worker processes with `common` arguments (e.g. a
-/// scenario and timeouts) plus each node's own, and waits until each
-/// serves. Check `failure` before using the cluster.
-inline test_cluster start_test_cluster(const std::vector<worker_node>& nodes,
-                                       const std::vector<std::string>& common) {
+/// scenario and timeouts), then `more_common`, plus each node's own, and
+/// waits until each serves. Check `failure` before using the cluster.
+inline test_cluster
+start_test_cluster(const std::vector<worker_node>& nodes,
+                   const std::vector<std::string>& common,
+                   const std::vector<std::string>& more_common = {}) {
   test_cluster cluster;
   auto program =
       binary_path(VARSYNC_TEST_BINARY_DIR, "varsync_test_cluster_worker");
@@ -74,6 +76,7 @@ inline test_cluster start_test_cluster(const std::vector<worker_node>& nodes,
       args.push_back("127.0.0.1:" + std::to_string(cluster.seed_port));
     }
     args.insert(args.end(), common.begin(), common.end());
+    args.insert(args.end(), more_common.begin(), more_common.end());
     std::string replicas;
     for (auto index : nodes[i].replicas)
       replicas += (replicas.empty() ? "" : ",") + std::to_string(index);

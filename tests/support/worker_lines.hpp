@@ -8,6 +8,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace varsync::test {
@@ -29,6 +30,23 @@ inline std::vector<std::vector<std::string>> lines_of(const std::string& output,
     result.push_back(std::move(row));
   }
   return result;
+}
+
+/// The bulk frames a worker sent and received, from its "bulk_frames
+/// sent=N received=M" line ({0, 0} without one).
+inline std::pair<std::uint64_t, std::uint64_t>
+bulk_frames_of(const std::string& output) {
+  auto rows = lines_of(output, "bulk_frames");
+  if (rows.empty() || rows.back().size() < 3)
+    return {0, 0};
+  const auto& row = rows.back();
+  return {std::stoull(row[1].substr(row[1].find('=') + 1)),
+          std::stoull(row[2].substr(row[2].find('=') + 1))};
+}
+
+/// The bulk frames a worker sent.
+inline std::uint64_t bulk_frames_sent(const std::string& output) {
+  return bulk_frames_of(output).first;
 }
 
 /// The steady clock now, in the workers' unit (ns since the clock's epoch;

@@ -1,0 +1,324 @@
+// The bulk plane over real TCP on loopback: frames reach the actor they
+// name with their tensor, replies come back on the connection a frame
+// arrived on (in order), and bad input from the network — garbage,
+// headers announcing impossible sizes, truncated frames, frames naming no
+// actor — closes or skips only what is bad while the plane keeps serving.
+
+#include "runtime/bulk_plane.hpp"
+
+#include "actors/protocol.hpp"
+
+#include <arpa/inet.h>
+#include <caf/all.hpp>
+#include <chrono>
+#include <cstring>
+#include <doctest/doctest.h>
+#include <netinet/in.h>
+#include <optional>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+#include <vector>
+
+using namespace varsync;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// The 72-byte frame header as documented in runtime/bulk_plane.hpp,
+/// written independently of the implementation.
+struct raw_header {
+  std::uint32_t magic = 0x31425356;
+  std::uint8_t kind = 2; // install
+  std::uint8_t type = 0; // f32
+  std::uint8_t rank = 0;
+  std::uint8_t code = 0;
+  std::uint64_t target = 0;
+  std::uint64_t reply_to = 0;
+  std::uint64_t variable = 7;
+  std::uint64_t index = 0;
+  std::uint64_t number = 1;
+  std::uint64_t tag = 0;
+  std::int64_t timeout_ms = 0;
+  std::uint64_t payload = 0;
+};
+static_assert(sizeof(raw_header) == 72);
+
+/// A raw client connection to a plane, with a 5 s receive timeout.
+struct raw_client {
+  int fd = -1;
+
+  explicit raw_client(std::uint16_t port) {
+    fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    ::inet_pton(AF_INET, "127.0.0.1", &address.sin_addr);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&address),
+                      sizeof(address)) == 0);
+    timeval limit{5, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
+  }
+
+  ~raw_client() { ::close(fd); }
+
+  void write(const void* data, std::size_t size) {
+    REQUIRE(::send(fd, data, size, MSG_NOSIGNAL) == static_cast<ssize_t>(size));
+  }
+
+  /// An install frame of an f32 tensor [values] for `target`.
+  void install(caf::actor_id target, const std::vector<float>& values,
+               std::uint64_t version) {
+    raw_header head;
+    head.target = target;
+    head.rank = 1;
+    head.number = version;
+    head.payload = values.size() * sizeof(float);
+    auto length = static_cast<std::int64_t>(values.size());
+    write(&head, sizeof(head));
+    write(&length, sizeof(length));
+    write(values.data(), head.payload);
+  }
+
+  /// True when the plane closed this connection (EOF before the timeout).
+  bool closed_by_peer() {
+    char byte = 0;
+    return ::recv(fd, &byte, 1, 0) == 0;
+  }
+};
+
+struct fixture {
+  caf::actor_system_config config;
+  std::optional<caf::actor_system> system;
+  std::shared_ptr<bulk_plane> a;
+  std::shared_ptr<bulk_plane> b;
+
+  fixture() {
+    system.emplace(config);
+    auto first = bulk_plane::listen("127.0.0.1");
+    auto second = bulk_plane::listen("127.0.0.1");
+    REQUIRE(first);
+    REQUIRE(second);
+    a = *first;
+    b = *second;
+    CHECK(a->port() != 0);
+    CHECK(a->port() != b->port());
+  }
+
+  ~fixture() {
+    a->stop();
+    b->stop();
+  }
+};
+
+/// Receives one install at `self` and returns (version, values).
+std::optional<std::pair<std::uint64_t, std::vector<float>>>
+receive_install(caf::scoped_actor& self) {
+  std::optional<std::pair<std::uint64_t, std::vector<float>>> result;
+  self->receive(
+      [&](install_atom, variable_id, std::uint64_t version, tensor& value) {
+        auto values = value.values<float>();
+        result.emplace(version,
+                       std::vector<float>(values.begin(), values.end()));
+      },
+      caf::after(5s) >> [] {});
+  return result;
+}
+
+} // namespace
+
+TEST_CASE_FIXTURE(fixture, "a contribution reaches the named actor with its "
+                           "tensor; installs and the ack come back in order "
+                           "on the same connection") {
+  caf::scoped_actor variable{*system};
+  caf::scoped_actor replica{*system};
+  b->add_target(caf::actor_cast<caf::actor>(variable));
+  a->add_target(caf::actor_cast<caf::actor>(replica));
+  bulk_frame frame;
+  frame.kind = bulk_kind::contribute;
+  frame.code = to_wire(update_op::add);
+  frame.target = variable->id();
+  frame.reply_to = replica->id();
+  frame.variable = 7;
+  frame.index = 3;
+  frame.number = 11;
+  frame.tag = 5;
+  frame.timeout_ms = 1234;
+  frame.value = *tensor::from_values<float>(std::vector<float>{1, 2, 3, 4},
+                                            shape_type{2, 2});
+  a->send(b->host(), b->port(), frame);
+  std::optional<std::uint64_t> connection;
+  variable->receive(
+      [&](bulk_contribute_atom, std::uint64_t via, std::uint64_t reply_to,
+          std::uint64_t index, std::uint64_t step, std::uint8_t op,
+          tensor& value, std::int64_t timeout_ms, std::uint64_t tag) {
+        connection = via;
+        CHECK(reply_to == replica->id());
+        CHECK(index == 3);
+        CHECK(step == 11);
+        CHECK(op == to_wire(update_op::add));
+        CHECK(value == frame.value);
+        CHECK(timeout_ms == 1234);
+        CHECK(tag == 5);
+      },
+      caf::after(5s) >> [] { FAIL("no contribution arrived"); });
+  REQUIRE(connection);
+  // Replies name the replica's actor and travel on the same connection.
+  for (std::uint64_t version = 1; version <= 3; ++version) {
+    bulk_frame install;
+    install.kind = bulk_kind::install;
+    install.target = replica->id();
+    install.variable = 7;
+    install.number = version;
+    install.value = tensor{static_cast<float>(version)};
+    REQUIRE(b->reply(*connection, std::move(install)));
+  }
+  bulk_frame ack;
+  ack.kind = bulk_kind::ack;
+  ack.code = static_cast<std::uint8_t>(errc::timeout);
+  ack.target = replica->id();
+  ack.variable = 7;
+  ack.number = 11;
+  ack.tag = 5;
+  ack.text = "step 11 timed out";
+  REQUIRE(b->reply(*connection, std::move(ack)));
+  for (std::uint64_t version = 1; version <= 3; ++version) {
+    auto got = receive_install(replica);
+    REQUIRE(got);
+    CHECK(got->first == version);
+    CHECK(got->second == std::vector<float>{static_cast<float>(version)});
+  }
+  replica->receive(
+      [&](bulk_ack_atom, variable_id id, std::uint64_t step, std::uint64_t tag,
+          std::uint8_t code, std::string& text) {
+        CHECK(id == 7);
+        CHECK(step == 11);
+        CHECK(tag == 5);
+        CHECK(code == static_cast<std::uint8_t>(errc::timeout));
+        CHECK(text == "step 11 timed out");
+      },
+      caf::after(5s) >> [] { FAIL("no ack arrived"); });
+  CHECK(a->counters().frames_sent.load() == 1);
+  CHECK(b->counters().frames_sent.load() == 4);
+  CHECK(a->counters().frames_received.load() == 4);
+}
+
+TEST_CASE_FIXTURE(fixture, "malformed frames close their connection and are "
+                           "counted; the plane keeps serving") {
+  caf::scoped_actor target{*system};
+  b->add_target(caf::actor_cast<caf::actor>(target));
+  std::uint64_t rejected = 0;
+  SUBCASE("garbage") {
+    raw_client client{b->port()};
+    std::vector<unsigned char> garbage(4096);
+    for (std::size_t i = 0; i < garbage.size(); ++i)
+      garbage[i] = static_cast<unsigned char>(i * 131 + 7);
+    client.write(garbage.data(), garbage.size());
+    CHECK(client.closed_by_peer());
+    rejected = 1;
+  }
+  SUBCASE("a payload that does not match the shape") {
+    raw_client client{b->port()};
+    raw_header head;
+    head.target = target->id();
+    head.rank = 1;
+    head.payload = 12;       // 3 floats announced as...
+    std::int64_t length = 2; // ... a shape of 2
+    client.write(&head, sizeof(head));
+    client.write(&length, sizeof(length));
+    CHECK(client.closed_by_peer());
+    rejected = 1;
+  }
+  SUBCASE("a 1 TiB payload is refused before anything is allocated") {
+    raw_client client{b->port()};
+    raw_header head;
+    head.target = target->id();
+    head.payload = std::uint64_t{1} << 40;
+    client.write(&head, sizeof(head));
+    CHECK(client.closed_by_peer());
+    rejected = 1;
+  }
+  SUBCASE("an unknown dtype, kind and rank") {
+    for (int field = 0; field < 3; ++field) {
+      raw_client client{b->port()};
+      raw_header head;
+      head.target = target->id();
+      if (field == 0)
+        head.type = 9;
+      else if (field == 1)
+        head.kind = 77;
+      else
+        head.rank = 200;
+      client.write(&head, sizeof(head));
+      CHECK(client.closed_by_peer());
+    }
+    rejected = 3;
+  }
+  SUBCASE("a truncated frame, then the peer hangs up") {
+    raw_client client{b->port()};
+    raw_header head;
+    head.target = target->id();
+    head.rank = 1;
+    head.payload = 4000;
+    std::int64_t length = 1000;
+    client.write(&head, sizeof(head));
+    client.write(&length, sizeof(length));
+    client.write("abc", 3);
+    ::shutdown(client.fd, SHUT_WR);
+    CHECK(client.closed_by_peer());
+    rejected = 0; // not malformed, just cut short: nothing is delivered
+  }
+  CHECK(b->counters().frames_rejected.load() == rejected);
+  CHECK(b->counters().frames_received.load() == 0);
+  // The plane still serves new connections.
+  raw_client client{b->port()};
+  client.install(target->id(), {4.5f, 5.5f}, 3);
+  auto got = receive_install(target);
+  REQUIRE(got);
+  CHECK(got->first == 3);
+  CHECK(got->second == std::vector<float>{4.5f, 5.5f});
+}
+
+TEST_CASE_FIXTURE(fixture, "a frame naming no registered actor is dropped "
+                           "and the connection stays usable") {
+  caf::scoped_actor target{*system};
+  caf::scoped_actor unregistered{*system};
+  b->add_target(caf::actor_cast<caf::actor>(target));
+  raw_client client{b->port()};
+  client.install(unregistered->id(), {1.0f}, 1);
+  client.install(target->id(), {2.0f}, 2);
+  auto got = receive_install(target);
+  REQUIRE(got);
+  CHECK(got->first == 2);
+  CHECK(b->counters().frames_rejected.load() == 1);
+  // Removed targets are not reachable any more. A frame to a second
+  // target on the same connection marks when the reader got past them.
+  caf::scoped_actor witness{*system};
+  b->add_target(caf::actor_cast<caf::actor>(witness));
+  b->remove_target(target->id());
+  client.install(target->id(), {3.0f}, 3);
+  client.install(target->id(), {4.0f}, 4);
+  client.install(witness->id(), {5.0f}, 5);
+  auto seen = receive_install(witness);
+  REQUIRE(seen);
+  CHECK(seen->first == 5);
+  CHECK(b->counters().frames_rejected.load() == 3);
+  target->receive([](install_atom, variable_id, std::uint64_t,
+                     tensor&) { FAIL("a removed target got a frame"); },
+                  caf::after(std::chrono::milliseconds{0}) >> [] {});
+}
+
+TEST_CASE_FIXTURE(fixture, "sending to a port nobody listens on drops the "
+                           "frame; a reply on a closed connection is "
+                           "refused") {
+  // Port 1 on loopback refuses connections.
+  bulk_frame frame;
+  frame.kind = bulk_kind::install;
+  frame.value = tensor{1.0f};
+  a->send("127.0.0.1", 1, frame);
+  CHECK_FALSE(b->reply(424242, frame));
+  // Stopping is idempotent and refuses further replies.
+  b->stop();
+  b->stop();
+  CHECK_FALSE(b->reply(1, frame));
+}
