@@ -31,6 +31,9 @@
 //        [--sizes 8,4096,...] [--batch-ms 150] [--batches 5]
 //        [--step-timeout-s 60] [--skip-after-s 5]
 //        [--bulk-threshold off|BYTES]   (node_config bulk-threshold)
+//        [--shards K]   split each variable into K shard variables spread
+//                       over the nodes (round robin); a step updates all K
+//                       asynchronously and waits for every one
 // Output (driver), one line per size:
 //   RESULT op=on_write_step np=4 bytes=4096 iters=.. batches=5 med_us=..
 //          min_us=.. first_us=.. ok=1 status=ok
@@ -40,11 +43,14 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <sys/prctl.h>
@@ -72,6 +78,10 @@ struct bench_options {
   double step_timeout_s = 60;
   /// Sizes whose first step takes longer are skipped (status=timeout).
   double skip_after_s = 5;
+  /// Split each variable into this many shard variables of about equal
+  /// size, placed round robin over the nodes (spread-variables); a step
+  /// updates every shard (asynchronously) and waits for all of them.
+  int shards = 1;
   /// node_config bulk-threshold of every node ("off", or bytes); empty:
   /// the default.
   std::string bulk_threshold;
@@ -118,6 +128,8 @@ bench_options parse_options(int argc, char** argv) {
       options.join = value;
     else if (flag == "--bulk-threshold")
       options.bulk_threshold = value;
+    else if (flag == "--shards")
+      options.shards = std::max(1, std::atoi(value));
     else if (flag == "--index")
       options.index = std::strtoull(value, nullptr, 10);
   }
@@ -132,6 +144,8 @@ varsync::node_config base_config(const bench_options& options) {
   config.connection_timeout = 60s;
   config.default_timeout = std::chrono::milliseconds{
       static_cast<long>(options.step_timeout_s * 1000)};
+  // Shards are spread over the nodes (the seed places them round robin).
+  config.spread_variables = options.shards > 1;
   if (!options.bulk_threshold.empty()) {
     if (auto set = config.set("bulk-threshold", options.bulk_threshold); !set) {
       std::fprintf(stderr, "%s\n", set.error().to_string().c_str());
@@ -179,34 +193,67 @@ int run_worker(const bench_options& options) {
   auto step_timeout = std::chrono::milliseconds{
       static_cast<long>(options.step_timeout_s * 1000)};
 
-  varsync::variable w;
-  varsync::tensor delta;
+  // The variable of the current size as `shards` shard variables.
+  std::vector<varsync::variable> shards;
+  std::vector<varsync::tensor> deltas;
   long steps_done = 0;
+  // One step: every shard updated asynchronously, then wait for all.
+  auto step = [&]() -> varsync::expected<void> {
+    std::mutex mutex;
+    std::condition_variable all_done;
+    std::size_t pending = shards.size();
+    std::optional<varsync::error> failure;
+    for (std::size_t j = 0; j < shards.size(); ++j)
+      self->assign_add_async(
+          shards[j], deltas[j],
+          [&](varsync::expected<void> done) {
+            std::lock_guard guard{mutex};
+            if (!done && !failure)
+              failure = done.error();
+            if (--pending == 0)
+              all_done.notify_one();
+          },
+          step_timeout);
+    std::unique_lock guard{mutex};
+    all_done.wait(guard, [&] { return pending == 0; });
+    if (failure)
+      return *failure;
+    return {};
+  };
   char line[256];
   while (std::fgets(line, sizeof line, stdin) != nullptr) {
     std::string_view command{line};
     if (command.starts_with("size ")) {
       auto elements = static_cast<std::int64_t>(
           std::max<std::size_t>(1, std::strtoull(line + 5, nullptr, 10) / 4));
-      auto zeros = varsync::tensor::filled(varsync::dtype::f32, {elements}, 0);
-      auto mine =
-          varsync::tensor::filled(varsync::dtype::f32, {elements},
-                                  static_cast<double>(options.index) + 1);
-      if (!zeros || !mine)
-        return fail("tensor of " + std::to_string(elements) + " floats");
-      auto created = (*rt)->create_variable(
-          *group, "w" + std::to_string(elements * 4), *zeros, mean);
-      if (!created)
-        return fail("create_variable: " + created.error().to_string());
-      w = *created;
-      delta = *mine;
+      auto count = std::min<std::int64_t>(options.shards, elements);
+      shards.clear();
+      deltas.clear();
+      for (std::int64_t j = 0; j < count; ++j) {
+        auto length = elements / count + (j < elements % count ? 1 : 0);
+        auto zeros = varsync::tensor::filled(varsync::dtype::f32, {length}, 0);
+        auto mine =
+            varsync::tensor::filled(varsync::dtype::f32, {length},
+                                    static_cast<double>(options.index) + 1);
+        if (!zeros || !mine)
+          return fail("tensor of " + std::to_string(length) + " floats");
+        auto created = (*rt)->create_variable(
+            *group,
+            "w" + std::to_string(elements * 4) + ".s" + std::to_string(j) +
+                "of" + std::to_string(count),
+            *zeros, mean);
+        if (!created)
+          return fail("create_variable: " + created.error().to_string());
+        shards.push_back(*created);
+        deltas.push_back(*mine);
+      }
       steps_done = 0;
       std::fprintf(reply, "ready\n");
     } else if (command.starts_with("steps ")) {
       long count = std::strtol(line + 6, nullptr, 10);
       auto start = steady::now();
       for (long i = 0; i < count; ++i) {
-        if (auto done = self->assign_add(w, delta, step_timeout); !done)
+        if (auto done = step(); !done)
           return fail("step " + std::to_string(steps_done + 1) + ": " +
                       done.error().to_string());
         ++steps_done;
@@ -215,18 +262,23 @@ int run_worker(const bench_options& options) {
       std::fprintf(reply, "time %.9g\n",
                    spent.count() / static_cast<double>(count));
     } else if (command.starts_with("check")) {
-      auto value = self->read(w);
-      if (!value)
-        return fail("read: " + value.error().to_string());
       auto expected =
           static_cast<double>(steps_done) * (options.processes + 1) / 2.0;
-      auto values = value->values<float>();
-      bool ok = !values.empty() &&
-                std::all_of(values.begin(), values.end(), [&](float x) {
-                  return std::abs(x - expected) <= 1e-6 * expected;
-                });
-      std::fprintf(reply, "check %d %.9g %.9g\n", ok ? 1 : 0,
-                   values.empty() ? 0.0 : values[0], expected);
+      bool ok = !shards.empty();
+      double first = 0;
+      for (const auto& shard : shards) {
+        auto value = self->read(shard);
+        if (!value)
+          return fail("read: " + value.error().to_string());
+        auto values = value->values<float>();
+        if (&shard == &shards.front() && !values.empty())
+          first = values[0];
+        ok = ok && !values.empty() &&
+             std::all_of(values.begin(), values.end(), [&](float x) {
+               return std::abs(x - expected) <= 1e-6 * expected;
+             });
+      }
+      std::fprintf(reply, "check %d %.9g %.9g\n", ok ? 1 : 0, first, expected);
     } else if (command.starts_with("quit")) {
       break;
     } else {
@@ -260,6 +312,8 @@ worker_process start_worker(const bench_options& options, std::size_t index,
                                 std::to_string(options.processes),
                                 "--step-timeout-s",
                                 std::to_string(options.step_timeout_s)};
+  args.push_back("--shards");
+  args.push_back(std::to_string(options.shards));
   if (!options.bulk_threshold.empty()) {
     args.push_back("--bulk-threshold");
     args.push_back(options.bulk_threshold);
@@ -372,9 +426,9 @@ private:
 bool measure(workers& cluster, const bench_options& options,
              std::size_t bytes) {
   auto report_error = [&] {
-    std::printf("RESULT op=on_write_step np=%d bytes=%zu med_us=nan ok=0 "
-                "status=error\n",
-                options.processes, bytes);
+    std::printf("RESULT op=on_write_step np=%d shards=%d bytes=%zu "
+                "med_us=nan ok=0 status=error\n",
+                options.processes, options.shards, bytes);
     std::fflush(stdout);
     return false;
   };
@@ -384,9 +438,9 @@ bool measure(workers& cluster, const bench_options& options,
   if (first < 0)
     return report_error();
   if (first > options.skip_after_s) {
-    std::printf("RESULT op=on_write_step np=%d bytes=%zu med_us=nan "
-                "first_us=%.0f ok=na status=timeout\n",
-                options.processes, bytes, first * 1e6);
+    std::printf("RESULT op=on_write_step np=%d shards=%d bytes=%zu "
+                "med_us=nan first_us=%.0f ok=na status=timeout\n",
+                options.processes, options.shards, bytes, first * 1e6);
     std::fflush(stdout);
     return true;
   }
@@ -420,9 +474,10 @@ bool measure(workers& cluster, const bench_options& options,
       std::fprintf(stderr, "cluster_step: %zu bytes: %s\n", bytes,
                    reply.c_str());
   std::sort(per_batch.begin(), per_batch.end());
-  std::printf("RESULT op=on_write_step np=%d bytes=%zu iters=%ld batches=%d "
-              "med_us=%.3f min_us=%.3f first_us=%.0f ok=%d status=ok\n",
-              options.processes, bytes, iters, options.batches,
+  std::printf("RESULT op=on_write_step np=%d shards=%d bytes=%zu iters=%ld "
+              "batches=%d med_us=%.3f min_us=%.3f first_us=%.0f ok=%d "
+              "status=ok\n",
+              options.processes, options.shards, bytes, iters, options.batches,
               per_batch[per_batch.size() / 2] * 1e6, per_batch.front() * 1e6,
               first * 1e6, ok ? 1 : 0);
   std::fflush(stdout);
