@@ -3,7 +3,8 @@
 stdout) and the same rows as JSON.
 
 Input: one line per result, "LABEL rep=N key=value ...", LABEL one of
-varsync (bench/cluster_step), mpi_tcp / mpi_shm (bench/mpi/allreduce) and
+varsync and varsync_sharded (bench/cluster_step, --shards P),
+mpi_tcp / mpi_shm (bench/mpi/allreduce) and
 local (bench/local_ops). Each figure is the median over the reps of the
 per-launch medians; the table shows "median (min-max)" when there were
 several reps. ratio = varsync median / peer median (above 1: varsync is
@@ -96,19 +97,29 @@ def network_rows(rows):
     runs = defaultdict(list)   # (label, np, bytes) -> [us or None]
     ok = defaultdict(lambda: True)
     status = defaultdict(set)
+    shards = {}                # (label, np) -> shard count
     for row in rows:
-        if row["label"] not in ("varsync", "mpi_tcp", "mpi_shm"):
+        if row["label"] not in ("varsync", "varsync_sharded", "mpi_tcp",
+                                "mpi_shm"):
             continue
         key = (row["label"], int(row["np"]), int(row["bytes"]))
         runs[key].append(number(row.get("med_us")))
         ok[key] = ok[key] and row.get("ok") in ("1", "na")
         status[key].add(row.get("status", "ok"))
+        shards[key[:2]] = int(row.get("shards", "1"))
     result = []
-    for _, np, size in sorted(k for k in runs if k[0] == "varsync"):
-        ours = summary(runs[("varsync", np, size)])
+    ours_keys = sorted((k for k in runs
+                        if k[0] in ("varsync", "varsync_sharded")),
+                       key=lambda k: (k[1], k[2], k[0]))
+    for label, np, size in ours_keys:
+        ours = summary(runs[(label, np, size)])
         tcp = summary(runs.get(("mpi_tcp", np, size), []))
         shm = summary(runs.get(("mpi_shm", np, size), []))
-        statuses = sorted(status[("varsync", np, size)])
+        statuses = sorted(status[(label, np, size)])
+        count = shards.get((label, np), 1)
+        case = f"on_write step P={np} {human_size(size)}"
+        if count > 1:
+            case += f", {count} shards"
         ratio = ours["median"] / tcp["median"] if ours and tcp else None
         bandwidth = {
             "unit": "GB/s",
@@ -117,14 +128,14 @@ def network_rows(rows):
         }
         result.append({
             "kind": "network",
-            "case": f"on_write step P={np} {human_size(size)}",
-            "np": np, "bytes": size, "unit": "us",
+            "case": case,
+            "np": np, "bytes": size, "shards": count, "unit": "us",
             "varsync": ours, "peer_name": "MPI_Allreduce tcp", "peer": tcp,
             "extra_name": "MPI_Allreduce shm", "extra": shm,
             "ratio": ratio, "speed": bandwidth,
-            "ok": all(ok[(label, np, size)]
-                      for label in ("varsync", "mpi_tcp", "mpi_shm")
-                      if (label, np, size) in runs),
+            "ok": all(ok[(name, np, size)]
+                      for name in (label, "mpi_tcp", "mpi_shm")
+                      if (name, np, size) in runs),
             "status": ",".join(statuses),
         })
     return result
