@@ -9,6 +9,10 @@
 //   (update_atom, variable_id, call, op byte, tensor, timeout_ms) -> ok_atom
 //       replica-context update of an on_write variable; `call` numbers the
 //       replica's calls from 1 so that they apply in call order (0: none)
+//   (update_atom, variable_id, call, op byte, tensor, timeout_ms,
+//    update_completion_ptr)                        local only, no reply
+//       the same, sent by the host thread itself: the replica actor reports
+//       the outcome through the completion (actors/update_reply.hpp)
 // Replica actor -> variable actor (eager_broadcast):
 //   (contribute_atom, replica_index, step, op byte, tensor, timeout_ms)
 //       -> ok_atom, once the step's result was sent to every replica

@@ -2,6 +2,7 @@
 
 #include "actors/caf_error.hpp"
 #include "actors/protocol.hpp"
+#include "actors/update_reply.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -23,7 +24,7 @@ struct queued_update {
   update_op op;
   tensor operand;
   clock_type::time_point deadline;
-  caf::response_promise promise;
+  update_reply reply;
 };
 
 struct attached_variable {
@@ -35,7 +36,7 @@ struct attached_variable {
   std::uint64_t next_step = 0;
   bool in_flight = false;
   /// The caller of the update in flight.
-  caf::response_promise in_flight_promise;
+  update_reply in_flight_reply;
   std::deque<queued_update> queue;
   /// Whether updates travel on the bulk plane, and where to.
   bool use_bulk = false;
@@ -65,6 +66,8 @@ struct staleness_waiter {
 struct numbered_update {
   variable_id id;
   queued_update update;
+  /// Rejected on arrival (already answered): only its number counts.
+  bool rejected = false;
 };
 
 struct replica_state {
@@ -99,21 +102,21 @@ void send_next_update(replica_actor_type* self, variable_id id) {
     auto update = std::move(entry.queue.front());
     entry.queue.pop_front();
     if (entry.unavailable) {
-      update.promise.deliver(to_caf_error(*entry.unavailable));
+      update.reply.fail(*entry.unavailable);
       continue;
     }
     auto remaining = std::chrono::duration_cast<milliseconds>(
         update.deadline - clock_type::now());
     if (remaining.count() <= 0) {
-      update.promise.deliver(to_caf_error(
+      update.reply.fail(
           error{errc::timeout, "replica " + std::to_string(self->state.index) +
                                    ": the deadline passed while an earlier "
                                    "update of the same variable was pending; "
-                                   "nothing was applied"}));
+                                   "nothing was applied"});
       continue;
     }
     entry.in_flight = true;
-    entry.in_flight_promise = update.promise;
+    entry.in_flight_reply = update.reply;
     auto step = entry.next_step;
     if (entry.use_bulk) {
       bulk_frame frame;
@@ -139,20 +142,20 @@ void send_next_update(replica_actor_type* self, variable_id id) {
                   to_wire(update.op), std::move(update.operand),
                   static_cast<std::int64_t>(remaining.count()))
         .then(
-            [self, id, promise = update.promise](ok_atom) mutable {
+            [self, id, reply = update.reply](ok_atom) mutable {
               auto& current = self->state.variables[id];
               if (current.unavailable)
                 return; // the caller already got variable_unavailable
               ++current.next_step;
               current.in_flight = false;
-              promise.deliver(ok_atom::value);
+              reply.succeed();
               send_next_update(self, id);
             },
-            [self, id, promise = update.promise](caf::error& err) mutable {
+            [self, id, reply = update.reply](caf::error& err) mutable {
               if (self->state.variables[id].unavailable)
                 return; // the caller already got variable_unavailable
               self->state.variables[id].in_flight = false;
-              promise.deliver(std::move(err));
+              reply.fail(std::move(err));
               send_next_update(self, id);
             });
   }
@@ -227,11 +230,11 @@ void variable_lost(replica_actor_type* self, attached_variable& entry,
                 "); local reads of the last installed value still work"};
   auto failure = to_caf_error(*entry.unavailable);
   if (entry.in_flight) {
-    entry.in_flight_promise.deliver(failure);
+    entry.in_flight_reply.fail(*entry.unavailable);
     entry.in_flight = false;
   }
   for (auto& update : entry.queue)
-    update.promise.deliver(failure);
+    update.reply.fail(*entry.unavailable);
   entry.queue.clear();
   auto& waiters = self->state.waiters;
   for (auto i = waiters.begin(); i != waiters.end();) {
@@ -258,12 +261,57 @@ void finish_bulk_attempt(replica_actor_type* self, variable_id id,
     return;
   entry.in_flight = false;
   if (outcome) {
-    entry.in_flight_promise.deliver(to_caf_error(*outcome));
+    entry.in_flight_reply.fail(*outcome);
   } else {
     ++entry.next_step;
-    entry.in_flight_promise.deliver(ok_atom::value);
+    entry.in_flight_reply.succeed();
   }
   send_next_update(self, id);
+}
+
+/// Takes a replica-context update of `id` (the `call`-th call of this
+/// replica, 0: unnumbered) and answers `reply` when it is done. Calls are
+/// applied in number order; one rejected at once still uses up its number.
+void receive_update(replica_actor_type* self, variable_id id,
+                    std::uint64_t call, std::uint8_t op_byte, tensor& operand,
+                    std::int64_t timeout_ms, update_reply reply) {
+  self->state.counters->count_message();
+  std::optional<error> rejection;
+  auto op = op_from_wire(op_byte);
+  auto i = self->state.variables.find(id);
+  if (!op)
+    rejection = invalid_op(op_byte);
+  else if (i == self->state.variables.end())
+    rejection = not_attached(self->state.index, id);
+  else if (i->second.unavailable)
+    rejection = *i->second.unavailable;
+  if (rejection)
+    reply.fail(*rejection);
+  numbered_update update{
+      id,
+      queued_update{op.value_or(update_op::assign), std::move(operand),
+                    clock_type::now() + milliseconds{timeout_ms},
+                    rejection ? update_reply{} : std::move(reply)},
+      rejection.has_value()};
+  if (call == 0) {
+    if (!update.rejected)
+      accept_update(self, std::move(update));
+    return;
+  }
+  // Calls may arrive out of order (the host API used to send each through
+  // its own helper actor; a CAF request from elsewhere can still race):
+  // hold them back until every earlier call arrived.
+  auto& state = self->state;
+  state.out_of_order.emplace(call, std::move(update));
+  for (auto next = state.out_of_order.find(state.next_call);
+       next != state.out_of_order.end();
+       next = state.out_of_order.find(state.next_call)) {
+    auto ready = std::move(next->second);
+    state.out_of_order.erase(next);
+    ++state.next_call;
+    if (!ready.rejected)
+      accept_update(self, std::move(ready));
+  }
 }
 
 caf::behavior replica_actor(replica_actor_type* self, std::size_t index,
@@ -435,37 +483,16 @@ caf::behavior replica_actor(replica_actor_type* self, std::size_t index,
       [self](update_atom, variable_id id, std::uint64_t call,
              std::uint8_t op_byte, tensor& operand,
              std::int64_t timeout_ms) -> caf::result<ok_atom> {
-        self->state.counters->count_message();
-        auto op = op_from_wire(op_byte);
-        if (!op)
-          return to_caf_error(invalid_op(op_byte));
-        auto i = self->state.variables.find(id);
-        if (i == self->state.variables.end())
-          return to_caf_error(not_attached(self->state.index, id));
-        if (i->second.unavailable)
-          return to_caf_error(*i->second.unavailable);
         auto promise = self->make_response_promise();
-        numbered_update update{
-            id, queued_update{*op, std::move(operand),
-                              clock_type::now() + milliseconds{timeout_ms},
-                              promise}};
-        if (call == 0) {
-          accept_update(self, std::move(update));
-          return promise;
-        }
-        // Calls reach us through per-call helper actors, possibly out of
-        // order: hold them back until every earlier call arrived.
-        auto& state = self->state;
-        state.out_of_order.emplace(call, std::move(update));
-        for (auto next = state.out_of_order.find(state.next_call);
-             next != state.out_of_order.end();
-             next = state.out_of_order.find(state.next_call)) {
-          auto ready = std::move(next->second);
-          state.out_of_order.erase(next);
-          ++state.next_call;
-          accept_update(self, std::move(ready));
-        }
+        receive_update(self, id, call, op_byte, operand, timeout_ms,
+                       update_reply{promise, nullptr});
         return promise;
+      },
+      [self](update_atom, variable_id id, std::uint64_t call,
+             std::uint8_t op_byte, tensor& operand, std::int64_t timeout_ms,
+             update_completion_ptr& completion) {
+        receive_update(self, id, call, op_byte, operand, timeout_ms,
+                       update_reply{{}, std::move(completion)});
       },
   };
 }

@@ -1,5 +1,6 @@
 #include "varsync/replica.hpp"
 
+#include "actors/update_reply.hpp"
 #include "runtime/call_checks.hpp"
 #include "runtime/runtime_core.hpp"
 
@@ -117,12 +118,14 @@ void update_async(const std::shared_ptr<detail::replica_core>& core,
   if (auto refused = runtime.refuse_if_stopping(call))
     return done(*refused);
   auto deadline = runtime.deadline_of(timeout);
-  runtime.ask_ok(core->actor(), deadline + reply_grace,
-                 caf::make_message(update_atom::value, var.record()->id,
-                                   core->store().last_call.fetch_add(1) + 1,
-                                   to_wire(op), operand,
-                                   std::int64_t{deadline.count()}),
-                 std::move(done), detail::describe_call(call, var));
+  // The replica actor is local: send it the update with the callback
+  // itself (no helper actor, no reply message). It reports the outcome
+  // once; if it stops first, the completion reports shutting_down.
+  auto completion = std::make_shared<update_completion>(
+      std::move(done), detail::describe_call(call, var));
+  caf::anon_send(core->actor(), update_atom::value, var.record()->id,
+                 core->store().last_call.fetch_add(1) + 1, to_wire(op), operand,
+                 std::int64_t{deadline.count()}, std::move(completion));
 }
 
 expected<void> update(const std::shared_ptr<detail::replica_core>& core,
