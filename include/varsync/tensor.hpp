@@ -4,6 +4,9 @@
 /// buffer (copying a tensor costs one reference count); writing through
 /// `mutable_values` copies the buffer first when it is shared (copy on
 /// write), so a tensor handed to varsync never changes under the caller.
+/// Payloads of at most `tensor::inline_bytes` bytes (scalars, tiny vectors)
+/// live inside the tensor object instead: copying one copies the bytes and
+/// touches no reference count shared with other threads.
 
 #include "varsync/error.hpp"
 
@@ -65,6 +68,10 @@ std::string to_string(const shape_type& shape);
 /// buffer; one tensor object is not safe for concurrent mutation.
 class tensor {
 public:
+  /// Payloads up to this many bytes are stored inline (no heap buffer, never
+  /// shared); larger ones live in a reference-counted heap buffer.
+  static constexpr std::size_t inline_bytes = 16;
+
   /// An f32 scalar 0.
   tensor();
 
@@ -129,7 +136,14 @@ public:
   std::size_t size() const noexcept { return element_count_; }
 
   /// The raw bytes, `size() * size_of(type())` of them.
-  std::span<const std::byte> bytes() const noexcept;
+  std::span<const std::byte> bytes() const noexcept {
+    auto count = byte_count();
+    if (count <= inline_bytes)
+      return {inline_, count};
+    if (!storage_) // moved from
+      return {};
+    return {storage_->data(), count};
+  }
 
   /// The elements; an empty span when `T` does not match `type()`.
   template <element T> std::span<const T> values() const noexcept {
@@ -150,7 +164,8 @@ public:
   /// Precondition: `index < size()`.
   double to_double(std::size_t index = 0) const noexcept;
 
-  /// True when this tensor and `other` share one buffer (no copy was made).
+  /// True when this tensor and `other` share one heap buffer (no copy was
+  /// made). Always false for inline payloads (see `inline_bytes`).
   bool shares_buffer_with(const tensor& other) const noexcept {
     return storage_ != nullptr && storage_ == other.storage_;
   }
@@ -174,12 +189,20 @@ private:
 
   void init_raw(dtype type, shape_type shape, std::span<const std::byte> raw);
 
+  /// `size() * size_of(type())`, without a call.
+  std::size_t byte_count() const noexcept {
+    return element_count_ * (type_ == dtype::f32 ? 4 : 8);
+  }
+
   std::byte* unshare();
 
   dtype type_ = dtype::f32;
   shape_type shape_;
   std::size_t element_count_ = 0;
+  /// The heap buffer of payloads larger than `inline_bytes`; null otherwise.
   std::shared_ptr<std::vector<std::byte>> storage_;
+  /// The payload when it has at most `inline_bytes` bytes.
+  alignas(std::int64_t) std::byte inline_[inline_bytes] = {};
 };
 
 } // namespace varsync
