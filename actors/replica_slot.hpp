@@ -65,31 +65,39 @@ public:
   /// values come from the inline record without touching a shared
   /// reference count; others (or a read racing a writer) from `load()`.
   tensor load_value() const {
-    if (auto value = load_inline())
-      return std::move(*value);
+    std::uint64_t words[word_count];
+    if (small_ && read_inline(words)) {
+      // Scalars are rebuilt by tensor's inline constructors: no call, no
+      // copy of layout_'s shape.
+      if (layout_.shape().empty())
+        switch (layout_.type()) {
+        case dtype::f32:
+          return tensor(scalar_of<float>(words[0]));
+        case dtype::f64:
+          return tensor(scalar_of<double>(words[0]));
+        case dtype::i64:
+          return tensor(scalar_of<std::int64_t>(words[0]));
+        }
+      tensor result = layout_;
+      auto bytes = result.bytes();
+      // `result` is a local inline tensor: its bytes may be written.
+      std::memcpy(const_cast<std::byte*>(bytes.data()), words, // NOLINT
+                  bytes.size());
+      return result;
+    }
     return load()->value;
   }
 
   /// The latest installed value when the inline record holds it and no
   /// writer interfered, else nullopt (then use `load()`). Thread-safe.
   std::optional<tensor> load_inline() const {
-    if (!small_)
-      return std::nullopt;
-    auto before = sequence_.load(std::memory_order_acquire);
-    if ((before & 1) != 0)
-      return std::nullopt;
     std::uint64_t words[word_count];
-    for (std::size_t i = 0; i < word_count; ++i)
-      words[i] = inline_words_[i].load(std::memory_order_relaxed);
-    auto valid = inline_valid_.load(std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_acquire);
-    if (sequence_.load(std::memory_order_relaxed) != before || !valid)
+    if (!small_ || !read_inline(words))
       return std::nullopt;
-    std::optional<tensor> result{std::in_place, layout_};
-    auto bytes = result->bytes();
-    // The layout's bytes are inline, so writing them does not copy.
-    std::memcpy(const_cast<std::byte*>(bytes.data()), // NOLINT
-                words, bytes.size());
+    tensor result = layout_;
+    auto bytes = result.bytes();
+    std::memcpy(const_cast<std::byte*>(bytes.data()), words, // NOLINT
+                bytes.size());
     return result;
   }
 
@@ -116,6 +124,27 @@ public:
 private:
   static constexpr std::size_t word_count =
       tensor::inline_bytes / sizeof(std::uint64_t);
+
+  /// Copies the inline record into `words`; false when a writer
+  /// interfered or the record does not hold the snapshot (then `words` are
+  /// garbage).
+  bool read_inline(std::uint64_t (&words)[word_count]) const {
+    auto before = sequence_.load(std::memory_order_acquire);
+    if ((before & 1) != 0)
+      return false;
+    for (std::size_t i = 0; i < word_count; ++i)
+      words[i] = inline_words_[i].load(std::memory_order_relaxed);
+    auto valid = inline_valid_.load(std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    return sequence_.load(std::memory_order_relaxed) == before && valid;
+  }
+
+  /// The scalar whose bytes `publish` copied to the start of `word`.
+  template <class T> static T scalar_of(std::uint64_t word) noexcept {
+    T value;
+    std::memcpy(&value, &word, sizeof(value));
+    return value;
+  }
 
   /// Stores `next` as the snapshot and, for small slots, in the inline
   /// record (see the seqlock above). Caller holds `update_mutex_` (or is

@@ -77,6 +77,7 @@ void tensor::init_raw(dtype type, shape_type shape,
   element_count_ = raw.size() / size_of(type);
   if (raw.size() <= inline_bytes) {
     storage_.reset();
+    std::memset(inline_, 0, inline_bytes);
     if (!raw.empty())
       std::memcpy(inline_, raw.data(), raw.size());
   } else {
