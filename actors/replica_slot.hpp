@@ -5,14 +5,31 @@
 // half-installed value; writers replace the pointer. Read-modify-write of a
 // local copy holds the slot's mutex so that no update is lost between the
 // worker thread and the replica actor.
+//
+// Small values (at most tensor::inline_bytes, the dtype and shape of the
+// initial value) are also published in a seqlock-protected inline record,
+// so the common read is a few plain loads instead of the atomic shared
+// pointer's lock and reference counts. The seqlock works as follows (Boehm,
+// "Can seqlocks get along with programming language memory models?"): a
+// writer, holding `update_mutex_`, makes `sequence_` odd, stores the
+// snapshot, stores `inline_words_` and makes `sequence_` even again; a
+// reader loads `sequence_`, copies the words, and keeps the copy only when
+// `sequence_` was even and has not changed meanwhile. Every field is an
+// atomic (relaxed where the fences order it), so there is no data race.
+// A reader that meets a writer does not spin: it falls back to `load()`.
+// Because the writer makes `sequence_` odd before storing the snapshot, a
+// thread that saw a snapshot through `load()` never gets an older value
+// from the inline record afterwards.
 
 #include "runtime/tensor_math.hpp"
 #include "varsync/tensor.hpp"
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 namespace varsync {
 
@@ -29,8 +46,12 @@ struct installed_value {
 /// A replica's copy of one variable.
 class replica_slot {
 public:
-  explicit replica_slot(tensor initial) {
-    current_.store(std::make_shared<const installed_value>(
+  explicit replica_slot(tensor initial)
+      : small_(initial.bytes().size() <= tensor::inline_bytes),
+        // Only a small initial value is kept: a large one would pin its
+        // buffer for the slot's lifetime.
+        layout_(small_ ? initial : tensor{}) {
+    publish(std::make_shared<const installed_value>(
         installed_value{0, std::move(initial), 0}));
   }
 
@@ -40,6 +61,46 @@ public:
     return current_.load(std::memory_order_acquire);
   }
 
+  /// A copy of the latest installed value. Thread-safe, never blocks: small
+  /// values come from the inline record without touching a shared
+  /// reference count; others (or a read racing a writer) from `load()`.
+  tensor load_value() const {
+    std::uint64_t words[word_count];
+    if (small_ && read_inline(words)) {
+      // Scalars are rebuilt by tensor's inline constructors: no call, no
+      // copy of layout_'s shape.
+      if (layout_.shape().empty())
+        switch (layout_.type()) {
+        case dtype::f32:
+          return tensor(scalar_of<float>(words[0]));
+        case dtype::f64:
+          return tensor(scalar_of<double>(words[0]));
+        case dtype::i64:
+          return tensor(scalar_of<std::int64_t>(words[0]));
+        }
+      tensor result = layout_;
+      auto bytes = result.bytes();
+      // `result` is a local inline tensor: its bytes may be written.
+      std::memcpy(const_cast<std::byte*>(bytes.data()), words, // NOLINT
+                  bytes.size());
+      return result;
+    }
+    return load()->value;
+  }
+
+  /// The latest installed value when the inline record holds it and no
+  /// writer interfered, else nullopt (then use `load()`). Thread-safe.
+  std::optional<tensor> load_inline() const {
+    std::uint64_t words[word_count];
+    if (!small_ || !read_inline(words))
+      return std::nullopt;
+    tensor result = layout_;
+    auto bytes = result.bytes();
+    std::memcpy(const_cast<std::byte*>(bytes.data()), words, // NOLINT
+                bytes.size());
+    return result;
+  }
+
   /// Installs `value` as `version` unless a newer version is installed.
   /// Called by the replica actor only.
   void install(std::uint64_t version, tensor value,
@@ -47,9 +108,8 @@ public:
     std::lock_guard guard{update_mutex_};
     if (current_.load(std::memory_order_relaxed)->version >= version)
       return;
-    current_.store(std::make_shared<const installed_value>(
-                       installed_value{version, std::move(value), min_clock}),
-                   std::memory_order_release);
+    publish(std::make_shared<const installed_value>(
+        installed_value{version, std::move(value), min_clock}));
   }
 
   /// Replaces the value by `op(value, operand)` atomically with respect to
@@ -57,15 +117,73 @@ public:
   void update(update_op op, const tensor& operand) {
     std::lock_guard guard{update_mutex_};
     auto previous = current_.load(std::memory_order_relaxed);
-    current_.store(
-        std::make_shared<const installed_value>(installed_value{
-            previous->version + 1, apply(op, previous->value, operand), 0}),
-        std::memory_order_release);
+    publish(std::make_shared<const installed_value>(installed_value{
+        previous->version + 1, apply(op, previous->value, operand), 0}));
   }
 
 private:
+  static constexpr std::size_t word_count =
+      tensor::inline_bytes / sizeof(std::uint64_t);
+
+  /// Copies the inline record into `words`; false when a writer
+  /// interfered or the record does not hold the snapshot (then `words` are
+  /// garbage).
+  bool read_inline(std::uint64_t (&words)[word_count]) const {
+    auto before = sequence_.load(std::memory_order_acquire);
+    if ((before & 1) != 0)
+      return false;
+    for (std::size_t i = 0; i < word_count; ++i)
+      words[i] = inline_words_[i].load(std::memory_order_relaxed);
+    auto valid = inline_valid_.load(std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    return sequence_.load(std::memory_order_relaxed) == before && valid;
+  }
+
+  /// The scalar whose bytes `publish` copied to the start of `word`.
+  template <class T> static T scalar_of(std::uint64_t word) noexcept {
+    T value;
+    std::memcpy(&value, &word, sizeof(value));
+    return value;
+  }
+
+  /// Stores `next` as the snapshot and, for small slots, in the inline
+  /// record (see the seqlock above). Caller holds `update_mutex_` (or is
+  /// the constructor).
+  void publish(std::shared_ptr<const installed_value> next) {
+    if (!small_) {
+      current_.store(std::move(next), std::memory_order_release);
+      return;
+    }
+    const auto& value = next->value;
+    // Values of another dtype or shape are left to load().
+    bool fits =
+        value.type() == layout_.type() && value.shape() == layout_.shape();
+    std::uint64_t words[word_count] = {};
+    if (fits)
+      std::memcpy(words, value.bytes().data(), value.bytes().size());
+    auto sequence = sequence_.load(std::memory_order_relaxed);
+    sequence_.store(sequence + 1, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_release);
+    current_.store(std::move(next), std::memory_order_release);
+    for (std::size_t i = 0; i < word_count; ++i)
+      inline_words_[i].store(words[i], std::memory_order_relaxed);
+    inline_valid_.store(fits, std::memory_order_relaxed);
+    sequence_.store(sequence + 2, std::memory_order_release);
+  }
+
   std::atomic<std::shared_ptr<const installed_value>> current_;
   std::mutex update_mutex_;
+  /// True when the initial value fits inline, i.e. the inline record is
+  /// used.
+  const bool small_;
+  /// The initial value when `small_`: the dtype and shape of the inline
+  /// record.
+  const tensor layout_;
+  /// The seqlock: odd while a writer changes the record.
+  std::atomic<std::uint64_t> sequence_{0};
+  std::atomic<std::uint64_t> inline_words_[word_count] = {};
+  /// False while the snapshot does not match `layout_`.
+  std::atomic<bool> inline_valid_{false};
 };
 
 } // namespace varsync

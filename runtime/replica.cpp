@@ -33,6 +33,27 @@ local_copy(const detail::replica_core& core, const variable& var) {
   return {core.store().find(record.id), core.store().find_cache(record.id)};
 }
 
+/// The slot of `var` at `core`'s replica when a read may take it without
+/// further checks: the handles are valid and of this runtime and group (by
+/// identity), the record holds the slot, and the variable has no SSP cache
+/// (so the read is the installed value as is). nullptr otherwise: the full
+/// path then checks, reports errors, and handles bounded_staleness.
+/// Touches no reference count.
+const replica_slot* plain_slot(const detail::replica_core* core,
+                               const variable& var) noexcept {
+  if (core == nullptr || !var.valid())
+    return nullptr;
+  const auto& record = *var.record();
+  if (record.group.get() != &core->group() ||
+      record.group->runtime != &core->runtime())
+    return nullptr;
+  auto index = core->index();
+  if (index >= record.slots.size() || index >= record.caches.size() ||
+      record.caches[index])
+    return nullptr;
+  return record.slots[index].get();
+}
+
 error not_attached(const detail::replica_core& core, const variable& var) {
   return error{errc::unknown_variable, "variable '" + var.name() +
                                            "' is not attached to replica " +
@@ -152,6 +173,10 @@ std::size_t replica::group_size() const {
 
 expected<stamped_read> replica::read_stamped(const variable& var,
                                              timeout_type timeout) const {
+  if (const auto* slot = plain_slot(core_.get(), var)) {
+    auto clock = core_->store().clock.load();
+    return stamped_read{slot->load_value(), clock, 0};
+  }
   if (!core_)
     return empty_handle("read");
   if (auto valid = check_same_group(*core_, var, "read"); !valid)
@@ -189,6 +214,10 @@ expected<stamped_read> replica::read_stamped(const variable& var,
 
 expected<tensor> replica::read(const variable& var,
                                timeout_type timeout) const {
+  // The common case (on_write, on_read, none): no message, no error to
+  // build, no shared reference count touched for small values.
+  if (const auto* slot = plain_slot(core_.get(), var))
+    return slot->load_value();
   auto result = read_stamped(var, timeout);
   if (!result)
     return result.error();

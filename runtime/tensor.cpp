@@ -75,11 +75,29 @@ void tensor::init_raw(dtype type, shape_type shape,
   type_ = type;
   shape_ = std::move(shape);
   element_count_ = raw.size() / size_of(type);
-  storage_ = std::make_shared<std::vector<std::byte>>(raw.begin(), raw.end());
+  if (raw.size() <= inline_bytes) {
+    storage_.reset();
+    std::memset(inline_, 0, inline_bytes);
+    if (!raw.empty())
+      std::memcpy(inline_, raw.data(), raw.size());
+  } else {
+    storage_ = std::make_shared<std::vector<std::byte>>(raw.begin(), raw.end());
+  }
 }
 
 expected<tensor> tensor::from_bytes(dtype type, shape_type shape,
                                     std::span<const std::byte> bytes) {
+  // Small payloads go inline: no vector to allocate and adopt.
+  if (bytes.size() <= inline_bytes) {
+    auto count = element_count(shape);
+    if (!count)
+      return count.error();
+    if (*count * size_of(type) == bytes.size()) {
+      tensor result;
+      result.init_raw(type, std::move(shape), bytes);
+      return result;
+    }
+  }
   return adopt_bytes(type, std::move(shape),
                      std::vector<std::byte>(bytes.begin(), bytes.end()));
 }
@@ -96,6 +114,11 @@ expected<tensor> tensor::adopt_bytes(dtype type, shape_type shape,
                      std::to_string(*count * size_of(type)) + " bytes, got " +
                      std::to_string(bytes.size())};
   tensor result;
+  if (bytes.size() <= inline_bytes) {
+    // Too small to be worth a shared buffer: copied inline.
+    result.init_raw(type, std::move(shape), bytes);
+    return result;
+  }
   result.type_ = type;
   result.shape_ = std::move(shape);
   result.element_count_ = *count;
@@ -111,11 +134,14 @@ expected<tensor> tensor::filled(dtype type, shape_type shape, double value) {
   result.type_ = type;
   result.shape_ = std::move(shape);
   result.element_count_ = *count;
-  result.storage_ =
-      std::make_shared<std::vector<std::byte>>(*count * size_of(type));
+  if (*count * size_of(type) > inline_bytes)
+    result.storage_ =
+        std::make_shared<std::vector<std::byte>>(*count * size_of(type));
+  else
+    result.storage_.reset();
   auto fill = [&](auto typed_value) {
     using element_type = decltype(typed_value);
-    auto* data = reinterpret_cast<element_type*>(result.storage_->data());
+    auto* data = reinterpret_cast<element_type*>(result.unshare());
     for (std::size_t i = 0; i < *count; ++i)
       data[i] = typed_value;
   };
@@ -133,13 +159,9 @@ expected<tensor> tensor::filled(dtype type, shape_type shape, double value) {
   return result;
 }
 
-std::span<const std::byte> tensor::bytes() const noexcept {
-  if (!storage_)
-    return {};
-  return {storage_->data(), storage_->size()};
-}
-
 std::byte* tensor::unshare() {
+  if (byte_count() <= inline_bytes)
+    return inline_;
   if (storage_.use_count() > 1)
     storage_ = std::make_shared<std::vector<std::byte>>(*storage_);
   return storage_->data();
@@ -160,7 +182,7 @@ double tensor::to_double(std::size_t index) const noexcept {
 bool operator==(const tensor& x, const tensor& y) noexcept {
   if (x.type_ != y.type_ || x.shape_ != y.shape_)
     return false;
-  if (x.storage_ == y.storage_)
+  if (x.storage_ != nullptr && x.storage_ == y.storage_)
     return true;
   auto xs = x.bytes();
   auto ys = y.bytes();

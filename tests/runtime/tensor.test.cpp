@@ -251,6 +251,72 @@ TEST_CASE("a copy shares the buffer of the original") {
   CHECK_FALSE(equal_but_separate.shares_buffer_with(original));
 }
 
+TEST_CASE("payloads of at most inline_bytes bytes are stored inline, never "
+          "shared") {
+  tensor scalar(2.5);
+  tensor pair{std::int64_t{1}, std::int64_t{2}};
+  tensor four_floats{1.0f, 2.0f, 3.0f, 4.0f};
+  for (const auto* small : {&scalar, &pair, &four_floats}) {
+    CAPTURE(to_string(*small));
+    REQUIRE_LE(small->bytes().size(), tensor::inline_bytes);
+    tensor copy = *small;
+    CHECK_EQ(copy, *small);
+    CHECK_FALSE(copy.shares_buffer_with(*small));
+    CHECK_NE(copy.bytes().data(), small->bytes().data());
+    // The bytes live inside the object.
+    const auto* begin = reinterpret_cast<const std::byte*>(small);
+    CHECK_GE(small->bytes().data(), begin);
+    CHECK_LE(small->bytes().data() + small->bytes().size(),
+             begin + sizeof(tensor));
+  }
+  // One byte over the limit: a shared heap buffer again.
+  tensor three_doubles{1.0, 2.0, 3.0};
+  REQUIRE_GT(three_doubles.bytes().size(), tensor::inline_bytes);
+  tensor copy = three_doubles;
+  CHECK(copy.shares_buffer_with(three_doubles));
+}
+
+TEST_CASE("an inline tensor keeps its value through copies, moves and "
+          "writes") {
+  tensor original{1.0, 2.0};
+  tensor copy = original;
+  copy.mutable_values<double>()[0] = 10.0;
+  CHECK_EQ(original, (tensor{1.0, 2.0}));
+  CHECK_EQ(copy, (tensor{10.0, 2.0}));
+  tensor moved = std::move(copy);
+  CHECK_EQ(moved, (tensor{10.0, 2.0}));
+  tensor assigned{5.0, 6.0, 7.0, 8.0}; // heap buffer replaced by inline bytes
+  assigned = moved;
+  CHECK_EQ(assigned, (tensor{10.0, 2.0}));
+  tensor big{5.0, 6.0, 7.0, 8.0};
+  assigned = big; // inline bytes replaced by a heap buffer
+  CHECK(assigned.shares_buffer_with(big));
+  CHECK_EQ(assigned, big);
+  tensor empty_vector = *tensor::from_values<float>({}, {0});
+  CHECK(empty_vector.bytes().empty());
+  CHECK_EQ(empty_vector, *tensor::from_values<float>({}, {0}));
+}
+
+TEST_CASE("from_bytes, adopt_bytes and filled build inline tensors for "
+          "small payloads") {
+  const double source[2] = {3.0, -4.0};
+  auto bytes = std::as_bytes(std::span{source});
+  auto copied = tensor::from_bytes(dtype::f64, {2}, bytes);
+  REQUIRE(copied);
+  CHECK_EQ(*copied, (tensor{3.0, -4.0}));
+  auto adopted = tensor::adopt_bytes(
+      dtype::f64, {2}, std::vector<std::byte>(bytes.begin(), bytes.end()));
+  REQUIRE(adopted);
+  CHECK_EQ(*adopted, (tensor{3.0, -4.0}));
+  auto filled = tensor::filled(dtype::i64, {2}, 7);
+  REQUIRE(filled);
+  CHECK_EQ(*filled, (tensor{std::int64_t{7}, std::int64_t{7}}));
+  // Size mismatches still fail for small payloads.
+  CHECK_FALSE(tensor::from_bytes(dtype::f64, {1}, bytes));
+  CHECK_FALSE(tensor::adopt_bytes(
+      dtype::f32, {}, std::vector<std::byte>(bytes.begin(), bytes.end())));
+}
+
 TEST_CASE("writing through mutable_values copies a shared buffer first") {
   tensor original{1.0, 2.0, 3.0};
   tensor copy = original;
@@ -274,10 +340,11 @@ TEST_CASE("mutable_values on an unshared buffer writes in place") {
 
 TEST_CASE("values and mutable_values with the wrong element type are "
           "empty") {
-  tensor floats{1.0f, 2.0f};
+  // Five floats: more than tensor::inline_bytes, so copies share a buffer.
+  tensor floats{1.0f, 2.0f, 3.0f, 4.0f, 5.0f};
   CHECK(floats.values<double>().empty());
   CHECK(floats.values<std::int64_t>().empty());
-  CHECK_EQ(floats.values<float>().size(), 2u);
+  CHECK_EQ(floats.values<float>().size(), 5u);
   tensor copy = floats;
   CHECK(copy.mutable_values<double>().empty());
   CHECK(copy.mutable_values<std::int64_t>().empty());
