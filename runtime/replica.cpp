@@ -224,6 +224,12 @@ expected<tensor> replica::read(const variable& var,
   return std::move(result->value);
 }
 
+expected<tensor> replica::read(const variable& var) const {
+  if (const auto* slot = plain_slot(core_.get(), var))
+    return slot->load_value();
+  return read(var, timeout_type{});
+}
+
 void replica::read_async(const variable& var, read_callback done,
                          timeout_type timeout) const {
   if (core_ && var.valid() &&

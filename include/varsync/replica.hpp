@@ -103,7 +103,12 @@ public:
   /// (no message; the result is the latest installed value). For
   /// bounded_staleness it blocks only while the cache is too stale (see
   /// above), up to the deadline (then `timeout`).
-  expected<tensor> read(const variable& var, timeout_type timeout = {}) const;
+  expected<tensor> read(const variable& var, timeout_type timeout) const;
+
+  /// `read` with the default deadline. A separate overload, not a default
+  /// argument: reads are the hottest call, and building an empty optional
+  /// per call costs a measurable part of a scalar read.
+  expected<tensor> read(const variable& var) const;
 
   /// Like `read`, also returning the clock and staleness of the read.
   expected<stamped_read> read_stamped(const variable& var,
