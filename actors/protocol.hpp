@@ -186,15 +186,16 @@ inline caf::error inspect(caf::deserializer& source, tensor& x) {
   if (auto* binary = dynamic_cast<caf::binary_deserializer*>(&source);
       binary != nullptr && binary->remaining() < byte_count)
     return caf::sec::end_of_stream;
-  std::vector<std::byte> raw(byte_count);
-  if (byte_count > 0)
-    if (auto err = source.apply_raw(raw.size(), raw.data()))
-      return err;
-  // The tensor takes over the buffer the payload was read into: no copy.
-  auto result = tensor::adopt_bytes(static_cast<dtype>(type), std::move(shape),
-                                    std::move(raw));
+  // Read straight into the tensor's own buffer (no zeroing pass first).
+  auto result =
+      tensor::uninitialized(static_cast<dtype>(type), std::move(shape));
   if (!result)
     return caf::sec::invalid_argument;
+  if (byte_count > 0) {
+    auto bytes = result->mutable_bytes();
+    if (auto err = source.apply_raw(bytes.size(), bytes.data()))
+      return err;
+  }
   x = std::move(*result);
   return caf::none;
 }

@@ -273,9 +273,27 @@ struct bulk_plane::impl {
           return;
         }
       }
-      std::vector<std::byte> payload(head.payload);
-      if (head.payload > 0 &&
-          !read_exactly(c->fd, payload.data(), payload.size()))
+      if (kind == bulk_kind::ack) {
+        std::string text(head.payload, '\0');
+        if (head.payload > 0 && !read_exactly(c->fd, text.data(), text.size()))
+          break;
+        counters.frames_received.fetch_add(1, std::memory_order_relaxed);
+        if (auto receiver = target(head.target))
+          caf::anon_send(receiver, bulk_ack_atom::value, head.variable,
+                         head.number, head.tag, head.code, std::move(text));
+        else
+          counters.frames_rejected.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      // The payload is read straight into the tensor's own buffer.
+      auto value = tensor::uninitialized(type, std::move(shape));
+      if (!value) {
+        counters.frames_rejected.fetch_add(1, std::memory_order_relaxed);
+        closed_because(*c, "the shape does not form a tensor");
+        return;
+      }
+      if (auto bytes = value->mutable_bytes();
+          !bytes.empty() && !read_exactly(c->fd, bytes.data(), bytes.size()))
         break;
       counters.frames_received.fetch_add(1, std::memory_order_relaxed);
       auto receiver = target(head.target);
@@ -283,20 +301,6 @@ struct bulk_plane::impl {
         // The actor stopped (or never was): nothing waits for this frame.
         counters.frames_rejected.fetch_add(1, std::memory_order_relaxed);
         continue;
-      }
-      if (kind == bulk_kind::ack) {
-        std::string text(reinterpret_cast<const char*>(payload.data()),
-                         payload.size());
-        caf::anon_send(receiver, bulk_ack_atom::value, head.variable,
-                       head.number, head.tag, head.code, std::move(text));
-        continue;
-      }
-      auto value =
-          tensor::adopt_bytes(type, std::move(shape), std::move(payload));
-      if (!value) {
-        counters.frames_rejected.fetch_add(1, std::memory_order_relaxed);
-        closed_because(*c, "the payload does not form a tensor");
-        return;
       }
       if (kind == bulk_kind::install)
         caf::anon_send(receiver, install_atom::value, head.variable,

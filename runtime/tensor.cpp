@@ -43,6 +43,12 @@ std::string to_string(const shape_type& shape) {
 
 namespace {
 
+/// A heap buffer of `size` bytes whose contents are unspecified.
+std::shared_ptr<std::byte> raw_buffer(std::size_t size) {
+  auto block = std::make_shared_for_overwrite<std::byte[]>(size);
+  return std::shared_ptr<std::byte>(block, block.get());
+}
+
 /// No tensor holds more elements than fit in a byte count of 2^60.
 constexpr std::size_t max_elements = std::size_t{1} << 57;
 
@@ -81,7 +87,8 @@ void tensor::init_raw(dtype type, shape_type shape,
     if (!raw.empty())
       std::memcpy(inline_, raw.data(), raw.size());
   } else {
-    storage_ = std::make_shared<std::vector<std::byte>>(raw.begin(), raw.end());
+    storage_ = raw_buffer(raw.size());
+    std::memcpy(storage_.get(), raw.data(), raw.size());
   }
 }
 
@@ -98,8 +105,33 @@ expected<tensor> tensor::from_bytes(dtype type, shape_type shape,
       return result;
     }
   }
-  return adopt_bytes(type, std::move(shape),
-                     std::vector<std::byte>(bytes.begin(), bytes.end()));
+  auto result = uninitialized(type, std::move(shape));
+  if (!result)
+    return result;
+  if (result->byte_count() != bytes.size())
+    return error{errc::invalid_argument,
+                 "a " + std::string{to_string(type)} + " tensor of shape " +
+                     to_string(result->shape()) + " needs " +
+                     std::to_string(result->byte_count()) + " bytes, got " +
+                     std::to_string(bytes.size())};
+  if (!bytes.empty())
+    std::memcpy(result->unshare(), bytes.data(), bytes.size());
+  return result;
+}
+
+expected<tensor> tensor::uninitialized(dtype type, shape_type shape) {
+  auto count = element_count(shape);
+  if (!count)
+    return count.error();
+  tensor result;
+  result.type_ = type;
+  result.shape_ = std::move(shape);
+  result.element_count_ = *count;
+  if (result.byte_count() > inline_bytes)
+    result.storage_ = raw_buffer(result.byte_count());
+  else
+    result.storage_.reset(); // inline bytes are zero (default tensor)
+  return result;
 }
 
 expected<tensor> tensor::adopt_bytes(dtype type, shape_type shape,
@@ -122,7 +154,8 @@ expected<tensor> tensor::adopt_bytes(dtype type, shape_type shape,
   result.type_ = type;
   result.shape_ = std::move(shape);
   result.element_count_ = *count;
-  result.storage_ = std::make_shared<std::vector<std::byte>>(std::move(bytes));
+  auto holder = std::make_shared<std::vector<std::byte>>(std::move(bytes));
+  result.storage_ = std::shared_ptr<std::byte>(holder, holder->data());
   return result;
 }
 
@@ -135,8 +168,7 @@ expected<tensor> tensor::filled(dtype type, shape_type shape, double value) {
   result.shape_ = std::move(shape);
   result.element_count_ = *count;
   if (*count * size_of(type) > inline_bytes)
-    result.storage_ =
-        std::make_shared<std::vector<std::byte>>(*count * size_of(type));
+    result.storage_ = raw_buffer(*count * size_of(type));
   else
     result.storage_.reset();
   auto fill = [&](auto typed_value) {
@@ -162,9 +194,12 @@ expected<tensor> tensor::filled(dtype type, shape_type shape, double value) {
 std::byte* tensor::unshare() {
   if (byte_count() <= inline_bytes)
     return inline_;
-  if (storage_.use_count() > 1)
-    storage_ = std::make_shared<std::vector<std::byte>>(*storage_);
-  return storage_->data();
+  if (storage_.use_count() > 1) {
+    auto copy = raw_buffer(byte_count());
+    std::memcpy(copy.get(), storage_.get(), byte_count());
+    storage_ = std::move(copy);
+  }
+  return storage_.get();
 }
 
 double tensor::to_double(std::size_t index) const noexcept {

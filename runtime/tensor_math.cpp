@@ -50,8 +50,7 @@ template <class F> decltype(auto) visit_dtype(dtype type, F&& f) {
 /// every element (cheaper than copying `like` and updating it in place: the
 /// buffer is written once instead of read and written twice).
 tensor fresh_like(const tensor& like) {
-  return *tensor::adopt_bytes(like.type(), like.shape(),
-                              std::vector<std::byte>(like.bytes().size()));
+  return *tensor::uninitialized(like.type(), like.shape());
 }
 
 /// A new tensor of `x`'s dtype and shape whose elements are

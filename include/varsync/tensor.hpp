@@ -123,6 +123,12 @@ public:
   static expected<tensor> adopt_bytes(dtype type, shape_type shape,
                                       std::vector<std::byte> bytes);
 
+  /// A tensor of `type` and `shape` whose elements are unspecified until
+  /// written through `mutable_bytes` or `mutable_values` (no pass zeroing a
+  /// buffer that a reader is about to fill). Fails with `invalid_argument`
+  /// on a negative dimension.
+  static expected<tensor> uninitialized(dtype type, shape_type shape);
+
   /// A tensor of `type` and `shape` with every element equal to `value`
   /// converted to `type`. Fails with `invalid_argument` on a negative
   /// dimension.
@@ -144,7 +150,7 @@ public:
       return {inline_, count};
     if (!storage_) // moved from
       return {};
-    return {storage_->data(), count};
+    return {storage_.get(), count};
   }
 
   /// The elements; an empty span when `T` does not match `type()`.
@@ -161,6 +167,10 @@ public:
       return {};
     return {reinterpret_cast<T*>(unshare()), element_count_};
   }
+
+  /// The raw bytes, writable; copies the buffer first when another tensor
+  /// shares it (as `mutable_values`).
+  std::span<std::byte> mutable_bytes() { return {unshare(), byte_count()}; }
 
   /// Element `index` converted to double (handy for printing and tests).
   /// Precondition: `index < size()`.
@@ -209,8 +219,9 @@ private:
   dtype type_ = dtype::f32;
   shape_type shape_;
   std::size_t element_count_ = 0;
-  /// The heap buffer of payloads larger than `inline_bytes`; null otherwise.
-  std::shared_ptr<std::vector<std::byte>> storage_;
+  /// The heap buffer of payloads larger than `inline_bytes` (its first
+  /// byte; it may alias an adopted vector); null otherwise.
+  std::shared_ptr<std::byte> storage_;
   /// The payload when it has at most `inline_bytes` bytes.
   alignas(std::int64_t) std::byte inline_[inline_bytes];
 };

@@ -435,3 +435,30 @@ TEST_CASE("adopt_bytes takes over a buffer of the right size and refuses "
   auto negative = tensor::adopt_bytes(dtype::f64, {-1}, {});
   REQUIRE(!negative);
 }
+
+TEST_CASE("uninitialized tensors have their dtype and shape and are filled "
+          "through mutable_bytes") {
+  for (auto shape : {shape_type{}, shape_type{2}, shape_type{3, 1000}}) {
+    CAPTURE(to_string(shape));
+    auto x = tensor::uninitialized(dtype::f64, shape);
+    REQUIRE(x);
+    CHECK(x->type() == dtype::f64);
+    CHECK(x->shape() == shape);
+    auto bytes = x->mutable_bytes();
+    REQUIRE(bytes.size() == x->size() * 8);
+    std::vector<double> expected(x->size());
+    for (std::size_t i = 0; i < expected.size(); ++i)
+      expected[i] = static_cast<double>(i) * 0.5;
+    std::memcpy(bytes.data(), expected.data(), bytes.size());
+    auto values = x->values<double>();
+    CHECK(std::vector<double>(values.begin(), values.end()) == expected);
+    // Writing through a copy's mutable_bytes leaves the original alone.
+    auto copy = *x;
+    copy.mutable_bytes()[0] = std::byte{0x7f};
+    CHECK(x->values<double>()[0] == 0.0);
+    CHECK_FALSE(copy == *x);
+  }
+  auto bad = tensor::uninitialized(dtype::f32, {2, -1});
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().code() == errc::invalid_argument);
+}
