@@ -183,7 +183,7 @@ std::vector<std::pair<std::string, std::string>> node_config::keys() {
       {"reuse-buffers", "keep freed tensor buffers for reuse (true)"},
       {"bulk-threshold",
        "on_write tensors of at least this many bytes use the bulk plane; "
-       "off: never (65536)"},
+       "off: never (0)"},
       {"worker-threads", "actor scheduler threads; 0: one per core (0)"},
   };
 }

@@ -89,8 +89,9 @@ struct node_config {
   /// on the bulk plane (direct TCP connections carrying raw tensor bytes,
   /// received straight into the tensor's buffer, beside CAF's BASP
   /// connection) instead of as CAF messages; unset turns the bulk plane off.
-  /// 0 sends every on_write update on the bulk plane.
-  std::optional<std::uint64_t> bulk_threshold = std::uint64_t{64} << 10;
+  /// The default 0 sends every remote on_write update on the bulk plane:
+  /// measured faster at every size (8 B steps 1.7x, 16 MiB 2x).
+  std::optional<std::uint64_t> bulk_threshold = std::uint64_t{0};
 
   /// Worker threads of the actor scheduler; 0 = one per hardware thread.
   std::size_t worker_threads = 0;

@@ -85,8 +85,9 @@ TEST_CASE("three processes with two replicas each reproduce the "
     CHECK_MESSAGE(expected.count(line) == 1, line);
   SUBCASE("variable actors on the seed") {
     std::vector<std::pair<std::uint64_t, std::uint64_t>> frames;
-    auto status = run_across_processes(expected, {}, {}, &frames);
-    // Every tensor is far below the default bulk threshold (64 KiB).
+    // The bulk plane off: every message travels as a CAF message.
+    auto status = run_across_processes(expected, {},
+                                       {"--bulk-threshold", "off"}, &frames);
     for (const auto& [sent, received] : frames)
       CHECK(sent + received == 0);
     REQUIRE(status.nodes.size() == 3);

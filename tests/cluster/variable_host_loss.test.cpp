@@ -19,12 +19,11 @@ constexpr auto connection_timeout = 1000ms;
 constexpr auto margin = 1500ms;
 constexpr int completed_steps = 20;
 
-/// `bulk`: every on_write update travels on the bulk plane
-/// (bulk-threshold 0) instead of as CAF messages.
+/// `bulk`: every on_write update travels on the bulk plane (bulk-threshold
+/// 0, the default); otherwise the bulk plane is off and they travel as CAF
+/// messages.
 void lose_the_variable_host(int signal, bool bulk = false) {
-  std::vector<std::string> bulk_args;
-  if (bulk)
-    bulk_args = {"--bulk-threshold", "0"};
+  std::vector<std::string> bulk_args{"--bulk-threshold", bulk ? "0" : "off"};
   auto cluster = start_test_cluster(
       {{{0, 1}, {"--stop-after", std::to_string(completed_steps)}},
        {{2, 3}, {}},
@@ -77,13 +76,14 @@ void lose_the_variable_host(int signal, bool bulk = false) {
 
 } // namespace
 
-TEST_CASE("kill -9 of the node hosting the variable actors fails pending "
+TEST_CASE("kill -9 of the node hosting the variable actors (bulk plane off) "
+          "fails pending "
           "calls with variable_unavailable; local reads keep working") {
   lose_the_variable_host(SIGKILL);
 }
 
-TEST_CASE("a frozen (SIGSTOP) variable host is detected after the connection "
-          "timeout") {
+TEST_CASE("a frozen (SIGSTOP) variable host (bulk plane off) is detected "
+          "after the connection timeout") {
   lose_the_variable_host(SIGSTOP);
 }
 

@@ -673,9 +673,9 @@ TEST_CASE("reuse-buffers is on by default and can be turned off") {
 TEST_CASE("bulk-threshold takes a byte count or off") {
   node_config config;
   REQUIRE(config.bulk_threshold.has_value());
-  CHECK_EQ(*config.bulk_threshold, 65536u);
-  VARSYNC_CHECK_OK(config.set("bulk-threshold", "0"));
-  CHECK_EQ(config.bulk_threshold, std::optional<std::uint64_t>{0});
+  CHECK_EQ(*config.bulk_threshold, 0u);
+  VARSYNC_CHECK_OK(config.set("bulk-threshold", "65536"));
+  CHECK_EQ(config.bulk_threshold, std::optional<std::uint64_t>{65536});
   VARSYNC_CHECK_OK(config.set("bulk-threshold", "off"));
   CHECK_FALSE(config.bulk_threshold.has_value());
   for (const auto* bad_value : {"-1", "64k", "", "4294967297"}) {
