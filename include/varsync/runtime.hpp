@@ -44,8 +44,9 @@ struct runtime_stats {
   /// Messages handled by varsync actors since the runtime started.
   std::uint64_t actor_messages = 0;
 
-  /// Tensor payload bytes this process serialized for the network (every
-  /// runtime of the process together); 0 for an embedded runtime.
+  /// Tensor payload bytes this process sent to other processes, as CAF
+  /// messages or on the bulk plane (every runtime of the process together);
+  /// 0 for an embedded runtime.
   std::uint64_t bytes_sent = 0;
 
   /// Frames this node sent and received on its bulk plane (large on_write
