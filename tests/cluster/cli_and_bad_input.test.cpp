@@ -164,8 +164,9 @@ TEST_CASE("a node survives garbage and a truncated handshake on its port "
   auto seed_exit = seed.wait(20s);
   REQUIRE(member_exit);
   REQUIRE(seed_exit);
-  CHECK(*member_exit == exit_status::exited_with(0));
-  CHECK(*seed_exit == exit_status::exited_with(0));
+  // A failed exit shows the node's stderr (e.g. a sanitizer's report).
+  CHECK_MESSAGE(*member_exit == exit_status::exited_with(0), member.errors());
+  CHECK_MESSAGE(*seed_exit == exit_status::exited_with(0), seed.errors());
 }
 
 TEST_CASE("an update with the wrong dtype, shape or op from a remote replica "
