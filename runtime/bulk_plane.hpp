@@ -97,7 +97,7 @@ struct bulk_counters {
 /// peers and their threads. Thread-safe; every member may be called from
 /// any thread (typically actor handlers). Never blocks on the network
 /// except `listen` (binding) and `stop` (joining threads).
-class bulk_plane : public std::enable_shared_from_this<bulk_plane> {
+class bulk_plane {
 public:
   /// Listens on `host` at a free port. Blocks while binding.
   static expected<std::shared_ptr<bulk_plane>> listen(const std::string& host);
