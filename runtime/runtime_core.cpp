@@ -4,6 +4,7 @@
 #include "actors/node_agent.hpp"
 #include "actors/replica_actor.hpp"
 #include "runtime/caf_setup.hpp"
+#include "runtime/connect_node.hpp"
 #include "runtime/task_actor.hpp"
 
 #include <caf/io/all.hpp>
@@ -169,29 +170,14 @@ expected<void> runtime_core::start_node(const node_config& config) {
 expected<std::pair<caf::node_id, caf::actor>>
 runtime_core::connect(const std::string& host, std::uint16_t port,
                       std::chrono::milliseconds timeout) {
-  caf::scoped_actor self{*system_};
-  expected<std::pair<caf::node_id, caf::actor>> result = error{
-      errc::timeout, "no answer from " + host + ":" + std::to_string(port) +
-                         " within " + std::to_string(timeout.count()) + " ms"};
-  self->request(system_->middleman().actor_handle(), timeout,
-                caf::connect_atom::value, host, port)
-      .receive(
-          [&](caf::node_id& node, caf::strong_actor_ptr& published,
-              std::set<std::string>&) {
-            if (published)
-              result = std::pair{node, caf::actor_cast<caf::actor>(published)};
-            else
-              result = error{errc::invalid_argument,
-                             host + ":" + std::to_string(port) +
-                                 " publishes no actor (not a varsync node)"};
-          },
-          [&](caf::error& err) {
-            result =
-                error{errc::variable_unavailable,
-                      "cannot connect to " + host + ":" + std::to_string(port) +
-                          ": " + system_->render(err)};
-          });
-  return result;
+  auto peer = connect_node(*system_, host, port, timeout);
+  if (!peer)
+    return peer.error();
+  if (!peer->published)
+    return error{errc::invalid_argument,
+                 host + ":" + std::to_string(port) +
+                     " publishes no actor (not a varsync node)"};
+  return std::pair{std::move(peer->node), std::move(peer->published)};
 }
 
 expected<caf::actor>

@@ -4,6 +4,7 @@
 #include "actors/caf_error.hpp"
 #include "actors/cluster_protocol.hpp"
 #include "runtime/caf_setup.hpp"
+#include "runtime/connect_node.hpp"
 #include "varsync/cluster_status.hpp"
 
 #include <caf/io/all.hpp>
@@ -23,26 +24,14 @@ expected<cluster_status> fetch_status(const endpoint& address,
   expected<cluster_status> result =
       error{errc::timeout, "no status from " + where + " within " +
                                std::to_string(timeout.count()) + " ms"};
-  caf::scoped_actor self{system};
-  caf::actor agent;
-  self->request(system.middleman().actor_handle(), timeout,
-                caf::connect_atom::value, address.host, address.port)
-      .receive(
-          [&](caf::node_id&, caf::strong_actor_ptr& published,
-              std::set<std::string>&) {
-            agent = caf::actor_cast<caf::actor>(published);
-            if (!agent)
-              result =
-                  error{errc::invalid_argument,
-                        where + " publishes no actor (not a varsync node)"};
-          },
-          [&](caf::error& err) {
-            result =
-                error{errc::variable_unavailable,
-                      "cannot connect to " + where + ": " + system.render(err)};
-          });
+  auto peer = detail::connect_node(system, address.host, address.port, timeout);
+  if (!peer)
+    return peer.error();
+  auto agent = std::move(peer->published);
   if (!agent)
-    return result;
+    return error{errc::invalid_argument,
+                 where + " publishes no actor (not a varsync node)"};
+  caf::scoped_actor self{system};
   self->request(agent, timeout, status_atom::value,
                 std::int64_t{timeout.count()})
       .receive([&](cluster_status& status) { result = std::move(status); },
