@@ -34,6 +34,10 @@
 //        [--shards K]   split each variable into K shard variables spread
 //                       over the nodes (round robin); a step updates all K
 //                       asynchronously and waits for every one
+//        [--seed-in-worker]   worker 0 is the seed (directory and variable
+//                       actors beside replica 0): P processes in all, like
+//                       MPI's P ranks, instead of a separate seed process
+//                       (the driver) and P workers
 // Output (driver), one line per size:
 //   RESULT op=on_write_step np=4 bytes=4096 iters=.. batches=5 med_us=..
 //          min_us=.. first_us=.. ok=1 status=ok
@@ -85,6 +89,8 @@ struct bench_options {
   /// node_config bulk-threshold of every node ("off", or bytes); empty:
   /// the default.
   std::string bulk_threshold;
+  /// Worker 0 is the seed instead of the driver (which then runs no node).
+  bool seed_in_worker = false;
   /// Worker only: the seed to join, and this worker's replica index.
   bool worker = false;
   std::string join;
@@ -107,6 +113,10 @@ bench_options parse_options(int argc, char** argv) {
     std::string_view flag{argv[i]};
     if (flag == "--worker") {
       options.worker = true;
+      continue;
+    }
+    if (flag == "--seed-in-worker") {
+      options.seed_in_worker = true;
       continue;
     }
     if (i + 1 >= argc)
@@ -170,14 +180,21 @@ int run_worker(const bench_options& options) {
     return 1;
   };
 
+  // Without --join this worker is the seed; it tells the driver its port.
   auto config = base_config(options);
-  auto seed = varsync::parse_endpoint(options.join, "--join");
-  if (!seed)
-    return fail(seed.error().to_string());
-  config.join = *seed;
+  if (!options.join.empty()) {
+    auto seed = varsync::parse_endpoint(options.join, "--join");
+    if (!seed)
+      return fail(seed.error().to_string());
+    config.join = *seed;
+  }
   auto rt = varsync::runtime::start(config);
   if (!rt)
     return fail("start: " + rt.error().to_string());
+  if (options.join.empty()) {
+    std::fprintf(reply, "port %u\n", static_cast<unsigned>((*rt)->port()));
+    std::fflush(reply);
+  }
   auto group =
       (*rt)->join_group("bench", static_cast<std::size_t>(options.processes),
                         {options.index}, 60s);
@@ -298,20 +315,23 @@ struct worker_process {
   FILE* replies = nullptr;
 };
 
-/// Starts worker `index` as a copy of this program. Everything the child
-/// does before execv is async-signal-safe: the driver already runs threads.
+/// Starts worker `index` as a copy of this program, joining the seed at
+/// `seed_port` (0: the worker is the seed). Everything the child does
+/// before execv is async-signal-safe: the driver already runs threads.
 worker_process start_worker(const bench_options& options, std::size_t index,
                             std::uint16_t seed_port) {
   std::vector<std::string> args{"varsync_bench_cluster_step",
                                 "--worker",
-                                "--join",
-                                "127.0.0.1:" + std::to_string(seed_port),
                                 "--index",
                                 std::to_string(index),
                                 "--np",
                                 std::to_string(options.processes),
                                 "--step-timeout-s",
                                 std::to_string(options.step_timeout_s)};
+  if (seed_port != 0) {
+    args.push_back("--join");
+    args.push_back("127.0.0.1:" + std::to_string(seed_port));
+  }
   args.push_back("--shards");
   args.push_back(std::to_string(options.shards));
   if (!options.bulk_threshold.empty()) {
@@ -481,20 +501,46 @@ bool measure(workers& cluster, const bench_options& options,
               per_batch[per_batch.size() / 2] * 1e6, per_batch.front() * 1e6,
               first * 1e6, ok ? 1 : 0);
   std::fflush(stdout);
-  return true;
+  // A wrong result ends the run (exit status 1): no timing without it.
+  return ok;
+}
+
+/// Reads the seed worker's first reply, "port N"; 0 when it failed.
+std::uint16_t seed_port_of(worker_process& seed) {
+  char line[512];
+  if (std::fgets(line, sizeof line, seed.replies) == nullptr)
+    return 0;
+  if (std::strncmp(line, "port ", 5) != 0) {
+    std::fprintf(stderr, "cluster_step: seed worker: %s", line);
+    return 0;
+  }
+  return static_cast<std::uint16_t>(std::strtoul(line + 5, nullptr, 10));
 }
 
 int run_driver(const bench_options& options) {
-  auto rt = varsync::runtime::start(base_config(options));
-  if (!rt) {
+  // The seed: this process, or worker 0 (--seed-in-worker).
+  std::unique_ptr<varsync::runtime> rt;
+  std::uint16_t seed_port = 0;
+  std::vector<worker_process> processes;
+  if (options.seed_in_worker) {
+    auto seed = start_worker(options, 0, 0);
+    if (seed.pid >= 0)
+      processes.push_back(seed);
+    seed_port = seed.pid >= 0 ? seed_port_of(seed) : 0;
+  } else if (auto started = varsync::runtime::start(base_config(options))) {
+    rt = std::move(*started);
+    seed_port = rt->port();
+  } else {
     std::fprintf(stderr, "cluster_step: start: %s\n",
-                 rt.error().to_string().c_str());
+                 started.error().to_string().c_str());
+  }
+  if (seed_port == 0) {
+    workers{std::move(processes)}.stop(false);
     return 1;
   }
-  std::vector<worker_process> processes;
-  for (int i = 0; i < options.processes; ++i) {
-    auto process =
-        start_worker(options, static_cast<std::size_t>(i), (*rt)->port());
+  for (auto i = processes.size();
+       i < static_cast<std::size_t>(options.processes); ++i) {
+    auto process = start_worker(options, i, seed_port);
     if (process.pid < 0) {
       std::perror("cluster_step: starting a worker");
       workers{std::move(processes)}.stop(false);

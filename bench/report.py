@@ -3,7 +3,8 @@
 stdout) and the same rows as JSON.
 
 Input: one line per result, "LABEL rep=N key=value ...", LABEL one of
-varsync and varsync_sharded (bench/cluster_step, --shards P),
+varsync, varsync_sharded (--shards P) and varsync_separate_seed (the seed in
+its own process) from bench/cluster_step,
 mpi_tcp / mpi_shm (bench/mpi/allreduce) and
 local (bench/local_ops). Each figure is the median over the reps of the
 per-launch medians; the table shows "median (min-max)" when there were
@@ -31,6 +32,8 @@ LOCAL_CASES = {
     "add_on_read": ("on_read assign_add", "mutex_add", None),
     "on_write_step": ("in-process on_write step", "barrier_allreduce", None),
 }
+# Our network labels, in table order (see bench/run).
+OURS = ("varsync", "varsync_sharded", "varsync_separate_seed")
 PEER_NAMES = {
     "atomic_shared_ptr": "atomic<shared_ptr> load",
     "atomic_double": "atomic<double> load",
@@ -99,8 +102,7 @@ def network_rows(rows):
     status = defaultdict(set)
     shards = {}                # (label, np) -> shard count
     for row in rows:
-        if row["label"] not in ("varsync", "varsync_sharded", "mpi_tcp",
-                                "mpi_shm"):
+        if row["label"] not in OURS + ("mpi_tcp", "mpi_shm"):
             continue
         key = (row["label"], int(row["np"]), int(row["bytes"]))
         runs[key].append(number(row.get("med_us")))
@@ -108,9 +110,8 @@ def network_rows(rows):
         status[key].add(row.get("status", "ok"))
         shards[key[:2]] = int(row.get("shards", "1"))
     result = []
-    ours_keys = sorted((k for k in runs
-                        if k[0] in ("varsync", "varsync_sharded")),
-                       key=lambda k: (k[1], k[2], k[0]))
+    ours_keys = sorted((k for k in runs if k[0] in OURS),
+                       key=lambda k: (k[1], k[2], OURS.index(k[0])))
     for label, np, size in ours_keys:
         ours = summary(runs[(label, np, size)])
         tcp = summary(runs.get(("mpi_tcp", np, size), []))
@@ -120,6 +121,8 @@ def network_rows(rows):
         case = f"on_write step P={np} {human_size(size)}"
         if count > 1:
             case += f", {count} shards"
+        if label == "varsync_separate_seed":
+            case += ", separate seed"
         ratio = ours["median"] / tcp["median"] if ours and tcp else None
         bandwidth = {
             "unit": "GB/s",
