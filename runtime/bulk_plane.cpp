@@ -3,6 +3,7 @@
 #include "actors/protocol.hpp"
 
 #include <arpa/inet.h>
+#include <atomic>
 #include <cerrno>
 #include <condition_variable>
 #include <cstdio>
@@ -199,6 +200,20 @@ struct bulk_connection {
   bool closed = false;
   std::thread writer;
   std::thread reader;
+  /// Threads of this connection that have not returned yet; 0 once both
+  /// ended (after the connection closed): then `reap` may join them.
+  std::atomic<int> running{0};
+
+  /// Starts `body` on `slot` (the reader or the writer) and counts it in
+  /// `running` until it returns. Called with the plane's or this
+  /// connection's mutex held, so `reap` never sees 0 before it started.
+  template <class Body> void start(std::thread& slot, Body body) {
+    running.fetch_add(1);
+    slot = std::thread{[this, body = std::move(body)] {
+      body();
+      running.fetch_sub(1);
+    }};
+  }
 
   /// Marks the connection closed and wakes both threads. Idempotent.
   void close() {
@@ -231,13 +246,40 @@ struct bulk_plane::impl {
   }
 
   /// Forgets `c` as the connection to its peer (it stays in `connections`
-  /// until stop joins its threads).
+  /// until `reap` or `stop` joins its threads).
   void forget(const bulk_connection& c) {
     std::lock_guard guard{mutex};
     if (!c.outbound_key.empty()) {
       auto i = outbound.find(c.outbound_key);
       if (i != outbound.end() && i->second == c.id)
         outbound.erase(i);
+    }
+  }
+
+  /// Drops the connections whose threads both returned (they closed):
+  /// joins the threads and closes the sockets, outside the lock. Called
+  /// whenever a connection is added, so closed ones do not pile up (each
+  /// holds a socket and two threads' stacks).
+  void reap() {
+    std::vector<std::shared_ptr<bulk_connection>> ended;
+    {
+      std::lock_guard guard{mutex};
+      for (auto i = connections.begin(); i != connections.end();) {
+        if (i->second->running.load() == 0) {
+          ended.push_back(std::move(i->second));
+          i = connections.erase(i);
+        } else {
+          ++i;
+        }
+      }
+    }
+    for (auto& c : ended) {
+      if (c->writer.joinable())
+        c->writer.join();
+      if (c->reader.joinable())
+        c->reader.join();
+      if (c->fd >= 0)
+        ::close(c->fd);
     }
   }
 
@@ -332,7 +374,7 @@ struct bulk_plane::impl {
       }
       set_no_delay(fd);
       std::lock_guard guard{c->mutex};
-      c->reader = std::thread{[this, c] { read_loop(c); }};
+      c->start(c->reader, [this, c] { read_loop(c); });
     }
     for (;;) {
       bulk_frame frame;
@@ -383,6 +425,7 @@ struct bulk_plane::impl {
       auto c = std::make_shared<bulk_connection>();
       c->fd = fd;
       c->peer = std::string{"from "} + name;
+      reap();
       std::lock_guard guard{mutex};
       if (stopping) {
         ::close(fd);
@@ -390,8 +433,8 @@ struct bulk_plane::impl {
       }
       c->id = next_id++;
       connections.emplace(c->id, c);
-      c->reader = std::thread{[this, c] { read_loop(c); }};
-      c->writer = std::thread{[this, c] { write_loop(c, {}, 0); }};
+      c->start(c->reader, [this, c] { read_loop(c); });
+      c->start(c->writer, [this, c] { write_loop(c, {}, 0); });
     }
   }
 };
@@ -471,6 +514,7 @@ void bulk_plane::send(const std::string& host, std::uint16_t port,
                       bulk_frame frame) {
   auto key = host + ":" + std::to_string(port);
   std::shared_ptr<bulk_connection> c;
+  bool added = false;
   {
     std::lock_guard guard{impl_->mutex};
     if (impl_->stopping)
@@ -485,15 +529,20 @@ void bulk_plane::send(const std::string& host, std::uint16_t port,
       impl_->connections.emplace(c->id, c);
       impl_->outbound[key] = c->id;
       auto* state = impl_.get();
-      c->writer = std::thread{
-          [state, c, host, port] { state->write_loop(c, host, port); }};
+      c->start(c->writer,
+               [state, c, host, port] { state->write_loop(c, host, port); });
+      added = true;
     }
   }
-  std::lock_guard guard{c->mutex};
-  if (c->closed)
-    return;
-  c->queue.push_back(std::move(frame));
-  c->wake.notify_one();
+  {
+    std::lock_guard guard{c->mutex};
+    if (!c->closed) {
+      c->queue.push_back(std::move(frame));
+      c->wake.notify_one();
+    }
+  }
+  if (added)
+    impl_->reap();
 }
 
 bool bulk_plane::reply(std::uint64_t connection, bulk_frame frame) {

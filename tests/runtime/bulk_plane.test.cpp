@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstring>
 #include <doctest/doctest.h>
+#include <filesystem>
 #include <netinet/in.h>
 #include <optional>
 #include <sys/socket.h>
@@ -86,6 +87,15 @@ struct raw_client {
     return ::recv(fd, &byte, 1, 0) == 0;
   }
 };
+
+/// The number of file descriptors this process has open.
+std::size_t open_descriptors() {
+  std::size_t count = 0;
+  for ([[maybe_unused]] const auto& entry :
+       std::filesystem::directory_iterator{"/proc/self/fd"})
+    ++count;
+  return count;
+}
 
 struct fixture {
   caf::actor_system_config config;
@@ -277,6 +287,29 @@ TEST_CASE_FIXTURE(fixture, "malformed frames close their connection and are "
   REQUIRE(got);
   CHECK(got->first == 3);
   CHECK(got->second == std::vector<float>{4.5f, 5.5f});
+}
+
+TEST_CASE_FIXTURE(fixture, "closed connections release their sockets while "
+                           "the plane runs") {
+  caf::scoped_actor target{*system};
+  b->add_target(caf::actor_cast<caf::actor>(target));
+  auto before = open_descriptors();
+  constexpr int rounds = 50;
+  for (int i = 0; i < rounds; ++i) {
+    raw_client client{b->port()};
+    raw_header head;
+    head.kind = 77; // malformed: the plane closes the connection
+    client.write(&head, sizeof(head));
+    CHECK(client.closed_by_peer());
+  }
+  CHECK(b->counters().frames_rejected.load() == rounds);
+  // A new connection makes the plane drop the ones that ended; it serves.
+  raw_client client{b->port()};
+  client.install(target->id(), {1.5f}, 1);
+  REQUIRE(receive_install(target));
+  // Without reaping each of the 50 would still hold its socket. Allowed:
+  // the live client's two ends and a few whose threads were still ending.
+  CHECK(open_descriptors() <= before + 8);
 }
 
 TEST_CASE_FIXTURE(fixture, "a frame naming no registered actor is dropped "
