@@ -4,6 +4,8 @@
 #include "runtime/call_checks.hpp"
 #include "runtime/runtime_core.hpp"
 
+#include <optional>
+
 namespace varsync {
 
 namespace {
@@ -85,49 +87,60 @@ error empty_handle(const char* call) {
                std::string{call} + ": the replica handle is empty"};
 }
 
-/// Replica-context update: on_write goes through the replica actor as a
-/// collective step; on_read and none update the local copy in place.
-void update_async(const std::shared_ptr<detail::replica_core>& core,
-                  const variable& var, update_op op, const tensor& operand,
-                  update_callback done, timeout_type timeout) {
+/// The part of a replica-context update that completes on the calling
+/// thread: argument checks, bounded staleness (a local add into the
+/// cache) and on_read / none (the local copy updated in place). Returns
+/// nullopt for on_write, which goes through the replica actor.
+std::optional<expected<void>>
+update_here(const std::shared_ptr<detail::replica_core>& core,
+            const variable& var, update_op op, const tensor& operand) {
   auto call = to_string(op);
   if (!core)
-    return done(empty_handle(call));
+    return empty_handle(call);
   if (auto valid = check_same_group(*core, var, call); !valid)
-    return done(valid.error());
+    return valid.error();
   if (auto valid = check_operand(operand, var.type(), var.shape(), var.name());
       !valid)
-    return done(valid.error());
+    return valid.error();
   const auto& options = var.options();
   if (options.sync == synchronization::bounded_staleness) {
     if (op == update_op::assign)
-      return done(error{errc::wrong_context,
-                        "variable '" + var.name() +
-                            "' has synchronization bounded_staleness: "
-                            "replica-context assign is not allowed (updates "
-                            "must commute); use assign_add/assign_sub, or "
-                            "assign from the cross-replica context"});
-    auto cache = core->store().find_cache(var.record()->id);
+      return error{errc::wrong_context,
+                   "variable '" + var.name() +
+                       "' has synchronization bounded_staleness: "
+                       "replica-context assign is not allowed (updates "
+                       "must commute); use assign_add/assign_sub, or "
+                       "assign from the cross-replica context"};
+    auto cache = local_copy(*core, var).second;
     if (!cache)
-      return done(not_attached(*core, var));
+      return not_attached(*core, var);
     cache->add_local(op, operand);
-    return done(expected<void>{});
+    return expected<void>{};
   }
   switch (options.sync) {
   case synchronization::on_read:
   case synchronization::none: {
-    auto slot = core->store().find(var.record()->id);
+    auto slot = local_copy(*core, var).first;
     if (!slot)
-      return done(
-          error{errc::unknown_variable, "variable '" + var.name() +
-                                            "' is not attached to replica " +
-                                            std::to_string(core->index())});
+      return error{errc::unknown_variable, "variable '" + var.name() +
+                                               "' is not attached to replica " +
+                                               std::to_string(core->index())};
     slot->update(op, operand);
-    return done(expected<void>{});
+    return expected<void>{};
   }
   default:
-    break;
+    return std::nullopt;
   }
+}
+
+/// An on_write update that passed `update_here`'s checks: a collective
+/// step through the replica actor; `done` runs once with the outcome.
+void update_through_actor(const std::shared_ptr<detail::replica_core>& core,
+                          const variable& var, update_op op,
+                          const tensor& operand, update_callback done,
+                          timeout_type timeout) {
+  auto call = to_string(op);
+  const auto& options = var.options();
   if (options.aggregation == aggregation::none && core->group().size > 1)
     return done(error{
         errc::aggregation_required,
@@ -149,16 +162,30 @@ void update_async(const std::shared_ptr<detail::replica_core>& core,
                  std::int64_t{deadline.count()}, std::move(completion));
 }
 
+/// Replica-context update, reporting to `done` (on the calling thread
+/// unless it is an on_write step).
+void update_async(const std::shared_ptr<detail::replica_core>& core,
+                  const variable& var, update_op op, const tensor& operand,
+                  update_callback done, timeout_type timeout) {
+  if (auto result = update_here(core, var, op, operand))
+    return done(std::move(*result));
+  update_through_actor(core, var, op, operand, std::move(done), timeout);
+}
+
+/// Replica-context update, blocking until it completed. on_read, none and
+/// bounded staleness return at once, without a waiter.
 expected<void> update(const std::shared_ptr<detail::replica_core>& core,
                       const variable& var, update_op op, const tensor& operand,
                       timeout_type timeout) {
-  if (!core)
-    return empty_handle(to_string(op));
+  if (auto result = update_here(core, var, op, operand))
+    return std::move(*result);
   auto deadline = core->runtime().deadline_of(timeout);
   return detail::wait_for_result<void>(
       detail::blocking_limit(deadline),
-      [&](auto done) { update_async(core, var, op, operand, done, timeout); },
-      var.valid() ? detail::describe_call(to_string(op), var) : to_string(op));
+      [&](auto done) {
+        update_through_actor(core, var, op, operand, done, timeout);
+      },
+      detail::describe_call(to_string(op), var));
 }
 
 } // namespace
