@@ -204,6 +204,19 @@ struct bulk_connection {
   /// ended (after the connection closed): then `reap` may join them.
   std::atomic<int> running{0};
 
+  /// Joins both threads and closes the socket; once the connection is
+  /// closed. The writer of an outbound connection starts its reader, so
+  /// the writer is joined first.
+  void finish() {
+    if (writer.joinable())
+      writer.join();
+    if (reader.joinable())
+      reader.join();
+    if (fd >= 0)
+      ::close(fd);
+    fd = -1;
+  }
+
   /// Starts `body` on `slot` (the reader or the writer) and counts it in
   /// `running` until it returns. Called with the plane's or this
   /// connection's mutex held, so `reap` never sees 0 before it started.
@@ -273,14 +286,8 @@ struct bulk_plane::impl {
         }
       }
     }
-    for (auto& c : ended) {
-      if (c->writer.joinable())
-        c->writer.join();
-      if (c->reader.joinable())
-        c->reader.join();
-      if (c->fd >= 0)
-        ::close(c->fd);
-    }
+    for (auto& c : ended)
+      c->finish();
   }
 
   void closed_because(bulk_connection& c, const char* reason) {
@@ -582,15 +589,8 @@ void bulk_plane::stop() {
   }
   for (auto& [id, c] : all)
     c->close();
-  for (auto& [id, c] : all) {
-    if (c->writer.joinable())
-      c->writer.join();
-    // The writer of an outbound connection starts its reader: join it after.
-    if (c->reader.joinable())
-      c->reader.join();
-    if (c->fd >= 0)
-      ::close(c->fd);
-  }
+  for (auto& [id, c] : all)
+    c->finish();
 }
 
 } // namespace varsync
