@@ -202,6 +202,32 @@ caf::response_promise wait_for_fresh(replica_actor_type* self,
   return promise;
 }
 
+/// Why `waiter` of replica `index` timed out; `lagging` is the variable
+/// still too stale (nullptr: the caches caught up just now).
+std::string staleness_timeout_message(std::size_t index,
+                                      const staleness_waiter& waiter,
+                                      const attached_variable* lagging) {
+  auto who = "replica " + std::to_string(index) + " at clock " +
+             std::to_string(waiter.clock);
+  if (lagging == nullptr)
+    return who + " waited until its deadline; the snapshots caught up just "
+                 "after it";
+  const auto& cache = *lagging->cache;
+  auto needed = waiter.exact || waiter.clock <= cache.bound()
+                    ? waiter.clock
+                    : waiter.clock - cache.bound();
+  auto state = "variable '" + lagging->name + "' still reflects min clock " +
+               std::to_string(cache.min_clock()) + ", needs at least " +
+               std::to_string(needed) + " (staleness bound " +
+               std::to_string(cache.bound()) + ")";
+  if (cache.replicas() == 1)
+    return who +
+           " waited until its deadline for the variable's actor to "
+           "confirm its own clocks (it is the group's only replica): " +
+           state;
+  return who + " waited for slower replicas until its deadline: " + state;
+}
+
 /// Answers every waiter whose caches became fresh.
 void release_waiters(replica_actor_type* self) {
   auto& waiters = self->state.waiters;
@@ -357,7 +383,9 @@ caf::behavior replica_actor(replica_actor_type* self, std::size_t index,
               static_cast<std::size_t>(replicas));
           self->state.store->attach_cache(id, entry.cache);
         }
-        return ok_atom::value;
+        // The variable's clocks start where this replica is (its next push
+        // is tagged with this clock).
+        return self->state.store->clock.load();
       },
       [self](refresh_atom, variable_id id, std::uint64_t min_clock,
              std::uint64_t version, tensor& snapshot) {
@@ -413,17 +441,9 @@ caf::behavior replica_actor(replica_actor_type* self, std::size_t index,
         if (i == waiters.end())
           return;
         auto* lagging = lagging_variable(self, i->clock, i->read, i->exact);
-        std::string detail =
-            lagging == nullptr
-                ? std::string{"the snapshots caught up"}
-                : "variable '" + lagging->name + "' still reflects min clock " +
-                      std::to_string(lagging->cache->min_clock()) + ", bound " +
-                      std::to_string(lagging->cache->bound());
-        i->promise.deliver(to_caf_error(error{
-            errc::timeout,
-            "replica " + std::to_string(self->state.index) + " at clock " +
-                std::to_string(i->clock) +
-                " waited for slower replicas until its deadline: " + detail}));
+        i->promise.deliver(to_caf_error(
+            error{errc::timeout,
+                  staleness_timeout_message(self->state.index, *i, lagging)}));
         waiters.erase(i);
       },
       [self](install_atom, variable_id id, std::uint64_t version,

@@ -63,18 +63,22 @@ template <class Reply> class gathering : public lost_target_listener {
 public:
   using done_type = std::function<void(std::vector<Reply>)>;
   using failed_type = std::function<void(const caf::error&)>;
+  using each_type = std::function<void(std::size_t, const Reply&)>;
 
   gathering(std::vector<caf::actor_addr> targets, done_type done,
-            failed_type failed)
+            failed_type failed, each_type each)
       : targets_(std::move(targets)), replies_(targets_.size()),
         awaited_(targets_.size(), true), remaining_(targets_.size()),
-        done_(std::move(done)), failed_(std::move(failed)) {
+        done_(std::move(done)), failed_(std::move(failed)),
+        each_(std::move(each)) {
     // nop
   }
 
   void arrive(std::size_t index, Reply reply) {
     if (finished_ || !awaited_[index])
       return;
+    if (each_)
+      each_(index, reply);
     replies_[index] = std::move(reply);
     settle(index);
   }
@@ -121,6 +125,7 @@ private:
   bool finished_ = false;
   done_type done_;
   failed_type failed_;
+  each_type each_;
 };
 
 /// An empty reply, for targets that answer with an empty message.
@@ -132,17 +137,21 @@ struct no_reply {};
 /// `done(replies)` once all replied, with the replies in `targets` order
 /// (without those of targets reported lost through `registry`), or
 /// `failed(error)` once, at the first error. `Reply` is the single value
-/// each target answers with. Must be called from `self`'s thread; both
-/// callbacks run in `self`'s context.
+/// each target answers with. `each(index, reply)`, when given, sees every
+/// reply as it arrives (in mailbox order: before anything its sender sent
+/// after replying). Must be called from `self`'s thread; all callbacks run
+/// in `self`'s context.
 template <class Reply, class Self, class Done, class Failed>
 void request_all(Self* self, const std::vector<caf::actor>& targets,
                  std::chrono::milliseconds timeout, const caf::message& message,
-                 Done done, Failed failed, lost_targets* registry = nullptr) {
+                 Done done, Failed failed, lost_targets* registry = nullptr,
+                 typename detail::gathering<Reply>::each_type each = nullptr) {
   std::vector<caf::actor_addr> addresses;
   for (const auto& target : targets)
     addresses.push_back(target.address());
   auto state = std::make_shared<detail::gathering<Reply>>(
-      std::move(addresses), std::move(done), std::move(failed));
+      std::move(addresses), std::move(done), std::move(failed),
+      std::move(each));
   if (registry != nullptr)
     registry->add(state);
   state->finish_if_empty();

@@ -40,6 +40,9 @@ public:
   /// The staleness bound s.
   std::uint64_t bound() const noexcept { return bound_; }
 
+  /// The size of the replica group.
+  std::size_t replicas() const noexcept { return replicas_; }
+
   /// The minimum clock the cached snapshot reflects.
   std::uint64_t min_clock() const {
     std::lock_guard guard{mutex_};

@@ -8,6 +8,7 @@
 #include "actors/policies/reduce_on_read.hpp"
 #include "actors/request_all.hpp"
 
+#include <functional>
 #include <map>
 #include <utility>
 
@@ -57,14 +58,26 @@ std::optional<std::size_t> replica_down(variable_actor_type* self,
   return std::nullopt;
 }
 
+/// Reports a replica's clock when it attached (bounded_staleness joins the
+/// group's clocks with it).
+using attached_hook = std::function<void(std::size_t, std::uint64_t)>;
+
+/// Runs once every live replica has attached, before the directory hears.
+using all_attached_hook = std::function<void()>;
+
 /// Attaches the variable to every replica (and monitors them: a replica
 /// whose node dies is dropped from the group), then answers the directory.
-caf::result<ok_atom> attach_everywhere(variable_actor_type* self) {
+/// Each replica answers with its current clock: `attached(index, clock)`
+/// sees it before anything that replica sends afterwards (same sender, same
+/// receiver: FIFO), and `all_attached()` runs once all have answered.
+caf::result<ok_atom>
+attach_everywhere(variable_actor_type* self, attached_hook attached = nullptr,
+                  all_attached_hook all_attached = nullptr) {
   auto& spec = self->state.spec;
   for (const auto& replica : spec.replicas)
     self->monitor(replica);
   auto promise = self->make_response_promise<ok_atom>();
-  request_all<ok_atom>(
+  request_all<std::uint64_t>(
       self, spec.replicas, attach_timeout,
       caf::make_message(attach_atom::value, spec.id, spec.name,
                         caf::actor_cast<caf::actor>(self), spec.initial,
@@ -72,11 +85,13 @@ caf::result<ok_atom> attach_everywhere(variable_actor_type* self) {
                         static_cast<std::uint64_t>(spec.replicas.size()),
                         spec.bulk ? spec.bulk->host() : std::string{},
                         spec.bulk ? spec.bulk->port() : std::uint16_t{0}),
-      [promise](std::vector<ok_atom>) mutable {
+      [promise, all_attached](std::vector<std::uint64_t>) mutable {
+        if (all_attached)
+          all_attached();
         promise.deliver(ok_atom::value);
       },
       [promise](const caf::error& err) mutable { promise.deliver(err); },
-      &self->state.gatherings);
+      &self->state.gatherings, std::move(attached));
   return promise;
 }
 
@@ -371,6 +386,9 @@ caf::behavior bounded_staleness_behavior(variable_actor_type* self) {
   auto& spec = self->state.spec;
   auto policy = std::make_shared<policies::bounded_staleness>(settings_of(spec),
                                                               spec.initial);
+  // The group may have clocked before this variable was created: its
+  // clocks are learned from the attach replies.
+  policy->await_attachments();
   auto broadcast = [self](const policies::staleness_refresh& refresh) {
     for (const auto& replica : self->state.live_replicas())
       self->send(replica, refresh_atom::value, self->state.spec.id,
@@ -383,9 +401,14 @@ caf::behavior bounded_staleness_behavior(variable_actor_type* self) {
         broadcast(*refresh);
   });
   return {
-      [self](attach_atom) {
+      [self, policy, broadcast](attach_atom) {
         self->state.spec.counters->count_message();
-        return attach_everywhere(self);
+        return attach_everywhere(
+            self,
+            [policy](std::size_t replica, std::uint64_t clock) {
+              policy->replica_attached(replica, clock);
+            },
+            [policy, broadcast] { broadcast(policy->start()); });
       },
       [self, policy, broadcast](push_atom, std::uint64_t replica,
                                 std::uint64_t clock, bool has_delta,
@@ -464,6 +487,11 @@ caf::behavior local_only_behavior(variable_actor_type* self) {
 caf::behavior variable_actor(variable_actor_type* self, variable_spec spec) {
   self->state.spec = std::move(spec);
   self->state.lost.assign(self->state.spec.replicas.size(), false);
+  // The variable monitors its replicas; a policy that does not care about
+  // a lost replica still takes the DOWN message (CAF's default handler
+  // prints every unhandled one to stderr, e.g. at every shutdown).
+  self->set_down_handler(
+      [self](caf::down_msg& msg) { replica_down(self, msg); });
   switch (self->state.spec.options.sync) {
   case synchronization::on_read:
     return reduce_on_read_behavior(self);

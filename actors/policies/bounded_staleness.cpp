@@ -7,8 +7,40 @@ namespace varsync::policies {
 
 bounded_staleness::bounded_staleness(settings config, tensor initial)
     : config_(std::move(config)), snapshot_(std::move(initial)),
-      clocks_(config_.replicas, 0), live_(config_.replicas, true) {
+      clocks_(config_.replicas, 0), live_(config_.replicas, true),
+      attached_(config_.replicas, true) {
   // nop
+}
+
+void bounded_staleness::await_attachments() {
+  attached_.assign(config_.replicas, false);
+  started_ = false;
+}
+
+void bounded_staleness::replica_attached(std::size_t replica,
+                                         std::uint64_t clock) {
+  if (started_ || replica >= config_.replicas || attached_[replica])
+    return;
+  attached_[replica] = true;
+  clocks_[replica] = clock;
+}
+
+staleness_refresh bounded_staleness::start() {
+  if (!started_) {
+    started_ = true;
+    // Each replica's first push is tagged with its attach clock, so no
+    // update is tagged below the lowest of them.
+    auto lowest = std::numeric_limits<std::uint64_t>::max();
+    for (std::size_t replica = 0; replica < config_.replicas; ++replica)
+      if (live_[replica] && attached_[replica])
+        lowest = std::min(lowest, clocks_[replica]);
+    if (lowest != std::numeric_limits<std::uint64_t>::max())
+      min_clock_ = lowest;
+  }
+  if (auto advanced = advance())
+    return *advanced;
+  ++version_;
+  return current();
 }
 
 expected<std::optional<staleness_refresh>>
@@ -20,6 +52,11 @@ bounded_staleness::push(std::size_t replica, std::uint64_t clock,
                  "variable '" + name + "': replica " + std::to_string(replica) +
                      " is not a live member of the group of " +
                      std::to_string(config_.replicas)};
+  if (!attached_[replica])
+    return error{errc::invalid_argument,
+                 "variable '" + name + "': replica " + std::to_string(replica) +
+                     " pushed clock " + std::to_string(clock) +
+                     " before it attached"};
   if (clock != clocks_[replica])
     return error{errc::invalid_argument,
                  "variable '" + name + "': replica " + std::to_string(replica) +
@@ -59,6 +96,8 @@ tensor bounded_staleness::combine(
 }
 
 std::optional<staleness_refresh> bounded_staleness::advance() {
+  if (!started_)
+    return std::nullopt;
   auto next = lowest_live_clock();
   if (next <= min_clock_)
     return std::nullopt;

@@ -27,6 +27,13 @@
 // tagged >= m; a replica at clock c may read it when m >= c - s, else it
 // waits, and clock() waits until m >= c - s after advancing.
 //
+// A variable created while its group is running (a new layer, a new
+// counter) joins the group's clocks: each replica reports its current clock
+// when it attaches (`replica_attached`), its first push carries that clock,
+// and once every live replica has attached, `start()` sets the minimum
+// clock to the lowest of them, as if the variable had existed since clock 0
+// with no updates. Until then the minimum clock does not move.
+//
 // Guarantee: a read by replica r at clock c includes every update of every
 // replica tagged < c - s, all of r's own updates, and no update that was
 // not pushed.
@@ -60,7 +67,24 @@ class bounded_staleness {
 public:
   using settings = policy_settings;
 
+  /// Every replica starts at clock 0 (the variable existed from the start);
+  /// call `await_attachments()` right after to learn the clocks instead.
   bounded_staleness(settings config, tensor initial);
+
+  /// Forgets the replicas' clocks: each becomes known when its replica
+  /// attaches (`replica_attached`), and the minimum clock stays put until
+  /// `start()`. For variables created after their group may have clocked.
+  void await_attachments();
+
+  /// Replica `replica` attached while at clock `clock`: its first push is
+  /// tagged `clock`. Ignored for an unknown or already attached replica.
+  void replica_attached(std::size_t replica, std::uint64_t clock);
+
+  /// Every live replica attached: the minimum clock starts at the lowest
+  /// attach clock, then advances over what was pushed meanwhile. Returns
+  /// the refresh every replica must install (its cache starts at min clock
+  /// 0 until then).
+  staleness_refresh start();
 
   /// Replica `replica` finished clock `clock` having added `delta` (nullopt
   /// when it added nothing). `clock` must be the replica's current clock.
@@ -109,6 +133,10 @@ private:
   std::uint64_t version_ = 0;
   std::vector<std::uint64_t> clocks_;
   std::vector<bool> live_;
+  /// Whether each replica's clock is known (all, unless awaiting attaches).
+  std::vector<bool> attached_;
+  /// False between `await_attachments()` and `start()`.
+  bool started_ = true;
   /// Deltas by clock tag (>= min_clock_), then by replica index.
   std::map<std::uint64_t, std::vector<std::optional<tensor>>> pending_;
 };

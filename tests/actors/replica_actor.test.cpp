@@ -28,13 +28,28 @@ struct fixture {
 
   ~fixture() { caf::anon_send_exit(replica, caf::exit_reason::user_shutdown); }
 
-  /// Attaches an on_write variable `id` holding `initial`.
-  expected<ok_atom> attach(variable_id id, tensor initial) {
+  /// Attaches an on_write variable `id` holding `initial`; the replica
+  /// answers with its clock.
+  expected<std::uint64_t> attach(variable_id id, tensor initial) {
     variable_options options;
     options.sync = synchronization::on_write;
-    return ask<ok_atom>(attach_atom::value, id, std::string{"v"}, caf::actor{},
-                        initial, options, std::uint64_t{1}, std::string{},
-                        std::uint16_t{0});
+    return ask<std::uint64_t>(attach_atom::value, id, std::string{"v"},
+                              caf::actor{}, initial, options, std::uint64_t{1},
+                              std::string{}, std::uint16_t{0});
+  }
+
+  /// Attaches bounded_staleness variable `id` (bound 0) of a group of
+  /// `replicas` whose variable actor never answers (a null actor: pushes
+  /// go nowhere, no refresh ever comes).
+  expected<std::uint64_t> attach_silent_ssp(variable_id id,
+                                            std::uint64_t replicas) {
+    variable_options options;
+    options.sync = synchronization::bounded_staleness;
+    options.aggregation = aggregation::sum;
+    options.staleness_bound = 0;
+    return ask<std::uint64_t>(attach_atom::value, id, std::string{"later"},
+                              caf::actor{}, tensor(0.0), options, replicas,
+                              std::string{}, std::uint16_t{0});
   }
 
   /// Sends a request and returns the reply or the error.
@@ -108,4 +123,37 @@ TEST_CASE_FIXTURE(fixture, "every handled message is counted") {
   REQUIRE(attach(1, tensor(1.0)));
   CHECK(ask<tensor>(copy_get_atom::value, variable_id{1}));
   CHECK(counters->messages.load() == before + 2);
+}
+
+TEST_CASE_FIXTURE(fixture, "attach answers with the replica's current clock") {
+  CHECK(attach(1, tensor(1.0)).value_or(99) == 0);
+  store->clock.store(4);
+  auto clock = attach_silent_ssp(2, 2);
+  REQUIRE(clock);
+  CHECK(*clock == 4);
+}
+
+TEST_CASE_FIXTURE(fixture,
+                  "a clock() timeout with one replica does not blame slower "
+                  "replicas; with two it does") {
+  SUBCASE("R = 1") {
+    REQUIRE(attach_silent_ssp(3, 1));
+    auto waited = ask<ok_atom>(clock_atom::value, std::int64_t{50});
+    REQUIRE(!waited);
+    CHECK(waited.error().code() == errc::timeout);
+    CHECK(waited.error().message() ==
+          "replica 3 at clock 1 waited until its deadline for the variable's "
+          "actor to confirm its own clocks (it is the group's only replica): "
+          "variable 'later' still reflects min clock 0, needs at least 1 "
+          "(staleness bound 0)");
+  }
+  SUBCASE("R = 2") {
+    REQUIRE(attach_silent_ssp(3, 2));
+    auto waited = ask<ok_atom>(clock_atom::value, std::int64_t{50});
+    REQUIRE(!waited);
+    CHECK(waited.error().message() ==
+          "replica 3 at clock 1 waited for slower replicas until its "
+          "deadline: variable 'later' still reflects min clock 0, needs at "
+          "least 1 (staleness bound 0)");
+  }
 }
