@@ -1,6 +1,7 @@
 #include "actors/directory_actor.hpp"
 
 #include "actors/caf_error.hpp"
+#include "runtime/wording.hpp"
 
 #include <algorithm>
 #include <map>
@@ -82,13 +83,6 @@ struct directory_state {
 };
 
 using directory_actor_type = caf::stateful_actor<directory_state>;
-
-std::string list(const std::vector<std::size_t>& indices) {
-  std::string result;
-  for (auto index : indices)
-    result += (result.empty() ? "" : ", ") + std::to_string(index);
-  return result;
-}
 
 caf::error invalid(std::string message) {
   return to_caf_error(error{errc::invalid_argument, std::move(message)});
@@ -213,11 +207,14 @@ void expire_join(directory_actor_type* self, const std::string& name,
                         [token](const auto& x) { return x.token == token; });
   if (w == waiters.end())
     return;
-  w->promise.deliver(to_caf_error(error{
-      errc::timeout, "replica group '" + name +
-                         "' is incomplete at the "
-                         "deadline: replicas " +
-                         list(i->second.missing()) + " have not joined"}));
+  auto missing = i->second.missing();
+  w->promise.deliver(to_caf_error(
+      error{errc::timeout, "replica group '" + name +
+                               "' is incomplete at the "
+                               "deadline: " +
+                               wording::replicas(missing) + " " +
+                               wording::agree(missing, "has", "have") +
+                               " not joined"}));
   waiters.erase(w);
 }
 
@@ -275,10 +272,12 @@ void finish_creation(directory_actor_type* self, const std::string& name,
 void create_variable(directory_actor_type* self, variable_request request) {
   auto group = self->state.groups.find(request.group);
   if (group == self->state.groups.end() || !group->second.complete) {
-    auto why = group == self->state.groups.end()
-                   ? std::string{"does not exist"}
-                   : "is incomplete (replicas " +
-                         list(group->second.missing()) + " have not joined)";
+    auto why =
+        group == self->state.groups.end()
+            ? std::string{"does not exist"}
+            : "is incomplete (" + wording::replicas(group->second.missing()) +
+                  " " + wording::agree(group->second.missing(), "has", "have") +
+                  " not joined)";
     request.promise.deliver(
         to_caf_error(error{errc::unknown_group,
                            "variable '" + request.name + "': replica group '" +

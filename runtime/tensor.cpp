@@ -1,5 +1,7 @@
 #include "varsync/tensor.hpp"
 
+#include "runtime/wording.hpp"
+
 #include <cstring>
 #include <sstream>
 
@@ -110,7 +112,7 @@ expected<tensor> tensor::from_bytes(dtype type, shape_type shape,
     return result;
   if (result->byte_count() != bytes.size())
     return error{errc::invalid_argument,
-                 "a " + std::string{to_string(type)} + " tensor of shape " +
+                 wording::with_article(type) + " tensor of shape " +
                      to_string(result->shape()) + " needs " +
                      std::to_string(result->byte_count()) + " bytes, got " +
                      std::to_string(bytes.size())};
@@ -141,7 +143,7 @@ expected<tensor> tensor::adopt_bytes(dtype type, shape_type shape,
     return count.error();
   if (*count * size_of(type) != bytes.size())
     return error{errc::invalid_argument,
-                 "a " + std::string{to_string(type)} + " tensor of shape " +
+                 wording::with_article(type) + " tensor of shape " +
                      to_string(shape) + " needs " +
                      std::to_string(*count * size_of(type)) + " bytes, got " +
                      std::to_string(bytes.size())};

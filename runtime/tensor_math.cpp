@@ -1,5 +1,7 @@
 #include "runtime/tensor_math.hpp"
 
+#include "runtime/wording.hpp"
+
 #include <vector>
 
 namespace varsync {
@@ -22,8 +24,8 @@ expected<void> check_operand(const tensor& value, dtype expected_type,
   if (value.type() != expected_type)
     return error{errc::dtype_mismatch,
                  "variable '" + variable_name + "' has dtype " +
-                     to_string(expected_type) + ", got a " +
-                     to_string(value.type()) + " tensor"};
+                     to_string(expected_type) + ", got " +
+                     wording::with_article(value.type()) + " tensor"};
   if (value.shape() != expected_shape)
     return error{errc::shape_mismatch,
                  "variable '" + variable_name + "' has shape " +

@@ -1,22 +1,10 @@
 #include "actors/policies/eager_broadcast.hpp"
 
+#include "runtime/wording.hpp"
+
 #include <algorithm>
 
 namespace varsync::policies {
-
-namespace {
-
-std::string list_indices(const std::vector<std::size_t>& indices) {
-  std::string result;
-  for (auto index : indices) {
-    if (!result.empty())
-      result += ", ";
-    result += std::to_string(index);
-  }
-  return result;
-}
-
-} // namespace
 
 eager_broadcast::eager_broadcast(settings config, tensor initial)
     : config_(std::move(config)), value_(std::move(initial)),
@@ -137,12 +125,12 @@ std::optional<error> eager_broadcast::expire(std::size_t replica,
                    [](const auto& slot) { return slot.has_value(); });
   if (all_empty)
     pending_.erase(i);
-  return error{errc::timeout,
-               "variable '" + config_.variable_name + "': step " +
-                   std::to_string(step) + " did not complete before replica " +
-                   std::to_string(replica) + "'s deadline; replicas " +
-                   list_indices(absent) +
-                   " had not contributed; nothing was applied"};
+  return error{errc::timeout, "variable '" + config_.variable_name +
+                                  "': " + wording::nth_update(step) +
+                                  " did not complete before replica " +
+                                  std::to_string(replica) + "'s deadline; " +
+                                  wording::replicas(absent) +
+                                  " had not contributed; nothing was applied"};
 }
 
 std::vector<std::size_t> eager_broadcast::missing(std::uint64_t step) const {

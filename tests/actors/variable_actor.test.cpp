@@ -124,7 +124,7 @@ TEST_CASE("a step missing a replica times out, names it and applies nothing") {
   for (auto& result : results) {
     REQUIRE(!*result);
     CHECK(result->error().code() == errc::timeout);
-    CHECK(result->error().message().find("replicas 2 had not contributed") !=
+    CHECK(result->error().message().find("replica 2 had not contributed") !=
           std::string::npos);
   }
   for (auto& store : c.stores)

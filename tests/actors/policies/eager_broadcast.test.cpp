@@ -113,6 +113,21 @@ TEST_CASE("aggregation none is required to be set for more than one replica") {
   CHECK(rejected.error().code() == errc::aggregation_required);
 }
 
+TEST_CASE("a timeout counts the update the way a user counts calls and names "
+          "the missing replicas in agreement") {
+  auto policy = make_policy(3, aggregation::sum, 1.0);
+  for (std::uint64_t step = 0; step < 5; ++step)
+    for (std::size_t replica = 0; replica < 3; ++replica)
+      REQUIRE(policy.contribute(replica, step, update_op::add, tensor(1.0)));
+  REQUIRE(policy.contribute(0, 5, update_op::add, tensor(1.0)));
+  auto expired = policy.expire(0, 5);
+  REQUIRE(expired);
+  CHECK(expired->message() ==
+        "variable 'w': the 6th update (step 5) did not complete before "
+        "replica 0's deadline; replicas 1, 2 had not contributed; nothing "
+        "was applied");
+}
+
 TEST_CASE("an expired contribution is withdrawn and names who was missing") {
   auto policy = make_policy(3, aggregation::sum, 1.0);
   REQUIRE(policy.contribute(0, 0, update_op::add, tensor(1.0)));
@@ -120,7 +135,9 @@ TEST_CASE("an expired contribution is withdrawn and names who was missing") {
   auto expired = policy.expire(0, 0);
   REQUIRE(expired);
   CHECK(expired->code() == errc::timeout);
-  CHECK(expired->message().find("replicas 2 had not contributed") !=
+  CHECK(expired->message().find("the 1st update (step 0) did not complete") !=
+        std::string::npos);
+  CHECK(expired->message().find("; replica 2 had not contributed") !=
         std::string::npos);
   CHECK(policy.missing(0) == std::vector<std::size_t>{0, 2});
   // A second expiry of the same contribution is a no-op.
