@@ -5,6 +5,8 @@
 /// `expected` whose error names the variable and what was expected.
 
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -88,8 +90,37 @@ private:
   std::string message_;
 };
 
-/// Either a value of type `T` or an `error`. Never throws: accessing the
-/// wrong alternative is a precondition violation (checked in debug builds).
+namespace detail {
+
+/// Prints "varsync: <what> on an expected that holds <an error: code:
+/// message | a value>" to stderr and aborts the process. Called when a
+/// caller reads the wrong alternative of an `expected`: that is a bug in
+/// the caller, and continuing with garbage would hide it. Header-only (stdio,
+/// not iostream: safe however broken the caller's state is).
+[[noreturn]] inline void
+abort_on_bad_access(const char* what, const varsync::error* held) noexcept {
+  if (held != nullptr)
+    std::fprintf(stderr,
+                 "varsync: %s on an expected that holds an error, not a "
+                 "value: %s: %s\n",
+                 what, to_string(held->code()), held->message().c_str());
+  else
+    std::fprintf(stderr,
+                 "varsync: %s on an expected that holds a value, not an "
+                 "error\n",
+                 what);
+  std::fflush(stderr);
+  std::abort();
+}
+
+} // namespace detail
+
+/// Either a value of type `T` or an `error`. Never throws. Reading the
+/// value of an error (`value()`, `*`, `->`) or the error of a value
+/// (`error()`) is a caller bug: it aborts the process with the held
+/// error's code and message on stderr, in every build type (one branch,
+/// nothing next to the message send behind a call). Check with `if (x)`
+/// first, or use `value_or`.
 template <class T> class [[nodiscard]] expected {
 public:
   using value_type = T;
@@ -108,27 +139,59 @@ public:
 
   explicit operator bool() const noexcept { return has_value(); }
 
-  /// The value; precondition: `has_value()`.
-  T& value() & { return *std::get_if<0>(&storage_); }
+  /// The value; aborts (naming the error) when an error is held.
+  T& value() & { return *checked_value("value()"); }
 
-  const T& value() const& { return *std::get_if<0>(&storage_); }
+  const T& value() const& { return *checked_value("value()"); }
 
-  T&& value() && { return std::move(*std::get_if<0>(&storage_)); }
+  T&& value() && { return std::move(*checked_value("value()")); }
 
-  T& operator*() & { return value(); }
+  /// The value, or `fallback` when an error is held.
+  template <class U> T value_or(U&& fallback) const& {
+    if (has_value())
+      return *std::get_if<0>(&storage_);
+    return static_cast<T>(std::forward<U>(fallback));
+  }
 
-  const T& operator*() const& { return value(); }
+  /// The value (moved out), or `fallback` when an error is held.
+  template <class U> T value_or(U&& fallback) && {
+    if (has_value())
+      return std::move(*std::get_if<0>(&storage_));
+    return static_cast<T>(std::forward<U>(fallback));
+  }
 
-  T&& operator*() && { return std::move(*this).value(); }
+  /// The value; aborts (naming the error) when an error is held.
+  T& operator*() & { return *checked_value("operator*"); }
 
-  T* operator->() { return &value(); }
+  const T& operator*() const& { return *checked_value("operator*"); }
 
-  const T* operator->() const { return &value(); }
+  T&& operator*() && { return std::move(*checked_value("operator*")); }
 
-  /// The error; precondition: `!has_value()`.
-  const varsync::error& error() const& { return *std::get_if<1>(&storage_); }
+  /// The value's members; aborts (naming the error) when an error is held.
+  T* operator->() { return checked_value("operator->"); }
+
+  const T* operator->() const { return checked_value("operator->"); }
+
+  /// The error; aborts when a value is held.
+  const varsync::error& error() const& {
+    if (const auto* held = std::get_if<1>(&storage_))
+      return *held;
+    detail::abort_on_bad_access("error()", nullptr);
+  }
 
 private:
+  T* checked_value(const char* what) {
+    if (auto* held = std::get_if<0>(&storage_))
+      return held;
+    detail::abort_on_bad_access(what, std::get_if<1>(&storage_));
+  }
+
+  const T* checked_value(const char* what) const {
+    if (const auto* held = std::get_if<0>(&storage_))
+      return held;
+    detail::abort_on_bad_access(what, std::get_if<1>(&storage_));
+  }
+
   std::variant<T, varsync::error> storage_;
 };
 
@@ -147,8 +210,19 @@ public:
 
   explicit operator bool() const noexcept { return has_value(); }
 
-  /// The error; precondition: `!has_value()`.
-  const varsync::error& error() const& { return *error_; }
+  /// Does nothing on success; aborts (naming the error) when an error is
+  /// held, like `expected<T>::value()`.
+  void value() const {
+    if (error_)
+      detail::abort_on_bad_access("value()", &*error_);
+  }
+
+  /// The error; aborts when the call succeeded.
+  const varsync::error& error() const& {
+    if (!error_)
+      detail::abort_on_bad_access("error()", nullptr);
+    return *error_;
+  }
 
 private:
   std::optional<varsync::error> error_;
