@@ -35,10 +35,19 @@ void lose_the_variable_host(int signal, bool bulk = false) {
   REQUIRE_MESSAGE(cluster.failure.empty(), cluster.failure);
   auto& seed = cluster.nodes[0];
   // The seed's replicas stopped after 20 steps: the others wait in step 20.
+  // Every replica of nodes 1 and 2 must have *completed* step 19 before
+  // the host is lost (it announces step 20 only then): a node whose
+  // install of step 19 was still in flight when the host froze would
+  // rightly fail step 19 instead.
   REQUIRE_MESSAGE(seed.wait_for_line("done", 60s), cluster.transcript());
-  REQUIRE_MESSAGE(cluster.nodes[1].wait_for_line(
-                      "calling 2 " + std::to_string(completed_steps), 60s),
-                  cluster.transcript());
+  for (std::size_t node = 1; node < 3; ++node) {
+    std::vector<std::string> calling;
+    for (auto replica : {2 * node, 2 * node + 1})
+      calling.push_back("calling " + std::to_string(replica) + " " +
+                        std::to_string(completed_steps));
+    REQUIRE_MESSAGE(wait_for_all_lines(cluster.nodes[node], calling, 60s),
+                    cluster.transcript());
+  }
   auto lost_at = steady_now_ns();
   REQUIRE(seed.signal(signal));
   for (std::size_t i = 1; i < 3; ++i)

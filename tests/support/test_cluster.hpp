@@ -57,6 +57,30 @@ struct test_cluster {
   }
 };
 
+/// Blocks until `node`'s stdout has a line containing each of `needles`
+/// (in any order, printed before or during the call), or `timeout`
+/// passes; returns whether all arrived. Wakes on each new line, no
+/// polling. Consumes lines expect-style (see wait_for_line).
+inline bool wait_for_all_lines(child_process& node,
+                               const std::vector<std::string>& needles,
+                               std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto all_seen = [&] {
+    auto output = "\n" + node.output();
+    for (const auto& needle : needles)
+      if (output.find("\n" + needle + "\n") == std::string::npos)
+        return false;
+    return true;
+  };
+  while (!all_seen()) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0 || !node.wait_for_line("", left))
+      return all_seen();
+  }
+  return true;
+}
+
 #ifdef VARSYNC_TEST_BINARY_DIR
 /// Starts `nodes.size()` worker processes with `common` arguments (e.g. a
 /// scenario and timeouts), then `more_common`, plus each node's own, and
