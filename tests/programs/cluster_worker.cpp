@@ -15,6 +15,9 @@
 //   membership alive=<list> lost=<list>  steps: the group's membership
 //   bad <what> <code>                    bad_update: a malformed update's
 //                                        error, then the value after it
+//   late <replica> <clock> <v0,v1,...>   late_ssp: read right after clock()
+//                                        returned <clock>
+//   late_error <replica> <call> <error>  late_ssp: a call failed
 //   bulk_frames sent=N received=M        this node's bulk plane counters
 //   done                                 the scenario finished
 //
@@ -27,6 +30,12 @@
 //               --stop-after K this process's replicas stop after K steps
 //   bad_update  sends updates with a wrong dtype, shape and op straight to
 //               the variable actor, as a faulty remote replica would
+//   late_ssp    every local replica clocks --clocks-before K times, then
+//               the process creates bounded_staleness variable "late"
+//               (i64 [group size], sum, --bound s); each replica adds
+//               10 * c + replica + 1 to its own element at every clock c
+//               from its current clock to K + --clocks-with-variable N
+//               and reads right after each clock()
 //   idle        joins no group; serves the remote tasks below
 //
 // Remote tasks every worker registers (node_config::tasks):
@@ -77,6 +86,9 @@ struct scenario_options {
   int steps = 100;
   int stop_after = -1;
   int pace_ms = 0;
+  std::uint64_t clocks_before = 0;
+  std::uint64_t clocks_with_variable = 6;
+  std::uint64_t bound = 0;
 };
 
 expected<scenario_options>
@@ -100,6 +112,12 @@ parse_scenario(const std::vector<std::string>& rest) {
       options.stop_after = std::stoi(value);
     } else if (key == "--pace-ms") {
       options.pace_ms = std::stoi(value);
+    } else if (key == "--clocks-before") {
+      options.clocks_before = std::stoull(value);
+    } else if (key == "--clocks-with-variable") {
+      options.clocks_with_variable = std::stoull(value);
+    } else if (key == "--bound") {
+      options.bound = std::stoull(value);
     } else {
       return error{errc::invalid_argument, "unknown option " + key};
     }
@@ -178,6 +196,58 @@ void send_bad(runtime& rt, const variable& var, const std::string& what,
   say("bad " + what + " " + code);
 }
 
+void run_late_ssp(runtime& rt, const replica_group& group,
+                  const scenario_options& options) {
+  auto fail = [](std::size_t index, const std::string& call, const error& err) {
+    say("late_error " + std::to_string(index) + " " + call + " " +
+        err.to_string());
+  };
+  std::vector<std::thread> threads;
+  for (auto index : group.local_indices())
+    threads.emplace_back([&, index] {
+      auto r = group.at(index);
+      for (std::uint64_t c = 0; r && c < options.clocks_before; ++c)
+        if (auto done = r->clock(); !done)
+          return fail(index, "clock", done.error());
+    });
+  for (auto& thread : threads)
+    thread.join();
+  threads.clear();
+  variable_options ssp;
+  ssp.sync = synchronization::bounded_staleness;
+  ssp.aggregation = aggregation::sum;
+  ssp.staleness_bound = options.bound;
+  std::vector<std::int64_t> zeros(group.size(), 0);
+  auto late = rt.create_variable(group, "late", tensor{zeros}, ssp);
+  if (!late)
+    return fail(0, "create_variable", late.error());
+  auto last = options.clocks_before + options.clocks_with_variable;
+  for (auto index : group.local_indices())
+    threads.emplace_back([&, index] {
+      auto r = group.at(index);
+      if (!r)
+        return fail(index, "at", r.error());
+      for (auto c = r->stats().clock; c < last; ++c) {
+        std::vector<std::int64_t> delta(group.size(), 0);
+        delta[index] = static_cast<std::int64_t>(10 * c + index + 1);
+        if (auto done = r->assign_add(*late, tensor{delta}); !done)
+          return fail(index, "assign_add", done.error());
+        if (auto done = r->clock(); !done)
+          return fail(index, "clock", done.error());
+        auto read = r->read_stamped(*late);
+        if (!read)
+          return fail(index, "read", read.error());
+        std::string values;
+        for (auto x : read->value.values<std::int64_t>())
+          values += (values.empty() ? "" : ",") + std::to_string(x);
+        say("late " + std::to_string(index) + " " +
+            std::to_string(read->clock) + " " + values);
+      }
+    });
+  for (auto& thread : threads)
+    thread.join();
+}
+
 void run_bad_update(runtime& rt, const replica_group& group) {
   variable_options sum;
   sum.sync = synchronization::on_write;
@@ -253,6 +323,8 @@ int main(int argc, char** argv) {
     run_policies(**rt, *group);
   } else if (options->scenario == "steps") {
     run_steps(**rt, *group, *options);
+  } else if (options->scenario == "late_ssp") {
+    run_late_ssp(**rt, *group, *options);
   } else if (options->scenario == "bad_update") {
     run_bad_update(**rt, *group);
   }
