@@ -1,7 +1,7 @@
 #include "actors/directory_actor.hpp"
 
 #include "actors/caf_error.hpp"
-#include "runtime/wording.hpp"
+#include "runtime/core/wording.hpp"
 
 #include <algorithm>
 #include <map>

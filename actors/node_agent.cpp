@@ -1,5 +1,6 @@
 #include "actors/node_agent.hpp"
 
+#include "actors/bulk_delivery.hpp"
 #include "actors/caf_error.hpp"
 #include "actors/variable_actor.hpp"
 
@@ -90,7 +91,7 @@ caf::behavior node_agent(node_agent_type* self, caf::actor directory,
                            self->state.bulk};
         auto actor = spawn_variable_actor(self->home_system(), std::move(spec));
         if (const auto& bulk = self->state.bulk) {
-          bulk->add_target(actor);
+          add_bulk_target(*bulk, actor);
           std::weak_ptr<bulk_plane> plane = bulk;
           actor->attach_functor([plane, id = actor.id()] {
             if (auto alive = plane.lock())

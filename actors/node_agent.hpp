@@ -16,7 +16,7 @@
 
 #include "actors/actor_counters.hpp"
 #include "actors/cluster_protocol.hpp"
-#include "runtime/bulk_plane.hpp"
+#include "runtime/transport/bulk_plane.hpp"
 
 #include <caf/all.hpp>
 #include <memory>

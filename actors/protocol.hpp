@@ -16,9 +16,9 @@
 // Replica actor -> variable actor (eager_broadcast):
 //   (contribute_atom, replica_index, step, op byte, tensor, timeout_ms)
 //       -> ok_atom, once the step's result was sent to every replica
-//   With the bulk plane (runtime/bulk_plane.hpp) a remote replica sends the
-//   same contribution as a bulk frame instead; the variable actor gets
-//   (bulk_contribute_atom, connection, replica actor id, replica_index,
+//   With the bulk plane (runtime/transport/bulk_plane.hpp) a remote replica
+//   sends the same contribution as a bulk frame instead; the variable actor
+//   gets (bulk_contribute_atom, connection, replica actor id, replica_index,
 //    step, op byte, tensor, timeout_ms, tag)
 //   and answers on that connection: install frames, then an ack frame the
 //   replica actor gets as (bulk_ack_atom, variable_id, step, tag, errc byte
@@ -47,7 +47,8 @@
 //   (update_atom, op byte, tensor, timeout_ms) -> ok_atom
 // Host -> directory actor: see actors/cluster_protocol.hpp.
 
-#include "runtime/tensor_math.hpp"
+#include "runtime/core/tensor_math.hpp"
+#include "runtime/core/wire.hpp"
 #include "varsync/tensor.hpp"
 #include "varsync/variable_options.hpp"
 
@@ -121,15 +122,6 @@ inline error invalid_op(std::uint8_t byte) {
                    ", expected 0 (assign), 1 (assign_add) or 2 (assign_sub)"};
 }
 
-/// Largest tensor payload accepted from the network (4 GiB): bounds what a
-/// malformed or hostile message can make a node allocate.
-inline constexpr std::uint64_t max_tensor_bytes = std::uint64_t{1} << 32;
-
-/// Largest rank accepted from the network.
-inline constexpr std::uint64_t max_tensor_rank = 32;
-
-/// Tensor payload bytes serialized by this process (for runtime_stats).
-inline std::atomic<std::uint64_t> tensor_bytes_serialized{0};
 
 /// Writes a tensor as dtype, rank, dimensions, byte count and one raw block.
 inline caf::error inspect(caf::serializer& sink, tensor& x) {

@@ -25,7 +25,7 @@
 
 #include "actors/actor_counters.hpp"
 #include "actors/local_store.hpp"
-#include "runtime/bulk_plane.hpp"
+#include "runtime/transport/bulk_plane.hpp"
 
 #include <caf/all.hpp>
 #include <cstddef>
@@ -37,7 +37,7 @@ namespace varsync {
 /// Spawns the actor of replica `index`, holding its copies in `store`.
 /// With `bulk`, updates of remote on_write variables whose tensors have at
 /// least `bulk_threshold` bytes travel on the bulk plane (register the
-/// actor with `bulk->add_target` so that replies reach it).
+/// actor with `add_bulk_target` so that replies reach it).
 caf::actor
 spawn_replica_actor(caf::actor_system& system, std::size_t index,
                     std::shared_ptr<local_store> store,

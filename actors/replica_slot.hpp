@@ -21,7 +21,7 @@
 // thread that saw a snapshot through `load()` never gets an older value
 // from the inline record afterwards.
 
-#include "runtime/tensor_math.hpp"
+#include "runtime/core/tensor_math.hpp"
 #include "varsync/tensor.hpp"
 
 #include <atomic>

@@ -14,7 +14,7 @@
 
 #include "actors/actor_counters.hpp"
 #include "actors/protocol.hpp"
-#include "runtime/bulk_plane.hpp"
+#include "runtime/transport/bulk_plane.hpp"
 #include "varsync/tensor.hpp"
 #include "varsync/variable_options.hpp"
 

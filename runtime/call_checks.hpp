@@ -4,7 +4,7 @@
 // sent: the handle is valid and belongs to this runtime, the operand fits.
 
 #include "actors/records.hpp"
-#include "runtime/tensor_math.hpp"
+#include "runtime/core/tensor_math.hpp"
 #include "varsync/variable.hpp"
 
 #include <string>

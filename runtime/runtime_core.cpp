@@ -1,5 +1,6 @@
 #include "runtime/runtime_core.hpp"
 
+#include "actors/bulk_delivery.hpp"
 #include "actors/directory_actor.hpp"
 #include "actors/node_agent.hpp"
 #include "actors/replica_actor.hpp"
@@ -297,7 +298,7 @@ runtime_core::join_group(const std::string& name, std::size_t size,
         auto actor = spawn_replica_actor(*system_, index, store, counters_,
                                          bulk_, bulk_threshold_);
         if (bulk_)
-          bulk_->add_target(actor);
+          add_bulk_target(*bulk_, actor);
         replicas_.push_back(actor);
         record->stores[index] = std::move(store);
         record->replica_actors[index] = std::move(actor);

@@ -10,7 +10,7 @@
 #include "actors/cluster_protocol.hpp"
 #include "actors/protocol.hpp"
 #include "actors/records.hpp"
-#include "runtime/bulk_plane.hpp"
+#include "runtime/transport/bulk_plane.hpp"
 #include "varsync/node_config.hpp"
 #include "varsync/runtime.hpp"
 

@@ -39,7 +39,7 @@
 // not pushed.
 
 #include "actors/policies/policy_settings.hpp"
-#include "runtime/tensor_math.hpp"
+#include "runtime/core/tensor_math.hpp"
 #include "varsync/error.hpp"
 #include "varsync/policy.hpp"
 #include "varsync/tensor.hpp"

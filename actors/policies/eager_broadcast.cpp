@@ -1,6 +1,6 @@
 #include "actors/policies/eager_broadcast.hpp"
 
-#include "runtime/wording.hpp"
+#include "runtime/core/wording.hpp"
 
 #include <algorithm>
 

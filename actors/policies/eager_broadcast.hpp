@@ -32,7 +32,7 @@
 // its step was published.
 
 #include "actors/policies/policy_settings.hpp"
-#include "runtime/tensor_math.hpp"
+#include "runtime/core/tensor_math.hpp"
 #include "varsync/error.hpp"
 #include "varsync/policy.hpp"
 #include "varsync/tensor.hpp"

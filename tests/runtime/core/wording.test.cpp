@@ -1,9 +1,9 @@
 // The phrases error messages share: ordinals, "the Nth update (step k)",
 // replica lists with verb agreement, dtypes with their article.
 
-#include "runtime/wording.hpp"
+#include "runtime/core/wording.hpp"
 
-#include "runtime/tensor_math.hpp"
+#include "runtime/core/tensor_math.hpp"
 
 #include <doctest/doctest.h>
 

@@ -20,9 +20,13 @@
 // in order (one writer thread per connection, one reader thread). The
 // reader validates each frame (magic, kind, dtype, rank, sizes against the
 // shape, at most `max_tensor_bytes`), reads the payload into a fresh buffer
-// and delivers a CAF message to the local actor the frame names; only
-// actors registered with `add_target` can be named. A malformed frame
-// closes its connection (and is logged); the node keeps serving.
+// and hands the frame to the sink of the target it names; only targets
+// registered with `add_target` can be named. A malformed frame closes its
+// connection (and is logged); the node keeps serving.
+//
+// The plane moves frames; it knows no protocol. What a frame means to an
+// actor (which CAF message it becomes) is the sink's business:
+// actors/bulk_delivery.hpp.
 //
 // Failure model: the bulk plane carries data, not liveness. A node that
 // dies closes its connections (kill -9) or stops reading (SIGSTOP); the
@@ -35,18 +39,13 @@
 //     target u64, reply_to u64, variable u64, index u64, number u64,
 //     tag u64, timeout_ms i64, payload bytes u64
 //   rank dimensions as i64, then the payload.
-// Delivered messages (see actors/protocol.hpp):
-//   contribute -> (bulk_contribute_atom, connection, reply_to, index, step,
-//                  op byte, tensor, timeout_ms, tag)
-//   install    -> (install_atom, variable, version, tensor)
-//   ack        -> (bulk_ack_atom, variable, step, tag, errc byte, message)
 
 #include "varsync/error.hpp"
 #include "varsync/tensor.hpp"
 
 #include <atomic>
-#include <caf/all.hpp>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -85,6 +84,11 @@ struct bulk_frame {
   std::string text;
 };
 
+/// Takes the frames that name one target. Called on the reader thread of
+/// the connection the frame came in on (`connection`: pass it to
+/// `bulk_plane::reply` to answer on the same connection); must not block.
+using bulk_sink = std::function<void(std::uint64_t connection, bulk_frame)>;
+
 /// Counters of one node's bulk plane. Thread-safe.
 struct bulk_counters {
   std::atomic<std::uint64_t> frames_sent{0};
@@ -114,12 +118,13 @@ public:
   /// The port this plane listens on.
   std::uint16_t port() const noexcept;
 
-  /// Lets frames name `actor` (by its id). Call it for every local actor
-  /// that receives bulk frames, before its id is sent anywhere.
-  void add_target(const caf::actor& actor);
+  /// Lets frames name target `id` (an actor id): they go to `sink`. Call it
+  /// for every local actor that receives bulk frames, before its id is
+  /// sent anywhere.
+  void add_target(std::uint64_t id, bulk_sink sink);
 
   /// Frames naming `id` are dropped from now on.
-  void remove_target(caf::actor_id id);
+  void remove_target(std::uint64_t id);
 
   /// Queues `frame` for the node listening at `host:port`, opening a
   /// connection first when there is none. Returns at once; a frame that

@@ -1,6 +1,6 @@
 #include "varsync/tensor.hpp"
 
-#include "runtime/wording.hpp"
+#include "runtime/core/wording.hpp"
 
 #include <cstring>
 #include <sstream>

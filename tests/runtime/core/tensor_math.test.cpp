@@ -3,7 +3,7 @@
 // Every value used here is a small integer or a half, exactly representable
 // in f32, f64 and i64, so results are compared bit for bit.
 
-#include "runtime/tensor_math.hpp"
+#include "runtime/core/tensor_math.hpp"
 
 #include "tests/support/checks.hpp"
 

@@ -4,8 +4,9 @@
 // headers announcing impossible sizes, truncated frames, frames naming no
 // actor — closes or skips only what is bad while the plane keeps serving.
 
-#include "runtime/bulk_plane.hpp"
+#include "runtime/transport/bulk_plane.hpp"
 
+#include "actors/bulk_delivery.hpp"
 #include "actors/protocol.hpp"
 
 #include <arpa/inet.h>
@@ -26,7 +27,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-/// The 72-byte frame header as documented in runtime/bulk_plane.hpp,
+/// The 72-byte frame header as documented in runtime/transport/bulk_plane.hpp,
 /// written independently of the implementation.
 struct raw_header {
   std::uint32_t magic = 0x31425356;
@@ -142,8 +143,8 @@ TEST_CASE_FIXTURE(fixture, "a contribution reaches the named actor with its "
                            "on the same connection") {
   caf::scoped_actor variable{*system};
   caf::scoped_actor replica{*system};
-  b->add_target(caf::actor_cast<caf::actor>(variable));
-  a->add_target(caf::actor_cast<caf::actor>(replica));
+  add_bulk_target(*b, caf::actor_cast<caf::actor>(variable));
+  add_bulk_target(*a, caf::actor_cast<caf::actor>(replica));
   bulk_frame frame;
   frame.kind = bulk_kind::contribute;
   frame.code = to_wire(update_op::add);
@@ -216,7 +217,7 @@ TEST_CASE_FIXTURE(fixture, "a contribution reaches the named actor with its "
 TEST_CASE_FIXTURE(fixture, "malformed frames close their connection and are "
                            "counted; the plane keeps serving") {
   caf::scoped_actor target{*system};
-  b->add_target(caf::actor_cast<caf::actor>(target));
+  add_bulk_target(*b, caf::actor_cast<caf::actor>(target));
   std::uint64_t rejected = 0;
   SUBCASE("garbage") {
     raw_client client{b->port()};
@@ -292,7 +293,7 @@ TEST_CASE_FIXTURE(fixture, "malformed frames close their connection and are "
 TEST_CASE_FIXTURE(fixture, "closed connections release their sockets while "
                            "the plane runs") {
   caf::scoped_actor target{*system};
-  b->add_target(caf::actor_cast<caf::actor>(target));
+  add_bulk_target(*b, caf::actor_cast<caf::actor>(target));
   auto before = open_descriptors();
   constexpr int rounds = 50;
   for (int i = 0; i < rounds; ++i) {
@@ -316,7 +317,7 @@ TEST_CASE_FIXTURE(fixture, "a frame naming no registered actor is dropped "
                            "and the connection stays usable") {
   caf::scoped_actor target{*system};
   caf::scoped_actor unregistered{*system};
-  b->add_target(caf::actor_cast<caf::actor>(target));
+  add_bulk_target(*b, caf::actor_cast<caf::actor>(target));
   raw_client client{b->port()};
   client.install(unregistered->id(), {1.0f}, 1);
   client.install(target->id(), {2.0f}, 2);
@@ -327,7 +328,7 @@ TEST_CASE_FIXTURE(fixture, "a frame naming no registered actor is dropped "
   // Removed targets are not reachable any more. A frame to a second
   // target on the same connection marks when the reader got past them.
   caf::scoped_actor witness{*system};
-  b->add_target(caf::actor_cast<caf::actor>(witness));
+  add_bulk_target(*b, caf::actor_cast<caf::actor>(witness));
   b->remove_target(target->id());
   client.install(target->id(), {3.0f}, 3);
   client.install(target->id(), {4.0f}, 4);

@@ -1,6 +1,6 @@
-#include "runtime/bulk_plane.hpp"
+#include "runtime/transport/bulk_plane.hpp"
 
-#include "actors/protocol.hpp"
+#include "runtime/core/wire.hpp"
 
 #include <arpa/inet.h>
 #include <atomic>
@@ -248,14 +248,24 @@ struct bulk_plane::impl {
   std::mutex mutex;
   bool stopping = false;
   std::uint64_t next_id = 1;
-  std::unordered_map<caf::actor_id, caf::actor> targets;
+  std::unordered_map<std::uint64_t, std::shared_ptr<const bulk_sink>> targets;
   std::map<std::uint64_t, std::shared_ptr<bulk_connection>> connections;
   std::map<std::string, std::uint64_t> outbound;
 
-  caf::actor target(std::uint64_t id) {
+  /// The sink of target `id`, or null.
+  std::shared_ptr<const bulk_sink> target(std::uint64_t id) {
     std::lock_guard guard{mutex};
     auto i = targets.find(id);
-    return i == targets.end() ? caf::actor{} : i->second;
+    return i == targets.end() ? nullptr : i->second;
+  }
+
+  /// Hands a received frame to its target's sink; counts it rejected when
+  /// the target is gone (the actor stopped, or never was).
+  void deliver(const bulk_connection& c, bulk_frame frame) {
+    if (auto sink = target(frame.target))
+      (*sink)(c.id, std::move(frame));
+    else
+      counters.frames_rejected.fetch_add(1, std::memory_order_relaxed);
   }
 
   /// Forgets `c` as the connection to its peer (it stays in `connections`
@@ -322,16 +332,23 @@ struct bulk_plane::impl {
           return;
         }
       }
+      bulk_frame frame;
+      frame.kind = kind;
+      frame.code = head.code;
+      frame.target = head.target;
+      frame.reply_to = head.reply_to;
+      frame.variable = head.variable;
+      frame.index = head.index;
+      frame.number = head.number;
+      frame.tag = head.tag;
+      frame.timeout_ms = head.timeout_ms;
       if (kind == bulk_kind::ack) {
-        std::string text(head.payload, '\0');
-        if (head.payload > 0 && !read_exactly(c->fd, text.data(), text.size()))
+        frame.text.assign(head.payload, '\0');
+        if (head.payload > 0 &&
+            !read_exactly(c->fd, frame.text.data(), frame.text.size()))
           break;
         counters.frames_received.fetch_add(1, std::memory_order_relaxed);
-        if (auto receiver = target(head.target))
-          caf::anon_send(receiver, bulk_ack_atom::value, head.variable,
-                         head.number, head.tag, head.code, std::move(text));
-        else
-          counters.frames_rejected.fetch_add(1, std::memory_order_relaxed);
+        deliver(*c, std::move(frame));
         continue;
       }
       // The payload is read straight into the tensor's own buffer.
@@ -345,19 +362,8 @@ struct bulk_plane::impl {
           !bytes.empty() && !read_exactly(c->fd, bytes.data(), bytes.size()))
         break;
       counters.frames_received.fetch_add(1, std::memory_order_relaxed);
-      auto receiver = target(head.target);
-      if (!receiver) {
-        // The actor stopped (or never was): nothing waits for this frame.
-        counters.frames_rejected.fetch_add(1, std::memory_order_relaxed);
-        continue;
-      }
-      if (kind == bulk_kind::install)
-        caf::anon_send(receiver, install_atom::value, head.variable,
-                       head.number, std::move(*value));
-      else
-        caf::anon_send(receiver, bulk_contribute_atom::value, c->id,
-                       head.reply_to, head.index, head.number, head.code,
-                       std::move(*value), head.timeout_ms, head.tag);
+      frame.value = std::move(*value);
+      deliver(*c, std::move(frame));
     }
     c->close();
     forget(*c);
@@ -507,12 +513,12 @@ const bulk_counters& bulk_plane::counters() const noexcept {
   return impl_->counters;
 }
 
-void bulk_plane::add_target(const caf::actor& actor) {
+void bulk_plane::add_target(std::uint64_t id, bulk_sink sink) {
   std::lock_guard guard{impl_->mutex};
-  impl_->targets[actor.id()] = actor;
+  impl_->targets[id] = std::make_shared<const bulk_sink>(std::move(sink));
 }
 
-void bulk_plane::remove_target(caf::actor_id id) {
+void bulk_plane::remove_target(std::uint64_t id) {
   std::lock_guard guard{impl_->mutex};
   impl_->targets.erase(id);
 }

@@ -1,6 +1,6 @@
-#include "runtime/tensor_math.hpp"
+#include "runtime/core/tensor_math.hpp"
 
-#include "runtime/wording.hpp"
+#include "runtime/core/wording.hpp"
 
 #include <vector>
 

@@ -1,0 +1,33 @@
+#include "actors/bulk_delivery.hpp"
+
+#include "actors/protocol.hpp"
+
+namespace varsync {
+
+bulk_sink deliver_as_messages(caf::actor actor) {
+  return [actor = std::move(actor)](std::uint64_t connection,
+                                    bulk_frame frame) {
+    switch (frame.kind) {
+    case bulk_kind::ack:
+      caf::anon_send(actor, bulk_ack_atom::value, frame.variable, frame.number,
+                     frame.tag, frame.code, std::move(frame.text));
+      return;
+    case bulk_kind::install:
+      caf::anon_send(actor, install_atom::value, frame.variable, frame.number,
+                     std::move(frame.value));
+      return;
+    case bulk_kind::contribute:
+      caf::anon_send(actor, bulk_contribute_atom::value, connection,
+                     frame.reply_to, frame.index, frame.number, frame.code,
+                     std::move(frame.value), frame.timeout_ms, frame.tag);
+      return;
+    }
+    // The plane validated the kind before delivering; nothing else exists.
+  };
+}
+
+void add_bulk_target(bulk_plane& plane, const caf::actor& actor) {
+  plane.add_target(actor.id(), deliver_as_messages(actor));
+}
+
+} // namespace varsync
