@@ -122,7 +122,6 @@ inline error invalid_op(std::uint8_t byte) {
                    ", expected 0 (assign), 1 (assign_add) or 2 (assign_sub)"};
 }
 
-
 /// Writes a tensor as dtype, rank, dimensions, byte count and one raw block.
 inline caf::error inspect(caf::serializer& sink, tensor& x) {
   auto type = static_cast<std::uint8_t>(x.type());
