@@ -6,9 +6,9 @@
 // on_read gathers) and the replica handle of the worker thread (which reads
 // without sending a message). Also the replica's SSP clock and counters.
 
+#include "actors/policies/bounded_staleness/replica_cache.hpp"
 #include "actors/protocol.hpp"
 #include "actors/replica_slot.hpp"
-#include "actors/staleness_cache.hpp"
 
 #include <atomic>
 #include <cstdint>

@@ -31,7 +31,7 @@
 //   (install_atom, variable_id, version, tensor)     broadcast, no reply
 //   (copy_get_atom, variable_id) -> tensor            on_read gather
 //   (copy_set_atom, variable_id, op byte, tensor) -> ok_atom
-// bounded_staleness (see actors/policies/bounded_staleness.hpp):
+// bounded_staleness (see actors/policies/bounded_staleness/state_machine.hpp):
 //   replica -> variable: (push_atom, replica_index, clock, has_delta, delta)
 //   variable -> replicas: (refresh_atom, variable_id, min_clock, version,
 //                          snapshot)

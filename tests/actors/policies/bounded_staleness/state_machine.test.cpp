@@ -1,6 +1,6 @@
 // The SSP server state machine, driven directly.
 
-#include "actors/policies/bounded_staleness.hpp"
+#include "actors/policies/bounded_staleness/state_machine.hpp"
 
 #include <doctest/doctest.h>
 

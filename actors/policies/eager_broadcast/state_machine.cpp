@@ -1,4 +1,4 @@
-#include "actors/policies/eager_broadcast.hpp"
+#include "actors/policies/eager_broadcast/state_machine.hpp"
 
 #include "runtime/core/wording.hpp"
 

@@ -13,7 +13,7 @@
 // moves smoothly when a snapshot absorbs them. All members are
 // thread-safe.
 
-#include "actors/policies/bounded_staleness.hpp"
+#include "actors/policies/bounded_staleness/state_machine.hpp"
 #include "actors/replica_slot.hpp"
 #include "varsync/variable_options.hpp"
 

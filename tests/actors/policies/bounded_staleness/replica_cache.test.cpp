@@ -1,6 +1,6 @@
 // A replica's SSP cache: read-your-writes, freshness, refresh ordering.
 
-#include "actors/staleness_cache.hpp"
+#include "actors/policies/bounded_staleness/replica_cache.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,6 +1,6 @@
 // The rules of synchronization none.
 
-#include "actors/policies/local_only.hpp"
+#include "actors/policies/local_only/state_machine.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,6 +1,6 @@
 // The on_read rules, driven directly.
 
-#include "actors/policies/reduce_on_read.hpp"
+#include "actors/policies/reduce_on_read/state_machine.hpp"
 
 #include <doctest/doctest.h>
 

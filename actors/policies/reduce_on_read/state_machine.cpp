@@ -1,4 +1,4 @@
-#include "actors/policies/reduce_on_read.hpp"
+#include "actors/policies/reduce_on_read/state_machine.hpp"
 
 namespace varsync::policies {
 

@@ -1,6 +1,6 @@
 // The on_write state machine, driven directly: no actors, no threads.
 
-#include "actors/policies/eager_broadcast.hpp"
+#include "actors/policies/eager_broadcast/state_machine.hpp"
 
 #include <doctest/doctest.h>
 

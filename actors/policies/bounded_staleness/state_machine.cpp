@@ -1,4 +1,4 @@
-#include "actors/policies/bounded_staleness.hpp"
+#include "actors/policies/bounded_staleness/state_machine.hpp"
 
 #include <algorithm>
 #include <limits>

@@ -1,0 +1,86 @@
+#include "actors/policies/bounded_staleness/variable_side.hpp"
+
+#include "actors/caf_error.hpp"
+#include "actors/policies/bounded_staleness/state_machine.hpp"
+
+#include <map>
+#include <memory>
+#include <utility>
+
+namespace varsync {
+
+caf::behavior bounded_staleness_variable_side(variable_actor_type* self) {
+  auto& spec = self->state.spec;
+  auto policy = std::make_shared<policies::bounded_staleness>(settings_of(spec),
+                                                              spec.initial);
+  // The group may have clocked before this variable was created: its
+  // clocks are learned from the attach replies.
+  policy->await_attachments();
+  auto broadcast = [self](const policies::staleness_refresh& refresh) {
+    for (const auto& replica : self->state.live_replicas())
+      self->send(replica, refresh_atom::value, self->state.spec.id,
+                 refresh.min_clock, refresh.version, refresh.snapshot);
+  };
+  // A lost replica no longer holds the minimum clock back.
+  self->set_down_handler([self, policy, broadcast](caf::down_msg& msg) {
+    if (auto index = replica_down(self, msg))
+      if (auto refresh = policy->drop_replica(*index))
+        broadcast(*refresh);
+  });
+  return {
+      [self, policy, broadcast](attach_atom) {
+        self->state.spec.counters->count_message();
+        return attach_everywhere(
+            self,
+            [policy](std::size_t replica, std::uint64_t clock) {
+              policy->replica_attached(replica, clock);
+            },
+            [policy, broadcast] { broadcast(policy->start()); });
+      },
+      [self, policy, broadcast](push_atom, std::uint64_t replica,
+                                std::uint64_t clock, bool has_delta,
+                                tensor& delta) {
+        self->state.spec.counters->count_message();
+        std::optional<tensor> pushed;
+        if (has_delta)
+          pushed = std::move(delta);
+        // A push is one-way: the replica validated it before sending, so an
+        // invalid one comes from a faulty or hostile peer and is dropped
+        // (the variable keeps serving everyone else).
+        auto refresh = policy->push(static_cast<std::size_t>(replica), clock,
+                                    std::move(pushed));
+        if (refresh && *refresh)
+          broadcast(**refresh);
+      },
+      [self, policy](min_clock_atom) {
+        self->state.spec.counters->count_message();
+        return policy->min_clock();
+      },
+      [self, policy](status_atom) {
+        self->state.spec.counters->count_message();
+        return caf::make_message(policy->current().version,
+                                 policy->min_clock());
+      },
+      [self, policy](read_atom, std::int64_t) {
+        self->state.spec.counters->count_message();
+        return policy->total();
+      },
+      [self, policy, broadcast](update_atom, std::uint8_t op_byte,
+                                const tensor& operand,
+                                std::int64_t) -> caf::result<ok_atom> {
+        self->state.spec.counters->count_message();
+        auto op = op_from_wire(op_byte);
+        if (!op)
+          return to_caf_error(invalid_op(op_byte));
+        auto refresh = *op == update_op::assign
+                           ? policy->cross_assign(operand)
+                           : policy->cross_add(*op, operand);
+        if (!refresh)
+          return to_caf_error(refresh.error());
+        broadcast(*refresh);
+        return ok_atom::value;
+      },
+  };
+}
+
+} // namespace varsync

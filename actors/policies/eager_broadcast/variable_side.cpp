@@ -1,0 +1,205 @@
+#include "actors/policies/eager_broadcast/variable_side.hpp"
+
+#include "actors/caf_error.hpp"
+#include "actors/policies/eager_broadcast/state_machine.hpp"
+
+#include <map>
+#include <memory>
+#include <utility>
+
+namespace varsync {
+
+namespace {
+
+/// Where a replica that contributes on the bulk plane gets its answers: the
+/// connection its contribution came in on and its actor id there.
+struct bulk_route {
+  std::uint64_t connection = 0;
+  std::uint64_t replica_actor = 0;
+};
+
+/// A contributor waiting for its step: a CAF request (promise) or a bulk
+/// contribution (route and attempt tag).
+struct contributor {
+  caf::response_promise promise;
+  std::optional<bulk_route> route;
+  std::uint64_t tag = 0;
+};
+
+} // namespace
+
+caf::behavior eager_broadcast_variable_side(variable_actor_type* self) {
+  auto& spec = self->state.spec;
+  auto policy = std::make_shared<policies::eager_broadcast>(settings_of(spec),
+                                                            spec.initial);
+  // Contributors waiting for their step, by (step, replica index).
+  using waiting_map =
+      std::map<std::pair<std::uint64_t, std::size_t>, contributor>;
+  auto waiting = std::make_shared<waiting_map>();
+  // Bulk routes of the replicas that contribute on the bulk plane.
+  auto routes = std::make_shared<std::vector<std::optional<bulk_route>>>(
+      spec.replicas.size());
+  // Answers contributor `who` (replica `index`, `step`) with `outcome`
+  // (nullopt: the step was published). A bulk ack follows the installs on
+  // the same connection; when that connection is gone the answer goes
+  // through CAF, preceded by the current value (the bulk install may have
+  // been lost with the connection).
+  auto answer = [self, policy](contributor& who, std::size_t index,
+                               std::uint64_t step,
+                               const std::optional<error>& outcome) {
+    if (!who.route) {
+      if (outcome)
+        who.promise.deliver(to_caf_error(*outcome));
+      else
+        who.promise.deliver(ok_atom::value);
+      return;
+    }
+    const auto& spec = self->state.spec;
+    auto code =
+        outcome ? static_cast<std::uint8_t>(outcome->code()) : std::uint8_t{0};
+    auto text = outcome ? outcome->message() : std::string{};
+    bulk_frame ack;
+    ack.kind = bulk_kind::ack;
+    ack.code = code;
+    ack.target = who.route->replica_actor;
+    ack.variable = spec.id;
+    ack.number = step;
+    ack.tag = who.tag;
+    ack.text = text;
+    if (spec.bulk && spec.bulk->reply(who.route->connection, std::move(ack)))
+      return;
+    if (index >= spec.replicas.size())
+      return; // a frame naming no replica of the group: nobody to tell
+    const auto& replica = spec.replicas[index];
+    self->send(replica, install_atom::value, spec.id, policy->version(),
+               policy->value());
+    self->send(replica, bulk_ack_atom::value, spec.id, step, who.tag, code,
+               text);
+  };
+  // Installs each version everywhere, then releases the step's contributors:
+  // a replica actor handles our install before our reply (same sender, same
+  // receiver, FIFO; on the bulk plane: same connection), so a released
+  // caller's next read sees the version.
+  auto publish = [self, waiting, routes, answer](
+                     const std::vector<policies::published_version>& versions) {
+    auto& state = self->state;
+    for (const auto& published : versions) {
+      for (std::size_t i = 0; i < state.spec.replicas.size(); ++i) {
+        if (state.lost[i])
+          continue;
+        auto& route = (*routes)[i];
+        if (route) {
+          bulk_frame install;
+          install.kind = bulk_kind::install;
+          install.target = route->replica_actor;
+          install.variable = state.spec.id;
+          install.number = published.version;
+          install.value = published.value;
+          if (state.spec.bulk->reply(route->connection, std::move(install)))
+            continue;
+          route.reset(); // the connection is gone: back to CAF
+        }
+        self->send(state.spec.replicas[i], install_atom::value, state.spec.id,
+                   published.version, published.value);
+      }
+      if (!published.step)
+        continue;
+      auto first = waiting->lower_bound({*published.step, 0});
+      auto last = waiting->lower_bound({*published.step + 1, 0});
+      for (auto i = first; i != last; ++i)
+        answer(i->second, i->first.second, *published.step, std::nullopt);
+      waiting->erase(first, last);
+    }
+  };
+  // Records a contribution (from a CAF request or a bulk frame) and
+  // publishes what it completes; errors go back to `who` at once.
+  auto contribute = [self, policy, waiting, publish,
+                     answer](contributor who, std::uint64_t replica,
+                             std::uint64_t step, std::uint8_t op_byte,
+                             tensor& operand, std::int64_t timeout_ms) {
+    self->state.spec.counters->count_message();
+    auto index = static_cast<std::size_t>(replica);
+    auto op = op_from_wire(op_byte);
+    if (!op) {
+      answer(who, index, step, invalid_op(op_byte));
+      return;
+    }
+    auto published = policy->contribute(index, step, *op, std::move(operand));
+    if (!published) {
+      answer(who, index, step, published.error());
+      return;
+    }
+    waiting->emplace(std::pair{step, index}, std::move(who));
+    if (published->empty())
+      self->delayed_send(self, to_timeout(timeout_ms), step_expired_atom::value,
+                         replica, step);
+    publish(*published);
+  };
+  // A lost replica leaves the group: pending steps finish with the
+  // survivors (mean divides by them).
+  self->set_down_handler([self, policy, publish](caf::down_msg& msg) {
+    if (auto index = replica_down(self, msg))
+      publish(policy->drop_replica(*index));
+  });
+  return {
+      [self](attach_atom) {
+        self->state.spec.counters->count_message();
+        return attach_everywhere(self);
+      },
+      [self, contribute](contribute_atom, std::uint64_t replica,
+                         std::uint64_t step, std::uint8_t op_byte,
+                         tensor& operand, std::int64_t timeout_ms) {
+        contribute(contributor{self->make_response_promise(), {}, 0}, replica,
+                   step, op_byte, operand, timeout_ms);
+      },
+      [self, contribute, routes](bulk_contribute_atom, std::uint64_t connection,
+                                 std::uint64_t reply_to, std::uint64_t replica,
+                                 std::uint64_t step, std::uint8_t op_byte,
+                                 tensor& operand, std::int64_t timeout_ms,
+                                 std::uint64_t tag) {
+        bulk_route route{connection, reply_to};
+        // Later installs for this replica take its connection too.
+        if (replica < routes->size())
+          (*routes)[replica] = route;
+        contribute(contributor{{}, route, tag}, replica, step, op_byte, operand,
+                   timeout_ms);
+      },
+      [self, policy, waiting, answer](step_expired_atom, std::uint64_t replica,
+                                      std::uint64_t step) {
+        self->state.spec.counters->count_message();
+        auto index = static_cast<std::size_t>(replica);
+        if (auto err = policy->expire(index, step)) {
+          auto i = waiting->find({step, index});
+          if (i != waiting->end()) {
+            answer(i->second, index, step, *err);
+            waiting->erase(i);
+          }
+        }
+      },
+      [self, policy](read_atom, std::int64_t) {
+        self->state.spec.counters->count_message();
+        return policy->value();
+      },
+      [self, policy](status_atom) {
+        self->state.spec.counters->count_message();
+        return caf::make_message(policy->version(), std::uint64_t{0});
+      },
+      [self, policy](update_atom, std::uint8_t op_byte, const tensor& operand,
+                     std::int64_t timeout_ms) -> caf::result<ok_atom> {
+        self->state.spec.counters->count_message();
+        auto op = op_from_wire(op_byte);
+        if (!op)
+          return to_caf_error(invalid_op(op_byte));
+        auto published = policy->cross_update(*op, operand);
+        if (!published)
+          return to_caf_error(published.error());
+        const auto& spec = self->state.spec;
+        return send_to_all_replicas<void>(
+            self, timeout_ms,
+            caf::make_message(install_atom::value, spec.id, published->version,
+                              published->value));
+      },
+  };
+}
+
+} // namespace varsync

@@ -1,0 +1,38 @@
+#include "actors/policies/local_only/variable_side.hpp"
+
+#include "actors/caf_error.hpp"
+#include "actors/policies/local_only/state_machine.hpp"
+
+#include <map>
+#include <memory>
+#include <utility>
+
+namespace varsync {
+
+caf::behavior local_only_variable_side(variable_actor_type* self) {
+  auto policy = std::make_shared<policies::local_only>(self->state.spec.name);
+  return {
+      [self](attach_atom) {
+        self->state.spec.counters->count_message();
+        return attach_everywhere(self);
+      },
+      [self](status_atom) {
+        self->state.spec.counters->count_message();
+        return caf::make_message(std::uint64_t{0}, std::uint64_t{0});
+      },
+      [self, policy](read_atom, std::int64_t) -> caf::result<tensor> {
+        self->state.spec.counters->count_message();
+        return to_caf_error(policy->reject_cross_replica("read"));
+      },
+      [self, policy](update_atom, std::uint8_t op_byte, const tensor&,
+                     std::int64_t) -> caf::result<ok_atom> {
+        self->state.spec.counters->count_message();
+        auto op = op_from_wire(op_byte);
+        if (!op)
+          return to_caf_error(invalid_op(op_byte));
+        return to_caf_error(policy->reject_cross_replica(to_string(*op)));
+      },
+  };
+}
+
+} // namespace varsync

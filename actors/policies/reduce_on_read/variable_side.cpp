@@ -1,0 +1,67 @@
+#include "actors/policies/reduce_on_read/variable_side.hpp"
+
+#include "actors/caf_error.hpp"
+#include "actors/policies/reduce_on_read/state_machine.hpp"
+
+#include <map>
+#include <memory>
+#include <utility>
+
+namespace varsync {
+
+caf::behavior reduce_on_read_variable_side(variable_actor_type* self) {
+  auto& spec = self->state.spec;
+  auto policy = std::make_shared<policies::reduce_on_read>(settings_of(spec));
+  // A lost replica's copy is gone: reads aggregate the survivors' copies.
+  self->set_down_handler(
+      [self](caf::down_msg& msg) { replica_down(self, msg); });
+  return {
+      [self](attach_atom) {
+        self->state.spec.counters->count_message();
+        return attach_everywhere(self);
+      },
+      [self](status_atom) {
+        self->state.spec.counters->count_message();
+        return caf::make_message(std::uint64_t{0}, std::uint64_t{0});
+      },
+      [self, policy](read_atom,
+                     std::int64_t timeout_ms) -> caf::result<tensor> {
+        self->state.spec.counters->count_message();
+        if (auto allowed = policy->check_read(); !allowed)
+          return to_caf_error(allowed.error());
+        auto promise = self->make_response_promise<tensor>();
+        const auto& spec = self->state.spec;
+        request_all<tensor>(
+            self, self->state.live_replicas(), to_timeout(timeout_ms),
+            caf::make_message(copy_get_atom::value, spec.id),
+            [promise, policy](std::vector<tensor> copies) mutable {
+              if (copies.empty())
+                promise.deliver(to_caf_error(error{errc::replica_lost,
+                                                   "every replica of the group "
+                                                   "was lost"}));
+              else
+                promise.deliver(policy->finish_read(copies));
+            },
+            [promise](const caf::error& err) mutable { promise.deliver(err); },
+            &self->state.gatherings);
+        return promise;
+      },
+      [self, policy](update_atom, std::uint8_t op_byte, const tensor& operand,
+                     std::int64_t timeout_ms) -> caf::result<ok_atom> {
+        self->state.spec.counters->count_message();
+        auto op = op_from_wire(op_byte);
+        if (!op)
+          return to_caf_error(invalid_op(op_byte));
+        auto plan = policy->plan_update(*op, operand);
+        if (!plan)
+          return to_caf_error(plan.error());
+        const auto& spec = self->state.spec;
+        return send_to_all_replicas<ok_atom>(
+            self, timeout_ms,
+            caf::make_message(copy_set_atom::value, spec.id, to_wire(plan->op),
+                              plan->operand));
+      },
+  };
+}
+
+} // namespace varsync

@@ -1,0 +1,32 @@
+#include "actors/policies/table.hpp"
+
+#include "actors/policies/bounded_staleness/variable_side.hpp"
+#include "actors/policies/eager_broadcast/variable_side.hpp"
+#include "actors/policies/local_only/variable_side.hpp"
+#include "actors/policies/reduce_on_read/variable_side.hpp"
+
+#include <string>
+
+namespace varsync::policies {
+
+expected<variable_side_factory> variable_side_of(synchronization sync) {
+  // No default: the compiler (-Wswitch) names a policy without a row.
+  switch (sync) {
+  case synchronization::on_write:
+    return &eager_broadcast_variable_side;
+  case synchronization::on_read:
+    return &reduce_on_read_variable_side;
+  case synchronization::none:
+    return &local_only_variable_side;
+  case synchronization::bounded_staleness:
+    return &bounded_staleness_variable_side;
+  case synchronization::automatic:
+    break; // resolved before a variable actor exists
+  }
+  return error{errc::invalid_policy,
+               "no variable actor behavior for synchronization " +
+                   std::to_string(static_cast<int>(sync)) +
+                   " (automatic must be resolved first)"};
+}
+
+} // namespace varsync::policies

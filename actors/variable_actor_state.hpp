@@ -1,0 +1,101 @@
+#pragma once
+
+// What every policy's variable side shares: the variable actor's state and
+// the helpers for talking to the group's replica actors. The behaviors
+// themselves live with their protocol in actors/policies/<policy>/
+// variable_side.cpp; actors/variable_actor.cpp picks one through
+// actors/policies/table.hpp.
+
+#include "actors/cluster_protocol.hpp"
+#include "actors/policies/policy_settings.hpp"
+#include "actors/protocol.hpp"
+#include "actors/request_all.hpp"
+#include "actors/variable_actor.hpp"
+
+#include <caf/all.hpp>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <type_traits>
+#include <vector>
+
+namespace varsync {
+
+/// The state of a variable actor, whatever its policy.
+struct variable_state {
+  variable_spec spec;
+  /// Replicas whose node was lost, by index.
+  std::vector<bool> lost;
+  /// Fan-ins waiting for replicas; told when one is lost.
+  lost_targets gatherings;
+  static inline const char* name = "varsync.variable";
+
+  /// The replicas still in the group.
+  std::vector<caf::actor> live_replicas() const {
+    std::vector<caf::actor> result;
+    for (std::size_t i = 0; i < spec.replicas.size(); ++i)
+      if (!lost[i])
+        result.push_back(spec.replicas[i]);
+    return result;
+  }
+};
+
+using variable_actor_type = caf::stateful_actor<variable_state>;
+
+/// Handles the DOWN message of a monitored replica: marks it lost, stops
+/// every fan-in from waiting for it and returns its index (nullopt for an
+/// unknown sender or a replica already lost). The policy then drops it.
+std::optional<std::size_t> replica_down(variable_actor_type* self,
+                                        const caf::down_msg& msg);
+
+/// Reports a replica's clock when it attached (bounded_staleness joins the
+/// group's clocks with it).
+using attached_hook = std::function<void(std::size_t, std::uint64_t)>;
+
+/// Runs once every live replica has attached, before the directory hears.
+using all_attached_hook = std::function<void()>;
+
+/// Attaches the variable to every replica (and monitors them: a replica
+/// whose node dies is dropped from the group), then answers the directory.
+/// Each replica answers with its current clock: `attached(index, clock)`
+/// sees it before anything that replica sends afterwards (same sender, same
+/// receiver: FIFO), and `all_attached()` runs once all have answered.
+caf::result<ok_atom>
+attach_everywhere(variable_actor_type* self, attached_hook attached = nullptr,
+                  all_attached_hook all_attached = nullptr);
+
+/// What the policy state machines know of the variable.
+policies::policy_settings settings_of(const variable_spec& spec);
+
+/// Timeouts on the wire are milliseconds; 0 or less means "no deadline
+/// given", which the host API never sends.
+std::chrono::milliseconds to_timeout(std::int64_t timeout_ms);
+
+/// Sends `message` to every live replica and answers ok once all replied
+/// (`Reply` is what each answers with; void for an empty reply), or the
+/// first error.
+template <class Reply>
+caf::result<ok_atom> send_to_all_replicas(variable_actor_type* self,
+                                          std::int64_t timeout_ms,
+                                          caf::message message) {
+  auto promise = self->make_response_promise<ok_atom>();
+  auto succeeded = [promise](auto&&...) mutable {
+    promise.deliver(ok_atom::value);
+  };
+  auto failed = [promise](const caf::error& err) mutable {
+    promise.deliver(err);
+  };
+  auto replicas = self->state.live_replicas();
+  auto* gatherings = &self->state.gatherings;
+  if constexpr (std::is_void_v<Reply>)
+    request_all_acks(self, replicas, to_timeout(timeout_ms), message, succeeded,
+                     failed, gatherings);
+  else
+    request_all<Reply>(self, replicas, to_timeout(timeout_ms), message,
+                       succeeded, failed, gatherings);
+  return promise;
+}
+
+} // namespace varsync
