@@ -9,7 +9,7 @@
 //   (update_atom, variable_id, call, op byte, tensor, timeout_ms) -> ok_atom
 //       replica-context update of an on_write variable; `call` numbers the
 //       replica's calls from 1 so that they apply in call order (0: none)
-//   (update_atom, variable_id, call, op byte, tensor, timeout_ms,
+//   (local_update_atom, variable_id, call, op byte, tensor, timeout_ms,
 //    update_completion_ptr)                        local only, no reply
 //       the same, sent by the host thread itself: the replica actor reports
 //       the outcome through the completion (actors/update_reply.hpp)
@@ -44,7 +44,7 @@
 //   host -> variable: (min_clock_atom) -> min clock (u64)
 // Host -> variable actor (cross-replica context):
 //   (read_atom, timeout_ms) -> tensor
-//   (update_atom, op byte, tensor, timeout_ms) -> ok_atom
+//   (cross_update_atom, op byte, tensor, timeout_ms) -> ok_atom
 // Host -> directory actor: see actors/cluster_protocol.hpp.
 
 #include "runtime/core/tensor_math.hpp"
@@ -76,7 +76,12 @@ using group_record_ptr = std::shared_ptr<detail::group_record>;
 using variable_record_ptr = std::shared_ptr<const detail::variable_record>;
 
 using ok_atom = caf::atom_constant<caf::atom("ok")>;
+/// Replica-context update, host (or a remote caller) -> replica actor.
 using update_atom = caf::atom_constant<caf::atom("update")>;
+/// The same from the host thread with a completion object (local only).
+using local_update_atom = caf::atom_constant<caf::atom("lupdate")>;
+/// Cross-replica update, host -> variable actor.
+using cross_update_atom = caf::atom_constant<caf::atom("xupdate")>;
 using contribute_atom = caf::atom_constant<caf::atom("contrib")>;
 using attach_atom = caf::atom_constant<caf::atom("attach")>;
 using install_atom = caf::atom_constant<caf::atom("install")>;

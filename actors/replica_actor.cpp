@@ -508,7 +508,7 @@ caf::behavior replica_actor(replica_actor_type* self, std::size_t index,
                        update_reply{promise, nullptr});
         return promise;
       },
-      [self](update_atom, variable_id id, std::uint64_t call,
+      [self](local_update_atom, variable_id id, std::uint64_t call,
              std::uint8_t op_byte, tensor& operand, std::int64_t timeout_ms,
              update_completion_ptr& completion) {
         receive_update(self, id, call, op_byte, operand, timeout_ms,

@@ -157,7 +157,7 @@ void update_through_actor(const std::shared_ptr<detail::replica_core>& core,
   // once; if it stops first, the completion reports shutting_down.
   auto completion = std::make_shared<update_completion>(
       std::move(done), detail::describe_call(call, var));
-  caf::anon_send(core->actor(), update_atom::value, var.record()->id,
+  caf::anon_send(core->actor(), local_update_atom::value, var.record()->id,
                  core->store().last_call.fetch_add(1) + 1, to_wire(op), operand,
                  std::int64_t{deadline.count()}, std::move(completion));
 }

@@ -175,7 +175,7 @@ void cross_update_async(detail::runtime_core& core, const variable& var,
     return done(*refused);
   auto deadline = core.deadline_of(timeout);
   core.ask_ok(var.record()->actor, deadline + reply_grace,
-              caf::make_message(update_atom::value, to_wire(op), operand,
+              caf::make_message(cross_update_atom::value, to_wire(op), operand,
                                 std::int64_t{deadline.count()}),
               std::move(done), detail::describe_call(to_string(op), var));
 }

@@ -176,7 +176,7 @@ TEST_CASE("an on_read cross-replica read gathers and aggregates every copy") {
   auto sum = c.ask<tensor>(c.variable, read_atom::value, std::int64_t{1000});
   REQUIRE(sum);
   CHECK(*sum == tensor(6.0));
-  REQUIRE(c.ask<ok_atom>(c.variable, update_atom::value,
+  REQUIRE(c.ask<ok_atom>(c.variable, cross_update_atom::value,
                          to_wire(update_op::assign), tensor(8.0),
                          std::int64_t{1000}));
   for (auto& store : c.stores)
@@ -193,16 +193,16 @@ TEST_CASE("a none variable refuses cross-replica calls") {
 TEST_CASE(
     "a malformed cross-replica request is refused and the actor serves on") {
   cluster c{2, synchronization::on_write, aggregation::sum, tensor(0.0)};
-  auto bad = c.ask<ok_atom>(c.variable, update_atom::value, std::uint8_t{200},
-                            tensor(1.0), std::int64_t{1000});
+  auto bad = c.ask<ok_atom>(c.variable, cross_update_atom::value,
+                            std::uint8_t{200}, tensor(1.0), std::int64_t{1000});
   REQUIRE(!bad);
   CHECK(bad.error().code() == errc::invalid_argument);
   auto wrong =
-      c.ask<ok_atom>(c.variable, update_atom::value, to_wire(update_op::add),
-                     tensor(1.0f), std::int64_t{1000});
+      c.ask<ok_atom>(c.variable, cross_update_atom::value,
+                     to_wire(update_op::add), tensor(1.0f), std::int64_t{1000});
   REQUIRE(!wrong);
   CHECK(wrong.error().code() == errc::dtype_mismatch);
-  REQUIRE(c.ask<ok_atom>(c.variable, update_atom::value,
+  REQUIRE(c.ask<ok_atom>(c.variable, cross_update_atom::value,
                          to_wire(update_op::add), tensor(1.0),
                          std::int64_t{1000}));
   for (auto& store : c.stores)

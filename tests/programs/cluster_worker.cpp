@@ -269,7 +269,7 @@ void run_bad_update(runtime& rt, const replica_group& group) {
            contribute(*tensor::filled(dtype::f64, {4}, 1.0), 1));
   send_bad(rt, *w, "op", contribute(*tensor::filled(dtype::f64, {3}, 1.0), 9));
   send_bad(rt, *w, "cross_shape",
-           caf::make_message(update_atom::value, std::uint8_t{1},
+           caf::make_message(cross_update_atom::value, std::uint8_t{1},
                              *tensor::filled(dtype::f64, {2}, 1.0),
                              std::int64_t{2000}));
   auto value = rt.read(*w);

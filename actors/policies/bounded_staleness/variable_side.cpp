@@ -65,7 +65,7 @@ caf::behavior bounded_staleness_variable_side(variable_actor_type* self) {
         self->state.spec.counters->count_message();
         return policy->total();
       },
-      [self, policy, broadcast](update_atom, std::uint8_t op_byte,
+      [self, policy, broadcast](cross_update_atom, std::uint8_t op_byte,
                                 const tensor& operand,
                                 std::int64_t) -> caf::result<ok_atom> {
         self->state.spec.counters->count_message();

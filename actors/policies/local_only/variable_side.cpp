@@ -24,7 +24,7 @@ caf::behavior local_only_variable_side(variable_actor_type* self) {
         self->state.spec.counters->count_message();
         return to_caf_error(policy->reject_cross_replica("read"));
       },
-      [self, policy](update_atom, std::uint8_t op_byte, const tensor&,
+      [self, policy](cross_update_atom, std::uint8_t op_byte, const tensor&,
                      std::int64_t) -> caf::result<ok_atom> {
         self->state.spec.counters->count_message();
         auto op = op_from_wire(op_byte);

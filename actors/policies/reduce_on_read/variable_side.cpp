@@ -46,7 +46,8 @@ caf::behavior reduce_on_read_variable_side(variable_actor_type* self) {
             &self->state.gatherings);
         return promise;
       },
-      [self, policy](update_atom, std::uint8_t op_byte, const tensor& operand,
+      [self, policy](cross_update_atom, std::uint8_t op_byte,
+                     const tensor& operand,
                      std::int64_t timeout_ms) -> caf::result<ok_atom> {
         self->state.spec.counters->count_message();
         auto op = op_from_wire(op_byte);
