@@ -5,6 +5,7 @@
 #include "tests/support/checks.hpp"
 #include "tests/support/replica_threads.hpp"
 #include "tests/support/ssp_history.hpp"
+#include "tests/support/ssp_tensors.hpp"
 
 #include <chrono>
 #include <cstring>
@@ -26,18 +27,6 @@ variable_options ssp_options(std::uint64_t bound,
   options.aggregation = how;
   options.staleness_bound = bound;
   return options;
-}
-
-std::vector<std::int64_t> elements_of(const tensor& x) {
-  auto values = x.values<std::int64_t>();
-  return {values.begin(), values.end()};
-}
-
-/// A delta of `amount` at element `index` of a tensor of `size` elements.
-tensor one_hot(std::size_t size, std::size_t index, std::int64_t amount) {
-  std::vector<std::int64_t> values(size, 0);
-  values[index] = amount;
-  return tensor{values};
 }
 
 /// Runs the randomized SSP workload and returns its history. Replica q adds

@@ -9,6 +9,7 @@
 #include "tests/support/checks.hpp"
 #include "tests/support/replica_threads.hpp"
 #include "tests/support/ssp_history.hpp"
+#include "tests/support/ssp_tensors.hpp"
 
 #include <atomic>
 #include <doctest/doctest.h>
@@ -33,17 +34,6 @@ variable_options ssp_options(std::uint64_t bound) {
 /// Replica q's delta at clock c: distinct positive integers.
 std::int64_t delta_of(std::size_t replica, std::uint64_t clock) {
   return static_cast<std::int64_t>(10 * clock + replica + 1);
-}
-
-std::vector<std::int64_t> elements_of(const tensor& x) {
-  auto values = x.values<std::int64_t>();
-  return {values.begin(), values.end()};
-}
-
-tensor one_hot(std::size_t size, std::size_t index, std::int64_t amount) {
-  std::vector<std::int64_t> values(size, 0);
-  values[index] = amount;
-  return tensor{values};
 }
 
 constexpr std::uint64_t not_started = ~std::uint64_t{0};
