@@ -17,11 +17,18 @@ using std::chrono::milliseconds;
 constexpr milliseconds attach_timeout{std::chrono::seconds{30}};
 
 /// A variable actor whose policy has no row in the table: answers every
-/// request with that error and never pretends to be another policy.
+/// request with that error (CAF's default handler sees every message, the
+/// behavior only keeps the actor alive) and never acts as another policy.
 caf::behavior refusing_behavior(variable_actor_type* self, error why) {
+  self->set_default_handler(
+      [why](caf::scheduled_actor* actor,
+            caf::message_view&) -> caf::result<caf::message> {
+        static_cast<variable_actor_type*>(actor)
+            ->state.spec.counters->count_message();
+        return to_caf_error(why);
+      });
   return {
-      [self, why](caf::message&) -> caf::result<caf::message> {
-        self->state.spec.counters->count_message();
+      [why](status_atom) -> caf::result<caf::message> {
         return to_caf_error(why);
       },
   };

@@ -4,6 +4,7 @@
 #include "actors/variable_actor.hpp"
 
 #include "actors/caf_error.hpp"
+#include "actors/cluster_protocol.hpp"
 #include "actors/replica_actor.hpp"
 #include "runtime/caf_setup.hpp"
 
@@ -207,4 +208,40 @@ TEST_CASE(
                          std::int64_t{1000}));
   for (auto& store : c.stores)
     CHECK(store->find(5)->load()->value == tensor(1.0));
+}
+
+TEST_CASE("a variable actor whose policy has no row refuses every request "
+          "with invalid_policy instead of acting as on_write") {
+  caf::actor_system_config config;
+  configure_caf(config, runtime_options{});
+  caf::actor_system system{config};
+  auto counters = std::make_shared<actor_counters>();
+  variable_options options;
+  options.sync = synchronization::automatic; // never resolved
+  tensor initial(0.0);
+  auto variable = spawn_variable_actor(system, variable_spec{9,
+                                                             "unresolved",
+                                                             initial.type(),
+                                                             initial.shape(),
+                                                             options,
+                                                             {},
+                                                             initial,
+                                                             counters,
+                                                             nullptr});
+  caf::scoped_actor self{system};
+  auto code_of = [&](auto... xs) {
+    std::optional<errc> code;
+    self->request(variable, 5s, xs...)
+        .receive([&](caf::message&) { code = errc{}; },
+                 [&](caf::error& err) {
+                   code = from_caf_error(err, "test").code();
+                 });
+    return code;
+  };
+  CHECK(code_of(attach_atom::value) == errc::invalid_policy);
+  CHECK(code_of(read_atom::value, std::int64_t{100}) == errc::invalid_policy);
+  CHECK(code_of(cross_update_atom::value, to_wire(update_op::add), tensor(1.0),
+                std::int64_t{100}) == errc::invalid_policy);
+  CHECK(code_of(status_atom::value) == errc::invalid_policy);
+  caf::anon_send_exit(variable, caf::exit_reason::user_shutdown);
 }
