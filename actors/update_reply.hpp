@@ -1,20 +1,16 @@
 #pragma once
 
 // Where a replica actor sends the outcome of a replica-context update: the
-// response promise of a CAF request, or a completion object the host
-// thread handed over in a local message (no helper actor and no reply hop:
-// the replica actor calls the host's callback itself).
-//
-// A completion reports exactly once. If the replica actor never finishes it
-// (the actor stopped, or the message was dropped at shutdown), the last
-// reference to it going away reports `shutting_down`, so a caller never
-// waits for an answer that cannot come.
+// response promise of a CAF request, or the host call the host thread
+// handed over in a local message (actors/host_call.hpp: no helper actor and
+// no reply hop — the replica actor reports to the host's callback itself,
+// exactly once; if it never does, the call reports `shutting_down`).
 
 #include "actors/caf_error.hpp"
+#include "actors/host_call.hpp"
 #include "actors/protocol.hpp"
 #include "varsync/error.hpp"
 
-#include <atomic>
 #include <caf/all.hpp>
 #include <functional>
 #include <memory>
@@ -23,36 +19,27 @@
 
 namespace varsync {
 
-/// The host's callback for one update, called once.
-class update_completion {
+/// The host's callback for one update: a host_call that reports success
+/// too.
+class update_completion : public host_call {
 public:
   /// `what` names the call in errors ("assign_add of variable 'w'").
   update_completion(std::function<void(expected<void>)> done, std::string what)
-      : done_(std::move(done)), what_(std::move(what)) {
+      : host_call([done](error err) { done(std::move(err)); }, std::move(what)),
+        done_(std::move(done)) {
     // nop
   }
 
-  ~update_completion() {
-    finish(error{errc::shutting_down,
-                 what_ + ": the replica stopped before the update finished"});
-  }
-
-  update_completion(const update_completion&) = delete;
-  update_completion& operator=(const update_completion&) = delete;
-
-  /// Reports `result` unless a result was reported already. Thread-safe.
+  /// Reports `result` unless an outcome was reported already. Thread-safe.
   void finish(expected<void> result) {
-    if (!finished_.exchange(true))
-      done_(std::move(result));
+    if (!result)
+      fail(result.error());
+    else if (claim())
+      done_(expected<void>{});
   }
-
-  /// Reports a CAF error (converted, naming the call).
-  void fail(const caf::error& err) { finish(from_caf_error(err, what_)); }
 
 private:
   std::function<void(expected<void>)> done_;
-  std::string what_;
-  std::atomic<bool> finished_{false};
 };
 
 using update_completion_ptr = std::shared_ptr<update_completion>;

@@ -2,6 +2,7 @@
 
 #include "actors/bulk_delivery.hpp"
 #include "actors/directory_actor.hpp"
+#include "actors/host_gateway.hpp"
 #include "actors/node_agent.hpp"
 #include "actors/replica_actor.hpp"
 #include "runtime/caf_setup.hpp"
@@ -17,7 +18,7 @@ namespace varsync::detail {
 
 namespace {
 
-/// The lifetime actor: does nothing; request helpers link to it so that
+/// The lifetime actor: does nothing; the host gateway links to it so that
 /// killing it at shutdown ends every pending request at once.
 caf::behavior lifetime_actor() {
   return {[](ok_atom) {}};
@@ -72,6 +73,7 @@ runtime_core::runtime_core(runtime_options options, const node_config* config)
   }
   system_ = std::make_unique<caf::actor_system>(*config_);
   lifetime_ = system_->spawn(lifetime_actor);
+  gateway_ = spawn_host_gateway(*system_, lifetime_);
   if (config == nullptr) {
     // Embedded: this runtime is the seed of a cluster of one.
     directory_ = spawn_directory_actor(*system_, false, counters_);
@@ -209,7 +211,8 @@ runtime_core::connect_with_retry(const endpoint& seed,
 
 runtime_core::~runtime_core() {
   stopping_ = true;
-  // Pending request helpers fail with shutting_down; the agent stops the
+  // Pending host requests fail with shutting_down (the gateway dies with
+  // the lifetime actor); the agent stops the
   // variable actors it spawned; then replicas and the directory stop. The
   // actor system's destructor waits for all of them.
   caf::anon_send_exit(lifetime_, caf::exit_reason::user_shutdown);
@@ -241,6 +244,7 @@ runtime_core::~runtime_core() {
   directory_ = nullptr;
   agent_ = nullptr;
   lifetime_ = nullptr;
+  gateway_ = nullptr;
   replicas_.clear();
   groups_.clear();
   variables_.clear();
@@ -363,30 +367,8 @@ variable_record_ptr runtime_core::make_record(const variable_info& info) {
   return variables_.try_emplace(info.id, std::move(record)).first->second;
 }
 
-void runtime_core::spawn_asker(
-    const caf::actor& target, std::function<void(caf::event_based_actor*)> send,
-    std::function<void(error)> failed, const std::string& what) {
-  auto lifetime = lifetime_;
-  system_->spawn([=](caf::event_based_actor* self) {
-    // Stopping the runtime kills `lifetime`: fail instead of waiting.
-    self->link_to(lifetime);
-    self->set_exit_handler([self, failed, what](caf::exit_msg&) {
-      failed(error{errc::shutting_down,
-                   what + ": the runtime stopped before the reply"});
-      self->quit();
-    });
-    // A remote target whose node is lost never answers in CAF 0.17; a
-    // request to a local actor that stops fails at once by itself.
-    if (target.node() != self->node())
-      self->monitor(target);
-    self->set_down_handler([self, failed, what](caf::down_msg& msg) {
-      failed(error{errc::variable_unavailable,
-                   what + ": the actor serving it is unreachable (" +
-                       caf::to_string(msg.reason) + ")"});
-      self->quit();
-    });
-    send(self);
-  });
+void runtime_core::send_through_gateway(host_request request) {
+  caf::anon_send(gateway_, host_ask_atom::value, std::move(request));
 }
 
 void runtime_core::ask_ok(const caf::actor& target,
@@ -394,16 +376,15 @@ void runtime_core::ask_ok(const caf::actor& target,
                           caf::message message,
                           std::function<void(expected<void>)> done,
                           std::string what) {
-  spawn_asker(
-      target,
-      [=](caf::event_based_actor* self) {
-        self->request(target, timeout, message)
-            .then([done](ok_atom) { done(expected<void>{}); },
-                  [done, what](caf::error& err) {
-                    done(from_caf_error(err, what));
-                  });
+  ask<ok_atom>(
+      target, timeout, std::move(message),
+      [done](expected<ok_atom> result) {
+        if (result)
+          done(expected<void>{});
+        else
+          done(result.error());
       },
-      [done](error failure) { done(std::move(failure)); }, what);
+      std::move(what));
 }
 
 } // namespace varsync::detail

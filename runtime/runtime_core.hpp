@@ -8,6 +8,7 @@
 #include "actors/actor_counters.hpp"
 #include "actors/caf_error.hpp"
 #include "actors/cluster_protocol.hpp"
+#include "actors/host_call.hpp"
 #include "actors/protocol.hpp"
 #include "actors/records.hpp"
 #include "runtime/transport/bulk_plane.hpp"
@@ -106,16 +107,19 @@ public:
   void ask(const caf::actor& target, std::chrono::milliseconds timeout,
            caf::message message, std::function<void(expected<Reply>)> done,
            std::string what) {
-    spawn_asker(
-        target,
-        [=](caf::event_based_actor* self) {
-          self->request(target, timeout, message)
-              .then([done](Reply& reply) { done(std::move(reply)); },
-                    [done, what](caf::error& err) {
-                      done(from_caf_error(err, what));
-                    });
-        },
-        [done](error failure) { done(std::move(failure)); }, what);
+    auto call = std::make_shared<host_call>(
+        [done](error failure) { done(std::move(failure)); }, std::move(what));
+    auto send = [target, timeout, message = std::move(message), done,
+                 call](caf::event_based_actor* self) {
+      self->request(target, timeout, message)
+          .then(
+              [done, call](Reply& reply) {
+                if (call->claim())
+                  done(std::move(reply));
+              },
+              [call](caf::error& err) { call->fail(err); });
+    };
+    send_through_gateway(host_request{target, std::move(send), call});
   }
 
   /// `ask` for requests answered with `ok_atom`.
@@ -133,19 +137,19 @@ private:
 
   expected<void> start_node(const node_config& config);
 
-  /// Spawns a helper that runs `send` (which makes one request), watches
-  /// `target` and the runtime's lifetime, and calls `failed` instead of the
-  /// reply when either is lost.
-  void spawn_asker(const caf::actor& target,
-                   std::function<void(caf::event_based_actor*)> send,
-                   std::function<void(error)> failed, const std::string& what);
+  /// Hands `request` to the host gateway (actors/host_gateway.hpp); if the
+  /// gateway is gone the request is dropped and its call reports
+  /// `shutting_down`.
+  void send_through_gateway(host_request request);
 
   runtime_options options_;
   std::unique_ptr<caf::actor_system_config> config_;
   std::unique_ptr<caf::actor_system> system_;
   std::shared_ptr<actor_counters> counters_;
-  /// Every request helper links to it; killed first at shutdown.
+  /// The host gateway links to it; killed first at shutdown.
   caf::actor lifetime_;
+  /// Makes every host request (actors/host_gateway.hpp).
+  caf::actor gateway_;
   caf::actor agent_;
   caf::actor directory_;
   std::string node_name_ = "local";

@@ -1,8 +1,9 @@
 // The node hosting the variable actors (the seed) dies (kill -9) or
 // freezes (SIGSTOP) while other nodes wait in an on_write step: their
 // pending calls fail with variable_unavailable as soon as the loss is
-// detected, new calls fail at once, and local reads of the on_write copy
-// keep answering with the last installed value.
+// detected, new calls (replica-context and cross-replica) fail at once, and
+// local reads of the on_write copy keep answering with the last installed
+// value.
 
 #include "tests/support/test_cluster.hpp"
 #include "tests/support/worker_lines.hpp"
@@ -71,6 +72,12 @@ void lose_the_variable_host(int signal, bool bulk = false) {
     for (const auto& row : lines_of(output, "retry")) {
       CHECK(row[2] == "variable_unavailable");
       CHECK(std::stoll(row[3]) < 200000); // us: fails at once
+    }
+    // Cross-replica calls (through the host gateway) fail at once too.
+    CHECK(lines_of(output, "cross_read").size() == 2);
+    for (const auto& row : lines_of(output, "cross_read")) {
+      CHECK(row[2] == "variable_unavailable");
+      CHECK(std::stoll(row[3]) < 200000); // us
     }
     // 20 steps of the mean of 1..6 = 3.5 were installed before the loss.
     for (const auto& row : lines_of(output, "local_read"))

@@ -11,6 +11,7 @@
 //   calling <replica> <k>                steps: about to make step k
 //   error <replica> <k> <code> <ns>      steps: step k failed
 //   retry <replica> <code> <us>          steps: the call after a failure
+//   cross_read <replica> <code> <us>     steps: cross-replica read after it
 //   local_read <replica> <value>         steps: local read after a failure
 //   membership alive=<list> lost=<list>  steps: the group's membership
 //   bad <what> <code>                    bad_update: a malformed update's
@@ -160,6 +161,15 @@ void run_steps(runtime& rt, const replica_group& group,
               std::chrono::steady_clock::now() - start);
           say("retry " + std::to_string(index) + " " +
               (again ? std::string{"ok"} : to_string(again.error().code())) +
+              " " + std::to_string(took.count()));
+          // A cross-replica read goes through the host gateway: it must
+          // fail at once too, not at its deadline.
+          start = std::chrono::steady_clock::now();
+          auto cross = rt.read(*w, std::chrono::seconds{5});
+          took = std::chrono::duration_cast<std::chrono::microseconds>(
+              std::chrono::steady_clock::now() - start);
+          say("cross_read " + std::to_string(index) + " " +
+              (cross ? std::string{"ok"} : to_string(cross.error().code())) +
               " " + std::to_string(took.count()));
           auto local = r.read(*w);
           say("local_read " + std::to_string(index) + " " +
