@@ -128,9 +128,18 @@ update_here(const std::shared_ptr<detail::replica_core>& core,
     slot->update(op, operand);
     return expected<void>{};
   }
-  default:
-    return std::nullopt;
+  case synchronization::on_write:
+    return std::nullopt; // a collective step through the replica actor
+  case synchronization::bounded_staleness:
+    break; // handled above
+  case synchronization::automatic:
+    break; // resolved at creation; never the options of a variable
   }
+  // No default above: -Wswitch names a policy that has no branch.
+  return error{errc::invalid_policy,
+               "variable '" + var.name() +
+                   "': no replica-context update path for synchronization " +
+                   to_string(options.sync)};
 }
 
 /// An on_write update that passed `update_here`'s checks: a collective
