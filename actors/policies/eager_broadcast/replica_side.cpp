@@ -1,0 +1,218 @@
+#include "actors/policies/eager_broadcast/replica_side.hpp"
+
+#include "actors/caf_error.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+
+namespace varsync {
+
+namespace {
+
+using std::chrono::milliseconds;
+
+/// Sends the oldest queued update of `id` unless one is in flight.
+void send_next_update(replica_actor_type* self, variable_id id) {
+  auto& entry = self->state.variables[id];
+  while (!entry.in_flight && !entry.queue.empty()) {
+    auto update = std::move(entry.queue.front());
+    entry.queue.pop_front();
+    if (entry.unavailable) {
+      update.reply.fail(*entry.unavailable);
+      continue;
+    }
+    auto remaining = std::chrono::duration_cast<milliseconds>(
+        update.deadline - clock_type::now());
+    if (remaining.count() <= 0) {
+      update.reply.fail(
+          error{errc::timeout, "replica " + std::to_string(self->state.index) +
+                                   ": the deadline passed while an earlier "
+                                   "update of the same variable was pending; "
+                                   "nothing was applied"});
+      continue;
+    }
+    entry.in_flight = true;
+    entry.in_flight_reply = update.reply;
+    auto step = entry.next_step;
+    if (entry.use_bulk) {
+      bulk_frame frame;
+      frame.kind = bulk_kind::contribute;
+      frame.code = to_wire(update.op);
+      frame.target = entry.variable_actor.id();
+      frame.reply_to = self->id();
+      frame.variable = id;
+      frame.index = static_cast<std::uint64_t>(self->state.index);
+      frame.number = step;
+      frame.tag = ++entry.tag;
+      frame.timeout_ms = static_cast<std::int64_t>(remaining.count());
+      frame.value = std::move(update.operand);
+      self->state.bulk->send(entry.bulk_host, entry.bulk_port,
+                             std::move(frame));
+      self->delayed_send(self, remaining + reply_grace,
+                         bulk_expired_atom::value, id, entry.tag);
+      continue;
+    }
+    self->request(entry.variable_actor, remaining + reply_grace,
+                  contribute_atom::value,
+                  static_cast<std::uint64_t>(self->state.index), step,
+                  to_wire(update.op), std::move(update.operand),
+                  static_cast<std::int64_t>(remaining.count()))
+        .then(
+            [self, id, reply = update.reply](ok_atom) mutable {
+              auto& current = self->state.variables[id];
+              if (current.unavailable)
+                return; // the caller already got variable_unavailable
+              ++current.next_step;
+              current.in_flight = false;
+              reply.succeed();
+              send_next_update(self, id);
+            },
+            [self, id, reply = update.reply](caf::error& err) mutable {
+              if (self->state.variables[id].unavailable)
+                return; // the caller already got variable_unavailable
+              self->state.variables[id].in_flight = false;
+              reply.fail(std::move(err));
+              send_next_update(self, id);
+            });
+  }
+}
+
+/// Queues an update behind the variable's earlier ones.
+void accept_update(replica_actor_type* self, numbered_update update) {
+  self->state.variables[update.id].queue.push_back(std::move(update.update));
+  send_next_update(self, update.id);
+}
+
+/// Ends the bulk attempt `tag` of variable `id` with `outcome` (nullopt:
+/// success) unless it is no longer the attempt in flight.
+void finish_bulk_attempt(replica_actor_type* self, variable_id id,
+                         std::uint64_t tag, std::optional<error> outcome) {
+  auto i = self->state.variables.find(id);
+  if (i == self->state.variables.end())
+    return;
+  auto& entry = i->second;
+  if (!entry.in_flight || entry.tag != tag || entry.unavailable)
+    return;
+  entry.in_flight = false;
+  if (outcome) {
+    entry.in_flight_reply.fail(*outcome);
+  } else {
+    ++entry.next_step;
+    entry.in_flight_reply.succeed();
+  }
+  send_next_update(self, id);
+}
+
+/// Takes a replica-context update of `id` (the `call`-th call of this
+/// replica, 0: unnumbered) and answers `reply` when it is done. Calls are
+/// applied in number order; one rejected at once still uses up its number.
+void receive_update(replica_actor_type* self, variable_id id,
+                    std::uint64_t call, std::uint8_t op_byte, tensor& operand,
+                    std::int64_t timeout_ms, update_reply reply) {
+  self->state.counters->count_message();
+  std::optional<error> rejection;
+  auto op = op_from_wire(op_byte);
+  auto i = self->state.variables.find(id);
+  if (!op)
+    rejection = invalid_op(op_byte);
+  else if (i == self->state.variables.end())
+    rejection = not_attached(self->state.index, id);
+  else if (i->second.unavailable)
+    rejection = *i->second.unavailable;
+  if (rejection)
+    reply.fail(*rejection);
+  numbered_update update{
+      id,
+      queued_update{op.value_or(update_op::assign), std::move(operand),
+                    clock_type::now() + milliseconds{timeout_ms},
+                    rejection ? update_reply{} : std::move(reply)},
+      rejection.has_value()};
+  if (call == 0) {
+    if (!update.rejected)
+      accept_update(self, std::move(update));
+    return;
+  }
+  // Calls may arrive out of order (the host API used to send each through
+  // its own helper actor; a CAF request from elsewhere can still race):
+  // hold them back until every earlier call arrived.
+  auto& state = self->state;
+  state.out_of_order.emplace(call, std::move(update));
+  for (auto next = state.out_of_order.find(state.next_call);
+       next != state.out_of_order.end();
+       next = state.out_of_order.find(state.next_call)) {
+    auto ready = std::move(next->second);
+    state.out_of_order.erase(next);
+    ++state.next_call;
+    if (!ready.rejected)
+      accept_update(self, std::move(ready));
+  }
+}
+
+} // namespace
+
+void fail_pending_updates(attached_variable& entry) {
+  if (entry.in_flight) {
+    entry.in_flight_reply.fail(*entry.unavailable);
+    entry.in_flight = false;
+  }
+  for (auto& update : entry.queue)
+    update.reply.fail(*entry.unavailable);
+  entry.queue.clear();
+}
+
+caf::message_handler eager_broadcast_replica_side(replica_actor_type* self) {
+  return {
+      [self](install_atom, variable_id id, std::uint64_t version,
+             tensor& value) {
+        self->state.counters->count_message();
+        if (auto slot = self->state.store->find(id))
+          slot->install(version, std::move(value));
+      },
+      [self](bulk_ack_atom, variable_id id, std::uint64_t step,
+             std::uint64_t tag, std::uint8_t code, std::string& text) {
+        self->state.counters->count_message();
+        auto i = self->state.variables.find(id);
+        if (i == self->state.variables.end() || i->second.next_step != step)
+          return;
+        std::optional<error> outcome;
+        if (code != 0)
+          outcome = code <= static_cast<std::uint8_t>(errc::shutting_down)
+                        ? error{static_cast<errc>(code), std::move(text)}
+                        : error{errc::invalid_argument,
+                                "variable '" + i->second.name +
+                                    "': its actor answered with unknown error "
+                                    "code " +
+                                    std::to_string(code) + ": " + text};
+        finish_bulk_attempt(self, id, tag, std::move(outcome));
+      },
+      [self](bulk_expired_atom, variable_id id, std::uint64_t tag) {
+        self->state.counters->count_message();
+        auto i = self->state.variables.find(id);
+        if (i == self->state.variables.end())
+          return;
+        finish_bulk_attempt(
+            self, id, tag,
+            error{errc::timeout, "variable '" + i->second.name +
+                                     "': no answer from its actor on the bulk "
+                                     "plane by the deadline; the step may or "
+                                     "may not have been applied"});
+      },
+      [self](update_atom, variable_id id, std::uint64_t call,
+             std::uint8_t op_byte, tensor& operand,
+             std::int64_t timeout_ms) -> caf::result<ok_atom> {
+        auto promise = self->make_response_promise();
+        receive_update(self, id, call, op_byte, operand, timeout_ms,
+                       update_reply{promise, nullptr});
+        return promise;
+      },
+      [self](local_update_atom, variable_id id, std::uint64_t call,
+             std::uint8_t op_byte, tensor& operand, std::int64_t timeout_ms,
+             update_completion_ptr& completion) {
+        receive_update(self, id, call, op_byte, operand, timeout_ms,
+                       update_reply{{}, std::move(completion)});
+      },
+  };
+}
+
+} // namespace varsync
