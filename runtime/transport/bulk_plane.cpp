@@ -228,6 +228,12 @@ struct bulk_connection {
     }};
   }
 
+  /// Whether `close` was called.
+  bool is_closed() {
+    std::lock_guard guard{mutex};
+    return closed;
+  }
+
   /// Marks the connection closed and wakes both threads. Idempotent.
   void close() {
     std::lock_guard guard{mutex};
@@ -279,16 +285,21 @@ struct bulk_plane::impl {
     }
   }
 
-  /// Drops the connections whose threads both returned (they closed):
-  /// joins the threads and closes the sockets, outside the lock. Called
-  /// whenever a connection is added, so closed ones do not pile up (each
-  /// holds a socket and two threads' stacks).
+  /// Drops the connections that closed: joins their threads and closes
+  /// the sockets, outside the lock. Called whenever a connection is added,
+  /// so closed ones never pile up (each holds a socket and two threads'
+  /// stacks), however fast a peer opens bad ones. An inbound connection
+  /// that is closed is joined even if its threads are still returning
+  /// (they do at once: the socket is shut down); an outbound one only once
+  /// both returned (its writer may still be inside connect()).
   void reap() {
     std::vector<std::shared_ptr<bulk_connection>> ended;
     {
       std::lock_guard guard{mutex};
       for (auto i = connections.begin(); i != connections.end();) {
-        if (i->second->running.load() == 0) {
+        const auto& c = *i->second;
+        if (c.running.load() == 0 ||
+            (c.outbound_key.empty() && i->second->is_closed())) {
           ended.push_back(std::move(i->second));
           i = connections.erase(i);
         } else {
