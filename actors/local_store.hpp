@@ -7,6 +7,7 @@
 // without sending a message). Also the replica's SSP clock and counters.
 
 #include "actors/policies/bounded_staleness/replica_cache.hpp"
+#include "actors/policies/periodic/replica_accumulator.hpp"
 #include "actors/protocol.hpp"
 #include "actors/replica_slot.hpp"
 
@@ -70,6 +71,20 @@ public:
     caches_[id] = std::move(cache);
   }
 
+  /// The periodic accumulator of `id`, or nullptr for other policies.
+  std::shared_ptr<periodic_accumulator> find_accumulator(variable_id id) const {
+    std::shared_lock guard{mutex_};
+    auto i = accumulators_.find(id);
+    return i == accumulators_.end() ? nullptr : i->second;
+  }
+
+  /// Registers the periodic accumulator of `id`.
+  void attach_accumulator(variable_id id,
+                          std::shared_ptr<periodic_accumulator> accumulator) {
+    std::unique_lock guard{mutex_};
+    accumulators_[id] = std::move(accumulator);
+  }
+
   /// The replica's SSP clock: the number of completed clock() calls.
   /// Written by the replica actor only.
   std::atomic<std::uint64_t> clock{0};
@@ -85,6 +100,8 @@ private:
   mutable std::shared_mutex mutex_;
   std::unordered_map<variable_id, std::shared_ptr<replica_slot>> slots_;
   std::unordered_map<variable_id, std::shared_ptr<staleness_cache>> caches_;
+  std::unordered_map<variable_id, std::shared_ptr<periodic_accumulator>>
+      accumulators_;
 };
 
 } // namespace varsync

@@ -206,26 +206,26 @@ inspect(Inspector& f, tensor& x) {
   return f(caf::meta::type_name("tensor"), text);
 }
 
-/// variable_options travel as their four fields.
+/// variable_options travel as their fields.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, variable_options& x) {
   auto sync = static_cast<std::uint8_t>(x.sync);
   auto how = static_cast<std::uint8_t>(x.aggregation);
   auto has_trainable = x.trainable.has_value();
   auto trainable = x.trainable.value_or(false);
-  return f(
-      caf::meta::type_name("variable_options"), sync, how, x.staleness_bound,
-      has_trainable, trainable, caf::meta::load_callback([&]() -> caf::error {
-        if (sync >
-                static_cast<std::uint8_t>(synchronization::bounded_staleness) ||
-            how > static_cast<std::uint8_t>(aggregation::only_first_replica))
-          return caf::sec::invalid_argument;
-        x.sync = static_cast<synchronization>(sync);
-        x.aggregation = static_cast<aggregation>(how);
-        x.trainable =
-            has_trainable ? std::optional<bool>{trainable} : std::nullopt;
-        return caf::none;
-      }));
+  return f(caf::meta::type_name("variable_options"), sync, how,
+           x.staleness_bound, x.period, has_trainable, trainable,
+           caf::meta::load_callback([&]() -> caf::error {
+             if (sync > static_cast<std::uint8_t>(synchronization::periodic) ||
+                 how >
+                     static_cast<std::uint8_t>(aggregation::only_first_replica))
+               return caf::sec::invalid_argument;
+             x.sync = static_cast<synchronization>(sync);
+             x.aggregation = static_cast<aggregation>(how);
+             x.trainable =
+                 has_trainable ? std::optional<bool>{trainable} : std::nullopt;
+             return caf::none;
+           }));
 }
 
 } // namespace varsync

@@ -58,7 +58,8 @@ caf::behavior replica_actor(replica_actor_type* self, std::size_t index,
                          !bulk_host.empty() && bulk_port != 0 &&
                          variable_actor &&
                          variable_actor.node() != self->node() &&
-                         options.sync == synchronization::on_write &&
+                         (options.sync == synchronization::on_write ||
+                          options.sync == synchronization::periodic) &&
                          initial.bytes().size() >= *threshold;
         entry.bulk_host = std::move(bulk_host);
         entry.bulk_port = bulk_port;
@@ -69,6 +70,11 @@ caf::behavior replica_actor(replica_actor_type* self, std::size_t index,
               static_cast<std::size_t>(replicas));
           self->state.store->attach_cache(id, entry.cache);
         }
+        if (options.sync == synchronization::periodic &&
+            !self->state.store->find_accumulator(id))
+          self->state.store->attach_accumulator(
+              id, std::make_shared<periodic_accumulator>(slot, initial,
+                                                         options.period));
         // The variable's clocks start where this replica is (its next push
         // is tagged with this clock).
         return self->state.store->clock.load();

@@ -130,6 +130,22 @@ update_here(const std::shared_ptr<detail::replica_core>& core,
   }
   case synchronization::on_write:
     return std::nullopt; // a collective step through the replica actor
+  case synchronization::periodic: {
+    if (options.aggregation == aggregation::none && core->group().size > 1)
+      return error{errc::aggregation_required,
+                   "variable '" + var.name() + "': " + call +
+                       " in replica context with " +
+                       std::to_string(core->group().size) +
+                       " replicas needs an aggregation (sum, mean or "
+                       "only_first_replica), the variable has aggregation "
+                       "none"};
+    auto accumulator = core->store().find_accumulator(var.record()->id);
+    if (!accumulator)
+      return not_attached(*core, var);
+    if (!accumulator->update(op, operand))
+      return expected<void>{}; // a local step
+    return std::nullopt;       // the k-th: synchronize through the actor
+  }
   case synchronization::bounded_staleness:
     break; // handled above
   case synchronization::automatic:
@@ -171,14 +187,35 @@ void update_through_actor(const std::shared_ptr<detail::replica_core>& core,
                  std::int64_t{deadline.count()}, std::move(completion));
 }
 
+/// The collective part of a replica-context update that `update_here`
+/// could not complete: an on_write step, or a periodic synchronization
+/// (the accumulated change contributed as one assign_add step; the
+/// accumulator learns the outcome before `done`).
+void collective_step(const std::shared_ptr<detail::replica_core>& core,
+                     const variable& var, update_op op, const tensor& operand,
+                     update_callback done, timeout_type timeout) {
+  if (var.options().sync != synchronization::periodic)
+    return update_through_actor(core, var, op, operand, std::move(done),
+                                timeout);
+  auto accumulator = core->store().find_accumulator(var.record()->id);
+  auto change = accumulator->begin_sync();
+  update_through_actor(
+      core, var, update_op::add, change,
+      [accumulator, done = std::move(done)](expected<void> result) {
+        accumulator->end_sync(result.has_value());
+        done(std::move(result));
+      },
+      timeout);
+}
+
 /// Replica-context update, reporting to `done` (on the calling thread
-/// unless it is an on_write step).
+/// unless it is a collective step).
 void update_async(const std::shared_ptr<detail::replica_core>& core,
                   const variable& var, update_op op, const tensor& operand,
                   update_callback done, timeout_type timeout) {
   if (auto result = update_here(core, var, op, operand))
     return done(std::move(*result));
-  update_through_actor(core, var, op, operand, std::move(done), timeout);
+  collective_step(core, var, op, operand, std::move(done), timeout);
 }
 
 /// Replica-context update, blocking until it completed. on_read, none and
@@ -192,7 +229,7 @@ expected<void> update(const std::shared_ptr<detail::replica_core>& core,
   return detail::wait_for_result<void>(
       detail::blocking_limit(deadline),
       [&](auto done) {
-        update_through_actor(core, var, op, operand, done, timeout);
+        collective_step(core, var, op, operand, done, timeout);
       },
       detail::describe_call(to_string(op), var));
 }

@@ -20,6 +20,10 @@ expected<variable_side_factory> variable_side_of(synchronization sync) {
     return &local_only_variable_side;
   case synchronization::bounded_staleness:
     return &bounded_staleness_variable_side;
+  case synchronization::periodic:
+    // Each synchronization is an on_write step of accumulated changes
+    // (actors/policies/periodic/replica_accumulator.hpp).
+    return &eager_broadcast_variable_side;
   case synchronization::automatic:
     break; // resolved before a variable actor exists
   }

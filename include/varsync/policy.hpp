@@ -25,6 +25,12 @@ enum class synchronization : std::uint8_t {
   /// Stale synchronous parallel: additive updates, reads may miss at most
   /// the last `staleness_bound` clocks of other replicas.
   bounded_staleness,
+  /// Local steps, averaged every k: replica-context updates change the
+  /// local copy only; every `period`-th update of each replica is a
+  /// collective step that adds the aggregate of the replicas' accumulated
+  /// changes to the last synchronized value (mean: model averaging, as in
+  /// Local SGD) and installs it everywhere. k = 1 is on_write.
+  periodic,
 };
 
 /// How per-replica values are combined.
@@ -40,7 +46,8 @@ enum class aggregation : std::uint8_t {
   only_first_replica,
 };
 
-/// "automatic", "none", "on_write", "on_read" or "bounded_staleness".
+/// "automatic", "none", "on_write", "on_read", "bounded_staleness" or
+/// "periodic".
 const char* to_string(synchronization x) noexcept;
 
 /// "none", "sum", "mean" or "only_first_replica".

@@ -32,6 +32,10 @@ struct variable_options {
   /// slowest one (0 = bulk synchronous, `unbounded_staleness` = async).
   std::uint64_t staleness_bound = 0;
 
+  /// periodic only: every how many replica-context updates a replica
+  /// synchronizes (k >= 1; 0 = unset, an error with periodic).
+  std::uint64_t period = 0;
+
   /// Whether an optimizer may train it. Unset means TF's default: true,
   /// except false for on_read. Explicitly true with on_read is an error.
   std::optional<bool> trainable;

@@ -14,6 +14,7 @@ constexpr std::array synchronization_names{
     std::pair{synchronization::on_write, "on_write"},
     std::pair{synchronization::on_read, "on_read"},
     std::pair{synchronization::bounded_staleness, "bounded_staleness"},
+    std::pair{synchronization::periodic, "periodic"},
 };
 
 constexpr std::array aggregation_names{

@@ -44,6 +44,15 @@ expected<variable_options> resolve(const variable_options& options, dtype type,
                                "is "} +
                        to_string(result.sync) +
                        "; only bounded_staleness has a staleness bound");
+  if (result.sync == synchronization::periodic && result.period == 0)
+    return invalid(variable_name,
+                   "synchronization periodic needs a period k >= 1 "
+                   "(variable_options::period: synchronize every k-th "
+                   "update; k = 1 behaves as on_write)");
+  if (result.sync != synchronization::periodic && result.period != 0)
+    return invalid(variable_name,
+                   std::string{"period is set but synchronization is "} +
+                       to_string(result.sync) + "; only periodic has a period");
   return result;
 }
 
@@ -58,6 +67,8 @@ std::string describe(const variable_options& requested,
                   ? std::string{"unbounded"}
                   : std::to_string(resolved.staleness_bound);
   }
+  if (resolved.sync == synchronization::periodic)
+    result += " every " + std::to_string(resolved.period) + " updates";
   result += ", aggregation ";
   result += to_string(resolved.aggregation);
   result +=

@@ -2,7 +2,8 @@
 // of on_write/mean steps: the variable actor notices within the connection
 // timeout, drops its replicas, finishes the pending step with the
 // survivors (the mean then divides by 4 instead of 6), the survivors keep
-// stepping, and the membership change is reported through the API.
+// stepping, and the membership change is reported through the API. The
+// same for periodic (local steps averaged every k) killed mid-period.
 
 #include "tests/support/test_cluster.hpp"
 #include "tests/support/worker_lines.hpp"
@@ -76,6 +77,54 @@ void lose_a_replica_node(int signal, bool bulk = false) {
 }
 
 } // namespace
+
+/// periodic, k = 4, mean: each replica adds index + 1 per update, so a
+/// synchronization adds 4 * 3.5 = 14 with 6 replicas and 4 * 2.5 = 10 with
+/// the 4 survivors. A node is killed mid-period (its replicas' unsynced
+/// changes are lost with it); the survivors finish every synchronization.
+TEST_CASE("kill -9 of a replica node mid-period under periodic (k = 4): "
+          "survivors average among themselves and finish") {
+  constexpr int period = 4;
+  constexpr int updates = 200;
+  auto cluster = start_test_cluster(
+      {{{0, 1}, {}}, {{2, 3}, {}}, {{4, 5}, {}}},
+      {"--scenario", "steps", "--steps", std::to_string(updates), "--period",
+       std::to_string(period), "--pace-ms", "2", "--heartbeat-interval",
+       "100ms", "--connection-timeout",
+       std::to_string(connection_timeout.count()) + "ms"});
+  REQUIRE_MESSAGE(cluster.failure.empty(), cluster.failure);
+  // Mid-period: replica 2 just made update 42 (42 % 4 != 3).
+  REQUIRE_MESSAGE(cluster.nodes[1].wait_for_line("step 2 42 ", 60s),
+                  cluster.transcript());
+  REQUIRE(cluster.nodes[2].signal(SIGKILL));
+  for (std::size_t i = 0; i < 2; ++i)
+    REQUIRE_MESSAGE(cluster.nodes[i].wait_for_line("done", 120s),
+                    cluster.transcript());
+  auto seed_output = cluster.nodes[0].output();
+  CHECK(lines_of(seed_output, "error").empty());
+  CHECK(lines_of(cluster.nodes[1].output(), "error").empty());
+  auto replica0 = lines_of(seed_output, "step");
+  std::erase_if(replica0, [](const auto& row) { return row[1] != "0"; });
+  REQUIRE(replica0.size() == updates);
+  // Every read is the last synchronized value plus replica 0's own change
+  // (1 per update since): synchronized = 14 a + 10 b.
+  int six = 0;
+  for (const auto& row : replica0) {
+    auto done = std::stoi(row[2]) + 1;
+    auto synchronized = std::stod(row[3]) - done % period;
+    auto syncs = done / period;
+    auto with_six = (synchronized - 10.0 * syncs) / 4.0;
+    CHECK(with_six == doctest::Approx(std::round(with_six)));
+    CHECK(with_six >= six); // once survivors-only, never six again
+    six = static_cast<int>(std::round(with_six));
+  }
+  CHECK(six >= 10); // the victim took part in at least 10 synchronizations
+  CHECK(six < updates / period);
+  CHECK_MESSAGE(seed_output.find("membership alive=0,1,2,3 lost=4,5") !=
+                    std::string::npos,
+                seed_output);
+  CHECK_MESSAGE(cluster.stop(2), cluster.transcript());
+}
 
 TEST_CASE("kill -9 of a replica node mid-run (bulk plane off): survivors "
           "finish the step with the mean over survivors and keep going") {

@@ -28,7 +28,9 @@
 //   policies    tests/support/cluster_workload.hpp on every policy
 //   steps       on_write/mean steps of += (index + 1) on an f64 variable,
 //               --steps N, --pace-ms P of simulated work per step; with
-//               --stop-after K this process's replicas stop after K steps
+//               --stop-after K this process's replicas stop after K steps;
+//               with --period K the variable is periodic (synchronized
+//               every K-th update) instead of on_write
 //   bad_update  sends updates with a wrong dtype, shape and op straight to
 //               the variable actor, as a faulty remote replica would
 //   late_ssp    every local replica clocks --clocks-before K times, then
@@ -87,6 +89,7 @@ struct scenario_options {
   int steps = 100;
   int stop_after = -1;
   int pace_ms = 0;
+  std::uint64_t period = 0;
   std::uint64_t clocks_before = 0;
   std::uint64_t clocks_with_variable = 6;
   std::uint64_t bound = 0;
@@ -113,6 +116,8 @@ parse_scenario(const std::vector<std::string>& rest) {
       options.stop_after = std::stoi(value);
     } else if (key == "--pace-ms") {
       options.pace_ms = std::stoi(value);
+    } else if (key == "--period") {
+      options.period = std::stoull(value);
     } else if (key == "--clocks-before") {
       options.clocks_before = std::stoull(value);
     } else if (key == "--clocks-with-variable") {
@@ -134,7 +139,9 @@ void run_policies(runtime& rt, const replica_group& group) {
 void run_steps(runtime& rt, const replica_group& group,
                const scenario_options& options) {
   variable_options mean;
-  mean.sync = synchronization::on_write;
+  mean.sync = options.period > 0 ? synchronization::periodic
+                                 : synchronization::on_write;
+  mean.period = options.period;
   mean.aggregation = aggregation::mean;
   auto w = rt.create_variable(group, "w", tensor(0.0), mean);
   if (!w) {

@@ -166,7 +166,10 @@ caf::message_handler eager_broadcast_replica_side(replica_actor_type* self) {
       [self](install_atom, variable_id id, std::uint64_t version,
              tensor& value) {
         self->state.counters->count_message();
-        if (auto slot = self->state.store->find(id))
+        // periodic: the synchronized value, under the replica's own change.
+        if (auto accumulator = self->state.store->find_accumulator(id))
+          accumulator->install(version, std::move(value));
+        else if (auto slot = self->state.store->find(id))
           slot->install(version, std::move(value));
       },
       [self](bulk_ack_atom, variable_id id, std::uint64_t step,
