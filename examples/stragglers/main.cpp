@@ -1,5 +1,6 @@
-// stragglers: stale synchronous parallel (bounded_staleness) vs. eager
-// broadcast (on_write) when some iterations are slow.
+// stragglers: stale synchronous parallel (bounded_staleness) and local
+// steps averaged every k (periodic) vs. eager broadcast (on_write) when
+// some iterations are slow.
 //
 // What it shows: the same data-parallel SGD, run three times with a
 // different policy for the model's parameters. The model is linear,
@@ -16,7 +17,11 @@
 //   - bounded_staleness, staleness_bound 0: the same calls, bulk
 //     synchronous: every clock() waits for the slowest replica;
 //   - on_write: `assign_sub(params, lr * grad)` is a collective step; it
-//     returns when all 4 replicas contributed and the mean is installed.
+//     returns when all 4 replicas contributed and the mean is installed;
+//   - periodic k = 1, 4, 16: the same call changes only the replica's copy,
+//     except every k-th, which averages the replicas' accumulated changes
+//     into the parameters (model averaging, as in Local SGD); k = 1 is
+//     on_write.
 // Every iteration simulates its compute by sleeping 1 ms, or 5 ms with
 // probability 0.1: a transient straggler. Each replica draws from its own
 // seeded generator, so the three runs see the same straggler schedule.
@@ -166,6 +171,8 @@ struct variant {
   const char* key;
   varsync::synchronization sync;
   std::uint64_t staleness_bound;
+  /// periodic only: synchronize every `period`-th update.
+  std::uint64_t period = 0;
 };
 
 /// What one worker thread observed.
@@ -304,6 +311,7 @@ outcome run(varsync::runtime& rt, const variant& how, const data_set& data) {
   options.sync = how.sync;
   options.aggregation = varsync::aggregation::mean;
   options.staleness_bound = how.staleness_bound;
+  options.period = how.period;
   auto params = rt.create_variable(
       *group, std::string{"params_"} + how.key,
       varsync::tensor{std::vector<double>(parameter_count)}, options);
@@ -403,12 +411,16 @@ int main() {
   settings.default_timeout = 10s;
   varsync::runtime rt{settings};
 
-  const std::array<variant, 3> variants{{
+  const std::array<variant, 6> variants{{
       {"bounded_staleness s=2", "ssp2",
        varsync::synchronization::bounded_staleness, 2},
       {"bounded_staleness s=0", "ssp0",
        varsync::synchronization::bounded_staleness, 0},
       {"on_write", "on_write", varsync::synchronization::on_write, 0},
+      {"periodic k=1", "periodic1", varsync::synchronization::periodic, 0, 1},
+      {"periodic k=4", "periodic4", varsync::synchronization::periodic, 0, 4},
+      {"periodic k=16", "periodic16", varsync::synchronization::periodic, 0,
+       16},
   }};
   std::printf("linear regression, %zu features, %zu replicas x %zu "
               "iterations of %zu examples, lr %.2f\n",
@@ -422,7 +434,7 @@ int main() {
   std::printf("%-22s %7s %11s %11s %9s %10s %10s %10s\n", "variant", "iter/s",
               "target at", "final loss", "max stale", "mean stale",
               "clock() ms", "blocked ms");
-  std::array<outcome, 3> outcomes;
+  std::array<outcome, variants.size()> outcomes;
   auto calls_ok = true;
   auto reached = true;
   for (std::size_t i = 0; i < variants.size(); ++i) {
@@ -452,6 +464,15 @@ int main() {
                 s2.iterations_per_second / eager.iterations_per_second);
     std::printf("s=2 vs s=0: %.2fx\n",
                 s2.iterations_per_second / s0.iterations_per_second);
+    for (std::size_t i = 4; i < variants.size(); ++i) {
+      std::printf("%s vs on_write: %.2fx iterations/s", variants[i].title,
+                  outcomes[i].iterations_per_second /
+                      eager.iterations_per_second);
+      if (outcomes[i].seconds_to_target && eager.seconds_to_target)
+        std::printf(", time to target %.2fx",
+                    *outcomes[i].seconds_to_target / *eager.seconds_to_target);
+      std::printf("\n");
+    }
   } else {
     std::printf("no comparison: a variant stopped on an error\n");
   }
