@@ -44,6 +44,7 @@ constexpr int max_iterations = 3000;
 struct policy_case {
   std::string name;
   varsync::synchronization sync;
+  /// bounded_staleness: the staleness bound; periodic: the period k.
   std::uint64_t bound;
 };
 
@@ -71,6 +72,8 @@ outcome run(const policy_case& policy, const std::string& scenario,
   options.aggregation = varsync::aggregation::mean;
   if (policy.sync == varsync::synchronization::bounded_staleness)
     options.staleness_bound = policy.bound;
+  if (policy.sync == varsync::synchronization::periodic)
+    options.period = policy.bound;
   auto weights =
       rt.create_variable(*group, "w",
                          *varsync::tensor::filled(varsync::dtype::f64,
@@ -150,6 +153,8 @@ int main(int argc, char** argv) {
       {"ssp3", varsync::synchronization::bounded_staleness, 3},
       {"unbounded", varsync::synchronization::bounded_staleness,
        varsync::unbounded_staleness},
+      {"periodic4", varsync::synchronization::periodic, 4},
+      {"periodic16", varsync::synchronization::periodic, 16},
   };
   for (const auto& scenario : scenarios) {
     std::map<std::string, outcome> results;
