@@ -87,6 +87,21 @@ error empty_handle(const char* call) {
                std::string{call} + ": the replica handle is empty"};
 }
 
+/// TF's rule for collective updates (on_write, periodic): in a group of
+/// more than one replica they need an aggregation. The error, or nullopt.
+std::optional<error> aggregation_missing(const detail::replica_core& core,
+                                         const variable& var,
+                                         const std::string& call) {
+  if (var.options().aggregation != aggregation::none || core.group().size <= 1)
+    return std::nullopt;
+  return error{errc::aggregation_required,
+               "variable '" + var.name() + "': " + call +
+                   " in replica context with " +
+                   std::to_string(core.group().size) +
+                   " replicas needs an aggregation (sum, mean or "
+                   "only_first_replica), the variable has aggregation none"};
+}
+
 /// The part of a replica-context update that completes on the calling
 /// thread: argument checks, bounded staleness (a local add into the
 /// cache) and on_read / none (the local copy updated in place). Returns
@@ -131,14 +146,8 @@ update_here(const std::shared_ptr<detail::replica_core>& core,
   case synchronization::on_write:
     return std::nullopt; // a collective step through the replica actor
   case synchronization::periodic: {
-    if (options.aggregation == aggregation::none && core->group().size > 1)
-      return error{errc::aggregation_required,
-                   "variable '" + var.name() + "': " + call +
-                       " in replica context with " +
-                       std::to_string(core->group().size) +
-                       " replicas needs an aggregation (sum, mean or "
-                       "only_first_replica), the variable has aggregation "
-                       "none"};
+    if (auto missing = aggregation_missing(*core, var, call))
+      return *missing;
     auto accumulator = core->store().find_accumulator(var.record()->id);
     if (!accumulator)
       return not_attached(*core, var);
@@ -165,14 +174,8 @@ void update_through_actor(const std::shared_ptr<detail::replica_core>& core,
                           const tensor& operand, update_callback done,
                           timeout_type timeout) {
   auto call = to_string(op);
-  const auto& options = var.options();
-  if (options.aggregation == aggregation::none && core->group().size > 1)
-    return done(error{
-        errc::aggregation_required,
-        "variable '" + var.name() + "': " + call + " in replica context with " +
-            std::to_string(core->group().size) +
-            " replicas needs an aggregation (sum, mean or "
-            "only_first_replica), the variable has aggregation none"});
+  if (auto missing = aggregation_missing(*core, var, call))
+    return done(*missing);
   auto& runtime = core->runtime();
   if (auto refused = runtime.refuse_if_stopping(call))
     return done(*refused);
