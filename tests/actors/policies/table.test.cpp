@@ -9,10 +9,9 @@
 using namespace varsync;
 
 TEST_CASE("every concrete synchronization has a variable side") {
-  for (auto sync :
-       {synchronization::on_write, synchronization::on_read,
-        synchronization::none, synchronization::bounded_staleness,
-        synchronization::periodic}) {
+  for (auto sync : {synchronization::on_write, synchronization::on_read,
+                    synchronization::none, synchronization::bounded_staleness,
+                    synchronization::periodic}) {
     CAPTURE(to_string(sync));
     auto side = policies::variable_side_of(sync);
     REQUIRE(side);
