@@ -16,6 +16,12 @@
 //                   1 MiB of f32; peer: a std::barrier all-reduce of
 //                   shared buffers (each thread reduces its slice, then
 //                   copies the whole result), see bench/on_write_step.cpp
+//   cross_read      the cross-replica read of an on_write f64 scalar: a
+//                   host call (one request to the variable actor through
+//                   the runtime's host gateway, the reply back to the
+//                   caller); peer: the same round trip to a server thread
+//                   written by hand (a queue under a mutex, a condition
+//                   variable, a std::promise per request)
 //
 // Reads and adds run with 1 thread, then 2 (one replica per thread).
 // Method per case and implementation: warm-up, calibration (batches of
@@ -31,16 +37,20 @@
 //   RESULT op=read_on_write threads=2 bytes=8 impl=varsync iters=..
 //          batches=5 ns_per_op=.. min_ns=.. ok=1
 // impl: varsync, atomic_shared_ptr, atomic_double, mutex_add,
-// barrier_allreduce. ok=1: the values read or reduced are the expected ones.
+// barrier_allreduce, thread_handoff. ok=1: the values read or reduced are the
+// expected ones.
 
 #include <algorithm>
 #include <atomic>
 #include <barrier>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <functional>
+#include <future>
 #include <latch>
 #include <memory>
 #include <mutex>
@@ -248,6 +258,87 @@ void bench_on_read_adds(const bench_options& options, std::size_t threads) {
   print_case(options, "add_on_read", threads, 8, contenders);
 }
 
+/// A server thread answering requests for a value: the hand-written peer
+/// of a host call (one wake-up to the server, one back to the caller).
+class value_server {
+public:
+  explicit value_server(double value)
+      : value_(value), thread_([this] { serve(); }) {
+    // nop
+  }
+
+  ~value_server() {
+    {
+      std::lock_guard guard{mutex_};
+      stopping_ = true;
+    }
+    wake_.notify_one();
+    thread_.join();
+  }
+
+  /// Asks the server for its value and waits for the answer.
+  double ask() {
+    std::promise<double> reply;
+    auto answer = reply.get_future();
+    {
+      std::lock_guard guard{mutex_};
+      requests_.push_back(std::move(reply));
+    }
+    wake_.notify_one();
+    return answer.get();
+  }
+
+private:
+  void serve() {
+    std::unique_lock guard{mutex_};
+    for (;;) {
+      wake_.wait(guard, [this] { return stopping_ || !requests_.empty(); });
+      if (requests_.empty())
+        return;
+      auto reply = std::move(requests_.front());
+      requests_.pop_front();
+      reply.set_value(value_);
+    }
+  }
+
+  double value_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::promise<double>> requests_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+/// The cross-replica read of an on_write scalar (a host call) vs a
+/// hand-written request to a server thread.
+void bench_cross_reads(const bench_options& options) {
+  varsync::runtime rt;
+  auto group = *rt.create_group("cross", 1);
+  varsync::variable_options variable_options;
+  variable_options.sync = varsync::synchronization::on_write;
+  variable_options.aggregation = varsync::aggregation::mean;
+  auto v =
+      *rt.create_variable(group, "v", varsync::tensor(2.5), variable_options);
+  value_server server{2.5};
+  std::vector<contender> contenders;
+  contenders.emplace_back("varsync", [&](std::size_t, long iters) {
+    for (long i = 0; i < iters; ++i) {
+      auto value = rt.read(v);
+      if (!value || value->to_double() != 2.5)
+        return false;
+    }
+    return true;
+  });
+  contenders.emplace_back("thread_handoff", [&](std::size_t, long iters) {
+    for (long i = 0; i < iters; ++i)
+      if (server.ask() != 2.5)
+        return false;
+    return true;
+  });
+  measure_case(options, 1, contenders, 10);
+  print_case(options, "cross_read", 1, 8, contenders);
+}
+
 /// The in-process on_write/mean step with `replicas` threads vs a
 /// std::barrier all-reduce of the same array.
 void bench_local_steps(const bench_options& options, std::size_t replicas,
@@ -349,6 +440,7 @@ int main(int argc, char** argv) {
     bench_reads(options, varsync::synchronization::on_read, threads);
     bench_on_read_adds(options, threads);
   }
+  bench_cross_reads(options);
   bench_local_steps(options, 4, 2);
   bench_local_steps(options, 4, std::size_t{1} << 18);
 }

@@ -31,6 +31,7 @@ LOCAL_CASES = {
                      "atomic_shared_ptr", "atomic_double"),
     "add_on_read": ("on_read assign_add", "mutex_add", None),
     "on_write_step": ("in-process on_write step", "barrier_allreduce", None),
+    "cross_read": ("cross-replica read (a host call)", "thread_handoff", None),
 }
 # Our network labels, in table order (see bench/run).
 OURS = ("varsync", "varsync_sharded", "varsync_separate_seed")
@@ -39,6 +40,7 @@ PEER_NAMES = {
     "atomic_double": "atomic<double> load",
     "mutex_add": "mutex-protected add",
     "barrier_allreduce": "std::barrier all-reduce",
+    "thread_handoff": "request to a server thread (mutex + condvar + future)",
 }
 
 
