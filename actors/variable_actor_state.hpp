@@ -66,6 +66,10 @@ caf::result<ok_atom>
 attach_everywhere(variable_actor_type* self, attached_hook attached = nullptr,
                   all_attached_hook all_attached = nullptr);
 
+/// attach_atom (attach_everywhere without hooks) and a status of (0, 0): the
+/// handlers every policy without versions or clocks shares.
+caf::message_handler plain_attach_and_status(variable_actor_type* self);
+
 /// What the policy state machines know of the variable.
 policies::policy_settings settings_of(const variable_spec& spec);
 

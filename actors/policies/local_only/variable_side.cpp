@@ -11,15 +11,7 @@ namespace varsync {
 
 caf::behavior local_only_variable_side(variable_actor_type* self) {
   auto policy = std::make_shared<policies::local_only>(self->state.spec.name);
-  return {
-      [self](attach_atom) {
-        self->state.spec.counters->count_message();
-        return attach_everywhere(self);
-      },
-      [self](status_atom) {
-        self->state.spec.counters->count_message();
-        return caf::make_message(std::uint64_t{0}, std::uint64_t{0});
-      },
+  return plain_attach_and_status(self).or_else(
       [self, policy](read_atom, std::int64_t) -> caf::result<tensor> {
         self->state.spec.counters->count_message();
         return to_caf_error(policy->reject_cross_replica("read"));
@@ -31,8 +23,7 @@ caf::behavior local_only_variable_side(variable_actor_type* self) {
         if (!op)
           return to_caf_error(invalid_op(op_byte));
         return to_caf_error(policy->reject_cross_replica(to_string(*op)));
-      },
-  };
+      });
 }
 
 } // namespace varsync

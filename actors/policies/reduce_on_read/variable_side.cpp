@@ -12,18 +12,9 @@ namespace varsync {
 caf::behavior reduce_on_read_variable_side(variable_actor_type* self) {
   auto& spec = self->state.spec;
   auto policy = std::make_shared<policies::reduce_on_read>(settings_of(spec));
-  // A lost replica's copy is gone: reads aggregate the survivors' copies.
-  self->set_down_handler(
-      [self](caf::down_msg& msg) { replica_down(self, msg); });
-  return {
-      [self](attach_atom) {
-        self->state.spec.counters->count_message();
-        return attach_everywhere(self);
-      },
-      [self](status_atom) {
-        self->state.spec.counters->count_message();
-        return caf::make_message(std::uint64_t{0}, std::uint64_t{0});
-      },
+  // A lost replica's copy is gone: reads aggregate the survivors' copies
+  // (variable_actor.cpp's DOWN handler marks it lost).
+  return plain_attach_and_status(self).or_else(
       [self, policy](read_atom,
                      std::int64_t timeout_ms) -> caf::result<tensor> {
         self->state.spec.counters->count_message();
@@ -61,8 +52,7 @@ caf::behavior reduce_on_read_variable_side(variable_actor_type* self) {
             self, timeout_ms,
             caf::make_message(copy_set_atom::value, spec.id, to_wire(plan->op),
                               plan->operand));
-      },
-  };
+      });
 }
 
 } // namespace varsync
