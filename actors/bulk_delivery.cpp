@@ -16,6 +16,13 @@ bulk_sink deliver_as_messages(caf::actor actor) {
       caf::anon_send(actor, install_atom::value, frame.variable, frame.number,
                      std::move(frame.value));
       return;
+    case bulk_kind::install_ack:
+      // Two messages in a row: the second finds the actor scheduled already.
+      caf::anon_send(actor, install_atom::value, frame.variable, frame.number,
+                     std::move(frame.value));
+      caf::anon_send(actor, bulk_ack_atom::value, frame.variable, frame.index,
+                     frame.tag, std::uint8_t{0}, std::string{});
+      return;
     case bulk_kind::contribute:
       caf::anon_send(actor, bulk_contribute_atom::value, connection,
                      frame.reply_to, frame.index, frame.number, frame.code,

@@ -22,8 +22,10 @@
 //    step, op byte, tensor, timeout_ms, tag)
 //   and answers on that connection: install frames, then an ack frame the
 //   replica actor gets as (bulk_ack_atom, variable_id, step, tag, errc byte
-//   or 0, message); it guards the call with (bulk_expired_atom,
-//   variable_id, tag) at the deadline plus reply_grace.
+//   or 0, message). The replica actor guards every contribution in flight
+//   (bulk or CAF) with its own deadline, the caller's plus reply_grace:
+//   one (update_alarm_atom, due) message per earliest deadline
+//   (actors/deadline_alarm.hpp), not a CAF timer per step.
 // Variable actor -> replica actor:
 //   (attach_atom, variable_id, name, variable actor, initial tensor,
 //    variable_options, group size, bulk host, bulk port) -> ok_atom
@@ -88,7 +90,8 @@ using install_atom = caf::atom_constant<caf::atom("install")>;
 using copy_get_atom = caf::atom_constant<caf::atom("copyget")>;
 using copy_set_atom = caf::atom_constant<caf::atom("copyset")>;
 using read_atom = caf::atom_constant<caf::atom("read")>;
-using step_expired_atom = caf::atom_constant<caf::atom("stepexp")>;
+/// The variable actor's deadline alarm: (step_alarm_atom, due ticks).
+using step_alarm_atom = caf::atom_constant<caf::atom("stepalarm")>;
 using push_atom = caf::atom_constant<caf::atom("push")>;
 using refresh_atom = caf::atom_constant<caf::atom("refresh")>;
 using clock_atom = caf::atom_constant<caf::atom("clock")>;
@@ -101,7 +104,8 @@ using variable_atom = caf::atom_constant<caf::atom("variable")>;
 using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
 using bulk_contribute_atom = caf::atom_constant<caf::atom("bcontrib")>;
 using bulk_ack_atom = caf::atom_constant<caf::atom("back")>;
-using bulk_expired_atom = caf::atom_constant<caf::atom("bexpired")>;
+/// The replica actor's deadline alarm: (update_alarm_atom, due ticks).
+using update_alarm_atom = caf::atom_constant<caf::atom("updalarm")>;
 
 /// How much longer than the caller's deadline a request may take before
 /// CAF gives up on the reply (actors answer at the deadline themselves;

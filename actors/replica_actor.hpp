@@ -13,10 +13,11 @@
 //
 // With the bulk plane, the contribution of a remote on_write variable is a
 // bulk frame to the variable's node instead of a CAF request; the variable
-// actor answers on the same connection (installs, then the ack), and the
-// replica actor fails the call itself when no ack came by the deadline plus
-// reply_grace. Each attempt carries a tag so that a late ack of an earlier
-// attempt is ignored.
+// actor answers on the same connection (installs, then the ack). Either
+// way the replica actor fails the call itself when no answer came by the
+// deadline plus reply_grace (one alarm for all variables,
+// actors/deadline_alarm.hpp). Each attempt carries a tag so that a late
+// answer to an earlier attempt is ignored.
 //
 // One update per variable is in flight at a time, so a replica's updates of
 // a variable are applied in call order and a failed step (timeout,

@@ -5,6 +5,7 @@
 // replica_side.cpp; actors/replica_actor.cpp combines them.
 
 #include "actors/actor_counters.hpp"
+#include "actors/deadline_alarm.hpp"
 #include "actors/local_store.hpp"
 #include "actors/policies/bounded_staleness/replica_cache.hpp"
 #include "actors/protocol.hpp"
@@ -44,12 +45,14 @@ struct attached_variable {
   bool in_flight = false;
   /// The caller of the update in flight.
   update_reply in_flight_reply;
+  /// When the update in flight fails with a timeout if unanswered.
+  clock_type::time_point in_flight_deadline;
   std::deque<queued_update> queue;
   /// Whether updates travel on the bulk plane, and where to.
   bool use_bulk = false;
   std::string bulk_host;
   std::uint16_t bulk_port = 0;
-  /// Tags the bulk attempts: an ack answers the attempt with its tag.
+  /// Tags the attempts: an answer ends only the attempt with its tag.
   std::uint64_t tag = 0;
   /// Set once the variable actor is gone (its node died or it stopped):
   /// every call that needs it fails with this error from then on.
@@ -91,6 +94,8 @@ struct replica_state {
   std::unordered_map<variable_id, attached_variable> variables;
   std::shared_ptr<bulk_plane> bulk;
   std::optional<std::uint64_t> bulk_threshold;
+  /// Guards the updates in flight of every variable (their deadlines).
+  deadline_alarm<update_alarm_atom> update_alarm;
   static inline const char* name = "varsync.replica";
 };
 

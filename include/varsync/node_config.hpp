@@ -93,7 +93,8 @@ struct node_config {
   /// measured faster at every size (8 B steps 1.7x, 16 MiB 2x).
   std::optional<std::uint64_t> bulk_threshold = std::uint64_t{0};
 
-  /// Worker threads of the actor scheduler; 0 = one per hardware thread.
+  /// Worker threads of the actor scheduler; 0 = one per hardware thread
+  /// (at least 2).
   std::size_t worker_threads = 0;
 
   /// Tasks other nodes may start here by name (`runtime::spawn_task`).

@@ -35,7 +35,8 @@ struct runtime_options {
   /// Deadline of calls that pass no timeout.
   std::chrono::milliseconds default_timeout{std::chrono::seconds{30}};
 
-  /// Worker threads of the actor scheduler; 0 = one per hardware thread.
+  /// Worker threads of the actor scheduler; 0 = one per hardware thread
+  /// (at least 2).
   std::size_t worker_threads = 0;
 };
 

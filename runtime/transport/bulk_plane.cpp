@@ -29,6 +29,9 @@ constexpr std::uint32_t frame_magic = 0x31425356; // "VSB1"
 constexpr std::size_t header_size = 72;
 /// The longest error message an ack may carry.
 constexpr std::uint64_t max_ack_text = 64 * 1024;
+/// Frames up to this many payload bytes are written by the sending thread
+/// itself when the connection is idle (see `bulk_plane::impl::post`).
+constexpr std::size_t inline_write_limit = 64 * 1024;
 
 /// The fixed part of a frame, as it travels.
 struct wire_header {
@@ -84,7 +87,7 @@ const char* check_head(const wire_header& head) {
   if (head.magic != frame_magic)
     return "bad magic (not a varsync bulk frame)";
   if (head.kind < static_cast<std::uint8_t>(bulk_kind::contribute) ||
-      head.kind > static_cast<std::uint8_t>(bulk_kind::ack))
+      head.kind > static_cast<std::uint8_t>(bulk_kind::install_ack))
     return "unknown frame kind";
   if (head.kind == static_cast<std::uint8_t>(bulk_kind::ack)) {
     if (head.rank != 0 || head.payload > max_ack_text)
@@ -155,6 +158,54 @@ bool write_all(int fd, std::vector<iovec> parts) {
   return true;
 }
 
+/// The pieces of `frame` as they go on the wire: `head` (from
+/// `encode_head`), then the text or the tensor's own bytes.
+std::vector<iovec> parts_of(const bulk_frame& frame,
+                            std::vector<std::byte>& head) {
+  std::vector<iovec> parts{{head.data(), head.size()}};
+  if (frame.kind == bulk_kind::ack) {
+    if (!frame.text.empty())
+      parts.push_back({const_cast<char*>(frame.text.data()), // NOLINT
+                       frame.text.size()});
+  } else if (auto bytes = frame.value.bytes(); !bytes.empty()) {
+    parts.push_back(
+        {const_cast<std::byte*>(bytes.data()), bytes.size()}); // NOLINT
+  }
+  return parts;
+}
+
+/// The payload bytes of `frame`.
+std::size_t payload_of(const bulk_frame& frame) {
+  return frame.kind == bulk_kind::ack ? frame.text.size()
+                                      : frame.value.bytes().size();
+}
+
+/// Writes what the socket takes of `parts` without blocking; the bytes
+/// left unsent are appended to `rest`. False on a socket error.
+bool write_some(int fd, const std::vector<iovec>& parts,
+                std::vector<std::byte>& rest) {
+  msghdr message{};
+  message.msg_iov = const_cast<iovec*>(parts.data()); // NOLINT
+  message.msg_iovlen = parts.size();
+  ssize_t sent = -1;
+  do
+    sent = ::sendmsg(fd, &message, MSG_NOSIGNAL | MSG_DONTWAIT);
+  while (sent < 0 && errno == EINTR);
+  if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+    return false;
+  auto skip = sent < 0 ? std::size_t{0} : static_cast<std::size_t>(sent);
+  for (const auto& part : parts) {
+    auto* data = static_cast<const std::byte*>(part.iov_base);
+    if (skip >= part.iov_len) {
+      skip -= part.iov_len;
+      continue;
+    }
+    rest.insert(rest.end(), data + skip, data + part.iov_len);
+    skip = 0;
+  }
+  return true;
+}
+
 void set_no_delay(int fd) {
   int on = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
@@ -196,6 +247,11 @@ struct bulk_connection {
   std::mutex mutex;
   std::condition_variable wake;
   std::deque<bulk_frame> queue;
+  /// Bytes of a frame a sending thread wrote only in part; the writer
+  /// thread sends them before anything queued.
+  std::vector<std::byte> tail;
+  /// A thread (the writer or a sender writing inline) is writing to `fd`.
+  bool writing = false;
   int fd = -1;
   bool closed = false;
   std::thread writer;
@@ -212,6 +268,10 @@ struct bulk_connection {
       writer.join();
     if (reader.joinable())
       reader.join();
+    { // a sender may still be inside an inline write
+      std::unique_lock guard{mutex};
+      wake.wait(guard, [this] { return !writing; });
+    }
     if (fd >= 0)
       ::close(fd);
     fd = -1;
@@ -239,6 +299,7 @@ struct bulk_connection {
     std::lock_guard guard{mutex};
     closed = true;
     queue.clear();
+    tail.clear();
     if (fd >= 0)
       ::shutdown(fd, SHUT_RDWR);
     wake.notify_all();
@@ -402,31 +463,86 @@ struct bulk_plane::impl {
     }
     for (;;) {
       bulk_frame frame;
+      std::vector<std::byte> tail;
       {
         std::unique_lock guard{c->mutex};
-        c->wake.wait(guard, [&] { return c->closed || !c->queue.empty(); });
+        c->wake.wait(guard, [&] {
+          return c->closed ||
+                 (!c->writing && (!c->tail.empty() || !c->queue.empty()));
+        });
         if (c->closed)
           return;
-        frame = std::move(c->queue.front());
-        c->queue.pop_front();
+        c->writing = true;
+        if (!c->tail.empty()) {
+          tail.swap(c->tail);
+        } else {
+          frame = std::move(c->queue.front());
+          c->queue.pop_front();
+        }
       }
-      auto head = encode_head(frame);
-      std::vector<iovec> parts{{head.data(), head.size()}};
-      if (frame.kind == bulk_kind::ack) {
-        if (!frame.text.empty())
-          parts.push_back({frame.text.data(), frame.text.size()});
-      } else if (auto bytes = frame.value.bytes(); !bytes.empty()) {
-        parts.push_back(
-            {const_cast<std::byte*>(bytes.data()), bytes.size()}); // NOLINT
-        tensor_bytes_serialized.fetch_add(bytes.size(),
-                                          std::memory_order_relaxed);
+      bool written = false;
+      if (!tail.empty()) {
+        written = write_all(c->fd, {{tail.data(), tail.size()}});
+      } else {
+        auto head = encode_head(frame);
+        written = write_all(c->fd, parts_of(frame, head));
+        if (frame.kind != bulk_kind::ack)
+          tensor_bytes_serialized.fetch_add(payload_of(frame),
+                                            std::memory_order_relaxed);
+        counters.frames_sent.fetch_add(1, std::memory_order_relaxed);
       }
-      if (!write_all(c->fd, std::move(parts))) {
-        closed_because(*c, std::strerror(errno));
+      auto write_error = errno;
+      {
+        std::lock_guard guard{c->mutex};
+        c->writing = false;
+        c->wake.notify_all();
+      }
+      if (!written) {
+        closed_because(*c, std::strerror(write_error));
         return;
       }
-      counters.frames_sent.fetch_add(1, std::memory_order_relaxed);
     }
+  }
+
+  /// Sends `frame` on `c`, or drops it and returns false when `c` is
+  /// closed. A small frame on an idle connection (nothing queued, nobody
+  /// writing, the socket connected) is written by the calling thread with
+  /// a non-blocking send, so the step's small frames cost no wake-up of
+  /// the writer thread; what the socket does not take at once, and every
+  /// other frame, goes to the writer thread. Never blocks on the network.
+  bool post(bulk_connection& c, bulk_frame frame) {
+    std::unique_lock guard{c.mutex};
+    if (c.closed)
+      return false;
+    if (c.fd < 0 || c.writing || !c.queue.empty() || !c.tail.empty() ||
+        payload_of(frame) > inline_write_limit) {
+      c.queue.push_back(std::move(frame));
+      c.wake.notify_all();
+      return true;
+    }
+    c.writing = true;
+    auto fd = c.fd;
+    guard.unlock();
+    auto head = encode_head(frame);
+    std::vector<std::byte> rest;
+    auto written = write_some(fd, parts_of(frame, head), rest);
+    auto write_error = errno;
+    if (frame.kind != bulk_kind::ack)
+      tensor_bytes_serialized.fetch_add(payload_of(frame),
+                                        std::memory_order_relaxed);
+    counters.frames_sent.fetch_add(1, std::memory_order_relaxed);
+    guard.lock();
+    c.writing = false;
+    if (!c.closed)
+      c.tail = std::move(rest);
+    // Wake the writer only for work (a notify it does not need costs it a
+    // wake-up); finish() waits only on a closed connection.
+    if (c.closed || !c.tail.empty() || !c.queue.empty())
+      c.wake.notify_all();
+    guard.unlock();
+    if (!written)
+      closed_because(c, std::strerror(write_error));
+    return true;
   }
 
   void accept_loop() {
@@ -558,13 +674,7 @@ void bulk_plane::send(const std::string& host, std::uint16_t port,
       added = true;
     }
   }
-  {
-    std::lock_guard guard{c->mutex};
-    if (!c->closed) {
-      c->queue.push_back(std::move(frame));
-      c->wake.notify_one();
-    }
-  }
+  impl_->post(*c, std::move(frame));
   if (added)
     impl_->reap();
 }
@@ -578,12 +688,7 @@ bool bulk_plane::reply(std::uint64_t connection, bulk_frame frame) {
       return false;
     c = i->second;
   }
-  std::lock_guard guard{c->mutex};
-  if (c->closed)
-    return false;
-  c->queue.push_back(std::move(frame));
-  c->wake.notify_one();
-  return true;
+  return impl_->post(*c, std::move(frame));
 }
 
 void bulk_plane::stop() {

@@ -60,6 +60,10 @@ enum class bulk_kind : std::uint8_t {
   /// The outcome of a contribution: `code` is 0 or the errc, `number` the
   /// step, `text` the error message.
   ack = 3,
+  /// An install and the successful ack of the contribution it completes,
+  /// in one frame (one write and one read less per step): `number` is the
+  /// version, `index` the step, `tag` the attempt.
+  install_ack = 4,
 };
 
 /// One frame to send. Tensors are sent from their own buffer.
@@ -71,14 +75,14 @@ struct bulk_frame {
   /// contribute: the actor id of the sending replica actor (for replies).
   std::uint64_t reply_to = 0;
   std::uint64_t variable = 0;
-  /// contribute: the replica index.
+  /// contribute: the replica index; install_ack: the step.
   std::uint64_t index = 0;
   /// contribute, ack: the step; install: the version.
   std::uint64_t number = 0;
-  /// contribute, ack: the attempt a reply answers.
+  /// contribute, ack, install_ack: the attempt a reply answers.
   std::uint64_t tag = 0;
   std::int64_t timeout_ms = 0;
-  /// contribute, install.
+  /// contribute, install, install_ack.
   tensor value;
   /// ack: the error message.
   std::string text;

@@ -157,3 +157,40 @@ TEST_CASE_FIXTURE(fixture,
           "least 1 (staleness bound 0)");
   }
 }
+
+TEST_CASE_FIXTURE(fixture,
+                  "an update whose variable actor never answers fails at its "
+                  "own deadline, even behind a later one") {
+  // The variable actor is a scoped actor that never reads its mailbox. One
+  // alarm guards both variables' updates in flight: the later deadline is
+  // armed first, the earlier one must arm it again.
+  caf::scoped_actor silent{*system};
+  variable_options options;
+  options.sync = synchronization::on_write;
+  for (variable_id id : {1, 2})
+    REQUIRE(ask<std::uint64_t>(attach_atom::value, id, std::string{"quiet"},
+                               caf::actor_cast<caf::actor>(silent), tensor(0.0),
+                               options, std::uint64_t{1}, std::string{},
+                               std::uint16_t{0}));
+  caf::scoped_actor caller{*system};
+  caller->send(replica, update_atom::value, variable_id{1}, std::uint64_t{0},
+               to_wire(update_op::add), tensor(1.0), std::int64_t{20000});
+  // Same sender, FIFO: once this answers, the patient update is in flight.
+  caller->request(replica, 5s, copy_get_atom::value, variable_id{1})
+      .receive([](tensor&) {},
+               [](caf::error& err) { FAIL(caf::to_string(err)); });
+  auto hasty =
+      ask<ok_atom>(update_atom::value, variable_id{2}, std::uint64_t{0},
+                   to_wire(update_op::add), tensor(1.0), std::int64_t{50});
+  REQUIRE(!hasty);
+  CHECK(hasty.error().code() == errc::timeout);
+  CHECK(hasty.error().message() ==
+        "variable 'quiet': no answer from its actor by the deadline; the step "
+        "may or may not have been applied");
+  // The patient update is still in flight (its deadline is 20 s away).
+  bool answered = false;
+  caller->receive([&](ok_atom) { answered = true; },
+                  [&](caf::error&) { answered = true; },
+                  caf::after(0s) >> [] {});
+  CHECK_FALSE(answered);
+}

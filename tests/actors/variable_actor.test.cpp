@@ -245,3 +245,44 @@ TEST_CASE("a variable actor whose policy has no row refuses every request "
   CHECK(code_of(status_atom::value) == errc::invalid_policy);
   caf::anon_send_exit(variable, caf::exit_reason::user_shutdown);
 }
+
+TEST_CASE("a contributor's short deadline holds while a longer one of the "
+          "same step is pending") {
+  // One alarm guards every contributor: the second, earlier deadline must
+  // arm it again, not wait for the first.
+  cluster c{3, synchronization::on_write, aggregation::sum, tensor(1.0)};
+  auto update = [&](std::size_t replica, std::int64_t timeout_ms) {
+    return c.ask<ok_atom>(c.replicas[replica], update_atom::value,
+                          variable_id{5}, std::uint64_t{0},
+                          to_wire(update_op::add), tensor(1.0), timeout_ms);
+  };
+  auto handled_before = c.counters->messages.load();
+  std::atomic<bool> patient_done{false};
+  std::optional<expected<ok_atom>> patient;
+  std::thread first{[&] {
+    patient.emplace(update(0, 8000));
+    patient_done = true;
+  }};
+  // Let the variable actor record the patient contribution first: two
+  // messages counted (the replica's update, the variable's contribution;
+  // the counters are shared).
+  auto give_up = std::chrono::steady_clock::now() + 5s;
+  while (c.counters->messages.load() < handled_before + 2 &&
+         std::chrono::steady_clock::now() < give_up)
+    std::this_thread::yield();
+  REQUIRE(c.counters->messages.load() >= handled_before + 2);
+  auto hasty = update(1, 100);
+  REQUIRE(!hasty);
+  CHECK(hasty.error().code() == errc::timeout);
+  CHECK_FALSE(patient_done.load());
+  // The patient one completes once the others contribute.
+  std::thread second{[&] { CHECK(update(1, 8000)); }};
+  std::thread third{[&] { CHECK(update(2, 8000)); }};
+  second.join();
+  third.join();
+  first.join();
+  REQUIRE(patient);
+  CHECK(*patient);
+  for (auto& store : c.stores)
+    CHECK(store->find(5)->load()->value == tensor(4.0));
+}

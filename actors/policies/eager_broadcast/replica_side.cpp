@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <chrono>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace varsync {
 
@@ -12,7 +14,12 @@ namespace {
 
 using std::chrono::milliseconds;
 
-/// Sends the oldest queued update of `id` unless one is in flight.
+void finish_attempt(replica_actor_type* self, variable_id id, std::uint64_t tag,
+                    std::optional<error> outcome);
+
+/// Sends the oldest queued update of `id` unless one is in flight. The
+/// attempt is tagged; its answer (a CAF response or a bulk ack) or its
+/// deadline ends it, whichever comes first (`finish_attempt`).
 void send_next_update(replica_actor_type* self, variable_id id) {
   auto& entry = self->state.variables[id];
   while (!entry.in_flight && !entry.queue.empty()) {
@@ -34,7 +41,10 @@ void send_next_update(replica_actor_type* self, variable_id id) {
     }
     entry.in_flight = true;
     entry.in_flight_reply = update.reply;
+    entry.in_flight_deadline = update.deadline + reply_grace;
+    self->state.update_alarm.arm(self, entry.in_flight_deadline);
     auto step = entry.next_step;
+    auto tag = ++entry.tag;
     if (entry.use_bulk) {
       bulk_frame frame;
       frame.kind = bulk_kind::contribute;
@@ -44,50 +54,37 @@ void send_next_update(replica_actor_type* self, variable_id id) {
       frame.variable = id;
       frame.index = static_cast<std::uint64_t>(self->state.index);
       frame.number = step;
-      frame.tag = ++entry.tag;
+      frame.tag = tag;
       frame.timeout_ms = static_cast<std::int64_t>(remaining.count());
       frame.value = std::move(update.operand);
       self->state.bulk->send(entry.bulk_host, entry.bulk_port,
                              std::move(frame));
-      self->delayed_send(self, remaining + reply_grace,
-                         bulk_expired_atom::value, id, entry.tag);
       continue;
     }
-    self->request(entry.variable_actor, remaining + reply_grace,
-                  contribute_atom::value,
+    // No CAF timeout: the alarm above guards the attempt (a CAF timeout
+    // would cost the clock thread two wake-ups per step).
+    self->request(entry.variable_actor, caf::infinite, contribute_atom::value,
                   static_cast<std::uint64_t>(self->state.index), step,
                   to_wire(update.op), std::move(update.operand),
                   static_cast<std::int64_t>(remaining.count()))
-        .then(
-            [self, id, reply = update.reply](ok_atom) mutable {
-              auto& current = self->state.variables[id];
-              if (current.unavailable)
-                return; // the caller already got variable_unavailable
-              ++current.next_step;
-              current.in_flight = false;
-              reply.succeed();
-              send_next_update(self, id);
-            },
-            [self, id, reply = update.reply](caf::error& err) mutable {
-              if (self->state.variables[id].unavailable)
-                return; // the caller already got variable_unavailable
-              self->state.variables[id].in_flight = false;
-              reply.fail(std::move(err));
-              send_next_update(self, id);
-            });
+        .then([self, id,
+               tag](ok_atom) { finish_attempt(self, id, tag, std::nullopt); },
+              [self, id, tag](caf::error& err) {
+                auto i = self->state.variables.find(id);
+                if (i == self->state.variables.end())
+                  return;
+                finish_attempt(
+                    self, id, tag,
+                    from_caf_error(err, "variable '" + i->second.name + "'"));
+              });
   }
 }
 
-/// Queues an update behind the variable's earlier ones.
-void accept_update(replica_actor_type* self, numbered_update update) {
-  self->state.variables[update.id].queue.push_back(std::move(update.update));
-  send_next_update(self, update.id);
-}
-
-/// Ends the bulk attempt `tag` of variable `id` with `outcome` (nullopt:
-/// success) unless it is no longer the attempt in flight.
-void finish_bulk_attempt(replica_actor_type* self, variable_id id,
-                         std::uint64_t tag, std::optional<error> outcome) {
+/// Ends the attempt `tag` of variable `id` with `outcome` (nullopt:
+/// success) unless it is no longer the attempt in flight (it timed out, or
+/// the variable became unavailable and its caller was told so).
+void finish_attempt(replica_actor_type* self, variable_id id, std::uint64_t tag,
+                    std::optional<error> outcome) {
   auto i = self->state.variables.find(id);
   if (i == self->state.variables.end())
     return;
@@ -102,6 +99,37 @@ void finish_bulk_attempt(replica_actor_type* self, variable_id id,
     entry.in_flight_reply.succeed();
   }
   send_next_update(self, id);
+}
+
+/// The update alarm went off: fails every attempt whose deadline passed
+/// and arms the alarm for the earliest one left.
+void expire_attempts(replica_actor_type* self, std::int64_t ticks) {
+  auto now = self->state.update_alarm.fired(ticks);
+  std::vector<std::pair<variable_id, std::uint64_t>> expired;
+  std::optional<clock_type::time_point> earliest;
+  for (auto& [id, entry] : self->state.variables) {
+    if (!entry.in_flight || entry.unavailable)
+      continue;
+    if (entry.in_flight_deadline <= now)
+      expired.emplace_back(id, entry.tag);
+    else if (!earliest || entry.in_flight_deadline < *earliest)
+      earliest = entry.in_flight_deadline;
+  }
+  if (earliest)
+    self->state.update_alarm.arm(self, *earliest);
+  for (auto [id, tag] : expired)
+    finish_attempt(
+        self, id, tag,
+        error{errc::timeout,
+              "variable '" + self->state.variables[id].name +
+                  "': no answer from its actor by the deadline; the step may "
+                  "or may not have been applied"});
+}
+
+/// Queues an update behind the variable's earlier ones.
+void accept_update(replica_actor_type* self, numbered_update update) {
+  self->state.variables[update.id].queue.push_back(std::move(update.update));
+  send_next_update(self, update.id);
 }
 
 /// Takes a replica-context update of `id` (the `call`-th call of this
@@ -187,19 +215,11 @@ caf::message_handler eager_broadcast_replica_side(replica_actor_type* self) {
                                     "': its actor answered with unknown error "
                                     "code " +
                                     std::to_string(code) + ": " + text};
-        finish_bulk_attempt(self, id, tag, std::move(outcome));
+        finish_attempt(self, id, tag, std::move(outcome));
       },
-      [self](bulk_expired_atom, variable_id id, std::uint64_t tag) {
+      [self](update_alarm_atom, std::int64_t ticks) {
         self->state.counters->count_message();
-        auto i = self->state.variables.find(id);
-        if (i == self->state.variables.end())
-          return;
-        finish_bulk_attempt(
-            self, id, tag,
-            error{errc::timeout, "variable '" + i->second.name +
-                                     "': no answer from its actor on the bulk "
-                                     "plane by the deadline; the step may or "
-                                     "may not have been applied"});
+        expire_attempts(self, ticks);
       },
       [self](update_atom, variable_id id, std::uint64_t call,
              std::uint8_t op_byte, tensor& operand,

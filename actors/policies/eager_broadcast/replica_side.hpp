@@ -11,7 +11,7 @@
 namespace varsync {
 
 /// The replica actor's handlers for on_write: update_atom,
-/// local_update_atom, install_atom, bulk_ack_atom, bulk_expired_atom.
+/// local_update_atom, install_atom, bulk_ack_atom, update_alarm_atom.
 caf::message_handler eager_broadcast_replica_side(replica_actor_type* self);
 
 /// The variable actor of `entry` is gone: fails its update in flight and

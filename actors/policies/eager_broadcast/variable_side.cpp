@@ -1,8 +1,10 @@
 #include "actors/policies/eager_broadcast/variable_side.hpp"
 
 #include "actors/caf_error.hpp"
+#include "actors/deadline_alarm.hpp"
 #include "actors/policies/eager_broadcast/state_machine.hpp"
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <utility>
@@ -24,6 +26,8 @@ struct contributor {
   caf::response_promise promise;
   std::optional<bulk_route> route;
   std::uint64_t tag = 0;
+  /// When the step fails for this contributor if still incomplete.
+  std::chrono::steady_clock::time_point deadline;
 };
 
 } // namespace
@@ -36,6 +40,8 @@ caf::behavior eager_broadcast_variable_side(variable_actor_type* self) {
   using waiting_map =
       std::map<std::pair<std::uint64_t, std::size_t>, contributor>;
   auto waiting = std::make_shared<waiting_map>();
+  // Guards the contributors' deadlines with one pending timer.
+  auto alarm = std::make_shared<deadline_alarm<step_alarm_atom>>();
   // Bulk routes of the replicas that contribute on the bulk plane.
   auto routes = std::make_shared<std::vector<std::optional<bulk_route>>>(
       spec.replicas.size());
@@ -79,11 +85,13 @@ caf::behavior eager_broadcast_variable_side(variable_actor_type* self) {
   // Installs each version everywhere, then releases the step's contributors:
   // a replica actor handles our install before our reply (same sender, same
   // receiver, FIFO; on the bulk plane: same connection), so a released
-  // caller's next read sees the version.
+  // caller's next read sees the version. A bulk contributor of the step gets
+  // its install and its ack in one frame (install_ack).
   auto publish = [self, waiting, routes, answer](
                      const std::vector<policies::published_version>& versions) {
     auto& state = self->state;
     for (const auto& published : versions) {
+      std::vector<bool> acked(state.spec.replicas.size(), false);
       for (std::size_t i = 0; i < state.spec.replicas.size(); ++i) {
         if (state.lost[i])
           continue;
@@ -95,8 +103,21 @@ caf::behavior eager_broadcast_variable_side(variable_actor_type* self) {
           install.variable = state.spec.id;
           install.number = published.version;
           install.value = published.value;
-          if (state.spec.bulk->reply(route->connection, std::move(install)))
+          if (published.step) {
+            auto who = waiting->find({*published.step, i});
+            if (who != waiting->end() && who->second.route &&
+                who->second.route->connection == route->connection &&
+                who->second.route->replica_actor == route->replica_actor) {
+              install.kind = bulk_kind::install_ack;
+              install.index = *published.step;
+              install.tag = who->second.tag;
+            }
+          }
+          auto with_ack = install.kind == bulk_kind::install_ack;
+          if (state.spec.bulk->reply(route->connection, std::move(install))) {
+            acked[i] = with_ack;
             continue;
+          }
           route.reset(); // the connection is gone: back to CAF
         }
         self->send(state.spec.replicas[i], install_atom::value, state.spec.id,
@@ -106,17 +127,20 @@ caf::behavior eager_broadcast_variable_side(variable_actor_type* self) {
         continue;
       auto first = waiting->lower_bound({*published.step, 0});
       auto last = waiting->lower_bound({*published.step + 1, 0});
-      for (auto i = first; i != last; ++i)
-        answer(i->second, i->first.second, *published.step, std::nullopt);
+      for (auto i = first; i != last; ++i) {
+        auto index = i->first.second;
+        if (index >= acked.size() || !acked[index])
+          answer(i->second, index, *published.step, std::nullopt);
+      }
       waiting->erase(first, last);
     }
   };
   // Records a contribution (from a CAF request or a bulk frame) and
   // publishes what it completes; errors go back to `who` at once.
-  auto contribute = [self, policy, waiting, publish,
-                     answer](contributor who, std::uint64_t replica,
-                             std::uint64_t step, std::uint8_t op_byte,
-                             tensor& operand, std::int64_t timeout_ms) {
+  auto contribute = [self, policy, waiting, publish, answer,
+                     alarm](contributor who, std::uint64_t replica,
+                            std::uint64_t step, std::uint8_t op_byte,
+                            tensor& operand, std::int64_t timeout_ms) {
     self->state.spec.counters->count_message();
     auto index = static_cast<std::size_t>(replica);
     auto op = op_from_wire(op_byte);
@@ -129,10 +153,10 @@ caf::behavior eager_broadcast_variable_side(variable_actor_type* self) {
       answer(who, index, step, published.error());
       return;
     }
-    waiting->emplace(std::pair{step, index}, std::move(who));
+    who.deadline = std::chrono::steady_clock::now() + to_timeout(timeout_ms);
     if (published->empty())
-      self->delayed_send(self, to_timeout(timeout_ms), step_expired_atom::value,
-                         replica, step);
+      alarm->arm(self, who.deadline);
+    waiting->emplace(std::pair{step, index}, std::move(who));
     publish(*published);
   };
   // A lost replica leaves the group: pending steps finish with the
@@ -149,8 +173,8 @@ caf::behavior eager_broadcast_variable_side(variable_actor_type* self) {
       [self, contribute](contribute_atom, std::uint64_t replica,
                          std::uint64_t step, std::uint8_t op_byte,
                          tensor& operand, std::int64_t timeout_ms) {
-        contribute(contributor{self->make_response_promise(), {}, 0}, replica,
-                   step, op_byte, operand, timeout_ms);
+        contribute(contributor{self->make_response_promise(), {}, 0, {}},
+                   replica, step, op_byte, operand, timeout_ms);
       },
       [self, contribute, routes](bulk_contribute_atom, std::uint64_t connection,
                                  std::uint64_t reply_to, std::uint64_t replica,
@@ -161,20 +185,31 @@ caf::behavior eager_broadcast_variable_side(variable_actor_type* self) {
         // Later installs for this replica take its connection too.
         if (replica < routes->size())
           (*routes)[replica] = route;
-        contribute(contributor{{}, route, tag}, replica, step, op_byte, operand,
-                   timeout_ms);
+        contribute(contributor{{}, route, tag, {}}, replica, step, op_byte,
+                   operand, timeout_ms);
       },
-      [self, policy, waiting, answer](step_expired_atom, std::uint64_t replica,
-                                      std::uint64_t step) {
+      // Fails the contributions whose deadline passed (their step stays
+      // open for the others) and arms the alarm for the earliest left.
+      [self, policy, waiting, answer, alarm](step_alarm_atom,
+                                             std::int64_t ticks) {
         self->state.spec.counters->count_message();
-        auto index = static_cast<std::size_t>(replica);
-        if (auto err = policy->expire(index, step)) {
-          auto i = waiting->find({step, index});
-          if (i != waiting->end()) {
+        auto now = alarm->fired(ticks);
+        std::optional<std::chrono::steady_clock::time_point> earliest;
+        for (auto i = waiting->begin(); i != waiting->end();) {
+          auto [step, index] = i->first;
+          if (i->second.deadline > now) {
+            if (!earliest || i->second.deadline < *earliest)
+              earliest = i->second.deadline;
+            ++i;
+          } else if (auto err = policy->expire(index, step)) {
             answer(i->second, index, step, *err);
-            waiting->erase(i);
+            i = waiting->erase(i);
+          } else {
+            ++i;
           }
         }
+        if (earliest)
+          alarm->arm(self, *earliest);
       },
       [self, policy](read_atom, std::int64_t) {
         self->state.spec.counters->count_message();

@@ -362,3 +362,67 @@ TEST_CASE_FIXTURE(fixture, "sending to a port nobody listens on drops the "
   b->stop();
   CHECK_FALSE(b->reply(1, frame));
 }
+
+TEST_CASE_FIXTURE(fixture, "small frames written by the sender and large "
+                           "ones queued for the writer keep their order; an "
+                           "install_ack arrives as an install, then an ack") {
+  caf::scoped_actor variable{*system};
+  caf::scoped_actor replica{*system};
+  add_bulk_target(*b, caf::actor_cast<caf::actor>(variable));
+  add_bulk_target(*a, caf::actor_cast<caf::actor>(replica));
+  bulk_frame hello;
+  hello.kind = bulk_kind::contribute;
+  hello.target = variable->id();
+  hello.reply_to = replica->id();
+  hello.value = tensor{1.0f};
+  a->send(b->host(), b->port(), hello);
+  std::optional<std::uint64_t> connection;
+  variable->receive([&](bulk_contribute_atom, std::uint64_t via, std::uint64_t,
+                        std::uint64_t, std::uint64_t, std::uint8_t, tensor&,
+                        std::int64_t, std::uint64_t) { connection = via; },
+                    caf::after(5s) >> [] { FAIL("no contribution arrived"); });
+  REQUIRE(connection);
+  // 1 MiB frames exceed the inline limit: they go to the writer thread
+  // while the small ones behind them must wait their turn.
+  constexpr std::uint64_t versions = 40;
+  for (std::uint64_t version = 1; version <= versions; ++version) {
+    std::vector<float> values(version % 3 == 0 ? 256 * 1024 : 1,
+                              static_cast<float>(version));
+    bulk_frame install;
+    install.kind = bulk_kind::install;
+    install.target = replica->id();
+    install.variable = 7;
+    install.number = version;
+    install.value = *tensor::from_values<float>(
+        values, shape_type{static_cast<std::int64_t>(values.size())});
+    REQUIRE(b->reply(*connection, std::move(install)));
+  }
+  bulk_frame both;
+  both.kind = bulk_kind::install_ack;
+  both.target = replica->id();
+  both.variable = 7;
+  both.number = versions + 1;
+  both.index = 12; // the step
+  both.tag = 9;
+  both.value = tensor{-1.0f};
+  REQUIRE(b->reply(*connection, std::move(both)));
+  for (std::uint64_t version = 1; version <= versions + 1; ++version) {
+    auto got = receive_install(replica);
+    REQUIRE(got);
+    CHECK(got->first == version);
+    auto expected_value =
+        version > versions ? -1.0f : static_cast<float>(version);
+    CHECK(got->second.front() == expected_value);
+    CHECK(got->second.back() == expected_value);
+  }
+  replica->receive(
+      [&](bulk_ack_atom, variable_id id, std::uint64_t step, std::uint64_t tag,
+          std::uint8_t code, std::string& text) {
+        CHECK(id == 7);
+        CHECK(step == 12);
+        CHECK(tag == 9);
+        CHECK(code == 0);
+        CHECK(text.empty());
+      },
+      caf::after(5s) >> [] { FAIL("no ack arrived"); });
+}
