@@ -1,6 +1,7 @@
 #include "actors/directory_actor.hpp"
 
 #include "actors/caf_error.hpp"
+#include "actors/counted_actor.hpp"
 #include "runtime/core/wording.hpp"
 
 #include <algorithm>
@@ -82,7 +83,11 @@ struct directory_state {
   static inline const char* name = "varsync.directory";
 };
 
-using directory_actor_type = caf::stateful_actor<directory_state>;
+inline actor_counters* message_counters(directory_state& state) {
+  return state.counters.get();
+}
+
+using directory_actor_type = counted_actor<directory_state>;
 
 caf::error invalid(std::string message) {
   return to_caf_error(error{errc::invalid_argument, std::move(message)});
@@ -445,15 +450,11 @@ caf::behavior directory_actor(directory_actor_type* self, bool spread,
   self->state.counters = std::move(counters);
   self->set_down_handler([self](caf::down_msg& msg) { on_down(self, msg); });
   return {
-      [self](node_atom, node_info& info) {
-        self->state.counters->count_message();
-        return register_node(self, info);
-      },
+      [self](node_atom, node_info& info) { return register_node(self, info); },
       [self](group_atom, const std::string& name, std::uint64_t size,
              const std::vector<std::uint64_t>& indices,
              const std::vector<caf::actor>& actors, const std::string& node,
              std::int64_t timeout_ms) {
-        self->state.counters->count_message();
         return join_group(self, name, size, indices, actors, node, timeout_ms);
       },
       [self](join_expired_atom, const std::string& name, std::uint64_t token) {
@@ -462,7 +463,6 @@ caf::behavior directory_actor(directory_actor_type* self, bool spread,
       [self](variable_atom, std::string& group, std::string& name,
              tensor& initial,
              variable_options& options) -> caf::result<variable_info> {
-        self->state.counters->count_message();
         if (name.empty())
           return invalid("a variable needs a non-empty name");
         return create_or_get(self,
@@ -472,7 +472,6 @@ caf::behavior directory_actor(directory_actor_type* self, bool spread,
       },
       [self](lookup_atom,
              const std::string& name) -> caf::result<variable_info> {
-        self->state.counters->count_message();
         auto i = self->state.variables.find(name);
         if (i == self->state.variables.end())
           return to_caf_error(
@@ -481,7 +480,6 @@ caf::behavior directory_actor(directory_actor_type* self, bool spread,
         return i->second.info;
       },
       [self](status_atom, std::int64_t timeout_ms) {
-        self->state.counters->count_message();
         return report_status(
             self, milliseconds{std::max<std::int64_t>(timeout_ms, 1)});
       },

@@ -2,6 +2,7 @@
 
 #include "actors/bulk_delivery.hpp"
 #include "actors/caf_error.hpp"
+#include "actors/counted_actor.hpp"
 #include "actors/variable_actor.hpp"
 
 #include <vector>
@@ -18,7 +19,11 @@ struct node_agent_state {
   static inline const char* name = "varsync.node_agent";
 };
 
-using node_agent_type = caf::stateful_actor<node_agent_state>;
+inline actor_counters* message_counters(node_agent_state& state) {
+  return state.counters.get();
+}
+
+using node_agent_type = counted_actor<node_agent_state>;
 
 caf::behavior node_agent(node_agent_type* self, caf::actor directory,
                          std::shared_ptr<actor_counters> counters,
@@ -38,7 +43,6 @@ caf::behavior node_agent(node_agent_type* self, caf::actor directory,
   };
   return {
       [self, no_directory](node_atom) -> caf::result<caf::actor> {
-        self->state.counters->count_message();
         if (!self->state.directory)
           return no_directory();
         return self->state.directory;
@@ -49,7 +53,6 @@ caf::behavior node_agent(node_agent_type* self, caf::actor directory,
       },
       [self, no_directory](
           status_atom, std::int64_t timeout_ms) -> caf::result<cluster_status> {
-        self->state.counters->count_message();
         if (!self->state.directory)
           return no_directory();
         // Not a delegation: the directory may have no connection to the
@@ -66,7 +69,6 @@ caf::behavior node_agent(node_agent_type* self, caf::actor directory,
         return promise;
       },
       [self](spawn_atom, variable_wire_spec& wire) -> caf::result<caf::actor> {
-        self->state.counters->count_message();
         if (wire.replicas.empty() || wire.name.empty())
           return to_caf_error(
               error{errc::invalid_argument,

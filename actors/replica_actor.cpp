@@ -46,7 +46,6 @@ caf::behavior replica_actor(replica_actor_type* self, std::size_t index,
              const caf::actor& variable_actor, const tensor& initial,
              const variable_options& options, std::uint64_t replicas,
              std::string& bulk_host, std::uint16_t bulk_port) {
-        self->state.counters->count_message();
         auto slot = self->state.store->attach(id, initial);
         auto& entry = self->state.variables[id];
         entry.name = std::move(name);

@@ -5,6 +5,7 @@
 // replica_side.cpp; actors/replica_actor.cpp combines them.
 
 #include "actors/actor_counters.hpp"
+#include "actors/counted_actor.hpp"
 #include "actors/deadline_alarm.hpp"
 #include "actors/local_store.hpp"
 #include "actors/policies/bounded_staleness/replica_cache.hpp"
@@ -99,7 +100,12 @@ struct replica_state {
   static inline const char* name = "varsync.replica";
 };
 
-using replica_actor_type = caf::stateful_actor<replica_state>;
+/// The runtime's counters (actors/counted_actor.hpp counts every message).
+inline actor_counters* message_counters(replica_state& state) {
+  return state.counters.get();
+}
+
+using replica_actor_type = counted_actor<replica_state>;
 
 /// The error for a variable this replica does not hold.
 inline error not_attached(std::size_t index, variable_id id) {

@@ -21,10 +21,8 @@ constexpr milliseconds attach_timeout{std::chrono::seconds{30}};
 /// behavior only keeps the actor alive) and never acts as another policy.
 caf::behavior refusing_behavior(variable_actor_type* self, error why) {
   self->set_default_handler(
-      [why](caf::scheduled_actor* actor,
+      [why](caf::scheduled_actor*,
             caf::message_view&) -> caf::result<caf::message> {
-        static_cast<variable_actor_type*>(actor)
-            ->state.spec.counters->count_message();
         return to_caf_error(why);
       });
   return {
@@ -90,12 +88,8 @@ caf::result<ok_atom> attach_everywhere(variable_actor_type* self,
 
 caf::message_handler plain_attach_and_status(variable_actor_type* self) {
   return {
-      [self](attach_atom) {
-        self->state.spec.counters->count_message();
-        return attach_everywhere(self);
-      },
+      [self](attach_atom) { return attach_everywhere(self); },
       [self](status_atom) {
-        self->state.spec.counters->count_message();
         return caf::make_message(std::uint64_t{0}, std::uint64_t{0});
       },
   };

@@ -7,6 +7,7 @@
 // actors/policies/table.hpp.
 
 #include "actors/cluster_protocol.hpp"
+#include "actors/counted_actor.hpp"
 #include "actors/policies/policy_settings.hpp"
 #include "actors/protocol.hpp"
 #include "actors/request_all.hpp"
@@ -42,7 +43,12 @@ struct variable_state {
   }
 };
 
-using variable_actor_type = caf::stateful_actor<variable_state>;
+/// The runtime's counters (actors/counted_actor.hpp counts every message).
+inline actor_counters* message_counters(variable_state& state) {
+  return state.spec.counters.get();
+}
+
+using variable_actor_type = counted_actor<variable_state>;
 
 /// Handles the DOWN message of a monitored replica: marks it lost, stops
 /// every fan-in from waiting for it and returns its index (nullopt for an

@@ -108,7 +108,6 @@ caf::message_handler bounded_staleness_replica_side(replica_actor_type* self) {
   return {
       [self](refresh_atom, variable_id id, std::uint64_t min_clock,
              std::uint64_t version, tensor& snapshot) {
-        self->state.counters->count_message();
         auto i = self->state.variables.find(id);
         if (i == self->state.variables.end() || i->second.cache == nullptr)
           return;
@@ -116,7 +115,6 @@ caf::message_handler bounded_staleness_replica_side(replica_actor_type* self) {
         release_waiters(self);
       },
       [self](clock_atom, std::int64_t timeout_ms) -> caf::result<ok_atom> {
-        self->state.counters->count_message();
         auto& store = *self->state.store;
         auto clock = store.clock.load();
         for (auto& [id, entry] : self->state.variables) {
@@ -134,7 +132,6 @@ caf::message_handler bounded_staleness_replica_side(replica_actor_type* self) {
       },
       [self](wait_read_atom, variable_id id, std::uint64_t clock,
              std::int64_t timeout_ms) -> caf::result<tensor> {
-        self->state.counters->count_message();
         auto i = self->state.variables.find(id);
         if (i == self->state.variables.end() || i->second.cache == nullptr)
           return to_caf_error(not_attached(self->state.index, id));
@@ -145,14 +142,12 @@ caf::message_handler bounded_staleness_replica_side(replica_actor_type* self) {
         return wait_for_fresh(self, clock, id, timeout_ms);
       },
       [self](catch_up_atom, std::int64_t timeout_ms) -> caf::result<ok_atom> {
-        self->state.counters->count_message();
         auto clock = self->state.store->clock.load();
         if (lagging_variable(self, clock, std::nullopt, true) == nullptr)
           return ok_atom::value;
         return wait_for_fresh(self, clock, std::nullopt, timeout_ms, true);
       },
       [self](wait_expired_atom, std::uint64_t token) {
-        self->state.counters->count_message();
         auto& waiters = self->state.waiters;
         auto i =
             std::find_if(waiters.begin(), waiters.end(),

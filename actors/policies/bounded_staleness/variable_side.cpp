@@ -29,7 +29,6 @@ caf::behavior bounded_staleness_variable_side(variable_actor_type* self) {
   });
   return {
       [self, policy, broadcast](attach_atom) {
-        self->state.spec.counters->count_message();
         return attach_everywhere(
             self,
             [policy](std::size_t replica, std::uint64_t clock) {
@@ -40,7 +39,6 @@ caf::behavior bounded_staleness_variable_side(variable_actor_type* self) {
       [self, policy, broadcast](push_atom, std::uint64_t replica,
                                 std::uint64_t clock, bool has_delta,
                                 tensor& delta) {
-        self->state.spec.counters->count_message();
         std::optional<tensor> pushed;
         if (has_delta)
           pushed = std::move(delta);
@@ -52,23 +50,15 @@ caf::behavior bounded_staleness_variable_side(variable_actor_type* self) {
         if (refresh && *refresh)
           broadcast(**refresh);
       },
-      [self, policy](min_clock_atom) {
-        self->state.spec.counters->count_message();
-        return policy->min_clock();
-      },
+      [self, policy](min_clock_atom) { return policy->min_clock(); },
       [self, policy](status_atom) {
-        self->state.spec.counters->count_message();
         return caf::make_message(policy->current().version,
                                  policy->min_clock());
       },
-      [self, policy](read_atom, std::int64_t) {
-        self->state.spec.counters->count_message();
-        return policy->total();
-      },
+      [self, policy](read_atom, std::int64_t) { return policy->total(); },
       [self, policy, broadcast](cross_update_atom, std::uint8_t op_byte,
                                 const tensor& operand,
                                 std::int64_t) -> caf::result<ok_atom> {
-        self->state.spec.counters->count_message();
         auto op = op_from_wire(op_byte);
         if (!op)
           return to_caf_error(invalid_op(op_byte));

@@ -138,7 +138,6 @@ void accept_update(replica_actor_type* self, numbered_update update) {
 void receive_update(replica_actor_type* self, variable_id id,
                     std::uint64_t call, std::uint8_t op_byte, tensor& operand,
                     std::int64_t timeout_ms, update_reply reply) {
-  self->state.counters->count_message();
   std::optional<error> rejection;
   auto op = op_from_wire(op_byte);
   auto i = self->state.variables.find(id);
@@ -193,7 +192,6 @@ caf::message_handler eager_broadcast_replica_side(replica_actor_type* self) {
   return {
       [self](install_atom, variable_id id, std::uint64_t version,
              tensor& value) {
-        self->state.counters->count_message();
         // periodic: the synchronized value, under the replica's own change.
         if (auto accumulator = self->state.store->find_accumulator(id))
           accumulator->install(version, std::move(value));
@@ -202,7 +200,6 @@ caf::message_handler eager_broadcast_replica_side(replica_actor_type* self) {
       },
       [self](bulk_ack_atom, variable_id id, std::uint64_t step,
              std::uint64_t tag, std::uint8_t code, std::string& text) {
-        self->state.counters->count_message();
         auto i = self->state.variables.find(id);
         if (i == self->state.variables.end() || i->second.next_step != step)
           return;
@@ -218,7 +215,6 @@ caf::message_handler eager_broadcast_replica_side(replica_actor_type* self) {
         finish_attempt(self, id, tag, std::move(outcome));
       },
       [self](update_alarm_atom, std::int64_t ticks) {
-        self->state.counters->count_message();
         expire_attempts(self, ticks);
       },
       [self](update_atom, variable_id id, std::uint64_t call,

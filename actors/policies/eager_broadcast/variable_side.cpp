@@ -141,7 +141,6 @@ caf::behavior eager_broadcast_variable_side(variable_actor_type* self) {
                      alarm](contributor who, std::uint64_t replica,
                             std::uint64_t step, std::uint8_t op_byte,
                             tensor& operand, std::int64_t timeout_ms) {
-    self->state.spec.counters->count_message();
     auto index = static_cast<std::size_t>(replica);
     auto op = op_from_wire(op_byte);
     if (!op) {
@@ -166,10 +165,7 @@ caf::behavior eager_broadcast_variable_side(variable_actor_type* self) {
       publish(policy->drop_replica(*index));
   });
   return {
-      [self](attach_atom) {
-        self->state.spec.counters->count_message();
-        return attach_everywhere(self);
-      },
+      [self](attach_atom) { return attach_everywhere(self); },
       [self, contribute](contribute_atom, std::uint64_t replica,
                          std::uint64_t step, std::uint8_t op_byte,
                          tensor& operand, std::int64_t timeout_ms) {
@@ -192,7 +188,6 @@ caf::behavior eager_broadcast_variable_side(variable_actor_type* self) {
       // open for the others) and arms the alarm for the earliest left.
       [self, policy, waiting, answer, alarm](step_alarm_atom,
                                              std::int64_t ticks) {
-        self->state.spec.counters->count_message();
         auto now = alarm->fired(ticks);
         std::optional<std::chrono::steady_clock::time_point> earliest;
         for (auto i = waiting->begin(); i != waiting->end();) {
@@ -211,18 +206,13 @@ caf::behavior eager_broadcast_variable_side(variable_actor_type* self) {
         if (earliest)
           alarm->arm(self, *earliest);
       },
-      [self, policy](read_atom, std::int64_t) {
-        self->state.spec.counters->count_message();
-        return policy->value();
-      },
+      [self, policy](read_atom, std::int64_t) { return policy->value(); },
       [self, policy](status_atom) {
-        self->state.spec.counters->count_message();
         return caf::make_message(policy->version(), std::uint64_t{0});
       },
       [self, policy](cross_update_atom, std::uint8_t op_byte,
                      const tensor& operand,
                      std::int64_t timeout_ms) -> caf::result<ok_atom> {
-        self->state.spec.counters->count_message();
         auto op = op_from_wire(op_byte);
         if (!op)
           return to_caf_error(invalid_op(op_byte));

@@ -13,12 +13,10 @@ caf::behavior local_only_variable_side(variable_actor_type* self) {
   auto policy = std::make_shared<policies::local_only>(self->state.spec.name);
   return plain_attach_and_status(self).or_else(
       [self, policy](read_atom, std::int64_t) -> caf::result<tensor> {
-        self->state.spec.counters->count_message();
         return to_caf_error(policy->reject_cross_replica("read"));
       },
       [self, policy](cross_update_atom, std::uint8_t op_byte, const tensor&,
                      std::int64_t) -> caf::result<ok_atom> {
-        self->state.spec.counters->count_message();
         auto op = op_from_wire(op_byte);
         if (!op)
           return to_caf_error(invalid_op(op_byte));

@@ -7,7 +7,6 @@ namespace varsync {
 caf::message_handler reduce_on_read_replica_side(replica_actor_type* self) {
   return {
       [self](copy_get_atom, variable_id id) -> caf::result<tensor> {
-        self->state.counters->count_message();
         auto slot = self->state.store->find(id);
         if (!slot)
           return to_caf_error(not_attached(self->state.index, id));
@@ -15,7 +14,6 @@ caf::message_handler reduce_on_read_replica_side(replica_actor_type* self) {
       },
       [self](copy_set_atom, variable_id id, std::uint8_t op_byte,
              const tensor& operand) -> caf::result<ok_atom> {
-        self->state.counters->count_message();
         auto op = op_from_wire(op_byte);
         if (!op)
           return to_caf_error(invalid_op(op_byte));

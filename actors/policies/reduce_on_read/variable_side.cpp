@@ -17,7 +17,6 @@ caf::behavior reduce_on_read_variable_side(variable_actor_type* self) {
   return plain_attach_and_status(self).or_else(
       [self, policy](read_atom,
                      std::int64_t timeout_ms) -> caf::result<tensor> {
-        self->state.spec.counters->count_message();
         if (auto allowed = policy->check_read(); !allowed)
           return to_caf_error(allowed.error());
         auto promise = self->make_response_promise<tensor>();
@@ -40,7 +39,6 @@ caf::behavior reduce_on_read_variable_side(variable_actor_type* self) {
       [self, policy](cross_update_atom, std::uint8_t op_byte,
                      const tensor& operand,
                      std::int64_t timeout_ms) -> caf::result<ok_atom> {
-        self->state.spec.counters->count_message();
         auto op = op_from_wire(op_byte);
         if (!op)
           return to_caf_error(invalid_op(op_byte));
