@@ -30,12 +30,16 @@ public:
   }
 
   /// Handles `element` as CAF does and counts it if a handler consumed it.
-  /// Called by CAF on the actor's own thread.
+  /// Called by CAF on the actor's own thread. The count comes first (and
+  /// is taken back for a message CAF skipped or dropped): a reply the
+  /// handler sends must not reach a reader of the counters before it.
   caf::invoke_message_result consume(caf::mailbox_element& element) override {
+    auto* counters = message_counters(this->state);
+    if (counters)
+      counters->count_message();
     auto result = super::consume(element);
-    if (result == caf::invoke_message_result::consumed)
-      if (auto* counters = message_counters(this->state))
-        counters->count_message();
+    if (counters && result != caf::invoke_message_result::consumed)
+      counters->messages.fetch_sub(1, std::memory_order_relaxed);
     return result;
   }
 };

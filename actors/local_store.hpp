@@ -1,13 +1,14 @@
 #pragma once
 
-// The local copies of one replica: a slot per variable (and, for
-// bounded_staleness variables, the SSP cache that feeds the slot), shared
+// The local copies of one replica: a slot per variable, its policy's local
+// part (what the host thread does with an update), and for
+// bounded_staleness variables the SSP cache that feeds the slot; shared
 // between the replica actor (which installs broadcast values and serves
 // on_read gathers) and the replica handle of the worker thread (which reads
 // without sending a message). Also the replica's SSP clock and counters.
 
 #include "actors/policies/bounded_staleness/replica_cache.hpp"
-#include "actors/policies/periodic/replica_accumulator.hpp"
+#include "actors/policies/local_part.hpp"
 #include "actors/protocol.hpp"
 #include "actors/replica_slot.hpp"
 
@@ -71,18 +72,18 @@ public:
     caches_[id] = std::move(cache);
   }
 
-  /// The periodic accumulator of `id`, or nullptr for other policies.
-  std::shared_ptr<periodic_accumulator> find_accumulator(variable_id id) const {
+  /// The policy's local part of `id` (actors/policies/local_part.hpp), or
+  /// nullptr when the variable is not attached here.
+  std::shared_ptr<local_part> find_part(variable_id id) const {
     std::shared_lock guard{mutex_};
-    auto i = accumulators_.find(id);
-    return i == accumulators_.end() ? nullptr : i->second;
+    auto i = parts_.find(id);
+    return i == parts_.end() ? nullptr : i->second;
   }
 
-  /// Registers the periodic accumulator of `id`.
-  void attach_accumulator(variable_id id,
-                          std::shared_ptr<periodic_accumulator> accumulator) {
+  /// Registers the local part of `id`.
+  void attach_part(variable_id id, std::shared_ptr<local_part> part) {
     std::unique_lock guard{mutex_};
-    accumulators_[id] = std::move(accumulator);
+    parts_[id] = std::move(part);
   }
 
   /// The replica's SSP clock: the number of completed clock() calls.
@@ -100,8 +101,7 @@ private:
   mutable std::shared_mutex mutex_;
   std::unordered_map<variable_id, std::shared_ptr<replica_slot>> slots_;
   std::unordered_map<variable_id, std::shared_ptr<staleness_cache>> caches_;
-  std::unordered_map<variable_id, std::shared_ptr<periodic_accumulator>>
-      accumulators_;
+  std::unordered_map<variable_id, std::shared_ptr<local_part>> parts_;
 };
 
 } // namespace varsync

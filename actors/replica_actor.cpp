@@ -4,6 +4,7 @@
 #include "actors/policies/bounded_staleness/replica_side.hpp"
 #include "actors/policies/eager_broadcast/replica_side.hpp"
 #include "actors/policies/reduce_on_read/replica_side.hpp"
+#include "actors/policies/table.hpp"
 #include "actors/replica_actor_state.hpp"
 
 #include <string>
@@ -45,38 +46,38 @@ caf::behavior replica_actor(replica_actor_type* self, std::size_t index,
       [self](attach_atom, variable_id id, std::string& name,
              const caf::actor& variable_actor, const tensor& initial,
              const variable_options& options, std::uint64_t replicas,
-             std::string& bulk_host, std::uint16_t bulk_port) {
-        auto slot = self->state.store->attach(id, initial);
+             std::string& bulk_host,
+             std::uint16_t bulk_port) -> caf::result<std::uint64_t> {
+        auto& store = *self->state.store;
+        auto slot = store.attach(id, initial);
+        auto part = store.find_part(id);
+        if (!part) {
+          auto make = policies::local_part_of(options.sync);
+          if (!make)
+            return caf::result<std::uint64_t>{to_caf_error(make.error())};
+          part = (*make)(local_part_spec{id, name, options,
+                                         static_cast<std::size_t>(replicas),
+                                         slot, initial},
+                         store);
+          store.attach_part(id, part);
+        }
         auto& entry = self->state.variables[id];
         entry.name = std::move(name);
         if (entry.variable_actor != variable_actor)
           self->monitor(variable_actor);
         entry.variable_actor = variable_actor;
         const auto& threshold = self->state.bulk_threshold;
-        entry.use_bulk = self->state.bulk != nullptr && threshold &&
-                         !bulk_host.empty() && bulk_port != 0 &&
-                         variable_actor &&
-                         variable_actor.node() != self->node() &&
-                         (options.sync == synchronization::on_write ||
-                          options.sync == synchronization::periodic) &&
-                         initial.bytes().size() >= *threshold;
+        entry.use_bulk =
+            self->state.bulk != nullptr && threshold && !bulk_host.empty() &&
+            bulk_port != 0 && variable_actor &&
+            variable_actor.node() != self->node() && part->takes_steps() &&
+            initial.bytes().size() >= *threshold;
         entry.bulk_host = std::move(bulk_host);
         entry.bulk_port = bulk_port;
-        if (options.sync == synchronization::bounded_staleness &&
-            entry.cache == nullptr) {
-          entry.cache = std::make_shared<staleness_cache>(
-              slot, initial, options.staleness_bound, options.aggregation,
-              static_cast<std::size_t>(replicas));
-          self->state.store->attach_cache(id, entry.cache);
-        }
-        if (options.sync == synchronization::periodic &&
-            !self->state.store->find_accumulator(id))
-          self->state.store->attach_accumulator(
-              id, std::make_shared<periodic_accumulator>(slot, initial,
-                                                         options.period));
+        entry.cache = store.find_cache(id);
         // The variable's clocks start where this replica is (its next push
         // is tagged with this clock).
-        return self->state.store->clock.load();
+        return caf::result<std::uint64_t>{self->state.store->clock.load()};
       },
   };
   // Each protocol's replica side handles its own messages.

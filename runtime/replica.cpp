@@ -1,10 +1,12 @@
 #include "varsync/replica.hpp"
 
+#include "actors/policies/local_part.hpp"
 #include "actors/update_reply.hpp"
 #include "runtime/call_checks.hpp"
 #include "runtime/runtime_core.hpp"
 
 #include <optional>
+#include <variant>
 
 namespace varsync {
 
@@ -22,17 +24,6 @@ expected<void> check_same_group(const detail::replica_core& core,
                      "' belongs to replica group '" + var.group_name() +
                      "', this replica is of group '" + core.group().name + "'"};
   return {};
-}
-
-/// The slot and SSP cache (null for other policies) of `var` at `core`'s
-/// replica: from the variable's record when it has them, else looked up.
-std::pair<std::shared_ptr<replica_slot>, std::shared_ptr<staleness_cache>>
-local_copy(const detail::replica_core& core, const variable& var) {
-  const auto& record = *var.record();
-  auto index = core.index();
-  if (index < record.slots.size() && record.slots[index])
-    return {record.slots[index], record.caches[index]};
-  return {core.store().find(record.id), core.store().find_cache(record.id)};
 }
 
 /// The slot of `var` at `core`'s replica when a read may take it without
@@ -71,111 +62,44 @@ std::uint64_t elapsed_ns(steady::time_point start) {
           .count());
 }
 
-/// The installed value with its clock stamp, recording the staleness.
-stamped_read stamp(detail::replica_core& core, const installed_value& value,
-                   std::uint64_t clock, bool bounded) {
-  stamped_read result{value.value, clock, 0};
-  if (bounded) {
-    result.staleness = clock > value.min_clock ? clock - value.min_clock : 0;
-    core.store().counters.record_read(result.staleness);
-  }
-  return result;
-}
-
 error empty_handle(const char* call) {
   return error{errc::unknown_group,
                std::string{call} + ": the replica handle is empty"};
 }
 
-/// TF's rule for collective updates (on_write, periodic): in a group of
-/// more than one replica they need an aggregation. The error, or nullopt.
-std::optional<error> aggregation_missing(const detail::replica_core& core,
-                                         const variable& var,
-                                         const std::string& call) {
-  if (var.options().aggregation != aggregation::none || core.group().size <= 1)
-    return std::nullopt;
-  return error{errc::aggregation_required,
-               "variable '" + var.name() + "': " + call +
-                   " in replica context with " +
-                   std::to_string(core.group().size) +
-                   " replicas needs an aggregation (sum, mean or "
-                   "only_first_replica), the variable has aggregation none"};
-}
-
 /// The part of a replica-context update that completes on the calling
-/// thread: argument checks, bounded staleness (a local add into the
-/// cache) and on_read / none (the local copy updated in place). Returns
-/// nullopt for on_write, which goes through the replica actor.
-std::optional<expected<void>>
-update_here(const std::shared_ptr<detail::replica_core>& core,
-            const variable& var, update_op op, const tensor& operand) {
+/// thread: argument checks, then the policy's local part
+/// (actors/policies/local_part.hpp) either completes it (a local copy, an
+/// SSP cache, a periodic local step) or names the collective step to run.
+host_update_plan update_here(const std::shared_ptr<detail::replica_core>& core,
+                             const variable& var, update_op op,
+                             const tensor& operand) {
   auto call = to_string(op);
   if (!core)
-    return empty_handle(call);
+    return expected<void>{empty_handle(call)};
   if (auto valid = check_same_group(*core, var, call); !valid)
-    return valid.error();
+    return valid;
   if (auto valid = check_operand(operand, var.type(), var.shape(), var.name());
       !valid)
-    return valid.error();
-  const auto& options = var.options();
-  if (options.sync == synchronization::bounded_staleness) {
-    if (op == update_op::assign)
-      return error{errc::wrong_context,
-                   "variable '" + var.name() +
-                       "' has synchronization bounded_staleness: "
-                       "replica-context assign is not allowed (updates "
-                       "must commute); use assign_add/assign_sub, or "
-                       "assign from the cross-replica context"};
-    auto cache = local_copy(*core, var).second;
-    if (!cache)
-      return not_attached(*core, var);
-    cache->add_local(op, operand);
-    return expected<void>{};
-  }
-  switch (options.sync) {
-  case synchronization::on_read:
-  case synchronization::none: {
-    auto slot = local_copy(*core, var).first;
-    if (!slot)
-      return error{errc::unknown_variable, "variable '" + var.name() +
-                                               "' is not attached to replica " +
-                                               std::to_string(core->index())};
-    slot->update(op, operand);
-    return expected<void>{};
-  }
-  case synchronization::on_write:
-    return std::nullopt; // a collective step through the replica actor
-  case synchronization::periodic: {
-    if (auto missing = aggregation_missing(*core, var, call))
-      return *missing;
-    auto accumulator = core->store().find_accumulator(var.record()->id);
-    if (!accumulator)
-      return not_attached(*core, var);
-    if (!accumulator->update(op, operand))
-      return expected<void>{}; // a local step
-    return std::nullopt;       // the k-th: synchronize through the actor
-  }
-  case synchronization::bounded_staleness:
-    break; // handled above
-  case synchronization::automatic:
-    break; // resolved at creation; never the options of a variable
-  }
-  // No default above: -Wswitch names a policy that has no branch.
-  return error{errc::invalid_policy,
-               "variable '" + var.name() +
-                   "': no replica-context update path for synchronization " +
-                   to_string(options.sync)};
+    return valid;
+  auto part = core->store().find_part(var.record()->id);
+  if (!part)
+    return expected<void>{not_attached(*core, var)};
+  return part->update(op, operand);
 }
 
-/// An on_write update that passed `update_here`'s checks: a collective
-/// step through the replica actor; `done` runs once with the outcome.
-void update_through_actor(const std::shared_ptr<detail::replica_core>& core,
-                          const variable& var, update_op op,
-                          const tensor& operand, update_callback done,
-                          timeout_type timeout) {
-  auto call = to_string(op);
-  if (auto missing = aggregation_missing(*core, var, call))
-    return done(*missing);
+/// Runs `step` (from `update_here`) through the replica actor; `done` runs
+/// once with the outcome, after the step's `settle`.
+void collective_step(const std::shared_ptr<detail::replica_core>& core,
+                     const variable& var, collective_update step,
+                     update_callback done, timeout_type timeout) {
+  auto call = to_string(step.op);
+  if (step.settle)
+    done = [settle = std::move(step.settle),
+            done = std::move(done)](expected<void> result) {
+      settle(result.has_value());
+      done(std::move(result));
+    };
   auto& runtime = core->runtime();
   if (auto refused = runtime.refuse_if_stopping(call))
     return done(*refused);
@@ -186,29 +110,9 @@ void update_through_actor(const std::shared_ptr<detail::replica_core>& core,
   auto completion = std::make_shared<update_completion>(
       std::move(done), detail::describe_call(call, var));
   caf::anon_send(core->actor(), local_update_atom::value, var.record()->id,
-                 core->store().last_call.fetch_add(1) + 1, to_wire(op), operand,
-                 std::int64_t{deadline.count()}, std::move(completion));
-}
-
-/// The collective part of a replica-context update that `update_here`
-/// could not complete: an on_write step, or a periodic synchronization
-/// (the accumulated change contributed as one assign_add step; the
-/// accumulator learns the outcome before `done`).
-void collective_step(const std::shared_ptr<detail::replica_core>& core,
-                     const variable& var, update_op op, const tensor& operand,
-                     update_callback done, timeout_type timeout) {
-  if (var.options().sync != synchronization::periodic)
-    return update_through_actor(core, var, op, operand, std::move(done),
-                                timeout);
-  auto accumulator = core->store().find_accumulator(var.record()->id);
-  auto change = accumulator->begin_sync();
-  update_through_actor(
-      core, var, update_op::add, change,
-      [accumulator, done = std::move(done)](expected<void> result) {
-        accumulator->end_sync(result.has_value());
-        done(std::move(result));
-      },
-      timeout);
+                 core->store().last_call.fetch_add(1) + 1, to_wire(step.op),
+                 std::move(step.operand), std::int64_t{deadline.count()},
+                 std::move(completion));
 }
 
 /// Replica-context update, reporting to `done` (on the calling thread
@@ -216,23 +120,27 @@ void collective_step(const std::shared_ptr<detail::replica_core>& core,
 void update_async(const std::shared_ptr<detail::replica_core>& core,
                   const variable& var, update_op op, const tensor& operand,
                   update_callback done, timeout_type timeout) {
-  if (auto result = update_here(core, var, op, operand))
-    return done(std::move(*result));
-  collective_step(core, var, op, operand, std::move(done), timeout);
+  auto plan = update_here(core, var, op, operand);
+  if (auto* step = std::get_if<collective_update>(&plan))
+    return collective_step(core, var, std::move(*step), std::move(done),
+                           timeout);
+  done(std::move(std::get<expected<void>>(plan)));
 }
 
-/// Replica-context update, blocking until it completed. on_read, none and
-/// bounded staleness return at once, without a waiter.
+/// Replica-context update, blocking until it completed. Updates the local
+/// part completes return at once, without a waiter.
 expected<void> update(const std::shared_ptr<detail::replica_core>& core,
                       const variable& var, update_op op, const tensor& operand,
                       timeout_type timeout) {
-  if (auto result = update_here(core, var, op, operand))
-    return std::move(*result);
+  auto plan = update_here(core, var, op, operand);
+  auto* step = std::get_if<collective_update>(&plan);
+  if (!step)
+    return std::move(std::get<expected<void>>(plan));
   auto deadline = core->runtime().deadline_of(timeout);
   return detail::wait_for_result<void>(
       detail::blocking_limit(deadline),
       [&](auto done) {
-        collective_step(core, var, op, operand, done, timeout);
+        collective_step(core, var, std::move(*step), done, timeout);
       },
       detail::describe_call(to_string(op), var));
 }
@@ -258,14 +166,12 @@ expected<stamped_read> replica::read_stamped(const variable& var,
   if (auto valid = check_same_group(*core_, var, "read"); !valid)
     return valid.error();
   auto id = var.record()->id;
-  auto [slot, cache] = local_copy(*core_, var);
-  if (!slot)
+  auto part = core_->store().find_part(id);
+  if (!part)
     return not_attached(*core_, var);
   auto clock = core_->store().clock.load();
-  auto installed = slot->load();
-  if (!cache ||
-      staleness_cache::is_fresh(cache->bound(), installed->min_clock, clock))
-    return stamp(*core_, *installed, clock, cache != nullptr);
+  if (part->fresh_at(clock))
+    return part->read_at(clock);
   // Too stale: the replica actor answers once a refresh made it fresh.
   auto start = steady::now();
   auto& runtime = core_->runtime();
@@ -284,8 +190,8 @@ expected<stamped_read> replica::read_stamped(const variable& var,
   counters.read_wait_ns.fetch_add(elapsed_ns(start), std::memory_order_relaxed);
   if (!waited)
     return waited.error();
-  // The cache only moves forward: the slot is at least as fresh now.
-  return stamp(*core_, *slot->load(), clock, true);
+  // The copy only moves forward: it is at least as fresh now.
+  return part->read_at(clock);
 }
 
 expected<tensor> replica::read(const variable& var,
@@ -308,29 +214,23 @@ expected<tensor> replica::read(const variable& var) const {
 
 void replica::read_async(const variable& var, read_callback done,
                          timeout_type timeout) const {
-  if (core_ && var.valid() &&
-      var.options().sync == synchronization::bounded_staleness) {
-    auto cache = core_->store().find_cache(var.record()->id);
-    auto slot = core_->store().find(var.record()->id);
-    auto clock = core_->store().clock.load();
-    if (cache && slot &&
-        !staleness_cache::is_fresh(cache->bound(), slot->load()->min_clock,
-                                   clock)) {
-      auto& runtime = core_->runtime();
-      auto deadline = runtime.deadline_of(timeout);
-      auto core = core_;
-      runtime.ask<tensor>(
-          core_->actor(), deadline + reply_grace,
-          caf::make_message(wait_read_atom::value, var.record()->id, clock,
-                            std::int64_t{deadline.count()}),
-          [core, slot, clock, done](expected<tensor> waited) {
-            if (!waited)
-              return done(waited.error());
-            done(stamp(*core, *slot->load(), clock, true).value);
-          },
-          detail::describe_call("read", var));
-      return;
-    }
+  auto part = core_ && var.valid() ? core_->store().find_part(var.record()->id)
+                                   : nullptr;
+  auto clock = core_ ? core_->store().clock.load() : 0;
+  if (part && !part->fresh_at(clock)) {
+    auto& runtime = core_->runtime();
+    auto deadline = runtime.deadline_of(timeout);
+    runtime.ask<tensor>(
+        core_->actor(), deadline + reply_grace,
+        caf::make_message(wait_read_atom::value, var.record()->id, clock,
+                          std::int64_t{deadline.count()}),
+        [part, clock, done](expected<tensor> waited) {
+          if (!waited)
+            return done(waited.error());
+          done(part->read_at(clock).value);
+        },
+        detail::describe_call("read", var));
+    return;
   }
   done(read(var, timeout));
 }

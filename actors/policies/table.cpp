@@ -1,13 +1,28 @@
 #include "actors/policies/table.hpp"
 
+#include "actors/policies/bounded_staleness/host_side.hpp"
 #include "actors/policies/bounded_staleness/variable_side.hpp"
+#include "actors/policies/eager_broadcast/host_side.hpp"
 #include "actors/policies/eager_broadcast/variable_side.hpp"
+#include "actors/policies/local_only/host_side.hpp"
 #include "actors/policies/local_only/variable_side.hpp"
+#include "actors/policies/periodic/host_side.hpp"
 #include "actors/policies/reduce_on_read/variable_side.hpp"
 
 #include <string>
 
 namespace varsync::policies {
+
+namespace {
+
+error no_row(synchronization sync, const char* what) {
+  return error{errc::invalid_policy,
+               std::string{"no "} + what + " for synchronization " +
+                   std::to_string(static_cast<int>(sync)) +
+                   " (automatic must be resolved first)"};
+}
+
+} // namespace
 
 expected<variable_side_factory> variable_side_of(synchronization sync) {
   // No default: the compiler (-Wswitch) names a policy without a row.
@@ -27,10 +42,26 @@ expected<variable_side_factory> variable_side_of(synchronization sync) {
   case synchronization::automatic:
     break; // resolved before a variable actor exists
   }
-  return error{errc::invalid_policy,
-               "no variable actor behavior for synchronization " +
-                   std::to_string(static_cast<int>(sync)) +
-                   " (automatic must be resolved first)"};
+  return no_row(sync, "variable actor behavior");
+}
+
+expected<local_part_factory> local_part_of(synchronization sync) {
+  // No default: the compiler (-Wswitch) names a policy without a row.
+  switch (sync) {
+  case synchronization::on_write:
+    return &make_eager_broadcast_local_part;
+  case synchronization::on_read:
+  case synchronization::none:
+    // Updates change the replica's own copy; on_read aggregates on read.
+    return &make_local_copy_part;
+  case synchronization::bounded_staleness:
+    return &make_bounded_staleness_local_part;
+  case synchronization::periodic:
+    return &make_periodic_local_part;
+  case synchronization::automatic:
+    break; // resolved before a variable attaches
+  }
+  return no_row(sync, "replica-side local part");
 }
 
 } // namespace varsync::policies

@@ -1,11 +1,14 @@
 #pragma once
 
 // The policy table: for each synchronization policy, the variable actor's
-// behavior. Generic actors dispatch through it and hold no policy's logic;
-// adding a policy adds one row here. A synchronization value with no row
-// (e.g. one received from a newer peer, or `automatic` unresolved) is an
-// explicit error, never a silent default.
+// behavior and the local part a replica keeps (actors/policies/
+// local_part.hpp: what the host thread does with an update). Generic actors
+// dispatch through it and hold no policy's logic; adding a policy adds one row
+// here. A synchronization value with no row (e.g. one received from a newer
+// peer, or `automatic` unresolved) is an explicit error, never a silent
+// default.
 
+#include "actors/policies/local_part.hpp"
 #include "actors/variable_actor_state.hpp"
 #include "varsync/error.hpp"
 #include "varsync/policy.hpp"
@@ -18,5 +21,9 @@ using variable_side_factory = caf::behavior (*)(variable_actor_type*);
 /// The variable side of `sync`, or `invalid_policy` naming the value when
 /// no row exists.
 expected<variable_side_factory> variable_side_of(synchronization sync);
+
+/// The local part factory of `sync`, or `invalid_policy` naming the value
+/// when no row exists.
+expected<local_part_factory> local_part_of(synchronization sync);
 
 } // namespace varsync::policies

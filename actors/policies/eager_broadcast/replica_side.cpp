@@ -192,11 +192,10 @@ caf::message_handler eager_broadcast_replica_side(replica_actor_type* self) {
   return {
       [self](install_atom, variable_id id, std::uint64_t version,
              tensor& value) {
-        // periodic: the synchronized value, under the replica's own change.
-        if (auto accumulator = self->state.store->find_accumulator(id))
-          accumulator->install(version, std::move(value));
-        else if (auto slot = self->state.store->find(id))
-          slot->install(version, std::move(value));
+        // The policy's part decides where it goes (periodic: under the
+        // replica's own change).
+        if (auto part = self->state.store->find_part(id))
+          part->install(version, std::move(value));
       },
       [self](bulk_ack_atom, variable_id id, std::uint64_t step,
              std::uint64_t tag, std::uint8_t code, std::string& text) {

@@ -1,0 +1,28 @@
+#pragma once
+
+// on_write, host side: every replica-context update is a collective step
+// through the replica actor (actors/policies/eager_broadcast/
+// replica_side.hpp); in a group of more than one replica it needs an
+// aggregation (TF's rule). Installs go to the slot.
+
+#include "actors/policies/local_part.hpp"
+
+namespace varsync {
+
+/// The on_write part of one variable at one replica.
+class eager_broadcast_local_part : public local_part {
+public:
+  using local_part::local_part;
+
+  /// Returns the step (the update as is) or aggregation_required.
+  host_update_plan update(update_op op, const tensor& operand) override;
+
+  bool takes_steps() const noexcept override { return true; }
+};
+
+/// The policy table's factory for on_write.
+std::shared_ptr<local_part>
+make_eager_broadcast_local_part(const local_part_spec& spec,
+                                local_store& store);
+
+} // namespace varsync
