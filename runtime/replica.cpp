@@ -1,5 +1,6 @@
 #include "varsync/replica.hpp"
 
+#include "actors/policies/eager_broadcast/interface.hpp"
 #include "actors/policies/local_part.hpp"
 #include "actors/update_reply.hpp"
 #include "runtime/call_checks.hpp"
@@ -109,7 +110,8 @@ void collective_step(const std::shared_ptr<detail::replica_core>& core,
   // once; if it stops first, the completion reports shutting_down.
   auto completion = std::make_shared<update_completion>(
       std::move(done), detail::describe_call(call, var));
-  caf::anon_send(core->actor(), local_update_atom::value, var.record()->id,
+  caf::anon_send(caf::actor_cast<eager_broadcast_replica>(core->actor()),
+                 local_update_atom::value, var.record()->id,
                  core->store().last_call.fetch_add(1) + 1, to_wire(step.op),
                  std::move(step.operand), std::int64_t{deadline.count()},
                  std::move(completion));

@@ -1,6 +1,7 @@
 #include "actors/policies/eager_broadcast/replica_side.hpp"
 
 #include "actors/caf_error.hpp"
+#include "actors/policies/eager_broadcast/interface.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -63,10 +64,12 @@ void send_next_update(replica_actor_type* self, variable_id id) {
     }
     // No CAF timeout: the alarm above guards the attempt (a CAF timeout
     // would cost the clock thread two wake-ups per step).
-    self->request(entry.variable_actor, caf::infinite, contribute_atom::value,
-                  static_cast<std::uint64_t>(self->state.index), step,
-                  to_wire(update.op), std::move(update.operand),
-                  static_cast<std::int64_t>(remaining.count()))
+    self->request(
+            caf::actor_cast<eager_broadcast_variable>(entry.variable_actor),
+            caf::infinite, contribute_atom::value,
+            static_cast<std::uint64_t>(self->state.index), step,
+            to_wire(update.op), std::move(update.operand),
+            static_cast<std::int64_t>(remaining.count()))
         .then([self, id,
                tag](ok_atom) { finish_attempt(self, id, tag, std::nullopt); },
               [self, id, tag](caf::error& err) {
@@ -189,7 +192,8 @@ void fail_pending_updates(attached_variable& entry) {
 }
 
 caf::message_handler eager_broadcast_replica_side(replica_actor_type* self) {
-  return {
+  // Typed: the compiler checks these handlers against the interface.
+  eager_broadcast_replica::behavior_type behavior{
       [self](install_atom, variable_id id, std::uint64_t version,
              tensor& value) {
         // The policy's part decides where it goes (periodic: under the
@@ -231,6 +235,7 @@ caf::message_handler eager_broadcast_replica_side(replica_actor_type* self) {
                        update_reply{{}, std::move(completion)});
       },
   };
+  return caf::message_handler{behavior.unbox().as_behavior_impl()};
 }
 
 } // namespace varsync

@@ -2,6 +2,7 @@
 
 #include "actors/caf_error.hpp"
 #include "actors/deadline_alarm.hpp"
+#include "actors/policies/eager_broadcast/interface.hpp"
 #include "actors/policies/eager_broadcast/state_machine.hpp"
 
 #include <chrono>
@@ -76,7 +77,8 @@ caf::behavior eager_broadcast_variable_side(variable_actor_type* self) {
       return;
     if (index >= spec.replicas.size())
       return; // a frame naming no replica of the group: nobody to tell
-    const auto& replica = spec.replicas[index];
+    auto replica =
+        caf::actor_cast<eager_broadcast_replica>(spec.replicas[index]);
     self->send(replica, install_atom::value, spec.id, policy->version(),
                policy->value());
     self->send(replica, bulk_ack_atom::value, spec.id, step, who.tag, code,
@@ -120,8 +122,10 @@ caf::behavior eager_broadcast_variable_side(variable_actor_type* self) {
           }
           route.reset(); // the connection is gone: back to CAF
         }
-        self->send(state.spec.replicas[i], install_atom::value, state.spec.id,
-                   published.version, published.value);
+        self->send(
+            caf::actor_cast<eager_broadcast_replica>(state.spec.replicas[i]),
+            install_atom::value, state.spec.id, published.version,
+            published.value);
       }
       if (!published.step)
         continue;
@@ -164,13 +168,17 @@ caf::behavior eager_broadcast_variable_side(variable_actor_type* self) {
     if (auto index = replica_down(self, msg))
       publish(policy->drop_replica(*index));
   });
-  return {
+  // Typed: the compiler checks these handlers against the interface.
+  eager_broadcast_variable::behavior_type behavior{
       [self](attach_atom) { return attach_everywhere(self); },
       [self, contribute](contribute_atom, std::uint64_t replica,
                          std::uint64_t step, std::uint8_t op_byte,
-                         tensor& operand, std::int64_t timeout_ms) {
-        contribute(contributor{self->make_response_promise(), {}, 0, {}},
-                   replica, step, op_byte, operand, timeout_ms);
+                         tensor& operand,
+                         std::int64_t timeout_ms) -> caf::result<ok_atom> {
+        auto promise = self->make_response_promise();
+        contribute(contributor{promise, {}, 0, {}}, replica, step, op_byte,
+                   operand, timeout_ms);
+        return promise;
       },
       [self, contribute, routes](bulk_contribute_atom, std::uint64_t connection,
                                  std::uint64_t reply_to, std::uint64_t replica,
@@ -207,8 +215,8 @@ caf::behavior eager_broadcast_variable_side(variable_actor_type* self) {
           alarm->arm(self, *earliest);
       },
       [self, policy](read_atom, std::int64_t) { return policy->value(); },
-      [self, policy](status_atom) {
-        return caf::make_message(policy->version(), std::uint64_t{0});
+      [self, policy](status_atom) -> caf::result<std::uint64_t, std::uint64_t> {
+        return {policy->version(), std::uint64_t{0}};
       },
       [self, policy](cross_update_atom, std::uint8_t op_byte,
                      const tensor& operand,
@@ -226,6 +234,7 @@ caf::behavior eager_broadcast_variable_side(variable_actor_type* self) {
                               published->value));
       },
   };
+  return std::move(behavior.unbox());
 }
 
 } // namespace varsync

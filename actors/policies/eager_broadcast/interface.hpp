@@ -1,0 +1,65 @@
+#pragma once
+
+// on_write's messages as CAF 0.17 typed interfaces: the compiler checks
+// that each side implements exactly these handlers (typed_behavior) and
+// that every send names a message the receiver declares, with the reply
+// the sender expects (sends go through these handle types). The generic
+// actors stay untyped (one actor serves every policy): the handles are
+// cast from their caf::actor, and the behaviors unboxed into them.
+// periodic uses the same messages (its variable side is on_write's).
+
+#include "actors/cluster_protocol.hpp"
+#include "actors/protocol.hpp"
+#include "actors/update_reply.hpp"
+
+#include <caf/all.hpp>
+#include <cstdint>
+#include <string>
+
+namespace varsync {
+
+/// The variable actor of an on_write or periodic variable.
+using eager_broadcast_variable = caf::typed_actor<
+    // From the directory: attach every replica, then ok.
+    caf::replies_to<attach_atom>::with<ok_atom>,
+    // A replica's update for step `step` (replica index, step, op byte,
+    // operand, timeout_ms): ok once the step's version was sent to every
+    // replica.
+    caf::replies_to<contribute_atom, std::uint64_t, std::uint64_t, std::uint8_t,
+                    tensor, std::int64_t>::with<ok_atom>,
+    // The same from the bulk plane (connection, replica actor id, replica
+    // index, step, op byte, operand, timeout_ms, tag): answered with bulk
+    // frames on that connection.
+    caf::reacts_to<bulk_contribute_atom, std::uint64_t, std::uint64_t,
+                   std::uint64_t, std::uint64_t, std::uint8_t, tensor,
+                   std::int64_t, std::uint64_t>,
+    // The actor's own deadline alarm (due ticks).
+    caf::reacts_to<step_alarm_atom, std::int64_t>,
+    // Cross-replica read (timeout_ms): the current value.
+    caf::replies_to<read_atom, std::int64_t>::with<tensor>,
+    // (version, 0).
+    caf::replies_to<status_atom>::with<std::uint64_t, std::uint64_t>,
+    // Cross-replica update (op byte, operand, timeout_ms): ok once every
+    // replica installed the result.
+    caf::replies_to<cross_update_atom, std::uint8_t, tensor,
+                    std::int64_t>::with<ok_atom>>;
+
+/// The replica actor's on_write handlers.
+using eager_broadcast_replica = caf::typed_actor<
+    // A replica-context update from a CAF peer (variable, call number,
+    // op byte, operand, timeout_ms): ok once its step is acknowledged.
+    caf::replies_to<update_atom, variable_id, std::uint64_t, std::uint8_t,
+                    tensor, std::int64_t>::with<ok_atom>,
+    // The same from the host thread, reported through the completion.
+    caf::reacts_to<local_update_atom, variable_id, std::uint64_t, std::uint8_t,
+                   tensor, std::int64_t, update_completion_ptr>,
+    // A published version (variable, version, value).
+    caf::reacts_to<install_atom, variable_id, std::uint64_t, tensor>,
+    // The outcome of a bulk contribution (variable, step, tag, errc byte
+    // or 0, message).
+    caf::reacts_to<bulk_ack_atom, variable_id, std::uint64_t, std::uint64_t,
+                   std::uint8_t, std::string>,
+    // The actor's own deadline alarm (due ticks).
+    caf::reacts_to<update_alarm_atom, std::int64_t>>;
+
+} // namespace varsync
