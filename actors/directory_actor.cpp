@@ -2,6 +2,7 @@
 
 #include "actors/caf_error.hpp"
 #include "actors/counted_actor.hpp"
+#include "actors/policies/variable_interface.hpp"
 #include "runtime/core/wording.hpp"
 
 #include <algorithm>
@@ -323,7 +324,8 @@ void create_variable(directory_actor_type* self, variable_request request) {
       .then(
           [self, info, name, fail](caf::actor& actor) mutable {
             info.actor = actor;
-            self->request(actor, creation_timeout, attach_atom::value)
+            self->request(caf::actor_cast<variable_actor_interface>(actor),
+                          creation_timeout, attach_atom::value)
                 .then(
                     [self, info, name](ok_atom) {
                       self->monitor(info.actor);
@@ -415,7 +417,8 @@ caf::result<cluster_status> report_status(directory_actor_type* self,
       if (--state->remaining == 0)
         promise.deliver(std::move(state->status));
     };
-    self->request(actor, timeout, status_atom::value)
+    self->request(caf::actor_cast<variable_actor_interface>(actor), timeout,
+                  status_atom::value)
         .then(
             [state, index = index, finish](std::uint64_t version,
                                            std::uint64_t clock) mutable {

@@ -5,49 +5,19 @@
 // cross a process boundary have `inspect` overloads (a tensor travels as one
 // raw byte block) and are registered with CAF in runtime/caf_setup.cpp.
 //
-// Host -> replica actor:
-//   (update_atom, variable_id, call, op byte, tensor, timeout_ms) -> ok_atom
-//       replica-context update of an on_write variable; `call` numbers the
-//       replica's calls from 1 so that they apply in call order (0: none)
-//   (local_update_atom, variable_id, call, op byte, tensor, timeout_ms,
-//    update_completion_ptr)                        local only, no reply
-//       the same, sent by the host thread itself: the replica actor reports
-//       the outcome through the completion (actors/update_reply.hpp)
-// Replica actor -> variable actor (eager_broadcast):
-//   (contribute_atom, replica_index, step, op byte, tensor, timeout_ms)
-//       -> ok_atom, once the step's result was sent to every replica
-//   With the bulk plane (runtime/transport/bulk_plane.hpp) a remote replica
-//   sends the same contribution as a bulk frame instead; the variable actor
-//   gets (bulk_contribute_atom, connection, replica actor id, replica_index,
-//    step, op byte, tensor, timeout_ms, tag)
-//   and answers on that connection: install frames, then an ack frame the
-//   replica actor gets as (bulk_ack_atom, variable_id, step, tag, errc byte
-//   or 0, message). The replica actor guards every contribution in flight
-//   (bulk or CAF) with its own deadline, the caller's plus reply_grace:
-//   one (update_alarm_atom, due) message per earliest deadline
-//   (actors/deadline_alarm.hpp), not a CAF timer per step.
-// Variable actor -> replica actor:
-//   (attach_atom, variable_id, name, variable actor, initial tensor,
-//    variable_options, group size, bulk host, bulk port) -> ok_atom
-//       the bulk address of the variable's node ("" and 0: none)
-//   (install_atom, variable_id, version, tensor)     broadcast, no reply
-//   (copy_get_atom, variable_id) -> tensor            on_read gather
-//   (copy_set_atom, variable_id, op byte, tensor) -> ok_atom
-// bounded_staleness (see actors/policies/bounded_staleness/state_machine.hpp):
-//   replica -> variable: (push_atom, replica_index, clock, has_delta, delta)
-//   variable -> replicas: (refresh_atom, variable_id, min_clock, version,
-//                          snapshot)
-//   host -> replica: (clock_atom, timeout_ms) -> ok_atom, once the replica
-//                    is at most s clocks ahead of the slowest
-//   host -> replica: (wait_read_atom, variable_id, clock, timeout_ms)
-//                    -> tensor, once the cache is fresh for `clock`
-//   host -> replica: (catch_up_atom, timeout_ms) -> ok_atom, once every
-//                    cache reflects min clock >= the replica's clock
-//   host -> variable: (min_clock_atom) -> min clock (u64)
-// Host -> variable actor (cross-replica context):
-//   (read_atom, timeout_ms) -> tensor
-//   (cross_update_atom, op byte, tensor, timeout_ms) -> ok_atom
-// Host -> directory actor: see actors/cluster_protocol.hpp.
+// Which actor takes which message, with which reply, is declared as CAF
+// typed interfaces, checked by the compiler:
+//   every variable actor      actors/policies/variable_interface.hpp
+//   on_write, periodic        actors/policies/eager_broadcast/interface.hpp
+//   bounded_staleness         actors/policies/bounded_staleness/interface.hpp
+//   on_read, none             actors/policies/reduce_on_read/interface.hpp
+// Not yet typed: the replica actor's attach (attach_atom, variable_id, name,
+// variable actor, initial tensor, variable_options, group size, bulk host,
+// bulk port) -> clock (u64), and the directory's and node agent's messages
+// (actors/cluster_protocol.hpp).
+// With the bulk plane (runtime/transport/bulk_plane.hpp) a remote replica's
+// contribution and its answers travel as frames; actors/bulk_delivery.cpp
+// turns each into the message of the interface it stands for.
 
 #include "runtime/core/tensor_math.hpp"
 #include "runtime/core/wire.hpp"

@@ -86,15 +86,6 @@ caf::result<ok_atom> attach_everywhere(variable_actor_type* self,
   return promise;
 }
 
-caf::message_handler plain_attach_and_status(variable_actor_type* self) {
-  return {
-      [self](attach_atom) { return attach_everywhere(self); },
-      [self](status_atom) {
-        return caf::make_message(std::uint64_t{0}, std::uint64_t{0});
-      },
-  };
-}
-
 policies::policy_settings settings_of(const variable_spec& spec) {
   return {spec.name, spec.type, spec.shape, spec.options.aggregation,
           spec.replicas.size()};

@@ -72,9 +72,18 @@ caf::result<ok_atom>
 attach_everywhere(variable_actor_type* self, attached_hook attached = nullptr,
                   all_attached_hook all_attached = nullptr);
 
-/// attach_atom (attach_everywhere without hooks) and a status of (0, 0): the
-/// handlers every policy without versions or clocks shares.
-caf::message_handler plain_attach_and_status(variable_actor_type* self);
+/// The attach_atom handler of a policy without attach hooks
+/// (attach_everywhere).
+inline auto plain_attach_handler(variable_actor_type* self) {
+  return [self](attach_atom) { return attach_everywhere(self); };
+}
+
+/// The status handler of a policy without versions or clocks: (0, 0).
+inline auto unversioned_status_handler() {
+  return [](status_atom) -> caf::result<std::uint64_t, std::uint64_t> {
+    return {std::uint64_t{0}, std::uint64_t{0}};
+  };
+}
 
 /// What the policy state machines know of the variable.
 policies::policy_settings settings_of(const variable_spec& spec);

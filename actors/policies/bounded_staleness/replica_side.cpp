@@ -1,6 +1,7 @@
 #include "actors/policies/bounded_staleness/replica_side.hpp"
 
 #include "actors/caf_error.hpp"
+#include "actors/policies/bounded_staleness/interface.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -105,7 +106,8 @@ void fail_waiting_reads(replica_actor_type* self, variable_id id,
 }
 
 caf::message_handler bounded_staleness_replica_side(replica_actor_type* self) {
-  return {
+  // Typed: the compiler checks these handlers against the interface.
+  bounded_staleness_replica::behavior_type behavior{
       [self](refresh_atom, variable_id id, std::uint64_t min_clock,
              std::uint64_t version, tensor& snapshot) {
         auto i = self->state.variables.find(id);
@@ -121,9 +123,10 @@ caf::message_handler bounded_staleness_replica_side(replica_actor_type* self) {
           if (entry.cache == nullptr)
             continue;
           auto delta = entry.cache->take_pending(clock);
-          self->send(entry.variable_actor, push_atom::value,
-                     static_cast<std::uint64_t>(self->state.index), clock,
-                     delta.has_value(), delta ? std::move(*delta) : tensor{});
+          self->send(
+              caf::actor_cast<bounded_staleness_variable>(entry.variable_actor),
+              push_atom::value, static_cast<std::uint64_t>(self->state.index),
+              clock, delta.has_value(), delta ? std::move(*delta) : tensor{});
         }
         store.clock.store(clock + 1);
         if (lagging_variable(self, clock + 1, std::nullopt) == nullptr)
@@ -161,6 +164,7 @@ caf::message_handler bounded_staleness_replica_side(replica_actor_type* self) {
         waiters.erase(i);
       },
   };
+  return caf::message_handler{behavior.unbox().as_behavior_impl()};
 }
 
 } // namespace varsync

@@ -1,6 +1,7 @@
 #include "actors/policies/bounded_staleness/variable_side.hpp"
 
 #include "actors/caf_error.hpp"
+#include "actors/policies/bounded_staleness/interface.hpp"
 #include "actors/policies/bounded_staleness/state_machine.hpp"
 
 #include <map>
@@ -18,8 +19,9 @@ caf::behavior bounded_staleness_variable_side(variable_actor_type* self) {
   policy->await_attachments();
   auto broadcast = [self](const policies::staleness_refresh& refresh) {
     for (const auto& replica : self->state.live_replicas())
-      self->send(replica, refresh_atom::value, self->state.spec.id,
-                 refresh.min_clock, refresh.version, refresh.snapshot);
+      self->send(caf::actor_cast<bounded_staleness_replica>(replica),
+                 refresh_atom::value, self->state.spec.id, refresh.min_clock,
+                 refresh.version, refresh.snapshot);
   };
   // A lost replica no longer holds the minimum clock back.
   self->set_down_handler([self, policy, broadcast](caf::down_msg& msg) {
@@ -27,7 +29,8 @@ caf::behavior bounded_staleness_variable_side(variable_actor_type* self) {
       if (auto refresh = policy->drop_replica(*index))
         broadcast(*refresh);
   });
-  return {
+  // Typed: the compiler checks these handlers against the interface.
+  bounded_staleness_variable::behavior_type behavior{
       [self, policy, broadcast](attach_atom) {
         return attach_everywhere(
             self,
@@ -51,9 +54,8 @@ caf::behavior bounded_staleness_variable_side(variable_actor_type* self) {
           broadcast(**refresh);
       },
       [self, policy](min_clock_atom) { return policy->min_clock(); },
-      [self, policy](status_atom) {
-        return caf::make_message(policy->current().version,
-                                 policy->min_clock());
+      [self, policy](status_atom) -> caf::result<std::uint64_t, std::uint64_t> {
+        return {policy->current().version, policy->min_clock()};
       },
       [self, policy](read_atom, std::int64_t) { return policy->total(); },
       [self, policy, broadcast](cross_update_atom, std::uint8_t op_byte,
@@ -71,6 +73,7 @@ caf::behavior bounded_staleness_variable_side(variable_actor_type* self) {
         return ok_atom::value;
       },
   };
+  return std::move(behavior.unbox());
 }
 
 } // namespace varsync

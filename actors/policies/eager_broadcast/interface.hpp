@@ -8,7 +8,7 @@
 // cast from their caf::actor, and the behaviors unboxed into them.
 // periodic uses the same messages (its variable side is on_write's).
 
-#include "actors/cluster_protocol.hpp"
+#include "actors/policies/variable_interface.hpp"
 #include "actors/protocol.hpp"
 #include "actors/update_reply.hpp"
 
@@ -19,9 +19,7 @@
 namespace varsync {
 
 /// The variable actor of an on_write or periodic variable.
-using eager_broadcast_variable = caf::typed_actor<
-    // From the directory: attach every replica, then ok.
-    caf::replies_to<attach_atom>::with<ok_atom>,
+using eager_broadcast_variable = variable_actor_interface::extend<
     // A replica's update for step `step` (replica index, step, op byte,
     // operand, timeout_ms): ok once the step's version was sent to every
     // replica.
@@ -34,15 +32,7 @@ using eager_broadcast_variable = caf::typed_actor<
                    std::uint64_t, std::uint64_t, std::uint8_t, tensor,
                    std::int64_t, std::uint64_t>,
     // The actor's own deadline alarm (due ticks).
-    caf::reacts_to<step_alarm_atom, std::int64_t>,
-    // Cross-replica read (timeout_ms): the current value.
-    caf::replies_to<read_atom, std::int64_t>::with<tensor>,
-    // (version, 0).
-    caf::replies_to<status_atom>::with<std::uint64_t, std::uint64_t>,
-    // Cross-replica update (op byte, operand, timeout_ms): ok once every
-    // replica installed the result.
-    caf::replies_to<cross_update_atom, std::uint8_t, tensor,
-                    std::int64_t>::with<ok_atom>>;
+    caf::reacts_to<step_alarm_atom, std::int64_t>>;
 
 /// The replica actor's on_write handlers.
 using eager_broadcast_replica = caf::typed_actor<

@@ -2,6 +2,7 @@
 
 #include "actors/caf_error.hpp"
 #include "actors/policies/local_only/state_machine.hpp"
+#include "actors/policies/variable_interface.hpp"
 
 #include <map>
 #include <memory>
@@ -11,7 +12,10 @@ namespace varsync {
 
 caf::behavior local_only_variable_side(variable_actor_type* self) {
   auto policy = std::make_shared<policies::local_only>(self->state.spec.name);
-  return plain_attach_and_status(self).or_else(
+  // Typed: the compiler checks these handlers against the interface.
+  variable_actor_interface::behavior_type behavior{
+      plain_attach_handler(self),
+      unversioned_status_handler(),
       [self, policy](read_atom, std::int64_t) -> caf::result<tensor> {
         return to_caf_error(policy->reject_cross_replica("read"));
       },
@@ -21,7 +25,9 @@ caf::behavior local_only_variable_side(variable_actor_type* self) {
         if (!op)
           return to_caf_error(invalid_op(op_byte));
         return to_caf_error(policy->reject_cross_replica(to_string(*op)));
-      });
+      },
+  };
+  return std::move(behavior.unbox());
 }
 
 } // namespace varsync

@@ -1,11 +1,13 @@
 #include "actors/policies/reduce_on_read/replica_side.hpp"
 
 #include "actors/caf_error.hpp"
+#include "actors/policies/reduce_on_read/interface.hpp"
 
 namespace varsync {
 
 caf::message_handler reduce_on_read_replica_side(replica_actor_type* self) {
-  return {
+  // Typed: the compiler checks these handlers against the interface.
+  reduce_on_read_replica::behavior_type behavior{
       [self](copy_get_atom, variable_id id) -> caf::result<tensor> {
         auto slot = self->state.store->find(id);
         if (!slot)
@@ -24,6 +26,7 @@ caf::message_handler reduce_on_read_replica_side(replica_actor_type* self) {
         return ok_atom::value;
       },
   };
+  return caf::message_handler{behavior.unbox().as_behavior_impl()};
 }
 
 } // namespace varsync

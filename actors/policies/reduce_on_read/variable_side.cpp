@@ -1,6 +1,7 @@
 #include "actors/policies/reduce_on_read/variable_side.hpp"
 
 #include "actors/caf_error.hpp"
+#include "actors/policies/reduce_on_read/interface.hpp"
 #include "actors/policies/reduce_on_read/state_machine.hpp"
 
 #include <map>
@@ -14,7 +15,10 @@ caf::behavior reduce_on_read_variable_side(variable_actor_type* self) {
   auto policy = std::make_shared<policies::reduce_on_read>(settings_of(spec));
   // A lost replica's copy is gone: reads aggregate the survivors' copies
   // (variable_actor.cpp's DOWN handler marks it lost).
-  return plain_attach_and_status(self).or_else(
+  // Typed: the compiler checks these handlers against the interface.
+  reduce_on_read_variable::behavior_type behavior{
+      plain_attach_handler(self),
+      unversioned_status_handler(),
       [self, policy](read_atom,
                      std::int64_t timeout_ms) -> caf::result<tensor> {
         if (auto allowed = policy->check_read(); !allowed)
@@ -50,7 +54,9 @@ caf::behavior reduce_on_read_variable_side(variable_actor_type* self) {
             self, timeout_ms,
             caf::make_message(copy_set_atom::value, spec.id, to_wire(plan->op),
                               plan->operand));
-      });
+      },
+  };
+  return std::move(behavior.unbox());
 }
 
 } // namespace varsync
