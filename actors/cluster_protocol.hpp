@@ -19,7 +19,8 @@
 //   (lookup_atom, name) -> variable_info
 //   (status_atom, timeout_ms) -> cluster_status
 // Directory -> node agent:
-//   (spawn_atom, variable_wire_spec) -> caf::actor   spawns a variable actor
+//   (spawn_atom, variable_info, initial tensor, replica actors)
+//       -> caf::actor                                spawns a variable actor
 // Anyone -> variable actor:
 //   (status_atom) -> (version u64, min clock u64)
 
@@ -91,22 +92,6 @@ typename Inspector::result_type inspect(Inspector& f, variable_info& x) {
              x.type = static_cast<dtype>(type);
              return caf::none;
            }));
-}
-
-/// What a node agent needs to spawn a variable actor.
-struct variable_wire_spec {
-  variable_id id = 0;
-  std::string name;
-  tensor initial;
-  /// Resolved options.
-  variable_options options;
-  std::vector<caf::actor> replicas;
-};
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, variable_wire_spec& x) {
-  return f(caf::meta::type_name("variable_wire_spec"), x.id, x.name, x.initial,
-           x.options, x.replicas);
 }
 
 // -- the public status types on the wire

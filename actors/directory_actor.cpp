@@ -313,14 +313,14 @@ void create_variable(directory_actor_type* self, variable_request request) {
   info.requested = request.options;
   info.resolved = *resolved;
   info.node = host->info.name;
-  variable_wire_spec spec{info.id, info.name, request.initial, *resolved,
-                          group->second.replicas};
+  auto initial = request.initial;
   auto name = request.name;
   self->state.creating[name].push_back(std::move(request));
   auto fail = [self, name](caf::error& err) {
     finish_creation(self, name, &err);
   };
-  self->request(host->info.agent, creation_timeout, spawn_atom::value, spec)
+  self->request(host->info.agent, creation_timeout, spawn_atom::value, info,
+                std::move(initial), group->second.replicas)
       .then(
           [self, info, name, fail](caf::actor& actor) mutable {
             info.actor = actor;

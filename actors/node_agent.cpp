@@ -68,27 +68,35 @@ caf::behavior node_agent(node_agent_type* self, caf::actor directory,
                 [promise](caf::error& err) mutable { promise.deliver(err); });
         return promise;
       },
-      [self](spawn_atom, variable_wire_spec& wire) -> caf::result<caf::actor> {
-        if (wire.replicas.empty() || wire.name.empty())
+      [self](spawn_atom, const variable_info& info, tensor& initial,
+             std::vector<caf::actor>& replicas) -> caf::result<caf::actor> {
+        if (replicas.empty() || info.name.empty())
           return to_caf_error(
               error{errc::invalid_argument,
                     "spawn of a variable actor needs a name and replicas"});
-        for (const auto& replica : wire.replicas)
+        for (const auto& replica : replicas)
           if (!replica)
             return to_caf_error(error{errc::invalid_argument,
-                                      "spawn of variable '" + wire.name +
+                                      "spawn of variable '" + info.name +
                                           "': a replica is missing"});
+        if (initial.type() != info.type || initial.shape() != info.shape)
+          return to_caf_error(
+              error{errc::invalid_argument,
+                    "spawn of variable '" + info.name +
+                        "': the initial value is " + to_string(initial.type()) +
+                        to_string(initial.shape()) + ", the variable is " +
+                        to_string(info.type) + to_string(info.shape)});
         // Options from the network are checked like a caller's.
-        auto resolved = resolve(wire.options, wire.initial.type(), wire.name);
+        auto resolved = resolve(info.resolved, initial.type(), info.name);
         if (!resolved)
           return to_caf_error(resolved.error());
-        variable_spec spec{wire.id,
-                           wire.name,
-                           wire.initial.type(),
-                           wire.initial.shape(),
+        variable_spec spec{info.id,
+                           info.name,
+                           initial.type(),
+                           initial.shape(),
                            *resolved,
-                           std::move(wire.replicas),
-                           std::move(wire.initial),
+                           std::move(replicas),
+                           std::move(initial),
                            self->state.counters,
                            self->state.bulk};
         auto actor = spawn_variable_actor(self->home_system(), std::move(spec));

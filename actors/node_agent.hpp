@@ -4,7 +4,7 @@
 // this node (variable actors, at the directory's request) and owns them:
 // stopping the agent (an exit message) stops every actor it spawned.
 //
-//   (spawn_atom, variable_wire_spec) -> caf::actor
+//   (spawn_atom, variable_info, initial, replicas) -> caf::actor
 //   (node_atom) -> the directory          how a joining node finds it
 //   (node_atom, directory)                sets it (once the node joined)
 //   (status_atom, timeout_ms) -> cluster_status   forwarded to the directory

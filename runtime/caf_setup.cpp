@@ -34,7 +34,6 @@ void configure_caf(caf::actor_system_config& config,
   config.add_message_type<node_info>("varsync.node_info.v1");
   config.add_message_type<group_info>("varsync.group_info.v1");
   config.add_message_type<variable_info>("varsync.variable_info.v1");
-  config.add_message_type<variable_wire_spec>("varsync.variable_spec.v1");
   config.add_message_type<cluster_status>("varsync.cluster_status.v1");
 }
 

@@ -239,3 +239,38 @@ TEST_CASE_FIXTURE(fixture, "status reports nodes, a lost replica and the "
         std::string::npos);
   CHECK(to_string(*status).find("workers") != std::string::npos);
 }
+
+TEST_CASE_FIXTURE(fixture, "the node agent refuses a spawn whose initial value "
+                           "contradicts the variable's description") {
+  // The spawn message comes from the network: its description and its
+  // initial value are checked against each other, not trusted.
+  variable_info info;
+  info.id = 77;
+  info.name = "forged";
+  info.type = dtype::f64;
+  info.shape = shape_type{3};
+  info.resolved = with(synchronization::on_write, aggregation::sum);
+  std::vector<caf::actor> group{new_replica(0)};
+  caf::scoped_actor self{*system};
+  std::optional<error> refused;
+  self->request(agent, 5s, spawn_atom::value, info, tensor(1.0), group)
+      .receive(
+          [](caf::actor&) { FAIL("a mismatched spawn was accepted"); },
+          [&](caf::error& err) { refused = from_caf_error(err, "spawn"); });
+  REQUIRE(refused);
+  CHECK(refused->code() == errc::invalid_argument);
+  CHECK(refused->message() ==
+        "spawn of variable 'forged': the initial value is f64[], the variable "
+        "is f64[3]");
+  // A consistent one is accepted.
+  self->request(agent, 5s, spawn_atom::value, info,
+                *tensor::from_values<double>(std::vector<double>{1, 2, 3},
+                                             shape_type{3}),
+                group)
+      .receive(
+          [&](caf::actor& actor) {
+            CHECK(actor);
+            self->send_exit(actor, caf::exit_reason::user_shutdown);
+          },
+          [](caf::error& err) { FAIL(caf::to_string(err)); });
+}
