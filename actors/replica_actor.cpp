@@ -1,9 +1,6 @@
 #include "actors/replica_actor.hpp"
 
 #include "actors/caf_error.hpp"
-#include "actors/policies/bounded_staleness/replica_side.hpp"
-#include "actors/policies/eager_broadcast/replica_side.hpp"
-#include "actors/policies/reduce_on_read/replica_side.hpp"
 #include "actors/policies/table.hpp"
 #include "actors/replica_actor_state.hpp"
 
@@ -23,8 +20,7 @@ void variable_lost(replica_actor_type* self, attached_variable& entry,
             "variable '" + entry.name + "': its actor is unreachable (" +
                 caf::to_string(reason) +
                 "); local reads of the last installed value still work"};
-  fail_pending_updates(entry);
-  fail_waiting_reads(self, id, to_caf_error(*entry.unavailable));
+  policies::fail_pending_calls(self, entry, id);
 }
 
 caf::behavior replica_actor(replica_actor_type* self, std::size_t index,
@@ -80,10 +76,9 @@ caf::behavior replica_actor(replica_actor_type* self, std::size_t index,
         return caf::result<std::uint64_t>{self->state.store->clock.load()};
       },
   };
-  // Each protocol's replica side handles its own messages.
-  return attach.or_else(eager_broadcast_replica_side(self))
-      .or_else(bounded_staleness_replica_side(self))
-      .or_else(reduce_on_read_replica_side(self));
+  // Each protocol's replica side handles its own messages (the table
+  // lists them).
+  return attach.or_else(policies::replica_sides(self));
 }
 
 } // namespace

@@ -1,12 +1,16 @@
 #include "actors/policies/table.hpp"
 
+#include "actors/caf_error.hpp"
 #include "actors/policies/bounded_staleness/host_side.hpp"
+#include "actors/policies/bounded_staleness/replica_side.hpp"
 #include "actors/policies/bounded_staleness/variable_side.hpp"
 #include "actors/policies/eager_broadcast/host_side.hpp"
+#include "actors/policies/eager_broadcast/replica_side.hpp"
 #include "actors/policies/eager_broadcast/variable_side.hpp"
 #include "actors/policies/local_only/host_side.hpp"
 #include "actors/policies/local_only/variable_side.hpp"
 #include "actors/policies/periodic/host_side.hpp"
+#include "actors/policies/reduce_on_read/replica_side.hpp"
 #include "actors/policies/reduce_on_read/variable_side.hpp"
 
 #include <string>
@@ -43,6 +47,19 @@ expected<variable_side_factory> variable_side_of(synchronization sync) {
     break; // resolved before a variable actor exists
   }
   return no_row(sync, "variable actor behavior");
+}
+
+caf::message_handler replica_sides(replica_actor_type* self) {
+  // periodic's replica side is on_write's; none has no replica messages.
+  return eager_broadcast_replica_side(self)
+      .or_else(bounded_staleness_replica_side(self))
+      .or_else(reduce_on_read_replica_side(self));
+}
+
+void fail_pending_calls(replica_actor_type* self, attached_variable& entry,
+                        variable_id id) {
+  fail_pending_updates(entry);
+  fail_waiting_reads(self, id, to_caf_error(*entry.unavailable));
 }
 
 expected<local_part_factory> local_part_of(synchronization sync) {

@@ -9,6 +9,7 @@
 // default.
 
 #include "actors/policies/local_part.hpp"
+#include "actors/replica_actor_state.hpp"
 #include "actors/variable_actor_state.hpp"
 #include "varsync/error.hpp"
 #include "varsync/policy.hpp"
@@ -21,6 +22,17 @@ using variable_side_factory = caf::behavior (*)(variable_actor_type*);
 /// The variable side of `sync`, or `invalid_policy` naming the value when
 /// no row exists.
 expected<variable_side_factory> variable_side_of(synchronization sync);
+
+/// Every policy's replica-side handlers, combined: one replica actor
+/// serves variables of every policy. A policy with replica-side messages
+/// adds its handlers here.
+caf::message_handler replica_sides(replica_actor_type* self);
+
+/// The variable actor of `entry` (variable `id`) is gone and
+/// `entry.unavailable` says why: every policy fails what it holds pending
+/// for that variable (updates in flight and queued, reads waiting).
+void fail_pending_calls(replica_actor_type* self, attached_variable& entry,
+                        variable_id id);
 
 /// The local part factory of `sync`, or `invalid_policy` naming the value
 /// when no row exists.
