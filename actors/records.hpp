@@ -46,6 +46,10 @@ struct variable_record {
   /// (null for replicas elsewhere), so that reads skip the store lookup.
   std::vector<std::shared_ptr<replica_slot>> slots;
   std::vector<std::shared_ptr<staleness_cache>> caches;
+  /// This process's local parts of the variable by replica index (null
+  /// for replicas of other processes): the host path takes them from here
+  /// without the store's lock.
+  std::vector<std::shared_ptr<local_part>> parts;
 };
 
 } // namespace varsync::detail

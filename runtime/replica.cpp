@@ -83,7 +83,13 @@ host_update_plan update_here(const std::shared_ptr<detail::replica_core>& core,
   if (auto valid = check_operand(operand, var.type(), var.shape(), var.name());
       !valid)
     return valid;
-  auto part = core->store().find_part(var.record()->id);
+  // The record holds this process's parts (no lock); the store has parts
+  // attached after the record was made.
+  const auto& record = *var.record();
+  if (auto index = core->index();
+      index < record.parts.size() && record.parts[index])
+    return record.parts[index]->update(op, operand);
+  auto part = core->store().find_part(record.id);
   if (!part)
     return expected<void>{not_attached(*core, var)};
   return part->update(op, operand);

@@ -362,6 +362,7 @@ variable_record_ptr runtime_core::make_record(const variable_info& info) {
   for (const auto& store : record->group->stores) {
     record->slots.push_back(store ? store->find(info.id) : nullptr);
     record->caches.push_back(store ? store->find_cache(info.id) : nullptr);
+    record->parts.push_back(store ? store->find_part(info.id) : nullptr);
   }
   std::lock_guard guard{mutex_};
   return variables_.try_emplace(info.id, std::move(record)).first->second;
