@@ -101,15 +101,23 @@ public:
     return result;
   }
 
-  /// Installs `value` as `version` unless a newer version is installed.
-  /// Called by the replica actor only.
-  void install(std::uint64_t version, tensor value,
+  /// Installs `value` as `version` unless a newer or equal version is
+  /// installed or `value` has another dtype or shape than the slot's.
+  /// Returns whether it was installed. Thread-safe.
+  bool install(std::uint64_t version, tensor value,
                std::uint64_t min_clock = 0) {
     std::lock_guard guard{update_mutex_};
-    if (current_.load(std::memory_order_relaxed)->version >= version)
-      return;
+    auto current = current_.load(std::memory_order_relaxed);
+    if (current->version >= version)
+      return false;
+    // Defense in depth: a value of another dtype or shape (a forged or
+    // corrupt install) never replaces the variable's.
+    if (value.type() != current->value.type() ||
+        value.shape() != current->value.shape())
+      return false;
     publish(std::make_shared<const installed_value>(
         installed_value{version, std::move(value), min_clock}));
+    return true;
   }
 
   /// Replaces the value by `op(value, operand)` atomically with respect to

@@ -55,9 +55,18 @@ tensor fresh_like(const tensor& like) {
   return *tensor::uninitialized(like.type(), like.shape());
 }
 
+/// Whether `x` and `y` have the same dtype and shape (the precondition of
+/// every element-wise operation here).
+bool same_layout(const tensor& x, const tensor& y) {
+  return x.type() == y.type() && x.shape() == y.shape();
+}
+
 /// A new tensor of `x`'s dtype and shape whose elements are
-/// `op(x[i], y[i])`.
+/// `op(x[i], y[i])`; `x` itself if `y` has another dtype or shape (callers
+/// check operands first; this only keeps a bug from reading past a buffer).
 template <class Op> tensor binary(const tensor& x, const tensor& y, Op op) {
+  if (!same_layout(x, y))
+    return x;
   return visit_dtype(x.type(), [&](auto tag) {
     using element_type = decltype(tag);
     tensor result = fresh_like(x);
@@ -129,6 +138,13 @@ tensor divide(const tensor& x, std::int64_t divisor) {
 }
 
 tensor aggregate(std::span<const tensor> values, aggregation how) {
+  if (values.empty())
+    return tensor{};
+  // A value of another dtype or shape is never read past its end: the
+  // first value stands for the aggregate (callers validate contributions).
+  for (const auto& value : values)
+    if (!same_layout(value, values.front()))
+      return values.front();
   // A mean of one value is the value itself, bit for bit.
   if (how == aggregation::only_first_replica || values.size() == 1)
     return values.front();
@@ -146,6 +162,11 @@ tensor aggregate(std::span<const tensor> values, aggregation how) {
 
 tensor apply_aggregate(update_op op, const tensor& current,
                        std::span<const tensor> values, aggregation how) {
+  if (values.empty())
+    return current;
+  for (const auto& value : values)
+    if (!same_layout(value, current))
+      return current;
   if (op == update_op::assign || how == aggregation::only_first_replica ||
       values.size() == 1)
     return apply(op, current, aggregate(values, how));

@@ -31,7 +31,9 @@ expected<void> check_operand(const tensor& value, dtype expected_type,
                              const shape_type& expected_shape,
                              const std::string& variable_name);
 
-/// `current` after `op` with `operand` (same dtype and shape).
+/// `current` after `op` with `operand` (same dtype and shape; an operand of
+/// another dtype or shape leaves `current` unchanged, never read past its
+/// buffer).
 tensor apply(update_op op, const tensor& current, const tensor& operand);
 
 /// Element-wise `x * factor` (integers: truncated toward zero).
@@ -43,12 +45,15 @@ tensor divide(const tensor& x, std::int64_t divisor);
 /// Combines per-replica `values` (index order) by `how`: sum adds them in
 /// index order (so every replica computes bit-identical results), mean
 /// divides that sum by the count, only_first_replica returns `values[0]`.
-/// Precondition: `values` non-empty, same dtype/shape, `how != none`.
+/// Precondition: `values` non-empty, same dtype/shape, `how != none` (if
+/// not: an empty tensor for no values, else `values[0]`; nothing is read
+/// past a buffer).
 tensor aggregate(std::span<const tensor> values, aggregation how);
 
 /// `apply(op, current, aggregate(values, how))` bit for bit, in one pass
 /// over the data for assign_add / assign_sub with sum or mean (no
-/// intermediate tensor). Preconditions as for `aggregate`.
+/// intermediate tensor). Preconditions as for `aggregate`, and `current`
+/// of the same dtype/shape (if not: `current` unchanged).
 tensor apply_aggregate(update_op op, const tensor& current,
                        std::span<const tensor> values, aggregation how);
 

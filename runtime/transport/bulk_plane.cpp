@@ -2,6 +2,7 @@
 
 #include "runtime/core/wire.hpp"
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <atomic>
 #include <cerrno>
@@ -131,6 +132,30 @@ bool read_exactly(int fd, void* data, std::size_t size) {
     size -= static_cast<std::size_t>(got);
   }
   return true;
+}
+
+/// Reads and drops `size` bytes through a small buffer (no allocation of
+/// the announced size); false on EOF or error.
+bool discard_exactly(int fd, std::uint64_t size) {
+  std::byte buffer[16 * 1024];
+  while (size > 0) {
+    auto chunk =
+        static_cast<std::size_t>(std::min<std::uint64_t>(size, sizeof(buffer)));
+    if (!read_exactly(fd, buffer, chunk))
+      return false;
+    size -= chunk;
+  }
+  return true;
+}
+
+/// Whether a frame of `kind` may arrive on a connection this node accepted
+/// (`inbound`) or opened. Contributions travel from a replica's node, which
+/// opens the connection, to the variable's node; installs and acks come
+/// back on that same connection. So an accepted connection carries only
+/// contributions and an opened one only replies: a process that connects
+/// to a node cannot hand its replicas installs or acks.
+bool allowed_direction(bulk_kind kind, bool inbound) {
+  return (kind == bulk_kind::contribute) == inbound;
 }
 
 /// Writes every byte of `parts`; false on error.
@@ -326,15 +351,6 @@ struct bulk_plane::impl {
     return i == targets.end() ? nullptr : i->second;
   }
 
-  /// Hands a received frame to its target's sink; counts it rejected when
-  /// the target is gone (the actor stopped, or never was).
-  void deliver(const bulk_connection& c, bulk_frame frame) {
-    if (auto sink = target(frame.target))
-      (*sink)(c.id, std::move(frame));
-    else
-      counters.frames_rejected.fetch_add(1, std::memory_order_relaxed);
-  }
-
   /// Forgets `c` as the connection to its peer (it stays in `connections`
   /// until `reap` or `stop` joins its threads).
   void forget(const bulk_connection& c) {
@@ -396,6 +412,15 @@ struct bulk_plane::impl {
         break;
       auto kind = static_cast<bulk_kind>(head.kind);
       auto type = static_cast<dtype>(head.type);
+      if (!allowed_direction(kind, c->outbound_key.empty())) {
+        counters.frames_rejected.fetch_add(1, std::memory_order_relaxed);
+        closed_because(*c, kind == bulk_kind::contribute
+                               ? "a contribution on a connection this node "
+                                 "opened (only replies come back on it)"
+                               : "an install or ack on a connection this node "
+                                 "accepted (only contributions come in on it)");
+        return;
+      }
       if (kind != bulk_kind::ack) {
         auto expected_bytes = bytes_of(type, shape);
         if (!expected_bytes || *expected_bytes != head.payload) {
@@ -414,13 +439,22 @@ struct bulk_plane::impl {
       frame.number = head.number;
       frame.tag = head.tag;
       frame.timeout_ms = head.timeout_ms;
+      // The target is looked up before anything of the announced size is
+      // allocated: a frame naming no registered actor costs no memory.
+      auto sink = target(frame.target);
+      if (!sink) {
+        counters.frames_rejected.fetch_add(1, std::memory_order_relaxed);
+        if (!discard_exactly(c->fd, head.payload))
+          break;
+        continue;
+      }
       if (kind == bulk_kind::ack) {
         frame.text.assign(head.payload, '\0');
         if (head.payload > 0 &&
             !read_exactly(c->fd, frame.text.data(), frame.text.size()))
           break;
         counters.frames_received.fetch_add(1, std::memory_order_relaxed);
-        deliver(*c, std::move(frame));
+        (*sink)(c->id, std::move(frame));
         continue;
       }
       // The payload is read straight into the tensor's own buffer.
@@ -435,7 +469,7 @@ struct bulk_plane::impl {
         break;
       counters.frames_received.fetch_add(1, std::memory_order_relaxed);
       frame.value = std::move(*value);
-      deliver(*c, std::move(frame));
+      (*sink)(c->id, std::move(frame));
     }
     c->close();
     forget(*c);

@@ -92,18 +92,25 @@ TEST_CASE("a scalar slot of each dtype reads back what was installed") {
   CHECK_EQ(*i64.load_inline(), tensor(-2));
 }
 
-TEST_CASE("large values and values of another layout are read from the "
-          "snapshot") {
+TEST_CASE("large values are read from the snapshot; values of another "
+          "layout are refused") {
   replica_slot large{tensor{1.0, 2.0, 3.0}};
   CHECK_FALSE(large.load_inline());
-  large.install(1, tensor{4.0, 5.0, 6.0});
+  CHECK(large.install(1, tensor{4.0, 5.0, 6.0}));
   CHECK_EQ(large.load_value(), (tensor{4.0, 5.0, 6.0}));
+  // Defense in depth (a forged or corrupt install): another shape or dtype
+  // never replaces the variable's value, whatever its version.
   replica_slot scalar{tensor(1.0)};
-  scalar.install(1, tensor{2.0, 3.0}); // another shape: not inline
-  CHECK_FALSE(scalar.load_inline());
-  CHECK_EQ(scalar.load_value(), (tensor{2.0, 3.0}));
-  scalar.install(2, tensor(4.0)); // the layout again: inline again
+  CHECK_FALSE(scalar.install(1, tensor{2.0, 3.0}));
+  CHECK_FALSE(scalar.install(~std::uint64_t{0}, tensor(1.0f)));
+  CHECK_EQ(*scalar.load_inline(), tensor(1.0));
+  CHECK_EQ(scalar.load()->version, 0);
+  // An update after a refused install reads a buffer of the right size.
+  scalar.update(update_op::add, tensor(2.0));
+  CHECK_EQ(*scalar.load_inline(), tensor(3.0));
+  CHECK(scalar.install(2, tensor(4.0)));
   CHECK_EQ(*scalar.load_inline(), tensor(4.0));
+  CHECK_FALSE(scalar.install(2, tensor(5.0))); // not newer
 }
 
 TEST_CASE("readers racing installs and updates never see a torn or older "

@@ -7,6 +7,7 @@
 #include "actors/cluster_protocol.hpp"
 #include "actors/replica_actor.hpp"
 #include "runtime/caf_setup.hpp"
+#include "runtime/transport/bulk_plane.hpp"
 
 #include <doctest/doctest.h>
 #include <thread>
@@ -25,7 +26,7 @@ struct cluster {
   caf::actor variable;
 
   cluster(std::size_t size, synchronization sync, aggregation how,
-          tensor initial) {
+          tensor initial, std::shared_ptr<bulk_plane> bulk = nullptr) {
     configure_caf(config, runtime_options{});
     system = std::make_unique<caf::actor_system>(config);
     for (std::size_t i = 0; i < size; ++i) {
@@ -38,7 +39,7 @@ struct cluster {
     options.aggregation = how;
     variable = spawn_variable_actor(
         *system, variable_spec{5, "v", initial.type(), initial.shape(), options,
-                               replicas, initial, counters, nullptr});
+                               replicas, initial, counters, bulk});
     REQUIRE(ask<ok_atom>(variable, attach_atom::value));
   }
 
@@ -285,4 +286,26 @@ TEST_CASE("a contributor's short deadline holds while a longer one of the "
   CHECK(*patient);
   for (auto& store : c.stores)
     CHECK(store->find(5)->load()->value == tensor(4.0));
+}
+
+TEST_CASE("a bulk contribution is refused unless the named replica sent it; "
+          "a refused one takes no replica's place in the step") {
+  auto plane = bulk_plane::listen("127.0.0.1");
+  REQUIRE(plane);
+  cluster c{2, synchronization::on_write, aggregation::sum, tensor(1.0),
+            *plane};
+  caf::scoped_actor attacker{*c.system};
+  // Step 0 for replica 0, from an actor that is not replica 0 (as a forged
+  // frame on the bulk plane would arrive), on a connection that does not
+  // exist: refused before it counts.
+  attacker->send(c.variable, bulk_contribute_atom::value, std::uint64_t{999},
+                 std::uint64_t{attacker->id()}, std::uint64_t{0},
+                 std::uint64_t{0}, to_wire(update_op::add), tensor(-1e6),
+                 std::int64_t{5000}, std::uint64_t{1});
+  // The real step 0 completes with both real contributions.
+  for (auto& result : c.update_all(update_op::add, {tensor(2.0), tensor(3.0)}))
+    CHECK(result);
+  for (auto& store : c.stores)
+    CHECK(store->find(5)->load()->value == tensor(6.0));
+  (*plane)->stop();
 }

@@ -87,11 +87,15 @@ public:
     return delta;
   }
 
-  /// Installs a refresh unless a newer one is installed already.
+  /// Installs a refresh unless a newer one is installed already or its
+  /// snapshot has another dtype or shape.
   void refresh(const policies::staleness_refresh& update) {
     std::lock_guard guard{mutex_};
     if (update.version <= version_)
       return;
+    if (update.snapshot.type() != snapshot_.type() ||
+        update.snapshot.shape() != snapshot_.shape())
+      return; // forged or corrupt: never the variable's value
     version_ = update.version;
     min_clock_ = update.min_clock;
     snapshot_ = update.snapshot;

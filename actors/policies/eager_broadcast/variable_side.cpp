@@ -6,6 +6,7 @@
 #include "actors/policies/eager_broadcast/state_machine.hpp"
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <utility>
@@ -141,10 +142,13 @@ caf::behavior eager_broadcast_variable_side(variable_actor_type* self) {
   };
   // Records a contribution (from a CAF request or a bulk frame) and
   // publishes what it completes; errors go back to `who` at once.
+  // `accepted` (may be empty) runs once the state machine took the
+  // contribution, before anything is published.
   auto contribute = [self, policy, waiting, publish, answer,
                      alarm](contributor who, std::uint64_t replica,
                             std::uint64_t step, std::uint8_t op_byte,
-                            tensor& operand, std::int64_t timeout_ms) {
+                            tensor& operand, std::int64_t timeout_ms,
+                            const std::function<void()>& accepted = {}) {
     auto index = static_cast<std::size_t>(replica);
     auto op = op_from_wire(op_byte);
     if (!op) {
@@ -156,6 +160,8 @@ caf::behavior eager_broadcast_variable_side(variable_actor_type* self) {
       answer(who, index, step, published.error());
       return;
     }
+    if (accepted)
+      accepted();
     who.deadline = std::chrono::steady_clock::now() + to_timeout(timeout_ms);
     if (published->empty())
       alarm->arm(self, who.deadline);
@@ -180,17 +186,31 @@ caf::behavior eager_broadcast_variable_side(variable_actor_type* self) {
                    operand, timeout_ms);
         return promise;
       },
-      [self, contribute, routes](bulk_contribute_atom, std::uint64_t connection,
-                                 std::uint64_t reply_to, std::uint64_t replica,
-                                 std::uint64_t step, std::uint8_t op_byte,
-                                 tensor& operand, std::int64_t timeout_ms,
-                                 std::uint64_t tag) {
+      [self, contribute, routes,
+       answer](bulk_contribute_atom, std::uint64_t connection,
+               std::uint64_t reply_to, std::uint64_t replica,
+               std::uint64_t step, std::uint8_t op_byte, tensor& operand,
+               std::int64_t timeout_ms, std::uint64_t tag) {
         bulk_route route{connection, reply_to};
+        contributor who{{}, route, tag, {}};
+        // Only the replica's own actor contributes for it, and its route is
+        // recorded only once the state machine accepted the contribution: a
+        // frame with a bogus step or sender never redirects its installs.
+        const auto& replicas = self->state.spec.replicas;
+        if (!self->state.spec.bulk)
+          return; // no bulk plane here: no frame can have come from one
+        if (replica >= replicas.size() || replicas[replica].id() != reply_to) {
+          answer(who, static_cast<std::size_t>(replica), step,
+                 error{errc::invalid_argument,
+                       "variable '" + self->state.spec.name +
+                           "': a bulk contribution names replica " +
+                           std::to_string(replica) +
+                           ", which is not the sender's"});
+          return;
+        }
         // Later installs for this replica take its connection too.
-        if (replica < routes->size())
-          (*routes)[replica] = route;
-        contribute(contributor{{}, route, tag, {}}, replica, step, op_byte,
-                   operand, timeout_ms);
+        contribute(std::move(who), replica, step, op_byte, operand, timeout_ms,
+                   [routes, replica, route] { (*routes)[replica] = route; });
       },
       // Fails the contributions whose deadline passed (their step stays
       // open for the others) and arms the alarm for the earliest left.

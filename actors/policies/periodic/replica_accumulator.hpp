@@ -97,11 +97,15 @@ public:
   }
 
   /// Installs synchronized version `version` (a step's result or a
-  /// cross-replica update) unless a newer one is installed.
+  /// cross-replica update) unless a newer one is installed or `value` has
+  /// another dtype or shape.
   void install(std::uint64_t version, tensor value) {
     std::lock_guard guard{mutex_};
     if (version <= synchronized_version_)
       return;
+    if (value.type() != synchronized_.type() ||
+        value.shape() != synchronized_.shape())
+      return; // forged or corrupt: never the variable's value
     synchronized_version_ = version;
     synchronized_ = std::move(value);
     publish_view();

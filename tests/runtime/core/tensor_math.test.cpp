@@ -327,3 +327,20 @@ TEST_CASE("apply_aggregate equals apply after aggregate bit for bit, with "
     }
   }
 }
+
+TEST_CASE("an operand of another dtype or shape is never read past its "
+          "buffer: the current value stays") {
+  // Callers check operands first (check_operand, the state machines);
+  // this guards against a bug or a forged value reaching the math.
+  auto current =
+      *tensor::from_values<double>(std::vector<double>{1, 2, 3}, shape_type{3});
+  CHECK(apply(update_op::add, current, tensor(1.0f)) == current);
+  CHECK(apply(update_op::subtract, current, tensor{1.0, 2.0}) == current);
+  std::vector<tensor> mixed{current, tensor(1.0f)};
+  CHECK(aggregate(mixed, aggregation::sum) == current);
+  CHECK(apply_aggregate(update_op::add, current, mixed, aggregation::mean) ==
+        current);
+  std::vector<tensor> none;
+  CHECK(apply_aggregate(update_op::add, current, none, aggregation::sum) ==
+        current);
+}

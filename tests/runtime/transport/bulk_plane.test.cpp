@@ -31,7 +31,7 @@ namespace {
 /// written independently of the implementation.
 struct raw_header {
   std::uint32_t magic = 0x31425356;
-  std::uint8_t kind = 2; // install
+  std::uint8_t kind = 1; // contribute
   std::uint8_t type = 0; // f32
   std::uint8_t rank = 0;
   std::uint8_t code = 0;
@@ -62,19 +62,25 @@ struct raw_client {
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
   }
 
+  /// Wraps a socket connected elsewhere (closed with this client).
+  struct adopt_tag {};
+  raw_client(adopt_tag, int connected) : fd(connected) {}
+
   ~raw_client() { ::close(fd); }
 
   void write(const void* data, std::size_t size) {
     REQUIRE(::send(fd, data, size, MSG_NOSIGNAL) == static_cast<ssize_t>(size));
   }
 
-  /// An install frame of an f32 tensor [values] for `target`.
-  void install(caf::actor_id target, const std::vector<float>& values,
-               std::uint64_t version) {
+  /// A frame of `kind` (contribute unless told) carrying an f32 tensor
+  /// [values] for `target`, numbered `number` (a step or a version).
+  void frame(caf::actor_id target, const std::vector<float>& values,
+             std::uint64_t number, std::uint8_t kind = 1) {
     raw_header head;
+    head.kind = kind;
     head.target = target;
     head.rank = 1;
-    head.number = version;
+    head.number = number;
     head.payload = values.size() * sizeof(float);
     auto length = static_cast<std::int64_t>(values.size());
     write(&head, sizeof(head));
@@ -121,6 +127,21 @@ struct fixture {
     b->stop();
   }
 };
+
+/// Receives one contribution at `self` and returns (step, values).
+std::optional<std::pair<std::uint64_t, std::vector<float>>>
+receive_contribution(caf::scoped_actor& self) {
+  std::optional<std::pair<std::uint64_t, std::vector<float>>> result;
+  self->receive(
+      [&](bulk_contribute_atom, std::uint64_t, std::uint64_t, std::uint64_t,
+          std::uint64_t step, std::uint8_t, tensor& value, std::int64_t,
+          std::uint64_t) {
+        auto values = value.values<float>();
+        result.emplace(step, std::vector<float>(values.begin(), values.end()));
+      },
+      caf::after(5s) >> [] {});
+  return result;
+}
 
 /// Receives one install at `self` and returns (version, values).
 std::optional<std::pair<std::uint64_t, std::vector<float>>>
@@ -288,8 +309,8 @@ TEST_CASE_FIXTURE(fixture, "malformed frames close their connection and are "
   CHECK(b->counters().frames_received.load() == 0);
   // The plane still serves new connections.
   raw_client client{b->port()};
-  client.install(target->id(), {4.5f, 5.5f}, 3);
-  auto got = receive_install(target);
+  client.frame(target->id(), {4.5f, 5.5f}, 3);
+  auto got = receive_contribution(target);
   REQUIRE(got);
   CHECK(got->first == 3);
   CHECK(got->second == std::vector<float>{4.5f, 5.5f});
@@ -311,8 +332,8 @@ TEST_CASE_FIXTURE(fixture, "closed connections release their sockets while "
   CHECK(b->counters().frames_rejected.load() == rounds);
   // A new connection makes the plane drop the ones that ended; it serves.
   raw_client client{b->port()};
-  client.install(target->id(), {1.5f}, 1);
-  REQUIRE(receive_install(target));
+  client.frame(target->id(), {1.5f}, 1);
+  REQUIRE(receive_contribution(target));
   // Without reaping each of the 50 would still hold its socket; every one
   // was closed before the new connection, so all are reaped. Allowed: the
   // live client's two ends and its accepted socket.
@@ -325,9 +346,9 @@ TEST_CASE_FIXTURE(fixture, "a frame naming no registered actor is dropped "
   caf::scoped_actor unregistered{*system};
   add_bulk_target(*b, caf::actor_cast<caf::actor>(target));
   raw_client client{b->port()};
-  client.install(unregistered->id(), {1.0f}, 1);
-  client.install(target->id(), {2.0f}, 2);
-  auto got = receive_install(target);
+  client.frame(unregistered->id(), {1.0f}, 1);
+  client.frame(target->id(), {2.0f}, 2);
+  auto got = receive_contribution(target);
   REQUIRE(got);
   CHECK(got->first == 2);
   CHECK(b->counters().frames_rejected.load() == 1);
@@ -336,15 +357,17 @@ TEST_CASE_FIXTURE(fixture, "a frame naming no registered actor is dropped "
   caf::scoped_actor witness{*system};
   add_bulk_target(*b, caf::actor_cast<caf::actor>(witness));
   b->remove_target(target->id());
-  client.install(target->id(), {3.0f}, 3);
-  client.install(target->id(), {4.0f}, 4);
-  client.install(witness->id(), {5.0f}, 5);
-  auto seen = receive_install(witness);
+  client.frame(target->id(), {3.0f}, 3);
+  client.frame(target->id(), {4.0f}, 4);
+  client.frame(witness->id(), {5.0f}, 5);
+  auto seen = receive_contribution(witness);
   REQUIRE(seen);
   CHECK(seen->first == 5);
   CHECK(b->counters().frames_rejected.load() == 3);
-  target->receive([](install_atom, variable_id, std::uint64_t,
-                     tensor&) { FAIL("a removed target got a frame"); },
+  target->receive([](bulk_contribute_atom, std::uint64_t, std::uint64_t,
+                     std::uint64_t, std::uint64_t, std::uint8_t, tensor&,
+                     std::int64_t,
+                     std::uint64_t) { FAIL("a removed target got a frame"); },
                   caf::after(std::chrono::milliseconds{0}) >> [] {});
 }
 
@@ -425,4 +448,65 @@ TEST_CASE_FIXTURE(fixture, "small frames written by the sender and large "
         CHECK(text.empty());
       },
       caf::after(5s) >> [] { FAIL("no ack arrived"); });
+}
+
+TEST_CASE_FIXTURE(fixture, "a process that connects cannot hand a node's "
+                           "replicas installs or acks; a node's own "
+                           "connections carry no contributions") {
+  // Replies only come back on a connection the replica's node opened; an
+  // accepted connection carries only contributions.
+  caf::scoped_actor replica{*system};
+  add_bulk_target(*b, caf::actor_cast<caf::actor>(replica));
+  for (std::uint8_t kind : {2, 3, 4}) { // install, ack, install_ack
+    CAPTURE(static_cast<int>(kind));
+    raw_client attacker{b->port()};
+    if (kind == 3) {
+      raw_header ack;
+      ack.kind = kind;
+      ack.target = replica->id();
+      attacker.write(&ack, sizeof(ack));
+    } else {
+      attacker.frame(replica->id(), {-1e6f}, ~std::uint64_t{0}, kind);
+    }
+    CHECK(attacker.closed_by_peer());
+  }
+  CHECK(b->counters().frames_rejected.load() == 3);
+  CHECK(b->counters().frames_received.load() == 0);
+  replica->receive([](install_atom, variable_id, std::uint64_t,
+                      tensor&) { FAIL("a forged install was delivered"); },
+                   [](bulk_ack_atom, variable_id, std::uint64_t, std::uint64_t,
+                      std::uint8_t,
+                      std::string&) { FAIL("a forged ack was delivered"); },
+                   caf::after(std::chrono::milliseconds{0}) >> [] {});
+  // The other way round: a node that opened a connection accepts no
+  // contribution on it. A listener stands in for the peer and answers the
+  // first frame with a contribution.
+  int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  ::inet_pton(AF_INET, "127.0.0.1", &address.sin_addr);
+  REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&address),
+                 sizeof(address)) == 0);
+  REQUIRE(::listen(listener, 1) == 0);
+  socklen_t length = sizeof(address);
+  ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
+  bulk_frame hello;
+  hello.kind = bulk_kind::contribute;
+  hello.target = 1;
+  hello.value = tensor{1.0f};
+  b->send("127.0.0.1", ntohs(address.sin_port), hello);
+  int peer = ::accept(listener, nullptr, nullptr);
+  REQUIRE(peer >= 0);
+  raw_client back{raw_client::adopt_tag{}, peer};
+  timeval limit{5, 0};
+  ::setsockopt(peer, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
+  back.frame(replica->id(), {2.0f}, 1); // a contribution
+  // The plane closes its own connection: reads see the hello, then EOF.
+  std::vector<char> sink(4096);
+  ssize_t got = 0;
+  while ((got = ::recv(peer, sink.data(), sink.size(), 0)) > 0) {
+  }
+  CHECK(got == 0);
+  CHECK(b->counters().frames_rejected.load() == 4);
+  ::close(listener);
 }
