@@ -1,10 +1,11 @@
 #include "runtime/checkpoint.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <fcntl.h>
-#include <fstream>
-#include <iterator>
+#include <optional>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <vector>
 
@@ -16,8 +17,11 @@ constexpr std::array<char, 8> magic{'V', 'S', 'Y', 'N', 'C', 'K', 'P', 'T'};
 constexpr std::uint32_t format_version = 1;
 constexpr std::uint64_t max_name_length = 4096;
 
-std::uint64_t fnv1a(std::span<const std::byte> bytes) {
-  std::uint64_t hash = 14695981039346656037ULL;
+constexpr std::uint64_t fnv1a_start = 14695981039346656037ULL;
+
+/// FNV-1a 64 of `bytes`, continuing from `hash`.
+std::uint64_t fnv1a(std::span<const std::byte> bytes,
+                    std::uint64_t hash = fnv1a_start) {
   for (auto byte : bytes) {
     hash ^= static_cast<std::uint8_t>(byte);
     hash *= 1099511628211ULL;
@@ -30,35 +34,105 @@ template <class T> void put(std::vector<std::byte>& out, T value) {
   out.insert(out.end(), first, first + sizeof(T));
 }
 
-/// Reads fixed-size fields from a byte buffer; every read is bounds-checked.
-class reader {
+/// A checkpoint file read front to back, hashing the body as it goes.
+/// Reads never go past the body (the file minus its 8-byte checksum), so a
+/// field that claims more bytes than the file holds fails instead of
+/// allocating. Never throws.
+class body_reader {
 public:
-  explicit reader(std::span<const std::byte> bytes) : bytes_(bytes) {
+  body_reader(int fd, std::uint64_t body_size) : fd_(fd), left_(body_size) {
     // nop
   }
 
-  template <class T> bool get(T& value) {
-    if (bytes_.size() - offset_ < sizeof(T))
+  /// Reads exactly `count` bytes of the body into `out`; false if the body
+  /// (or the file) ends first.
+  bool read(void* out, std::size_t count) {
+    if (count > left_ || !read_exactly(out, count))
       return false;
-    std::memcpy(&value, bytes_.data() + offset_, sizeof(T));
-    offset_ += sizeof(T);
+    hash_ = fnv1a(std::span{static_cast<const std::byte*>(out), count}, hash_);
+    left_ -= count;
     return true;
   }
 
-  bool get_bytes(std::size_t count, std::span<const std::byte>& out) {
-    if (bytes_.size() - offset_ < count)
-      return false;
-    out = bytes_.subspan(offset_, count);
-    offset_ += count;
+  template <class T> bool get(T& value) { return read(&value, sizeof(T)); }
+
+  /// Reads (and hashes) the rest of the body through a small buffer.
+  bool skip_rest() {
+    std::byte buffer[64 * 1024];
+    while (left_ > 0) {
+      auto chunk = static_cast<std::size_t>(
+          std::min<std::uint64_t>(left_, sizeof(buffer)));
+      if (!read(buffer, chunk))
+        return false;
+    }
     return true;
   }
 
-  std::size_t offset() const noexcept { return offset_; }
+  /// Reads the trailing checksum (not hashed); once the body was read.
+  bool read_checksum(std::uint64_t& checksum) {
+    return left_ == 0 && read_exactly(&checksum, sizeof(checksum));
+  }
+
+  std::uint64_t left() const noexcept { return left_; }
+  std::uint64_t hash() const noexcept { return hash_; }
 
 private:
-  std::span<const std::byte> bytes_;
-  std::size_t offset_ = 0;
+  bool read_exactly(void* out, std::size_t count) {
+    auto* at = static_cast<char*>(out);
+    while (count > 0) {
+      auto got = ::read(fd_, at, count);
+      if (got < 0 && errno == EINTR)
+        continue;
+      if (got <= 0)
+        return false;
+      at += got;
+      count -= static_cast<std::size_t>(got);
+    }
+    return true;
+  }
+
+  int fd_;
+  std::uint64_t left_;
+  std::uint64_t hash_ = fnv1a_start;
 };
+
+/// Closes a descriptor when it goes out of scope.
+struct fd_guard {
+  int fd;
+  ~fd_guard() {
+    if (fd >= 0)
+      ::close(fd);
+  }
+};
+
+/// What a file that is not a regular file is, for the error message.
+const char* kind_of(mode_t mode) {
+  if (S_ISDIR(mode))
+    return "a directory";
+  if (S_ISFIFO(mode))
+    return "a FIFO";
+  if (S_ISCHR(mode) || S_ISBLK(mode))
+    return "a device";
+  if (S_ISSOCK(mode))
+    return "a socket";
+  return "not a regular file";
+}
+
+/// The element count of `shape` times the element size of `type`, or
+/// nullopt on a negative dimension or an overflow.
+std::optional<std::uint64_t> payload_bytes(dtype type,
+                                           const shape_type& shape) {
+  std::uint64_t count = 1;
+  for (auto dimension : shape)
+    if (dimension < 0 ||
+        __builtin_mul_overflow(count, static_cast<std::uint64_t>(dimension),
+                               &count))
+      return std::nullopt;
+  std::uint64_t bytes = 0;
+  if (__builtin_mul_overflow(count, size_of(type), &bytes))
+    return std::nullopt;
+  return bytes;
+}
 
 error io_error(const std::filesystem::path& path, const std::string& what) {
   return error{errc::checkpoint_io, "checkpoint '" + path.string() + "': " +
@@ -135,78 +209,117 @@ expected<void> write_checkpoint(const std::filesystem::path& path,
   return {};
 }
 
+// Reading: the file is checked to be a regular file before a byte is
+// read, then read once, front to back, in bounded pieces. The header is
+// parsed as it streams by; memory for the payload is allocated only when
+// the header names this variable with its dtype and shape (the payload's
+// size is then known and matches the file's). Every other case streams the
+// rest through a small buffer to verify the checksum: a file whose checksum
+// does not match is corrupt whatever its header says; one whose checksum
+// matches gets the header's own error (another variable, dtype, shape, a
+// field that does not fit).
 expected<tensor> read_checkpoint(const std::filesystem::path& path,
                                  const std::string& name, dtype type,
                                  const shape_type& shape) {
-  std::ifstream in{path, std::ios::binary};
-  if (!in)
+  // O_NONBLOCK: opening a FIFO must not wait for a writer.
+  fd_guard file{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK)};
+  if (file.fd < 0)
     return io_error(path, "cannot open");
-  std::vector<char> raw{std::istreambuf_iterator<char>{in},
-                        std::istreambuf_iterator<char>{}};
-  auto bytes = std::as_bytes(std::span{raw.data(), raw.size()});
-  if (bytes.size() < magic.size() + sizeof(std::uint64_t))
-    return corrupt(path, "the file is too short (" +
-                             std::to_string(bytes.size()) + " bytes)");
-  auto body = bytes.first(bytes.size() - sizeof(std::uint64_t));
-  std::uint64_t stored_checksum = 0;
-  std::memcpy(&stored_checksum, bytes.data() + body.size(),
-              sizeof(stored_checksum));
-  if (std::memcmp(body.data(), magic.data(), magic.size()) != 0)
+  struct stat status {};
+  if (::fstat(file.fd, &status) != 0)
+    return io_error(path, "cannot stat");
+  if (!S_ISREG(status.st_mode))
+    return error{errc::checkpoint_io, "checkpoint '" + path.string() + "' is " +
+                                          kind_of(status.st_mode) +
+                                          ", not a regular file"};
+  auto size = static_cast<std::uint64_t>(status.st_size);
+  if (size < magic.size() + sizeof(std::uint64_t))
+    return corrupt(path, "the file is too short (" + std::to_string(size) +
+                             " bytes)");
+  body_reader body{file.fd, size - sizeof(std::uint64_t)};
+  std::array<char, magic.size()> stored_magic{};
+  if (!body.read(stored_magic.data(), stored_magic.size()))
+    return io_error(path, "cannot read");
+  if (stored_magic != magic)
     return corrupt(path, "it does not start with the varsync checkpoint "
                          "magic");
-  if (fnv1a(body) != stored_checksum)
+  // The first problem the header shows; reported only if the checksum
+  // matches (else the file is corrupt, whatever its header says).
+  std::optional<error> problem;
+  std::optional<tensor> value;
+  auto fail = [&problem](error why) { problem = std::move(why); };
+  [&] {
+    std::uint32_t version = 0;
+    std::uint8_t stored_type = 0;
+    std::uint32_t rank = 0;
+    if (!body.get(version) || !body.get(stored_type) || !body.get(rank))
+      return fail(corrupt(path, "the header is truncated"));
+    if (version != format_version)
+      return fail(corrupt(path, "format version " + std::to_string(version) +
+                                    " is not supported (expected " +
+                                    std::to_string(format_version) + ")"));
+    if (stored_type > static_cast<std::uint8_t>(dtype::i64) || rank > 32)
+      return fail(corrupt(path, "the header holds an invalid dtype or rank"));
+    shape_type stored_shape(rank);
+    for (auto& dimension : stored_shape)
+      if (!body.get(dimension))
+        return fail(corrupt(path, "the shape is truncated"));
+    std::uint32_t name_length = 0;
+    std::string saved_name;
+    if (body.get(name_length) && name_length <= max_name_length &&
+        name_length <= body.left()) {
+      saved_name.resize(name_length);
+      if (!body.read(saved_name.data(), name_length))
+        return fail(io_error(path, "cannot read"));
+    } else {
+      return fail(corrupt(path, "the variable name is truncated"));
+    }
+    std::uint64_t payload_length = 0;
+    if (!body.get(payload_length) || payload_length > body.left())
+      return fail(corrupt(path, "the payload is truncated"));
+    if (payload_length < body.left())
+      return fail(corrupt(
+          path, "there are " + std::to_string(body.left() - payload_length) +
+                    " unexpected bytes after the payload"));
+    auto stored = static_cast<dtype>(stored_type);
+    if (saved_name != name)
+      return fail(error{errc::invalid_argument,
+                        "checkpoint '" + path.string() + "' holds variable '" +
+                            saved_name + "', not '" + name + "'"});
+    if (stored != type)
+      return fail(error{errc::dtype_mismatch,
+                        "checkpoint '" + path.string() + "' holds dtype " +
+                            to_string(stored) + ", variable '" + name +
+                            "' has " + to_string(type)});
+    if (stored_shape != shape)
+      return fail(error{errc::shape_mismatch,
+                        "checkpoint '" + path.string() + "' holds shape " +
+                            to_string(stored_shape) + ", variable '" + name +
+                            "' has " + to_string(shape)});
+    auto expected_bytes = payload_bytes(stored, stored_shape);
+    if (!expected_bytes || *expected_bytes != payload_length)
+      return fail(corrupt(
+          path, "the payload holds " + std::to_string(payload_length) +
+                    " bytes, the shape " + to_string(stored_shape) + " needs " +
+                    (expected_bytes ? std::to_string(*expected_bytes)
+                                    : std::string{"too many"})));
+    // Only now, for this variable's own size: the payload's buffer.
+    auto buffer = tensor::uninitialized(stored, stored_shape);
+    if (!buffer)
+      return fail(corrupt(path, buffer.error().message()));
+    auto bytes = buffer->mutable_bytes();
+    if (!bytes.empty() && !body.read(bytes.data(), bytes.size()))
+      return fail(io_error(path, "cannot read"));
+    value = std::move(*buffer);
+  }();
+  std::uint64_t stored_checksum = 0;
+  if (!body.skip_rest() || !body.read_checksum(stored_checksum))
+    return io_error(path, "cannot read");
+  if (body.hash() != stored_checksum)
     return corrupt(path, "the checksum does not match the contents");
-  reader fields{body.subspan(magic.size())};
-  std::uint32_t version = 0;
-  std::uint8_t stored_type = 0;
-  std::uint32_t rank = 0;
-  if (!fields.get(version) || !fields.get(stored_type) || !fields.get(rank))
-    return corrupt(path, "the header is truncated");
-  if (version != format_version)
-    return corrupt(path, "format version " + std::to_string(version) +
-                             " is not supported (expected " +
-                             std::to_string(format_version) + ")");
-  if (stored_type > static_cast<std::uint8_t>(dtype::i64) || rank > 32)
-    return corrupt(path, "the header holds an invalid dtype or rank");
-  shape_type stored_shape(rank);
-  for (auto& dimension : stored_shape)
-    if (!fields.get(dimension))
-      return corrupt(path, "the shape is truncated");
-  std::uint32_t name_length = 0;
-  std::span<const std::byte> stored_name;
-  if (!fields.get(name_length) || name_length > max_name_length ||
-      !fields.get_bytes(name_length, stored_name))
-    return corrupt(path, "the variable name is truncated");
-  std::uint64_t payload_length = 0;
-  std::span<const std::byte> payload;
-  if (!fields.get(payload_length) || !fields.get_bytes(payload_length, payload))
-    return corrupt(path, "the payload is truncated");
-  if (fields.offset() != body.size() - magic.size())
-    return corrupt(
-        path, "there are " +
-                  std::to_string(body.size() - magic.size() - fields.offset()) +
-                  " unexpected bytes after the payload");
-  std::string saved_name{reinterpret_cast<const char*>(stored_name.data()),
-                         stored_name.size()};
-  if (saved_name != name)
-    return error{errc::invalid_argument, "checkpoint '" + path.string() +
-                                             "' holds variable '" + saved_name +
-                                             "', not '" + name + "'"};
-  auto stored = static_cast<dtype>(stored_type);
-  if (stored != type)
-    return error{errc::dtype_mismatch, "checkpoint '" + path.string() +
-                                           "' holds dtype " +
-                                           to_string(stored) + ", variable '" +
-                                           name + "' has " + to_string(type)};
-  if (stored_shape != shape)
-    return error{errc::shape_mismatch,
-                 "checkpoint '" + path.string() + "' holds shape " +
-                     to_string(stored_shape) + ", variable '" + name +
-                     "' has " + to_string(shape)};
-  auto value = tensor::from_bytes(stored, stored_shape, payload);
-  if (!value)
-    return corrupt(path, value.error().message());
-  return value;
+  if (problem)
+    return *problem;
+  return std::move(*value);
 }
 
 } // namespace varsync

@@ -1,8 +1,15 @@
 #include "varsync/node_config.hpp"
 
+#include "runtime/core/wording.hpp"
+
+#include <cerrno>
 #include <charconv>
-#include <fstream>
+#include <cstring>
+#include <fcntl.h>
+#include <optional>
+#include <sys/stat.h>
 #include <system_error>
+#include <unistd.h>
 
 namespace varsync {
 
@@ -35,9 +42,9 @@ bool starts_with_dashes(std::string_view arg) {
 /// "key: 'value' is not <what>".
 error bad_value(std::string_view key, std::string_view value,
                 std::string_view what) {
-  return error{errc::invalid_argument, std::string{key} + ": '" +
-                                           std::string{value} + "' is not " +
-                                           std::string{what}};
+  return error{errc::invalid_argument, wording::excerpt(key) + ": '" +
+                                           wording::excerpt(value) +
+                                           "' is not " + std::string{what}};
 }
 
 /// Digits only (no sign, no spaces), at most `max`.
@@ -106,41 +113,96 @@ std::string_view strip_comment(std::string_view line) {
   return line;
 }
 
+/// The longest config file and line read (a config holds a few short
+/// lines; anything bigger is a mistake, such as --config /dev/zero).
+constexpr std::uint64_t max_config_bytes = 1 << 20;
+constexpr std::size_t max_config_line = 4096;
+
+/// The contents of config file `file`: a regular file of at most
+/// max_config_bytes, read with POSIX calls (no exceptions, no waiting on a
+/// FIFO).
+expected<std::string> read_config_file(const std::filesystem::path& file) {
+  auto refuse = [&](const std::string& why) -> error {
+    return error{errc::invalid_argument,
+                 "config file '" + wording::excerpt(file.string(), 200) +
+                     "' cannot be read (" + why + ")"};
+  };
+  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0)
+    return refuse(errno == ENOENT ? "missing" : std::strerror(errno));
+  struct stat status {};
+  auto stat_ok = ::fstat(fd, &status) == 0;
+  std::string contents;
+  std::optional<error> failure;
+  if (!stat_ok)
+    failure = refuse(std::strerror(errno));
+  else if (S_ISDIR(status.st_mode))
+    failure = refuse("it is a directory");
+  else if (!S_ISREG(status.st_mode))
+    failure = refuse("it is not a regular file");
+  else if (static_cast<std::uint64_t>(status.st_size) > max_config_bytes)
+    failure = refuse("it has " + std::to_string(status.st_size) +
+                     " bytes; a config file has at most 1 MiB");
+  if (!failure) {
+    char buffer[64 * 1024];
+    for (;;) {
+      auto got = ::read(fd, buffer, sizeof(buffer));
+      if (got < 0 && errno == EINTR)
+        continue;
+      if (got < 0) {
+        failure = refuse(std::strerror(errno));
+        break;
+      }
+      if (got == 0)
+        break;
+      contents.append(buffer, static_cast<std::size_t>(got));
+      if (contents.size() > max_config_bytes) { // it grew while we read
+        failure = refuse("it has more than 1 MiB");
+        break;
+      }
+    }
+  }
+  ::close(fd);
+  if (failure)
+    return *failure;
+  return contents;
+}
+
 /// Applies the `key = value` lines of `file` to `config` without validating
 /// the result, so that flags applied afterwards can still fix a combination.
 expected<void> apply_config_file(const std::filesystem::path& file,
                                  node_config& config) {
-  std::error_code ignored;
-  if (std::filesystem::is_directory(file, ignored))
-    return error{errc::invalid_argument,
-                 "config file '" + file.string() +
-                     "' cannot be read (it is a directory)"};
-  std::ifstream in{file};
-  if (!in)
-    return error{errc::invalid_argument,
-                 "config file '" + file.string() +
-                     "' cannot be read (missing or not readable)"};
+  auto contents = read_config_file(file);
+  if (!contents)
+    return contents.error();
   // Settings go to a copy: on error the caller's config stays unchanged.
   auto result = config;
-  std::string line;
-  for (int number = 1; std::getline(in, line); ++number) {
+  std::string_view rest{*contents};
+  for (int number = 1; !rest.empty(); ++number) {
+    auto end = rest.find('\n');
+    auto line = rest.substr(0, end);
+    rest = end == std::string_view::npos ? std::string_view{}
+                                         : rest.substr(end + 1);
+    auto where = wording::excerpt(file.string(), 200) + ":" +
+                 std::to_string(number) + ": ";
+    if (line.size() > max_config_line)
+      return error{errc::invalid_argument, where + "the line has " +
+                                               std::to_string(line.size()) +
+                                               " bytes; lines have at most " +
+                                               std::to_string(max_config_line)};
     auto text = trim(strip_comment(line));
     if (text.empty())
       continue;
-    auto where = file.string() + ":" + std::to_string(number) + ": ";
     auto equals = text.find('=');
     auto key = trim(text.substr(0, equals));
     if (equals == std::string_view::npos || key.empty())
       return error{errc::invalid_argument, where +
                                                "expected 'key = value', got '" +
-                                               std::string{text} + "'"};
+                                               wording::excerpt(text) + "'"};
     auto applied = result.set(key, trim(text.substr(equals + 1)));
     if (!applied)
       return error{errc::invalid_argument, where + applied.error().message()};
   }
-  if (in.bad())
-    return error{errc::invalid_argument,
-                 "config file '" + file.string() + "': read error"};
   config = std::move(result);
   return {};
 }
@@ -246,8 +308,9 @@ expected<void> node_config::set(std::string_view key, std::string_view value) {
     worker_threads = static_cast<std::size_t>(*parsed);
   } else {
     return error{errc::invalid_argument,
-                 std::string{key} + ": unknown key (with value '" +
-                     std::string{value} + "'; see --help for the known keys)"};
+                 wording::excerpt(key) + ": unknown key (with value '" +
+                     wording::excerpt(value) +
+                     "'; see --help for the known keys)"};
   }
   return {};
 }

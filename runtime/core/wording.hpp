@@ -70,4 +70,26 @@ inline std::string with_article(dtype type) {
   return (vowel_sound ? "an " : "a ") + name;
 }
 
+/// `text` as an error message may quote input it did not write: at most
+/// `limit` bytes, each byte outside printable ASCII as \xNN, and "..."
+/// (with the full length) when cut. For values from files, flags or the
+/// network: a 100 MB line or binary garbage never reaches a terminal whole.
+inline std::string excerpt(std::string_view text, std::size_t limit = 80) {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string result;
+  for (std::size_t i = 0; i < text.size() && i < limit; ++i) {
+    auto byte = static_cast<unsigned char>(text[i]);
+    if (byte >= 0x20 && byte < 0x7f && byte != '\\') {
+      result += static_cast<char>(byte);
+    } else {
+      result += "\\x";
+      result += hex[byte >> 4];
+      result += hex[byte & 0xf];
+    }
+  }
+  if (text.size() > limit)
+    result += "... (" + std::to_string(text.size()) + " bytes)";
+  return result;
+}
+
 } // namespace varsync::wording

@@ -15,6 +15,7 @@
 #include <fstream>
 #include <string>
 #include <string_view>
+#include <sys/stat.h>
 #include <system_error>
 #include <unistd.h>
 #include <vector>
@@ -685,4 +686,46 @@ TEST_CASE("bulk-threshold takes a byte count or off") {
     CHECK(bad.error().message().find("bulk-threshold") != std::string::npos);
     CHECK_FALSE(config.bulk_threshold.has_value());
   }
+}
+
+TEST_CASE("a config file that is a device, a FIFO or above 1 MiB is refused "
+          "before it is read; a line above 4 KiB is refused") {
+  // --config /dev/zero used to grow without limit.
+  auto zero = load_node_config("/dev/zero");
+  CHECK_EQ(code_of(zero), errc::invalid_argument);
+  CHECK_MESSAGE(contains(message_of(zero), "not a regular file"),
+                message_of(zero));
+  auto fifo = fs::temp_directory_path() /
+              ("varsync-config-fifo-" + std::to_string(::getpid()));
+  fs::remove(fifo);
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  auto piped = load_node_config(fifo); // must not wait for a writer
+  fs::remove(fifo);
+  CHECK_MESSAGE(contains(message_of(piped), "not a regular file"),
+                message_of(piped));
+  temp_file big{std::string((1 << 20) + 1, '#')};
+  auto too_big = load_node_config(big.path());
+  CHECK_EQ(code_of(too_big), errc::invalid_argument);
+  CHECK_MESSAGE(contains(message_of(too_big), "at most 1 MiB"),
+                message_of(too_big));
+  temp_file long_line{"port = 1\nname = " + std::string(5000, 'x') + "\n"};
+  auto too_long = load_node_config(long_line.path());
+  CHECK_EQ(code_of(too_long), errc::invalid_argument);
+  CHECK_MESSAGE(contains(message_of(too_long), ":2: the line has 5007 bytes"),
+                message_of(too_long));
+}
+
+TEST_CASE("errors quote at most 80 bytes of the input, with non-printable "
+          "bytes escaped") {
+  temp_file garbage{std::string{"\x01\x1b[31m"} + std::string(300, 'z') + "\n"};
+  auto loaded = load_node_config(garbage.path());
+  CHECK_EQ(code_of(loaded), errc::invalid_argument);
+  auto message = message_of(loaded);
+  CHECK_MESSAGE(contains(message, "'\\x01\\x1b[31mzzz"), message);
+  CHECK_MESSAGE(contains(message, "... (306 bytes)"), message);
+  CHECK_MESSAGE(message.find('\x1b') == std::string::npos, message);
+  CHECK_LT(message.size(), 400u);
+  node_config config;
+  auto bad = config.set("port", std::string(1000, '9'));
+  CHECK_MESSAGE(contains(message_of(bad), "... (1000 bytes)"), message_of(bad));
 }
