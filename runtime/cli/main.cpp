@@ -11,9 +11,14 @@
 
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <future>
 #include <iostream>
+#include <memory>
+#include <mutex>
 #include <pthread.h>
 #include <string>
+#include <thread>
 #include <varsync/varsync.hpp>
 #include <vector>
 
@@ -74,16 +79,45 @@ int run_node(const std::vector<std::string>& args) {
     return usage_error;
   }
   // Block the stop signals in every thread (CAF's threads inherit the mask)
-  // and wait for them here: CAF installs no handlers of its own.
+  // and wait for them on a thread of our own: CAF installs no handlers.
+  // While the node is still starting (joining may wait for a silent seed
+  // until --join-deadline), a signal ends the process at once: nothing
+  // was joined, so nothing is left to tell. Once it runs, a signal shuts
+  // it down in order.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // Shared with the signal thread, which may outlive this function.
+  struct signal_state {
+    sigset_t signals;
+    std::mutex mutex;
+    bool running = false;
+    std::promise<int> received;
+  };
+  auto state = std::make_shared<signal_state>();
+  state->signals = stop_signals;
+  std::thread{[state] {
+    int received = 0;
+    sigwait(&state->signals, &received);
+    std::lock_guard guard{state->mutex};
+    if (!state->running) {
+      std::cerr << "varsync node: "
+                << (received == SIGINT ? "SIGINT" : "SIGTERM")
+                << " while starting; stopped" << std::endl;
+      std::_Exit(128 + received);
+    }
+    state->received.set_value(received);
+  }}.detach();
   auto node = varsync::runtime::start(parsed->config);
   if (!node) {
     std::cerr << "varsync node: " << node.error().to_string() << '\n';
     return 1;
+  }
+  {
+    std::lock_guard guard{state->mutex};
+    state->running = true;
   }
   const auto& config = parsed->config;
   std::cout << "varsync node '" << (*node)->node_name() << "' listening on "
@@ -92,8 +126,7 @@ int run_node(const std::vector<std::string>& args) {
                     ? " (seed)"
                     : " (joined " + to_string(*config.join) + ")")
             << std::endl;
-  int received = 0;
-  sigwait(&stop_signals, &received);
+  int received = state->received.get_future().get();
   std::cout << "varsync node '" << (*node)->node_name()
             << "': " << (received == SIGINT ? "SIGINT" : "SIGTERM")
             << ", shutting down" << std::endl;

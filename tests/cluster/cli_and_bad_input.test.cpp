@@ -114,6 +114,42 @@ TEST_CASE("joining a seed that is not there fails at the join deadline with "
                 text);
 }
 
+TEST_CASE("SIGTERM stops a node within 2 s while it waits for a seed that "
+          "accepts and never answers; the join deadline holds too") {
+  // A listener that never calls accept(): the kernel completes the TCP
+  // handshake, so the node's connect succeeds and its BASP handshake waits.
+  int silent = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(silent >= 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(silent, reinterpret_cast<sockaddr*>(&address),
+                 sizeof address) == 0);
+  REQUIRE(::listen(silent, 16) == 0);
+  socklen_t length = sizeof address;
+  ::getsockname(silent, reinterpret_cast<sockaddr*>(&address), &length);
+  auto seed = "127.0.0.1:" + std::to_string(ntohs(address.sin_port));
+  auto joining = child_process::start(
+      cli(), {"node", "--join", seed, "--join-deadline", "20s"});
+  REQUIRE(joining);
+  // The node is joining once its connection is pending at the listener.
+  pollfd pending{silent, POLLIN, 0};
+  REQUIRE(::poll(&pending, 1, 10000) == 1);
+  joining->signal(SIGTERM);
+  auto status = joining->wait(2s);
+  REQUIRE_MESSAGE(status, "still running 2 s after SIGTERM");
+  CHECK(*status == exit_status::exited_with(128 + SIGTERM));
+  CHECK_MESSAGE(joining->errors().find("SIGTERM while starting") !=
+                    std::string::npos,
+                joining->errors());
+  // Without a signal it gives up at its deadline.
+  auto [deadline_status, text] =
+      run_cli({"node", "--join", seed, "--join-deadline", "500ms"});
+  CHECK(deadline_status == exit_status::exited_with(1));
+  CHECK_MESSAGE(text.find("within 500 ms") != std::string::npos, text);
+  ::close(silent);
+}
+
 TEST_CASE("a node survives garbage and a truncated handshake on its port "
           "and keeps serving; status shows the joined cluster") {
   auto [seed, port] = start_node({"--port", "0", "--name", "seed"});

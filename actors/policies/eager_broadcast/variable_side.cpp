@@ -186,11 +186,11 @@ caf::behavior eager_broadcast_variable_side(variable_actor_type* self) {
                    operand, timeout_ms);
         return promise;
       },
-      [self, contribute, routes,
-       answer](bulk_contribute_atom, std::uint64_t connection,
-               std::uint64_t reply_to, std::uint64_t replica,
-               std::uint64_t step, std::uint8_t op_byte, tensor& operand,
-               std::int64_t timeout_ms, std::uint64_t tag) {
+      [self, contribute, routes](bulk_contribute_atom, std::uint64_t connection,
+                                 std::uint64_t reply_to, std::uint64_t replica,
+                                 std::uint64_t step, std::uint8_t op_byte,
+                                 tensor& operand, std::int64_t timeout_ms,
+                                 std::uint64_t tag) {
         bulk_route route{connection, reply_to};
         contributor who{{}, route, tag, {}};
         // Only the replica's own actor contributes for it, and its route is
@@ -200,12 +200,20 @@ caf::behavior eager_broadcast_variable_side(variable_actor_type* self) {
         if (!self->state.spec.bulk)
           return; // no bulk plane here: no frame can have come from one
         if (replica >= replicas.size() || replicas[replica].id() != reply_to) {
-          answer(who, static_cast<std::size_t>(replica), step,
-                 error{errc::invalid_argument,
-                       "variable '" + self->state.spec.name +
-                           "': a bulk contribution names replica " +
-                           std::to_string(replica) +
-                           ", which is not the sender's"});
+          // Told on the sender's connection only: never through the named
+          // replica, whose own attempt the refusal must not touch.
+          bulk_frame refusal;
+          refusal.kind = bulk_kind::ack;
+          refusal.code = static_cast<std::uint8_t>(errc::invalid_argument);
+          refusal.target = reply_to;
+          refusal.variable = self->state.spec.id;
+          refusal.number = step;
+          refusal.tag = tag;
+          refusal.text = "variable '" + self->state.spec.name +
+                         "': a bulk contribution names replica " +
+                         std::to_string(replica) +
+                         ", which is not the sender's";
+          self->state.spec.bulk->reply(connection, std::move(refusal));
           return;
         }
         // Later installs for this replica take its connection too.
