@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
@@ -15,6 +16,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <thread>
@@ -30,6 +32,12 @@ constexpr std::uint32_t frame_magic = 0x31425356; // "VSB1"
 constexpr std::size_t header_size = 72;
 /// The longest error message an ack may carry.
 constexpr std::uint64_t max_ack_text = 64 * 1024;
+/// Accepted connections at most, in total and from one address: each has a
+/// reader and a writer thread, so an unbounded count of idle connections
+/// would cost threads and descriptors without limit. A cluster needs one
+/// per peer node and direction.
+constexpr std::size_t max_accepted_connections = 256;
+constexpr std::size_t max_connections_per_address = 128;
 /// Frames up to this many payload bytes are written by the sending thread
 /// itself when the connection is idle (see `bulk_plane::impl::post`).
 constexpr std::size_t inline_write_limit = 64 * 1024;
@@ -268,6 +276,8 @@ struct bulk_connection {
   std::uint64_t id = 0;
   /// "host:port" for connections this node opened; empty for accepted ones.
   std::string outbound_key;
+  /// The peer's address of an accepted connection.
+  std::string address;
   std::string peer;
   std::mutex mutex;
   std::condition_variable wake;
@@ -579,31 +589,81 @@ struct bulk_plane::impl {
     return true;
   }
 
+  /// Accepts connections until `stop`. Wakes at least every 100 ms to
+  /// release connections that ended (their sockets and threads go within
+  /// that time, not at the next accept). When the process is out of
+  /// descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM) it releases
+  /// what it can, backs off (10 ms doubling to 1 s) and keeps serving. A
+  /// connection over the caps (accepted connections in total, and from one
+  /// address) is closed at once and counted.
   void accept_loop() {
+    auto backoff = std::chrono::milliseconds{10};
     for (;;) {
+      pollfd entry{listen_fd, POLLIN, 0};
+      auto ready = ::poll(&entry, 1, 100);
+      {
+        std::lock_guard guard{mutex};
+        if (stopping)
+          return;
+      }
+      reap();
+      if (ready <= 0)
+        continue; // the periodic release, or EINTR
       sockaddr_storage address{};
       socklen_t length = sizeof(address);
       auto fd = ::accept4(listen_fd, reinterpret_cast<sockaddr*>(&address),
                           &length, SOCK_CLOEXEC);
       if (fd < 0) {
-        if (errno == EINTR || errno == ECONNABORTED)
+        if (errno == EINTR || errno == ECONNABORTED || errno == EAGAIN)
           continue;
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+            errno == ENOMEM) {
+          counters.accept_retries.fetch_add(1, std::memory_order_relaxed);
+          if (backoff == std::chrono::milliseconds{10})
+            std::fprintf(stderr,
+                         "varsync: bulk plane: cannot accept (%s); retrying "
+                         "with back-off\n",
+                         std::strerror(errno));
+          // A retry delay after a failed accept, not synchronization.
+          std::this_thread::sleep_for(backoff);
+          backoff = std::min(backoff * 2, std::chrono::milliseconds{1000});
+          continue;
+        }
         return; // stop() shut the socket down
       }
+      backoff = std::chrono::milliseconds{10};
       set_no_delay(fd);
       char name[INET6_ADDRSTRLEN] = "?";
       if (address.ss_family == AF_INET)
         ::inet_ntop(AF_INET,
                     &reinterpret_cast<sockaddr_in*>(&address)->sin_addr, name,
                     sizeof(name));
+      else if (address.ss_family == AF_INET6)
+        ::inet_ntop(AF_INET6,
+                    &reinterpret_cast<sockaddr_in6*>(&address)->sin6_addr, name,
+                    sizeof(name));
       auto c = std::make_shared<bulk_connection>();
       c->fd = fd;
+      c->address = name;
       c->peer = std::string{"from "} + name;
-      reap();
       std::lock_guard guard{mutex};
       if (stopping) {
         ::close(fd);
         return;
+      }
+      std::size_t accepted = 0;
+      std::size_t same_address = 0;
+      for (const auto& [id, other] : connections)
+        if (other->outbound_key.empty()) {
+          ++accepted;
+          if (other->address == c->address)
+            ++same_address;
+        }
+      if (accepted >= max_accepted_connections ||
+          same_address >= max_connections_per_address) {
+        ::close(fd);
+        counters.connections_refused.fetch_add(1, std::memory_order_relaxed);
+        continue;
       }
       c->id = next_id++;
       connections.emplace(c->id, c);

@@ -99,6 +99,10 @@ struct bulk_counters {
   std::atomic<std::uint64_t> frames_received{0};
   /// Frames that closed their connection (malformed) or named no target.
   std::atomic<std::uint64_t> frames_rejected{0};
+  /// Accepts that failed for lack of descriptors or memory (then retried).
+  std::atomic<std::uint64_t> accept_retries{0};
+  /// Connections closed at accept: over the caps (in total, per address).
+  std::atomic<std::uint64_t> connections_refused{0};
 };
 
 /// One node's bulk plane: a listening socket, the connections to and from

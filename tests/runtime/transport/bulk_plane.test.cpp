@@ -17,8 +17,10 @@
 #include <filesystem>
 #include <netinet/in.h>
 #include <optional>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <thread>
 #include <unistd.h>
 #include <vector>
 
@@ -130,7 +132,8 @@ struct fixture {
 
 /// Receives one contribution at `self` and returns (step, values).
 std::optional<std::pair<std::uint64_t, std::vector<float>>>
-receive_contribution(caf::scoped_actor& self) {
+receive_contribution(caf::scoped_actor& self,
+                     std::chrono::milliseconds timeout = 5s) {
   std::optional<std::pair<std::uint64_t, std::vector<float>>> result;
   self->receive(
       [&](bulk_contribute_atom, std::uint64_t, std::uint64_t, std::uint64_t,
@@ -139,7 +142,7 @@ receive_contribution(caf::scoped_actor& self) {
         auto values = value.values<float>();
         result.emplace(step, std::vector<float>(values.begin(), values.end()));
       },
-      caf::after(5s) >> [] {});
+      caf::after(timeout) >> [] {});
   return result;
 }
 
@@ -509,4 +512,87 @@ TEST_CASE_FIXTURE(fixture, "a process that connects cannot hand a node's "
   CHECK(got == 0);
   CHECK(b->counters().frames_rejected.load() == 4);
   ::close(listener);
+}
+
+TEST_CASE_FIXTURE(fixture, "out of descriptors, the plane backs off and "
+                           "serves again once descriptors are free") {
+  caf::scoped_actor target{*system};
+  add_bulk_target(*b, caf::actor_cast<caf::actor>(target));
+  auto connect_to_b = [&]() -> int {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+      return -1;
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(b->port());
+    ::inet_pton(AF_INET, "127.0.0.1", &address.sin_addr);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) !=
+        0) {
+      ::close(fd);
+      return -1;
+    }
+    return fd;
+  };
+  rlimit saved{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
+  rlimit low = saved;
+  low.rlim_cur = open_descriptors() + 24;
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
+  // Clients and the connections the plane accepts share this process's
+  // descriptors: open clients until none is left.
+  std::vector<int> clients;
+  for (int i = 0; i < 200; ++i) {
+    auto fd = connect_to_b();
+    if (fd < 0)
+      break;
+    clients.push_back(fd);
+  }
+  CHECK(clients.size() < 200);
+  // One more connection waits in the backlog while no descriptor is free:
+  // the plane's accept fails with EMFILE.
+  REQUIRE(!clients.empty());
+  ::close(clients.back());
+  clients.pop_back();
+  auto waiting = connect_to_b();
+  REQUIRE(waiting >= 0);
+  clients.push_back(waiting);
+  // Until the acceptor met EMFILE (bounded wait), then free everything.
+  auto give_up = std::chrono::steady_clock::now() + 5s;
+  while (b->counters().accept_retries.load() == 0 &&
+         std::chrono::steady_clock::now() < give_up)
+    std::this_thread::yield();
+  CHECK(b->counters().accept_retries.load() > 0);
+  for (auto fd : clients)
+    ::close(fd);
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &saved) == 0);
+  raw_client client{b->port()};
+  client.frame(target->id(), {7.0f}, 7);
+  auto got = receive_contribution(target);
+  REQUIRE_MESSAGE(got, "the plane stopped accepting after EMFILE");
+  CHECK(got->first == 7);
+}
+
+TEST_CASE_FIXTURE(fixture, "connections over the per-address cap are closed "
+                           "at accept; the plane keeps serving") {
+  caf::scoped_actor target{*system};
+  add_bulk_target(*b, caf::actor_cast<caf::actor>(target));
+  std::vector<std::unique_ptr<raw_client>> idle;
+  // 128 accepted connections from one address at most: the 129th and
+  // 130th are closed by the plane.
+  for (int i = 0; i < 130; ++i)
+    idle.push_back(std::make_unique<raw_client>(b->port()));
+  CHECK(idle.back()->closed_by_peer());
+  CHECK(b->counters().connections_refused.load() >= 2);
+  // Once idle ones go, new connections are served again (the plane
+  // releases ended connections within 100 ms: retry until then).
+  idle.clear();
+  auto give_up = std::chrono::steady_clock::now() + 10s;
+  std::optional<std::pair<std::uint64_t, std::vector<float>>> got;
+  while (!got && std::chrono::steady_clock::now() < give_up) {
+    raw_client client{b->port()};
+    client.frame(target->id(), {9.0f}, 9);
+    got = receive_contribution(target, 500ms);
+  }
+  REQUIRE(got);
+  CHECK(got->first == 9);
 }
