@@ -154,6 +154,8 @@ varsync::node_config base_config(const bench_options& options) {
   config.connection_timeout = 60s;
   config.default_timeout = std::chrono::milliseconds{
       static_cast<long>(options.step_timeout_s * 1000)};
+  // Large steps: keep freed buffers (opt-in, see node_config::reuse_buffers).
+  config.reuse_buffers = true;
   // Shards are spread over the nodes (the seed places them round robin).
   config.spread_variables = options.shards > 1;
   if (!options.bulk_threshold.empty()) {

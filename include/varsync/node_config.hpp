@@ -80,10 +80,12 @@ struct node_config {
   /// Keep freed tensor buffers in the heap for reuse instead of returning
   /// them to the kernel, so that a node moving large tensors every step does
   /// not fault in and zero fresh pages each time (measured: P=4 64 MiB
-  /// on_write steps 2.1x faster). Sets glibc's process-wide malloc options
-  /// (mallopt: one arena, no mmap, 1 GiB trim threshold) before the node's
-  /// threads start; the process keeps the memory of its largest steps.
-  bool reuse_buffers = true;
+  /// on_write steps 2.1x faster). Opt-in: it sets glibc's process-wide
+  /// malloc options (mallopt: one arena, no mmap, 1 GiB trim threshold)
+  /// before the node's threads start, which retunes the allocator of the
+  /// whole process (an embedding application's too), and the process keeps
+  /// up to 1 GiB of freed memory beyond its largest steps.
+  bool reuse_buffers = false;
 
   /// on_write tensors of at least this many bytes travel between processes
   /// on the bulk plane (direct TCP connections carrying raw tensor bytes,

@@ -660,15 +660,16 @@ TEST_CASE("a bad or missing --config file is an error naming the file") {
                 describe(parsed));
 }
 
-TEST_CASE("reuse-buffers is on by default and can be turned off") {
+TEST_CASE("reuse-buffers is off by default (it retunes the process's "
+          "malloc) and can be turned on") {
   node_config config;
-  CHECK(config.reuse_buffers);
-  VARSYNC_CHECK_OK(config.set("reuse-buffers", "off"));
   CHECK_FALSE(config.reuse_buffers);
+  VARSYNC_CHECK_OK(config.set("reuse-buffers", "on"));
+  CHECK(config.reuse_buffers);
   auto bad = config.set("reuse-buffers", "maybe");
   REQUIRE_FALSE(bad);
   CHECK(bad.error().message().find("reuse-buffers") != std::string::npos);
-  CHECK_FALSE(config.reuse_buffers);
+  CHECK(config.reuse_buffers);
 }
 
 TEST_CASE("bulk-threshold takes a byte count or off") {
