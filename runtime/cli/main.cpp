@@ -9,6 +9,8 @@
 //
 // Exit status: 0 on success, 1 on a runtime error, 2 on a usage error.
 
+#include "runtime/core/wording.hpp"
+
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -74,7 +76,8 @@ int run_node(const std::vector<std::string>& args) {
     return usage_error;
   }
   if (!parsed->rest.empty()) {
-    std::cerr << "varsync node: unexpected argument '" << parsed->rest.front()
+    std::cerr << "varsync node: unexpected argument '"
+              << varsync::wording::excerpt(parsed->rest.front())
               << "' (see varsync node --help)\n";
     return usage_error;
   }
@@ -166,7 +169,8 @@ int run_status(const std::vector<std::string>& args) {
       }
       address = *parsed;
     } else {
-      std::cerr << "varsync status: unexpected argument '" << arg << "'\n";
+      std::cerr << "varsync status: unexpected argument '"
+                << varsync::wording::excerpt(arg) << "'\n";
       return usage_error;
     }
   }
@@ -199,7 +203,8 @@ int main(int argc, char** argv) {
     return run_node(args);
   if (command == "status")
     return run_status(args);
-  std::cerr << "varsync: unknown command '" << command << "'\n";
+  std::cerr << "varsync: unknown command '"
+            << varsync::wording::excerpt(command) << "'\n";
   print_usage();
   return usage_error;
 }

@@ -101,6 +101,13 @@ TEST_CASE("varsync --help, subcommand help and usage errors") {
   std::tie(status, text) = run_cli({"frobnicate"});
   CHECK(status == exit_status::exited_with(2));
   CHECK(text.find("frobnicate") != std::string::npos);
+  // Input is quoted escaped and cut, never echoed whole to a terminal.
+  std::tie(status, text) = run_cli({"bad\x1b[31m" + std::string(100000, 'z')});
+  CHECK(status == exit_status::exited_with(2));
+  CHECK_MESSAGE(text.find("'bad\\x1b[31mzzz") != std::string::npos, text);
+  CHECK_MESSAGE(text.find("(100008 bytes)") != std::string::npos, text);
+  CHECK(text.find('\x1b') == std::string::npos);
+  CHECK(text.size() < 2000);
 }
 
 TEST_CASE("joining a seed that is not there fails at the join deadline with "
