@@ -19,10 +19,19 @@
 // of the replica's node, and an install and the ack that follows it arrive
 // in order (one writer thread per connection, one reader thread). The
 // reader validates each frame (magic, kind, dtype, rank, sizes against the
-// shape, at most `max_tensor_bytes`), reads the payload into a fresh buffer
-// and hands the frame to the sink of the target it names; only targets
-// registered with `add_target` can be named. A malformed frame closes its
-// connection (and is logged); the node keeps serving.
+// shape, at most `max_tensor_bytes`), looks up the target it names (only
+// targets registered with `add_target` can be named; a frame naming none
+// is read through a small buffer and dropped), reads the payload into a
+// fresh buffer and hands the frame to the target's sink. Direction rule:
+// a connection this node accepted carries only contributions, one it
+// opened only installs and acks, so a process that connects cannot hand
+// this node's replicas a value. A malformed frame closes its connection
+// (and is logged); the node keeps serving. Accepted connections are capped
+// (in total and per address); the acceptor survives running out of
+// descriptors and releases ended connections within 100 ms.
+//
+// Small frames on an idle connection are written by the sending thread
+// itself (non-blocking); the rest by the connection's writer thread.
 //
 // The plane moves frames; it knows no protocol. What a frame means to an
 // actor (which CAF message it becomes) is the sink's business:
