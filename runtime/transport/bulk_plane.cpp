@@ -127,11 +127,36 @@ std::optional<std::uint64_t> bytes_of(dtype type, const shape_type& shape) {
   return bytes;
 }
 
-/// Reads exactly `size` bytes; false on EOF or error.
-bool read_exactly(int fd, void* data, std::size_t size) {
+using steady = std::chrono::steady_clock;
+
+/// When a read must be done by; none: it may wait for ever.
+using read_deadline = std::optional<steady::time_point>;
+
+/// Reads exactly `size` bytes; false on EOF, error or when `deadline`
+/// passes first (errno ETIMEDOUT).
+bool read_exactly(int fd, void* data, std::size_t size,
+                  const read_deadline& deadline = std::nullopt) {
   auto* at = static_cast<char*>(data);
   while (size > 0) {
-    auto got = ::recv(fd, at, size, MSG_WAITALL);
+    if (deadline) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          *deadline - steady::now());
+      pollfd entry{fd, POLLIN, 0};
+      auto ready =
+          left.count() > 0
+              ? ::poll(&entry, 1,
+                       static_cast<int>(std::min<long>(left.count(), 1 << 30)))
+              : 0;
+      if (ready < 0 && errno == EINTR)
+        continue;
+      if (ready == 0) {
+        errno = ETIMEDOUT;
+        return false;
+      }
+    }
+    auto got = ::recv(fd, at, size, deadline ? MSG_DONTWAIT : MSG_WAITALL);
+    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && deadline)
+      continue;
     if (got < 0 && errno == EINTR)
       continue;
     if (got <= 0)
@@ -144,12 +169,13 @@ bool read_exactly(int fd, void* data, std::size_t size) {
 
 /// Reads and drops `size` bytes through a small buffer (no allocation of
 /// the announced size); false on EOF or error.
-bool discard_exactly(int fd, std::uint64_t size) {
+bool discard_exactly(int fd, std::uint64_t size,
+                     const read_deadline& deadline) {
   std::byte buffer[16 * 1024];
   while (size > 0) {
     auto chunk =
         static_cast<std::size_t>(std::min<std::uint64_t>(size, sizeof(buffer)));
-    if (!read_exactly(fd, buffer, chunk))
+    if (!read_exactly(fd, buffer, chunk, deadline))
       return false;
     size -= chunk;
   }
@@ -342,6 +368,7 @@ struct bulk_connection {
 };
 
 struct bulk_plane::impl {
+  bulk_limits limits;
   std::string host;
   std::uint16_t port = 0;
   int listen_fd = -1;
@@ -407,19 +434,46 @@ struct bulk_plane::impl {
 
   /// Delivers frames until the connection closes.
   void read_loop(const std::shared_ptr<bulk_connection>& c) {
+    // An accepted connection's first frame has a deadline; after that the
+    // connection may idle between frames, and each frame, once its header
+    // arrived, has one of its own (bulk_limits).
+    read_deadline first_frame;
+    if (c->outbound_key.empty())
+      first_frame = steady::now() + limits.first_frame;
+    auto too_slow = [&] {
+      counters.frames_rejected.fetch_add(1, std::memory_order_relaxed);
+      closed_because(*c, "too slow: a frame did not arrive by its deadline");
+    };
     for (;;) {
       wire_header head;
-      if (!read_exactly(c->fd, &head, header_size))
+      if (!read_exactly(c->fd, &head, header_size, first_frame)) {
+        if (errno == ETIMEDOUT)
+          return too_slow();
         break;
+      }
       if (const auto* problem = check_head(head)) {
         counters.frames_rejected.fetch_add(1, std::memory_order_relaxed);
         closed_because(*c, problem);
         return;
       }
+      // The rest of the frame: the grace plus its size at the minimum rate
+      // (and never later than the first frame's deadline).
+      read_deadline frame_deadline =
+          steady::now() + limits.frame_grace +
+          std::chrono::milliseconds{
+              std::min<std::uint64_t>(head.payload / limits.min_rate,
+                                      std::uint64_t{1} << 31) *
+              1000};
+      if (first_frame)
+        frame_deadline = std::min(*frame_deadline, *first_frame);
       shape_type shape(head.rank);
       if (head.rank > 0 &&
-          !read_exactly(c->fd, shape.data(), head.rank * sizeof(std::int64_t)))
+          !read_exactly(c->fd, shape.data(), head.rank * sizeof(std::int64_t),
+                        frame_deadline)) {
+        if (errno == ETIMEDOUT)
+          return too_slow();
         break;
+      }
       auto kind = static_cast<bulk_kind>(head.kind);
       auto type = static_cast<dtype>(head.type);
       if (!allowed_direction(kind, c->outbound_key.empty())) {
@@ -454,15 +508,24 @@ struct bulk_plane::impl {
       auto sink = target(frame.target);
       if (!sink) {
         counters.frames_rejected.fetch_add(1, std::memory_order_relaxed);
-        if (!discard_exactly(c->fd, head.payload))
+        if (!discard_exactly(c->fd, head.payload, frame_deadline)) {
+          if (errno == ETIMEDOUT)
+            return too_slow();
           break;
+        }
+        first_frame.reset();
         continue;
       }
       if (kind == bulk_kind::ack) {
         frame.text.assign(head.payload, '\0');
         if (head.payload > 0 &&
-            !read_exactly(c->fd, frame.text.data(), frame.text.size()))
+            !read_exactly(c->fd, frame.text.data(), frame.text.size(),
+                          frame_deadline)) {
+          if (errno == ETIMEDOUT)
+            return too_slow();
           break;
+        }
+        first_frame.reset();
         counters.frames_received.fetch_add(1, std::memory_order_relaxed);
         (*sink)(c->id, std::move(frame));
         continue;
@@ -475,8 +538,13 @@ struct bulk_plane::impl {
         return;
       }
       if (auto bytes = value->mutable_bytes();
-          !bytes.empty() && !read_exactly(c->fd, bytes.data(), bytes.size()))
+          !bytes.empty() &&
+          !read_exactly(c->fd, bytes.data(), bytes.size(), frame_deadline)) {
+        if (errno == ETIMEDOUT)
+          return too_slow();
         break;
+      }
+      first_frame.reset();
       counters.frames_received.fetch_add(1, std::memory_order_relaxed);
       frame.value = std::move(*value);
       (*sink)(c->id, std::move(frame));
@@ -678,7 +746,7 @@ bulk_plane::bulk_plane(std::unique_ptr<impl> state) : impl_(std::move(state)) {
 }
 
 expected<std::shared_ptr<bulk_plane>>
-bulk_plane::listen(const std::string& host) {
+bulk_plane::listen(const std::string& host, bulk_limits limits) {
   auto fail = [&](const std::string& what) -> error {
     return error{errc::invalid_argument, "bulk plane: cannot listen on " +
                                              host + ": " + what + " (" +
@@ -708,6 +776,7 @@ bulk_plane::listen(const std::string& host) {
   socklen_t length = sizeof(address);
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
   auto state = std::make_unique<impl>();
+  state->limits = limits;
   state->host = host;
   state->listen_fd = fd;
   state->port = ntohs(address.ss_family == AF_INET6

@@ -53,6 +53,7 @@
 #include "varsync/tensor.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -102,11 +103,26 @@ struct bulk_frame {
 /// `bulk_plane::reply` to answer on the same connection); must not block.
 using bulk_sink = std::function<void(std::uint64_t connection, bulk_frame)>;
 
+/// Deadlines that keep a peer from holding a connection (and its reader
+/// thread) with silence or a trickle of bytes. A connection between frames
+/// may stay idle as long as it likes (the caps bound how many there are).
+struct bulk_limits {
+  /// An accepted connection's first frame must arrive whole within this
+  /// (a peer's replica opens a connection to send a contribution at once).
+  std::chrono::milliseconds first_frame{5000};
+  /// A frame whose header arrived must be complete within this grace plus
+  /// its size at `min_rate`.
+  std::chrono::milliseconds frame_grace{30000};
+  /// Bytes per second a frame must average beyond the grace.
+  std::uint64_t min_rate = std::uint64_t{1} << 20;
+};
+
 /// Counters of one node's bulk plane. Thread-safe.
 struct bulk_counters {
   std::atomic<std::uint64_t> frames_sent{0};
   std::atomic<std::uint64_t> frames_received{0};
-  /// Frames that closed their connection (malformed) or named no target.
+  /// Frames that closed their connection (malformed, or too slow: see
+  /// bulk_limits) or named no target.
   std::atomic<std::uint64_t> frames_rejected{0};
   /// Accepts that failed for lack of descriptors or memory (then retried).
   std::atomic<std::uint64_t> accept_retries{0};
@@ -121,7 +137,8 @@ struct bulk_counters {
 class bulk_plane {
 public:
   /// Listens on `host` at a free port. Blocks while binding.
-  static expected<std::shared_ptr<bulk_plane>> listen(const std::string& host);
+  static expected<std::shared_ptr<bulk_plane>> listen(const std::string& host,
+                                                      bulk_limits limits = {});
 
   /// Stops (see `stop`).
   ~bulk_plane();

@@ -596,3 +596,52 @@ TEST_CASE_FIXTURE(fixture, "connections over the per-address cap are closed "
   REQUIRE(got);
   CHECK(got->first == 9);
 }
+
+TEST_CASE("a silent or trickling peer is closed at its deadline; a "
+          "connection may idle between frames") {
+  caf::actor_system_config config;
+  caf::actor_system system{config};
+  bulk_limits limits;
+  limits.first_frame = 300ms;
+  limits.frame_grace = 300ms;
+  auto plane = bulk_plane::listen("127.0.0.1", limits);
+  REQUIRE(plane);
+  auto& b = **plane;
+  caf::scoped_actor target{system};
+  add_bulk_target(b, caf::actor_cast<caf::actor>(target));
+  auto started = std::chrono::steady_clock::now();
+  SUBCASE("silent: no first frame") {
+    raw_client silent{b.port()};
+    CHECK(silent.closed_by_peer());
+    CHECK(std::chrono::steady_clock::now() - started < 3s);
+    CHECK(b.counters().frames_rejected.load() == 1);
+  }
+  SUBCASE("trickling: a frame whose bytes come too slowly") {
+    raw_client slow{b.port()};
+    raw_header head;
+    head.target = target->id();
+    head.rank = 1;
+    head.payload = 64 * sizeof(float);
+    std::int64_t length = 64;
+    slow.write(&head, sizeof(head));
+    slow.write(&length, sizeof(length));
+    // One byte of the payload, then nothing: the frame's deadline passes.
+    slow.write("x", 1);
+    CHECK(slow.closed_by_peer());
+    CHECK(std::chrono::steady_clock::now() - started < 3s);
+    CHECK(b.counters().frames_rejected.load() == 1);
+  }
+  SUBCASE("idle between frames: still served") {
+    raw_client client{b.port()};
+    client.frame(target->id(), {1.0f}, 1);
+    REQUIRE(receive_contribution(target));
+    // Longer than every deadline above, between two frames: allowed.
+    std::this_thread::sleep_for(700ms);
+    client.frame(target->id(), {2.0f}, 2);
+    auto got = receive_contribution(target);
+    REQUIRE(got);
+    CHECK(got->first == 2);
+    CHECK(b.counters().frames_rejected.load() == 0);
+  }
+  b.stop();
+}
