@@ -132,33 +132,41 @@ using steady = std::chrono::steady_clock;
 /// When a read must be done by; none: it may wait for ever.
 using read_deadline = std::optional<steady::time_point>;
 
+/// Waits until `fd` is readable or `deadline` passes; false then (errno
+/// ETIMEDOUT) or on an error.
+bool wait_readable(int fd, steady::time_point deadline) {
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - steady::now());
+    if (left.count() <= 0) {
+      errno = ETIMEDOUT;
+      return false;
+    }
+    pollfd entry{fd, POLLIN, 0};
+    auto ready = ::poll(
+        &entry, 1, static_cast<int>(std::min<long>(left.count(), 1 << 30)));
+    if (ready > 0)
+      return true;
+    if (ready < 0 && errno != EINTR)
+      return false;
+  }
+}
+
 /// Reads exactly `size` bytes; false on EOF, error or when `deadline`
-/// passes first (errno ETIMEDOUT).
+/// passes first (errno ETIMEDOUT). With a deadline, bytes already there
+/// are taken without waiting (no poll per read in the common case).
 bool read_exactly(int fd, void* data, std::size_t size,
                   const read_deadline& deadline = std::nullopt) {
   auto* at = static_cast<char*>(data);
   while (size > 0) {
-    if (deadline) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          *deadline - steady::now());
-      pollfd entry{fd, POLLIN, 0};
-      auto ready =
-          left.count() > 0
-              ? ::poll(&entry, 1,
-                       static_cast<int>(std::min<long>(left.count(), 1 << 30)))
-              : 0;
-      if (ready < 0 && errno == EINTR)
-        continue;
-      if (ready == 0) {
-        errno = ETIMEDOUT;
-        return false;
-      }
-    }
     auto got = ::recv(fd, at, size, deadline ? MSG_DONTWAIT : MSG_WAITALL);
-    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && deadline)
-      continue;
     if (got < 0 && errno == EINTR)
       continue;
+    if (got < 0 && deadline && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      if (!wait_readable(fd, *deadline))
+        return false;
+      continue;
+    }
     if (got <= 0)
       return false;
     at += got;
