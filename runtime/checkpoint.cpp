@@ -1,5 +1,7 @@
 #include "runtime/checkpoint.hpp"
 
+#include "runtime/core/wire.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cstring>
@@ -116,22 +118,6 @@ const char* kind_of(mode_t mode) {
   if (S_ISSOCK(mode))
     return "a socket";
   return "not a regular file";
-}
-
-/// The element count of `shape` times the element size of `type`, or
-/// nullopt on a negative dimension or an overflow.
-std::optional<std::uint64_t> payload_bytes(dtype type,
-                                           const shape_type& shape) {
-  std::uint64_t count = 1;
-  for (auto dimension : shape)
-    if (dimension < 0 ||
-        __builtin_mul_overflow(count, static_cast<std::uint64_t>(dimension),
-                               &count))
-      return std::nullopt;
-  std::uint64_t bytes = 0;
-  if (__builtin_mul_overflow(count, size_of(type), &bytes))
-    return std::nullopt;
-  return bytes;
 }
 
 error io_error(const std::filesystem::path& path, const std::string& what) {
@@ -296,7 +282,7 @@ expected<tensor> read_checkpoint(const std::filesystem::path& path,
                         "checkpoint '" + path.string() + "' holds shape " +
                             to_string(stored_shape) + ", variable '" + name +
                             "' has " + to_string(shape)});
-    auto expected_bytes = payload_bytes(stored, stored_shape);
+    auto expected_bytes = announced_bytes(stored, stored_shape);
     if (!expected_bytes || *expected_bytes != payload_length)
       return fail(corrupt(
           path, "the payload holds " + std::to_string(payload_length) +

@@ -112,21 +112,6 @@ const char* check_head(const wire_header& head) {
   return nullptr;
 }
 
-/// The element count of `shape` times the element size, or nullopt on a
-/// negative dimension or an overflow.
-std::optional<std::uint64_t> bytes_of(dtype type, const shape_type& shape) {
-  std::uint64_t count = 1;
-  for (auto dimension : shape)
-    if (dimension < 0 ||
-        __builtin_mul_overflow(count, static_cast<std::uint64_t>(dimension),
-                               &count))
-      return std::nullopt;
-  std::uint64_t bytes = 0;
-  if (__builtin_mul_overflow(count, size_of(type), &bytes))
-    return std::nullopt;
-  return bytes;
-}
-
 using steady = std::chrono::steady_clock;
 
 /// When a read must be done by; none: it may wait for ever.
@@ -494,7 +479,7 @@ struct bulk_plane::impl {
         return;
       }
       if (kind != bulk_kind::ack) {
-        auto expected_bytes = bytes_of(type, shape);
+        auto expected_bytes = announced_bytes(type, shape);
         if (!expected_bytes || *expected_bytes != head.payload) {
           counters.frames_rejected.fetch_add(1, std::memory_order_relaxed);
           closed_because(*c, "payload size does not match the shape");
