@@ -722,8 +722,9 @@ struct bulk_plane::impl {
         }
       if (accepted >= max_accepted_connections ||
           same_address >= max_connections_per_address) {
-        ::close(fd);
+        // Counted first: the peer may look once it sees the close.
         counters.connections_refused.fetch_add(1, std::memory_order_relaxed);
+        ::close(fd);
         continue;
       }
       c->id = next_id++;
