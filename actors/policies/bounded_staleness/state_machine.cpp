@@ -47,11 +47,8 @@ expected<std::optional<staleness_refresh>>
 bounded_staleness::push(std::size_t replica, std::uint64_t clock,
                         std::optional<tensor> delta) {
   const auto& name = config_.variable_name;
-  if (replica >= config_.replicas || !live_[replica])
-    return error{errc::invalid_argument,
-                 "variable '" + name + "': replica " + std::to_string(replica) +
-                     " is not a live member of the group of " +
-                     std::to_string(config_.replicas)};
+  if (auto outsider = not_a_live_member(config_, live_, replica))
+    return *outsider;
   if (!attached_[replica])
     return error{errc::invalid_argument,
                  "variable '" + name + "': replica " + std::to_string(replica) +

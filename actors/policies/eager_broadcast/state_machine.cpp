@@ -20,11 +20,8 @@ expected<void> eager_broadcast::check(std::size_t replica, std::uint64_t step,
                                       update_op op,
                                       const tensor& operand) const {
   const auto& name = config_.variable_name;
-  if (replica >= config_.replicas || !live_[replica])
-    return error{errc::invalid_argument,
-                 "variable '" + name + "': replica " + std::to_string(replica) +
-                     " is not a live member of the group of " +
-                     std::to_string(config_.replicas)};
+  if (auto outsider = not_a_live_member(config_, live_, replica))
+    return *outsider;
   if (auto checked = check_operand(operand, config_.type, config_.shape, name);
       !checked)
     return checked;
