@@ -44,6 +44,8 @@
 // status=timeout (first step too slow: med_us=nan, ok=na) or status=error
 // (a worker failed; the run stops, exit status 1).
 
+#include "runtime/transport/cluster_secret.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -520,6 +522,17 @@ std::uint16_t seed_port_of(worker_process& seed) {
 }
 
 int run_driver(const bench_options& options) {
+  // Every process proves one cluster secret: a fresh one in a private file
+  // unless the caller named one; workers inherit VARSYNC_SECRET_FILE.
+  if (std::getenv("VARSYNC_SECRET_FILE") == nullptr) {
+    auto secret = varsync::auth::generate_secret_file();
+    if (!secret) {
+      std::fprintf(stderr, "cluster_step: %s\n",
+                   secret.error().to_string().c_str());
+      return 1;
+    }
+    ::setenv("VARSYNC_SECRET_FILE", secret->c_str(), 1);
+  }
   // The seed: this process, or worker 0 (--seed-in-worker).
   std::unique_ptr<varsync::runtime> rt;
   std::uint16_t seed_port = 0;

@@ -1,5 +1,6 @@
-// connect_node: one blocking connect to another node through CAF's
-// middleman actor, retried while CAF reports a timeout that is not one.
+// connect_node: one blocking, authenticated connect to another node,
+// handed to CAF's BASP broker (runtime/basp_link.hpp), retried while CAF
+// reports a timeout that is not one.
 //
 // CAF 0.17.6's BASP broker creates the state of an outgoing connection with
 // `last_seen` = the clock's epoch and sets it only when the peer's first
@@ -16,8 +17,11 @@
 
 #include "runtime/connect_node.hpp"
 
+#include "runtime/transport/auth_socket.hpp"
+
 #include <caf/io/all.hpp>
 #include <set>
+#include <unistd.h>
 
 namespace varsync::detail {
 
@@ -33,14 +37,30 @@ struct attempt_result {
 
 attempt_result connect_once(caf::actor_system& system, const std::string& host,
                             std::uint16_t port,
-                            std::chrono::milliseconds timeout) {
+                            std::chrono::milliseconds timeout,
+                            const link_settings& link) {
   auto where = host + ":" + std::to_string(port);
+  auto deadline = clock_type::now() + timeout;
+  auto fd = auth::connect_with_deadline(host, port, deadline);
+  if (!fd)
+    return {fd.error()};
+  if (auto proven = auth::prove_membership(
+          *fd, *link.secret, auth::channel::basp, deadline, where);
+      !proven) {
+    ::close(*fd);
+    return {proven.error()};
+  }
   attempt_result result{
       error{errc::timeout, "no answer from " + where + " within " +
                                std::to_string(timeout.count()) + " ms"}};
+  auto scribe =
+      make_bounded_scribe(system, *fd, link.max_message, link.on_oversize);
+  auto left = std::max(std::chrono::duration_cast<std::chrono::milliseconds>(
+                           deadline - clock_type::now()),
+                       std::chrono::milliseconds{1});
   caf::scoped_actor self{system};
-  self->request(system.middleman().actor_handle(), timeout,
-                caf::connect_atom::value, host, port)
+  self->request(basp_broker_of(system), left, caf::connect_atom::value,
+                std::move(scribe), port)
       .receive(
           [&](caf::node_id& node, caf::strong_actor_ptr& published,
               std::set<std::string>&) {
@@ -61,13 +81,18 @@ attempt_result connect_once(caf::actor_system& system, const std::string& host,
 expected<connected_node> connect_node(caf::actor_system& system,
                                       const std::string& host,
                                       std::uint16_t port,
-                                      std::chrono::milliseconds timeout) {
+                                      std::chrono::milliseconds timeout,
+                                      const link_settings& link) {
+  if (!link.secret || link.secret->empty())
+    return error{errc::unauthenticated,
+                 "cannot connect to " + host + ":" + std::to_string(port) +
+                     ": no cluster secret to prove membership with"};
   auto give_up = clock_type::now() + timeout;
   for (int attempt = 1;; ++attempt) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         give_up - clock_type::now());
-    auto result = connect_once(system, host, port,
-                               std::max(left, std::chrono::milliseconds{1}));
+    auto result = connect_once(
+        system, host, port, std::max(left, std::chrono::milliseconds{1}), link);
     if (!result.spurious_timeout)
       return std::move(result.value);
     if (clock_type::now() >= give_up)

@@ -1,8 +1,10 @@
 #pragma once
 
-// Opening a CAF connection to another varsync node, with the workaround for
-// CAF 0.17.6's spurious connection timeout (see connect_node.cpp).
+// Opening an authenticated CAF connection to another varsync node (see
+// runtime/basp_link.hpp), with the workaround for CAF 0.17.6's spurious
+// connection timeout (see connect_node.cpp).
 
+#include "runtime/basp_link.hpp"
 #include "varsync/error.hpp"
 
 #include <caf/all.hpp>
@@ -19,14 +21,18 @@ struct connected_node {
   caf::actor published;
 };
 
-/// Connects `system`'s middleman to `host:port` (or finds the existing
-/// connection) and returns what that node published. Blocks the calling
-/// thread (not an actor) for at most `timeout`. Fails with
-/// `variable_unavailable` when the connection is refused or lost, and with
-/// `timeout` when no handshake completes within `timeout`. Thread-safe.
+/// Opens a TCP connection to `host:port`, proves this process holds the
+/// cluster secret of `link` (and checks the peer holds it too), hands the
+/// socket to `system`'s BASP broker and returns what that node published.
+/// Blocks the calling thread (not an actor) for at most `timeout`, even
+/// when the peer accepts and stays silent. Fails with `unauthenticated`
+/// when either side's proof fails, `variable_unavailable` when the
+/// connection is refused or lost, and `timeout` when no handshake
+/// completes within `timeout`. Thread-safe.
 expected<connected_node> connect_node(caf::actor_system& system,
                                       const std::string& host,
                                       std::uint16_t port,
-                                      std::chrono::milliseconds timeout);
+                                      std::chrono::milliseconds timeout,
+                                      const link_settings& link);
 
 } // namespace varsync::detail

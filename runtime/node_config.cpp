@@ -2,6 +2,7 @@
 
 #include "runtime/core/wording.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -26,6 +27,9 @@ constexpr std::uint64_t max_duration = std::uint64_t{1} << 40;
 constexpr std::uint64_t max_worker_threads = 1024;
 /// The largest bulk-threshold accepted: the largest tensor a node accepts.
 constexpr std::uint64_t max_tensor_bytes_setting = std::uint64_t{1} << 32;
+/// The smallest max-message: CAF's own handshakes and control messages
+/// must fit.
+constexpr std::uint64_t min_max_message = 64 * 1024;
 
 std::string_view trim(std::string_view text) {
   auto first = text.find_first_not_of(" \t\r");
@@ -248,6 +252,14 @@ std::vector<std::pair<std::string, std::string>> node_config::keys() {
        "on_write tensors of at least this many bytes use the bulk plane; "
        "off: never (0)"},
       {"worker-threads", "actor scheduler threads; 0: one per core (0)"},
+      {"secret-file", "file holding the cluster secret (mode 0600); default "
+                      "$VARSYNC_SECRET_FILE; a seed without one generates one"},
+      {"max-message",
+       "largest message a peer may send, in bytes (1073741824 = 1 GiB)"},
+      {"log-level",
+       "trace, debug, info, warn, error or off; refusals log at warn (info)"},
+      {"handshake-deadline",
+       "how long a connecting peer has to prove it holds the secret (5s)"},
   };
 }
 
@@ -271,14 +283,36 @@ expected<void> node_config::set(std::string_view key, std::string_view value) {
     if (value.empty())
       return bad_value(key, value, "a name (it is empty)");
     name = value;
+  } else if (key == "secret-file") {
+    if (value.empty())
+      return bad_value(key, value, "a file path (it is empty)");
+    secret_file = value;
+  } else if (key == "log-level") {
+    static constexpr std::string_view levels[] = {"trace", "debug", "info",
+                                                  "warn",  "error", "off"};
+    if (std::find(std::begin(levels), std::end(levels), value) ==
+        std::end(levels))
+      return bad_value(key, value,
+                       "one of trace, debug, info, warn, error, off");
+    log_level = value;
+  } else if (key == "max-message") {
+    auto parsed = parse_unsigned(value, max_tensor_bytes_setting);
+    if (!parsed || *parsed < min_max_message)
+      return bad_value(key, value,
+                       "a byte count (expected an integer " +
+                           std::to_string(min_max_message) + "-" +
+                           std::to_string(max_tensor_bytes_setting) + ")");
+    max_message = *parsed;
   } else if (key == "heartbeat-interval" || key == "connection-timeout" ||
-             key == "join-deadline" || key == "default-timeout") {
+             key == "join-deadline" || key == "default-timeout" ||
+             key == "handshake-deadline") {
     auto parsed = parse_duration(key, value);
     if (!parsed)
       return parsed.error();
     auto& field = key == "heartbeat-interval"   ? heartbeat_interval
                   : key == "connection-timeout" ? connection_timeout
                   : key == "join-deadline"      ? join_deadline
+                  : key == "handshake-deadline" ? handshake_deadline
                                                 : default_timeout;
     field = *parsed;
   } else if (is_bool_key(key)) {
@@ -334,6 +368,15 @@ expected<void> node_config::validate() const {
                      "ms must be below connection-timeout " +
                      std::to_string(connection_timeout.count()) +
                      "ms, or healthy peers are declared dead"};
+  if (handshake_deadline.count() <= 0)
+    return error{errc::invalid_argument,
+                 "handshake-deadline must be positive (got " +
+                     std::to_string(handshake_deadline.count()) + "ms)"};
+  if (max_message < min_max_message)
+    return error{errc::invalid_argument,
+                 "max-message " + std::to_string(max_message) + " is below " +
+                     std::to_string(min_max_message) +
+                     " (CAF's own handshakes must fit)"};
   return {};
 }
 

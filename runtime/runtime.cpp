@@ -286,6 +286,10 @@ std::uint16_t runtime::port() const noexcept {
   return core_->port();
 }
 
+const std::string& runtime::secret_file() const noexcept {
+  return core_->secret_file();
+}
+
 bool runtime::is_seed() const noexcept {
   return core_->is_seed();
 }

@@ -7,11 +7,13 @@
 #include "actors/replica_actor.hpp"
 #include "runtime/caf_setup.hpp"
 #include "runtime/connect_node.hpp"
+#include "runtime/node_secret.hpp"
 #include "runtime/task_actor.hpp"
 
 #include <caf/io/all.hpp>
 #include <malloc.h>
 #include <set>
+#include <spdlog/spdlog.h>
 #include <thread>
 
 namespace varsync::detail {
@@ -98,28 +100,49 @@ runtime_core::start(const node_config& config) {
 
 expected<void> runtime_core::start_node(const node_config& config) {
   seed_ = !config.join.has_value();
+  set_log_level(config.log_level);
+  auto secret = detail::resolve_secret(config.secret_file, seed_);
+  if (!secret)
+    return secret.error();
+  secret_path_ = secret->path;
+  if (secret->generated)
+    spdlog::warn("no cluster secret given: generated one in {} (mode 0600); "
+                 "start members with --secret-file {} (or "
+                 "VARSYNC_SECRET_FILE={})",
+                 secret_path_, secret_path_, secret_path_);
+  link_.secret = secret->secret;
+  link_.max_message = config.max_message;
+  link_.on_oversize = [log = caf_refusals_](const std::string& peer,
+                                            std::uint64_t announced) {
+    (*log)(peer.substr(0, peer.rfind(':')),
+           "announced a message of " + std::to_string(announced) +
+               " bytes, above max-message; connection closed");
+  };
   if (seed_)
     directory_ =
         spawn_directory_actor(*system_, config.spread_variables, counters_);
   if (config.bulk_threshold) {
-    auto plane = bulk_plane::listen(config.host);
+    bulk_limits limits;
+    limits.handshake = config.handshake_deadline;
+    limits.max_payload = config.max_message;
+    auto plane = bulk_plane::listen(config.host, link_.secret, limits);
     if (!plane)
       return plane.error();
     bulk_ = std::move(*plane);
     bulk_threshold_ = config.bulk_threshold;
   }
   agent_ = spawn_node_agent(*system_, directory_, counters_, bulk_);
-  // Every node publishes its agent: peers connect to this port, and
-  // `varsync status` asks any agent (which forwards to the directory).
-  auto& middleman = system_->middleman();
-  auto bound = middleman.publish(agent_, config.port, config.host.c_str(),
-                                 /*reuse=*/true);
-  if (!bound)
-    return error{errc::invalid_argument, "cannot listen on " + config.host +
-                                             ":" + std::to_string(config.port) +
-                                             ": " +
-                                             system_->render(bound.error())};
-  port_ = *bound;
+  // Every node publishes its agent: peers connect to this port (after the
+  // cluster handshake), and `varsync status` asks any agent (which
+  // forwards to the directory).
+  auth::acceptor_limits limits;
+  limits.handshake_deadline = config.handshake_deadline;
+  auto opened = detail::basp_port::open(*system_, config.host, config.port,
+                                        agent_, link_, limits);
+  if (!opened)
+    return opened.error();
+  basp_port_ = std::move(*opened);
+  port_ = basp_port_->port();
   node_name_ = config.name.empty() ? config.host + ":" + std::to_string(port_)
                                    : config.name;
   if (!seed_) {
@@ -173,7 +196,7 @@ expected<void> runtime_core::start_node(const node_config& config) {
 expected<std::pair<caf::node_id, caf::actor>>
 runtime_core::connect(const std::string& host, std::uint16_t port,
                       std::chrono::milliseconds timeout) {
-  auto peer = connect_node(*system_, host, port, timeout);
+  auto peer = connect_node(*system_, host, port, timeout, link_);
   if (!peer)
     return peer.error();
   if (!peer->published)
@@ -196,6 +219,11 @@ runtime_core::connect_with_retry(const endpoint& seed,
                           std::max(left, std::chrono::milliseconds{100}));
     if (result)
       return result->second;
+    // A wrong secret does not get better by trying again.
+    if (result.error().code() == errc::unauthenticated)
+      return error{errc::unauthenticated, "cannot join the seed at " +
+                                              to_string(seed) + ": " +
+                                              result.error().message()};
     if (clock::now() + backoff >= give_up)
       return error{errc::timeout,
                    "cannot join the seed at " + to_string(seed) + " within " +
@@ -211,6 +239,9 @@ runtime_core::connect_with_retry(const endpoint& seed,
 
 runtime_core::~runtime_core() {
   stopping_ = true;
+  // No new peer is handed to CAF from now on.
+  if (basp_port_)
+    basp_port_->stop();
   // Pending host requests fail with shutting_down (the gateway dies with
   // the lifetime actor); the agent stops the
   // variable actors it spawned; then replicas and the directory stop. The

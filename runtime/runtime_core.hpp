@@ -11,7 +11,9 @@
 #include "actors/host_call.hpp"
 #include "actors/protocol.hpp"
 #include "actors/records.hpp"
+#include "runtime/basp_port.hpp"
 #include "runtime/transport/bulk_plane.hpp"
+#include "runtime/transport/refusal_log.hpp"
 #include "varsync/node_config.hpp"
 #include "varsync/runtime.hpp"
 
@@ -58,6 +60,9 @@ public:
 
   /// The port this node listens on; 0 for an embedded runtime.
   std::uint16_t port() const noexcept { return port_; }
+
+  /// The cluster secret file this node uses; empty for an embedded runtime.
+  const std::string& secret_file() const noexcept { return secret_path_; }
 
   /// Whether this node hosts the directory.
   bool is_seed() const noexcept { return seed_; }
@@ -166,6 +171,14 @@ private:
   /// `node_config::bulk_threshold` is unset) and its threshold.
   std::shared_ptr<bulk_plane> bulk_;
   std::optional<std::uint64_t> bulk_threshold_;
+  /// The secret file and how this node opens and bounds CAF connections.
+  std::string secret_path_;
+  detail::link_settings link_;
+  /// Refusals on CAF connections this node opened (oversized messages).
+  std::shared_ptr<refusal_log> caf_refusals_ =
+      std::make_shared<refusal_log>("CAF connection");
+  /// The listening BASP port (null for an embedded runtime).
+  std::unique_ptr<detail::basp_port> basp_port_;
   /// Threads of the tasks started on this node; joined at shutdown.
   std::vector<std::thread> task_threads_;
 };

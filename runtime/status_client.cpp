@@ -5,6 +5,7 @@
 #include "actors/cluster_protocol.hpp"
 #include "runtime/caf_setup.hpp"
 #include "runtime/connect_node.hpp"
+#include "runtime/node_secret.hpp"
 #include "varsync/cluster_status.hpp"
 
 #include <caf/io/all.hpp>
@@ -13,7 +14,11 @@
 namespace varsync {
 
 expected<cluster_status> fetch_status(const endpoint& address,
-                                      std::chrono::milliseconds timeout) {
+                                      std::chrono::milliseconds timeout,
+                                      const std::string& secret_file) {
+  auto secret = detail::resolve_secret(secret_file, /*may_generate=*/false);
+  if (!secret)
+    return secret.error();
   caf::actor_system_config config;
   configure_caf(config, runtime_options{});
   node_config client;
@@ -24,7 +29,10 @@ expected<cluster_status> fetch_status(const endpoint& address,
   expected<cluster_status> result =
       error{errc::timeout, "no status from " + where + " within " +
                                std::to_string(timeout.count()) + " ms"};
-  auto peer = detail::connect_node(system, address.host, address.port, timeout);
+  detail::link_settings link;
+  link.secret = secret->secret;
+  auto peer =
+      detail::connect_node(system, address.host, address.port, timeout, link);
   if (!peer)
     return peer.error();
   auto agent = std::move(peer->published);

@@ -18,15 +18,20 @@
 // Run on one machine (what scripts/demo does; about 2 s):
 //   build/varsync_example_cluster [--epochs E]
 // It starts two copies of itself in node mode, which die with it (also on
-// Ctrl-C or on failure: they are killed and reaped before it exits).
+// Ctrl-C or on failure: they are killed and reaped before it exits), and
+// passes them the cluster secret the seed generated (--secret-file).
 // Run across machines (the seed first; it waits up to 2 minutes for the
 // nodes, and nodes retry joining until their --join-deadline), e.g. with
 // the seed on 10.0.0.1:
+//   secret: openssl rand -hex 32 > cluster.secret; chmod 600 cluster.secret
+//           (copy it to every machine, keep it private)
 //   seed:   varsync_example_cluster driver --host 10.0.0.1 --port 7000
-//           --nodes 2 [--epochs E]
+//           --nodes 2 --secret-file cluster.secret [--epochs E]
 //   node 1: varsync_example_cluster node --host 10.0.0.2 --port 7001
-//           --join 10.0.0.1:7000 --name node-1
+//           --join 10.0.0.1:7000 --name node-1 --secret-file cluster.secret
 //   node 2: the same with --host 10.0.0.3 --port 7002 --name node-2
+// Without --secret-file the seed generates a secret and prints its path.
+// Only processes holding the secret can join or talk to a node.
 // A node runs until Ctrl-C (or SIGTERM). Every node_config flag is
 // accepted (`--help` lists them); keep the cluster on a private network.
 //
@@ -148,8 +153,10 @@ std::optional<std::string> exited_child() {
   return std::nullopt;
 }
 
-/// Starts `<this program> node --port 0 --join <seed> --name <name>`.
-expected<void> start_node(const std::string& seed, const std::string& name) {
+/// Starts `<this program> node --port 0 --join <seed> --name <name>
+/// --secret-file <secret_file>`.
+expected<void> start_node(const std::string& seed, const std::string& name,
+                          const std::string& secret_file) {
   // Everything the child needs is prepared before fork: after fork, a
   // multithreaded process may only make async-signal-safe calls.
   std::vector<std::string> args{"varsync_example_cluster",
@@ -159,7 +166,9 @@ expected<void> start_node(const std::string& seed, const std::string& name) {
                                 "--join",
                                 seed,
                                 "--name",
-                                name};
+                                name,
+                                "--secret-file",
+                                secret_file};
   std::vector<char*> argv;
   for (auto& arg : args)
     argv.push_back(arg.data());
@@ -480,13 +489,15 @@ int run_driver(const driver_options& options) {
   int status = 0;
   if (options.launch_nodes) {
     for (std::size_t i = 1; i <= options.nodes && status == 0; ++i)
-      if (auto started = start_node(address, "node-" + std::to_string(i));
+      if (auto started = start_node(address, "node-" + std::to_string(i),
+                                    (*rt)->secret_file());
           !started) {
         std::cerr << "driver: " << started.error().to_string() << '\n';
         status = 1;
       }
   } else {
     std::cout << "waiting for " << options.nodes << " nodes to join " << address
+              << " (with --secret-file " << (*rt)->secret_file() << ")"
               << std::endl;
   }
   if (status == 0)

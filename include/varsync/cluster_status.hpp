@@ -82,10 +82,13 @@ struct cluster_status {
 std::string to_string(const cluster_status& status);
 
 /// Asks the node listening at `address` (any node of a cluster) for the
-/// cluster's status without joining the cluster. Blocks at most `timeout`;
-/// `variable_unavailable` when nothing answers there, `invalid_argument`
-/// when what answers is not a varsync node.
+/// cluster's status without joining the cluster, proving membership with
+/// the secret in `secret_file` (empty: $VARSYNC_SECRET_FILE). Blocks at most
+/// `timeout`; `variable_unavailable` when nothing answers there,
+/// `unauthenticated` without the cluster's secret, `invalid_argument` when
+/// what answers is not a varsync node.
 expected<cluster_status> fetch_status(const endpoint& address,
-                                      std::chrono::milliseconds timeout);
+                                      std::chrono::milliseconds timeout,
+                                      const std::string& secret_file = {});
 
 } // namespace varsync

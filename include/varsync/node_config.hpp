@@ -99,6 +99,29 @@ struct node_config {
   /// (at least 2).
   std::size_t worker_threads = 0;
 
+  /// The file holding the cluster secret every member proves it holds
+  /// before any of its bytes reach the node's protocols (HMAC-SHA256
+  /// challenge-response on both ports; the secret never crosses the wire).
+  /// Readable by its owner only (mode 0600). Empty: the path in
+  /// `VARSYNC_SECRET_FILE`; a seed with neither generates a secret into a
+  /// new file and prints its path (`runtime::secret_file()`); a joining
+  /// node with neither fails with `unauthenticated`.
+  std::string secret_file;
+
+  /// The largest message (payload bytes) a peer may send this node, checked
+  /// before anything is allocated for it; a peer announcing more is
+  /// disconnected. Tensors larger than this cannot travel between nodes.
+  std::uint64_t max_message = std::uint64_t{1} << 30;
+
+  /// How long a connecting peer has to complete the cluster handshake
+  /// before its connection is closed.
+  std::chrono::milliseconds handshake_deadline{std::chrono::seconds{5}};
+
+  /// What the node logs (to stderr): "trace", "debug", "info" (peers
+  /// joining and lost), "warn" (refused connections and frames, rate
+  /// limited per peer and reason), "error" or "off".
+  std::string log_level = "info";
+
   /// Tasks other nodes may start here by name (`runtime::spawn_task`).
   /// Register the same names on every node of an application; code only,
   /// not settable by flags or files.

@@ -51,11 +51,13 @@ void print_node_usage() {
 }
 
 void print_status_usage() {
-  std::cout << "usage: varsync status HOST:PORT [--timeout DURATION]\n\n"
+  std::cout << "usage: varsync status HOST:PORT [--timeout DURATION] "
+               "[--secret-file FILE]\n\n"
                "Asks the node at HOST:PORT (any node of the cluster) for the "
                "cluster's nodes,\nreplica groups (with lost replicas) and "
                "variables (policy, node, version,\nclock) and prints them. "
-               "--timeout defaults to 5s.\n";
+               "--timeout defaults to 5s. The cluster's secret\ncomes from "
+               "--secret-file or $VARSYNC_SECRET_FILE.\n";
 }
 
 bool wants_help(const std::vector<std::string>& args) {
@@ -146,9 +148,19 @@ int run_status(const std::vector<std::string>& args) {
   std::optional<varsync::endpoint> address;
   varsync::node_config durations; // parses --timeout like the node keys
   auto timeout = std::chrono::milliseconds{5000};
+  std::string secret_file;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const auto& arg = args[i];
-    if (arg.rfind("--timeout", 0) == 0) {
+    if (arg.rfind("--secret-file", 0) == 0) {
+      if (arg.size() > 13 && arg[13] == '=')
+        secret_file = arg.substr(14);
+      else if (arg.size() == 13 && i + 1 < args.size())
+        secret_file = args[++i];
+      if (secret_file.empty()) {
+        std::cerr << "varsync status: --secret-file needs a file path\n";
+        return usage_error;
+      }
+    } else if (arg.rfind("--timeout", 0) == 0) {
       std::string value;
       if (arg.size() > 9 && arg[9] == '=')
         value = arg.substr(10);
@@ -178,7 +190,7 @@ int run_status(const std::vector<std::string>& args) {
     print_status_usage();
     return usage_error;
   }
-  auto status = varsync::fetch_status(*address, timeout);
+  auto status = varsync::fetch_status(*address, timeout, secret_file);
   if (!status) {
     std::cerr << "varsync status: " << status.error().to_string() << '\n';
     return 1;

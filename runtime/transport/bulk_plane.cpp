@@ -1,6 +1,8 @@
 #include "runtime/transport/bulk_plane.hpp"
 
 #include "runtime/core/wire.hpp"
+#include "runtime/transport/auth_socket.hpp"
+#include "runtime/transport/refusal_log.hpp"
 
 #include <algorithm>
 #include <arpa/inet.h>
@@ -263,30 +265,6 @@ void set_no_delay(int fd) {
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 }
 
-/// A connected socket to `host:port`, or -1 (errno set).
-int connect_to(const std::string& host, std::uint16_t port) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  if (::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints,
-                    &found) != 0)
-    return -1;
-  int fd = -1;
-  for (auto* at = found; at != nullptr; at = at->ai_next) {
-    fd = ::socket(at->ai_family, at->ai_socktype | SOCK_CLOEXEC,
-                  at->ai_protocol);
-    if (fd < 0)
-      continue;
-    if (::connect(fd, at->ai_addr, at->ai_addrlen) == 0)
-      break;
-    ::close(fd);
-    fd = -1;
-  }
-  ::freeaddrinfo(found);
-  return fd;
-}
-
 } // namespace
 
 /// One TCP connection (opened by this node or accepted): a queue of frames
@@ -307,6 +285,8 @@ struct bulk_connection {
   /// A thread (the writer or a sender writing inline) is writing to `fd`.
   bool writing = false;
   int fd = -1;
+  /// The cluster handshake succeeded: frames may be written.
+  bool ready = false;
   bool closed = false;
   std::thread writer;
   std::thread reader;
@@ -362,6 +342,8 @@ struct bulk_connection {
 
 struct bulk_plane::impl {
   bulk_limits limits;
+  std::shared_ptr<const auth::cluster_secret> secret;
+  refusal_log refusals{"bulk plane"};
   std::string host;
   std::uint16_t port = 0;
   int listen_fd = -1;
@@ -418,9 +400,9 @@ struct bulk_plane::impl {
       c->finish();
   }
 
-  void closed_because(bulk_connection& c, const char* reason) {
-    std::fprintf(stderr, "varsync: bulk plane: closed the connection %s: %s\n",
-                 c.peer.c_str(), reason);
+  void closed_because(bulk_connection& c, const std::string& reason) {
+    refusals(c.address.empty() ? c.peer : c.address,
+             "closed the connection: " + reason);
     c.close();
     forget(c);
   }
@@ -431,8 +413,25 @@ struct bulk_plane::impl {
     // connection may idle between frames, and each frame, once its header
     // arrived, has one of its own (bulk_limits).
     read_deadline first_frame;
-    if (c->outbound_key.empty())
+    if (c->outbound_key.empty()) {
+      // Nothing of an accepted connection is decoded before its peer
+      // proved it holds the cluster secret.
+      auto proven = auth::check_membership(
+          c->fd, *secret, auth::channel::bulk,
+          steady::now() + std::min(limits.handshake, limits.first_frame),
+          c->peer);
+      if (!proven) {
+        counters.unauthenticated.fetch_add(1, std::memory_order_relaxed);
+        closed_because(*c, proven.error().message());
+        return;
+      }
+      {
+        std::lock_guard guard{c->mutex};
+        c->ready = true;
+        c->wake.notify_all();
+      }
       first_frame = steady::now() + limits.first_frame;
+    }
     auto too_slow = [&] {
       counters.frames_rejected.fetch_add(1, std::memory_order_relaxed);
       closed_because(*c, "too slow: a frame did not arrive by its deadline");
@@ -447,6 +446,13 @@ struct bulk_plane::impl {
       if (const auto* problem = check_head(head)) {
         counters.frames_rejected.fetch_add(1, std::memory_order_relaxed);
         closed_because(*c, problem);
+        return;
+      }
+      if (head.payload > limits.max_payload) {
+        counters.frames_rejected.fetch_add(1, std::memory_order_relaxed);
+        closed_because(*c, "a frame of " + std::to_string(head.payload) +
+                               " payload bytes, above max-message " +
+                               std::to_string(limits.max_payload));
         return;
       }
       // The rest of the frame: the grace plus its size at the minimum rate
@@ -551,19 +557,26 @@ struct bulk_plane::impl {
   void write_loop(const std::shared_ptr<bulk_connection>& c,
                   std::string peer_host, std::uint16_t peer_port) {
     if (!peer_host.empty()) {
-      auto fd = connect_to(peer_host, peer_port);
-      {
-        std::lock_guard guard{c->mutex};
-        c->fd = fd;
-        if (fd >= 0 && c->closed)
-          ::shutdown(fd, SHUT_RDWR);
-      }
-      if (fd < 0) {
-        closed_because(*c, std::strerror(errno));
+      auto deadline = steady::now() + limits.handshake;
+      auto fd = auth::connect_with_deadline(peer_host, peer_port, deadline);
+      if (!fd) {
+        closed_because(*c, fd.error().message());
         return;
       }
-      set_no_delay(fd);
+      {
+        std::lock_guard guard{c->mutex};
+        c->fd = *fd;
+        if (c->closed)
+          ::shutdown(*fd, SHUT_RDWR);
+      }
+      auto proven = auth::prove_membership(*fd, *secret, auth::channel::bulk,
+                                           deadline, c->outbound_key);
+      if (!proven) {
+        closed_because(*c, proven.error().message());
+        return;
+      }
       std::lock_guard guard{c->mutex};
+      c->ready = true;
       c->start(c->reader, [this, c] { read_loop(c); });
     }
     for (;;) {
@@ -572,8 +585,8 @@ struct bulk_plane::impl {
       {
         std::unique_lock guard{c->mutex};
         c->wake.wait(guard, [&] {
-          return c->closed ||
-                 (!c->writing && (!c->tail.empty() || !c->queue.empty()));
+          return c->closed || (c->ready && !c->writing &&
+                               (!c->tail.empty() || !c->queue.empty()));
         });
         if (c->closed)
           return;
@@ -619,8 +632,8 @@ struct bulk_plane::impl {
     std::unique_lock guard{c.mutex};
     if (c.closed)
       return false;
-    if (c.fd < 0 || c.writing || !c.queue.empty() || !c.tail.empty() ||
-        payload_of(frame) > inline_write_limit) {
+    if (c.fd < 0 || !c.ready || c.writing || !c.queue.empty() ||
+        !c.tail.empty() || payload_of(frame) > inline_write_limit) {
       c.queue.push_back(std::move(frame));
       c.wake.notify_all();
       return true;
@@ -740,7 +753,12 @@ bulk_plane::bulk_plane(std::unique_ptr<impl> state) : impl_(std::move(state)) {
 }
 
 expected<std::shared_ptr<bulk_plane>>
-bulk_plane::listen(const std::string& host, bulk_limits limits) {
+bulk_plane::listen(const std::string& host,
+                   std::shared_ptr<const auth::cluster_secret> secret,
+                   bulk_limits limits) {
+  if (!secret || secret->empty())
+    return error{errc::unauthenticated,
+                 "bulk plane: no cluster secret to authenticate peers with"};
   auto fail = [&](const std::string& what) -> error {
     return error{errc::invalid_argument, "bulk plane: cannot listen on " +
                                              host + ": " + what + " (" +
@@ -771,6 +789,7 @@ bulk_plane::listen(const std::string& host, bulk_limits limits) {
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
   auto state = std::make_unique<impl>();
   state->limits = limits;
+  state->secret = std::move(secret);
   state->host = host;
   state->listen_fd = fd;
   state->port = ntohs(address.ss_family == AF_INET6

@@ -11,7 +11,11 @@
 // the receiving tensor adopts: one kernel copy per side, no user-space
 // copy, one reader and one writer thread per connection.
 //
-// How it works. Every node listens on an extra port. A replica that
+// How it works. Every node listens on an extra port. Each connection
+// starts with the cluster handshake (auth_handshake.hpp, channel "bulk"):
+// the accepting side decodes nothing before the peer proved it holds the
+// cluster secret, and the opening side sends nothing before the listener
+// proved it too. A replica that
 // contributes to a remote on_write variable opens (once per process and
 // peer) a connection to the variable's node and sends `contribute` frames.
 // Connections are symmetric: the variable actor answers on the connection
@@ -49,6 +53,7 @@
 //     tag u64, timeout_ms i64, payload bytes u64
 //   rank dimensions as i64, then the payload.
 
+#include "runtime/transport/cluster_secret.hpp"
 #include "varsync/error.hpp"
 #include "varsync/tensor.hpp"
 
@@ -115,6 +120,11 @@ struct bulk_limits {
   std::chrono::milliseconds frame_grace{30000};
   /// Bytes per second a frame must average beyond the grace.
   std::uint64_t min_rate = std::uint64_t{1} << 20;
+  /// The cluster handshake must be done within this (both directions;
+  /// an opening side's connect counts in).
+  std::chrono::milliseconds handshake{5000};
+  /// Largest payload a frame may announce (node_config::max_message).
+  std::uint64_t max_payload = std::uint64_t{1} << 30;
 };
 
 /// Counters of one node's bulk plane. Thread-safe.
@@ -128,6 +138,9 @@ struct bulk_counters {
   std::atomic<std::uint64_t> accept_retries{0};
   /// Connections closed at accept: over the caps (in total, per address).
   std::atomic<std::uint64_t> connections_refused{0};
+  /// Accepted connections whose peer failed the cluster handshake (or
+  /// did not complete it in time).
+  std::atomic<std::uint64_t> unauthenticated{0};
 };
 
 /// One node's bulk plane: a listening socket, the connections to and from
@@ -136,9 +149,13 @@ struct bulk_counters {
 /// except `listen` (binding) and `stop` (joining threads).
 class bulk_plane {
 public:
-  /// Listens on `host` at a free port. Blocks while binding.
-  static expected<std::shared_ptr<bulk_plane>> listen(const std::string& host,
-                                                      bulk_limits limits = {});
+  /// Listens on `host` at a free port; every connection proves and checks
+  /// `secret` first. Blocks while binding; `unauthenticated` without a
+  /// secret.
+  static expected<std::shared_ptr<bulk_plane>>
+  listen(const std::string& host,
+         std::shared_ptr<const auth::cluster_secret> secret,
+         bulk_limits limits = {});
 
   /// Stops (see `stop`).
   ~bulk_plane();

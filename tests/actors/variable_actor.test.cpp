@@ -8,6 +8,7 @@
 #include "actors/replica_actor.hpp"
 #include "runtime/caf_setup.hpp"
 #include "runtime/transport/bulk_plane.hpp"
+#include "tests/support/test_secret.hpp"
 
 #include <doctest/doctest.h>
 #include <thread>
@@ -290,7 +291,7 @@ TEST_CASE("a contributor's short deadline holds while a longer one of the "
 
 TEST_CASE("a bulk contribution is refused unless the named replica sent it; "
           "a refused one takes no replica's place in the step") {
-  auto plane = bulk_plane::listen("127.0.0.1");
+  auto plane = bulk_plane::listen("127.0.0.1", test::test_secret());
   REQUIRE(plane);
   cluster c{2, synchronization::on_write, aggregation::sum, tensor(1.0),
             *plane};

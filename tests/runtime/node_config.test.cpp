@@ -372,7 +372,11 @@ TEST_CASE("keys lists every settable key once with a help text") {
                                                 "spread-variables",
                                                 "reuse-buffers",
                                                 "bulk-threshold",
-                                                "worker-threads"};
+                                                "worker-threads",
+                                                "secret-file",
+                                                "max-message",
+                                                "log-level",
+                                                "handshake-deadline"};
   CHECK_EQ(names, expected_names);
   // Every listed key is accepted by set (with some value of its kind).
   node_config config;
@@ -383,6 +387,9 @@ TEST_CASE("keys lists every settable key once with a help text") {
         : name.ends_with("-variables") || name == "reuse-buffers" ? "true"
         : name == "bulk-threshold"                                ? "4096"
         : name == "host" || name == "name"                        ? "x"
+        : name == "secret-file"                                   ? "/s"
+        : name == "max-message"                                   ? "65536"
+        : name == "log-level"                                     ? "warn"
                                                                   : "5";
     VARSYNC_CHECK_OK(config.set(name, value));
   }
@@ -729,4 +736,34 @@ TEST_CASE("errors quote at most 80 bytes of the input, with non-printable "
   node_config config;
   auto bad = config.set("port", std::string(1000, '9'));
   CHECK_MESSAGE(contains(message_of(bad), "... (1000 bytes)"), message_of(bad));
+}
+
+TEST_CASE("max-message takes a byte count from 64 KiB to 4 GiB; log-level "
+          "one of the level names; handshake-deadline a positive duration") {
+  node_config config;
+  CHECK_EQ(config.max_message, std::uint64_t{1} << 30);
+  CHECK_EQ(config.log_level, "info");
+  CHECK_EQ(config.handshake_deadline, 5000ms);
+  CHECK(config.secret_file.empty());
+  VARSYNC_CHECK_OK(config.set("max-message", "65536"));
+  CHECK_EQ(config.max_message, 65536u);
+  for (const auto* bad_value : {"65535", "-1", "1k", "", "4294967297"}) {
+    CAPTURE(bad_value);
+    auto bad = config.set("max-message", bad_value);
+    REQUIRE_FALSE(bad);
+    CHECK(contains(bad.error().message(), "max-message"));
+    CHECK_EQ(config.max_message, 65536u);
+  }
+  VARSYNC_CHECK_OK(config.set("log-level", "warn"));
+  CHECK_EQ(config.log_level, "warn");
+  auto bad_level = config.set("log-level", "loud");
+  REQUIRE_FALSE(bad_level);
+  CHECK(contains(bad_level.error().message(), "one of trace"));
+  CHECK_EQ(config.log_level, "warn");
+  VARSYNC_CHECK_OK(config.set("handshake-deadline", "250ms"));
+  CHECK_EQ(config.handshake_deadline, 250ms);
+  CHECK_FALSE(config.set("handshake-deadline", "0"));
+  VARSYNC_CHECK_OK(config.set("secret-file", "/etc/cluster.secret"));
+  CHECK_EQ(config.secret_file, "/etc/cluster.secret");
+  CHECK_FALSE(config.set("secret-file", ""));
 }

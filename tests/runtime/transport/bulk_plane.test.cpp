@@ -8,6 +8,8 @@
 
 #include "actors/bulk_delivery.hpp"
 #include "actors/protocol.hpp"
+#include "runtime/transport/auth_socket.hpp"
+#include "tests/support/test_secret.hpp"
 
 #include <arpa/inet.h>
 #include <caf/all.hpp>
@@ -48,11 +50,12 @@ struct raw_header {
 };
 static_assert(sizeof(raw_header) == 72);
 
-/// A raw client connection to a plane, with a 5 s receive timeout.
+/// A raw client connection to a plane, with a 5 s receive timeout; it
+/// proves the test's cluster secret first unless told not to.
 struct raw_client {
   int fd = -1;
 
-  explicit raw_client(std::uint16_t port) {
+  explicit raw_client(std::uint16_t port, bool authenticate = true) {
     fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in address{};
     address.sin_family = AF_INET;
@@ -62,6 +65,21 @@ struct raw_client {
                       sizeof(address)) == 0);
     timeval limit{5, 0};
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
+    if (authenticate)
+      prove();
+  }
+
+  /// Runs the cluster handshake (channel bulk) with `secret`.
+  expected<void> try_prove(const auth::cluster_secret& secret) {
+    return auth::prove_membership(fd, secret, auth::channel::bulk,
+                                  std::chrono::steady_clock::now() + 5s,
+                                  "the plane");
+  }
+
+  /// Runs the cluster handshake with the test's secret; it must succeed.
+  void prove() {
+    auto proven = try_prove(*test::test_secret());
+    REQUIRE_MESSAGE(proven, proven.error().to_string());
   }
 
   /// Wraps a socket connected elsewhere (closed with this client).
@@ -90,10 +108,15 @@ struct raw_client {
     write(values.data(), head.payload);
   }
 
-  /// True when the plane closed this connection (EOF before the timeout).
+  /// True when the plane closed this connection (EOF before the timeout;
+  /// bytes before it, such as a handshake's hello, are skipped).
   bool closed_by_peer() {
-    char byte = 0;
-    return ::recv(fd, &byte, 1, 0) == 0;
+    char bytes[256];
+    for (;;) {
+      auto got = ::recv(fd, bytes, sizeof(bytes), 0);
+      if (got <= 0) // EOF, or a reset when the plane closed unread bytes
+        return got == 0 || errno == ECONNRESET;
+    }
   }
 };
 
@@ -114,8 +137,8 @@ struct fixture {
 
   fixture() {
     system.emplace(config);
-    auto first = bulk_plane::listen("127.0.0.1");
-    auto second = bulk_plane::listen("127.0.0.1");
+    auto first = bulk_plane::listen("127.0.0.1", test::test_secret());
+    auto second = bulk_plane::listen("127.0.0.1", test::test_secret());
     REQUIRE(first);
     REQUIRE(second);
     a = *first;
@@ -319,6 +342,46 @@ TEST_CASE_FIXTURE(fixture, "malformed frames close their connection and are "
   CHECK(got->second == std::vector<float>{4.5f, 5.5f});
 }
 
+TEST_CASE_FIXTURE(fixture, "a peer without the cluster secret is refused "
+                           "before any of its frames is decoded") {
+  caf::scoped_actor target{*system};
+  add_bulk_target(*b, caf::actor_cast<caf::actor>(target));
+  SUBCASE("a wrong secret") {
+    raw_client client{b->port(), false};
+    auth::cluster_secret wrong{std::vector<std::byte>(32, std::byte{'x'})};
+    auto proven = client.try_prove(wrong);
+    REQUIRE_FALSE(proven);
+    CHECK_EQ(proven.error().code(), errc::unauthenticated);
+    CHECK(proven.error().message().find("does not accept our cluster secret") !=
+          std::string::npos);
+    CHECK(client.closed_by_peer());
+  }
+  SUBCASE("a well-formed frame without a handshake") {
+    raw_client client{b->port(), false};
+    client.frame(target->id(), {-1e6f}, 1);
+    CHECK(client.closed_by_peer());
+  }
+  SUBCASE("garbage instead of a proof") {
+    raw_client client{b->port(), false};
+    std::vector<unsigned char> garbage(4096, 0xab);
+    ::send(client.fd, garbage.data(), garbage.size(), MSG_NOSIGNAL);
+    CHECK(client.closed_by_peer());
+  }
+  CHECK(b->counters().unauthenticated.load() == 1);
+  CHECK(b->counters().frames_received.load() == 0);
+  target->receive(
+      [](bulk_contribute_atom, std::uint64_t, std::uint64_t, std::uint64_t,
+         std::uint64_t, std::uint8_t, tensor&, std::int64_t,
+         std::uint64_t) { FAIL("an unauthenticated frame was delivered"); },
+      caf::after(0ms) >> [] {});
+  // Members are still served.
+  raw_client client{b->port()};
+  client.frame(target->id(), {4.5f}, 3);
+  auto got = receive_contribution(target);
+  REQUIRE(got);
+  CHECK(got->first == 3);
+}
+
 TEST_CASE_FIXTURE(fixture, "closed connections release their sockets while "
                            "the plane runs") {
   caf::scoped_actor target{*system};
@@ -503,6 +566,9 @@ TEST_CASE_FIXTURE(fixture, "a process that connects cannot hand a node's "
   raw_client back{raw_client::adopt_tag{}, peer};
   timeval limit{5, 0};
   ::setsockopt(peer, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
+  REQUIRE(auth::check_membership(
+      peer, *test::test_secret(), auth::channel::bulk,
+      std::chrono::steady_clock::now() + 5s, "the plane"));
   back.frame(replica->id(), {2.0f}, 1); // a contribution
   // The plane closes its own connection: reads see the hello, then EOF.
   std::vector<char> sink(4096);
@@ -554,6 +620,7 @@ TEST_CASE_FIXTURE(fixture, "out of descriptors, the plane backs off and "
   CHECK(b->counters().accept_retries.load() > 0);
   REQUIRE(::setrlimit(RLIMIT_NOFILE, &saved) == 0);
   // The connection that waited is accepted now and served.
+  pending.prove();
   pending.frame(target->id(), {7.0f}, 7);
   auto got = receive_contribution(target);
   REQUIRE_MESSAGE(got, "the plane stopped accepting after EMFILE");
@@ -569,7 +636,8 @@ TEST_CASE("connections over the per-address cap are closed at accept; the "
   caf::actor_system system{config};
   bulk_limits limits;
   limits.first_frame = 120s;
-  auto plane = bulk_plane::listen("127.0.0.1", limits);
+  limits.handshake = 120s;
+  auto plane = bulk_plane::listen("127.0.0.1", test::test_secret(), limits);
   REQUIRE(plane);
   auto* b = plane->get();
   caf::scoped_actor target{system};
@@ -578,7 +646,7 @@ TEST_CASE("connections over the per-address cap are closed at accept; the "
   // 128 accepted connections from one address at most: the 129th and
   // 130th are closed by the plane.
   for (int i = 0; i < 130; ++i)
-    idle.push_back(std::make_unique<raw_client>(b->port()));
+    idle.push_back(std::make_unique<raw_client>(b->port(), false));
   CHECK(idle.back()->closed_by_peer());
   CHECK(b->counters().connections_refused.load() >= 2);
   // Once idle ones go, new connections are served again (the plane
@@ -605,7 +673,7 @@ TEST_CASE("a silent or trickling peer is closed at its deadline; a "
   // not miss them on the good path.
   limits.first_frame = 1s;
   limits.frame_grace = 1s;
-  auto plane = bulk_plane::listen("127.0.0.1", limits);
+  auto plane = bulk_plane::listen("127.0.0.1", test::test_secret(), limits);
   REQUIRE(plane);
   auto& b = **plane;
   caf::scoped_actor target{system};
@@ -616,6 +684,12 @@ TEST_CASE("a silent or trickling peer is closed at its deadline; a "
     CHECK(silent.closed_by_peer());
     CHECK(std::chrono::steady_clock::now() - started < 4s);
     CHECK(b.counters().frames_rejected.load() == 1);
+  }
+  SUBCASE("silent: no handshake") {
+    raw_client silent{b.port(), /*authenticate=*/false};
+    CHECK(silent.closed_by_peer());
+    CHECK(std::chrono::steady_clock::now() - started < 4s);
+    CHECK(b.counters().unauthenticated.load() == 1);
   }
   SUBCASE("trickling: a frame whose bytes come too slowly") {
     raw_client slow{b.port()};

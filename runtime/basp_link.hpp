@@ -1,0 +1,62 @@
+#pragma once
+
+// Handing authenticated sockets to CAF's BASP broker, and bounding what a
+// BASP peer may make this node allocate.
+//
+// CAF 0.17.6 accepts and connects with its own doorman and scribes, and
+// its BASP broker allocates (and zero-fills) a receive buffer of whatever
+// payload size a header announces, before a byte of payload arrives. So
+// varsync accepts and connects itself (runtime/transport/auth_acceptor.hpp,
+// auth_socket.hpp), runs the cluster handshake, and only then gives the
+// socket to the BASP broker, with the two messages the broker's own
+// behavior takes (caf/io/basp_broker.cpp, 0.17.6):
+//   - `(publish_atom, scribe_ptr, port, actor, signatures)`: an accepted
+//     connection; the broker adopts the scribe, (re)registers `actor` as
+//     published at `port` and writes its server handshake, exactly as for a
+//     connection its doorman accepted;
+//   - `(connect_atom, scribe_ptr, port)`: an outgoing one; the broker
+//     writes its client handshake and answers with (node_id, actor, sigs)
+//     once the peer's handshake arrived.
+// The scribe is ours (`bounded_scribe`): when BASP asks it to read a
+// payload above `max_message` bytes it closes the connection instead of
+// allocating; BASP then cleans up as for any lost connection.
+
+#include "runtime/transport/cluster_secret.hpp"
+#include "varsync/error.hpp"
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace varsync::detail {
+
+/// Told when a peer announced a message above the limit: the peer's
+/// "address:port" and the announced size. Called on CAF's I/O thread.
+using oversize_handler =
+    std::function<void(const std::string& peer, std::uint64_t announced)>;
+
+/// How this process opens and bounds CAF connections.
+struct link_settings {
+  /// The cluster secret proven on every connection.
+  std::shared_ptr<const auth::cluster_secret> secret;
+  /// Largest BASP message a peer may announce (node_config::max_message).
+  std::uint64_t max_message = std::uint64_t{1} << 30;
+  /// Told about peers announcing more (for the log); may be empty.
+  oversize_handler on_oversize;
+};
+
+/// A CAF scribe for `fd` (ownership passes) that refuses to read messages
+/// above `max_message` bytes. Does not start reading: hand it to the BASP
+/// broker. Thread-safe (creates an object only).
+caf::io::scribe_ptr make_bounded_scribe(caf::actor_system& system, int fd,
+                                        std::uint64_t max_message,
+                                        oversize_handler on_oversize);
+
+/// CAF's BASP broker of `system`.
+caf::actor basp_broker_of(caf::actor_system& system);
+
+} // namespace varsync::detail

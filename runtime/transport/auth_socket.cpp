@@ -1,0 +1,207 @@
+#include "runtime/transport/auth_socket.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace varsync::auth {
+
+namespace {
+
+using steady = std::chrono::steady_clock;
+
+/// Waits for `events` on `fd` until `deadline`: 1 ready, 0 deadline
+/// passed, -1 error (errno set).
+int wait_for(int fd, short events, deadline_type deadline) {
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - steady::now());
+    if (left.count() <= 0)
+      return 0;
+    pollfd entry{fd, events, 0};
+    auto ready = ::poll(
+        &entry, 1, static_cast<int>(std::min<long>(left.count() + 1, 1 << 30)));
+    if (ready > 0)
+      return 1;
+    if (ready < 0 && errno != EINTR)
+      return -1;
+  }
+}
+
+error timed_out(const std::string& peer, const char* what) {
+  return error{errc::timeout, std::string{"no "} + what + " from " + peer +
+                                  " before the handshake deadline"};
+}
+
+error broken(const std::string& peer, const char* what) {
+  return error{errc::variable_unavailable,
+               "connection to " + peer +
+                   " broke during the cluster handshake (" + what + ")"};
+}
+
+/// Reads exactly `size` bytes before `deadline`.
+expected<void> read_all(int fd, std::byte* data, std::size_t size,
+                        deadline_type deadline, const std::string& peer) {
+  while (size > 0) {
+    auto got = ::recv(fd, data, size, MSG_DONTWAIT);
+    if (got > 0) {
+      data += got;
+      size -= static_cast<std::size_t>(got);
+      continue;
+    }
+    if (got == 0)
+      return broken(peer, "closed by the peer");
+    if (errno == EINTR)
+      continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK)
+      return broken(peer, std::strerror(errno));
+    auto ready = wait_for(fd, POLLIN, deadline);
+    if (ready == 0)
+      return timed_out(peer, "answer");
+    if (ready < 0)
+      return broken(peer, std::strerror(errno));
+  }
+  return {};
+}
+
+/// Writes exactly `size` bytes before `deadline`.
+expected<void> write_all(int fd, const std::byte* data, std::size_t size,
+                         deadline_type deadline, const std::string& peer) {
+  while (size > 0) {
+    auto sent = ::send(fd, data, size, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (sent > 0) {
+      data += sent;
+      size -= static_cast<std::size_t>(sent);
+      continue;
+    }
+    if (sent < 0 && errno == EINTR)
+      continue;
+    if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+      return broken(peer, std::strerror(errno));
+    auto ready = wait_for(fd, POLLOUT, deadline);
+    if (ready == 0)
+      return timed_out(peer, "room to write");
+    if (ready < 0)
+      return broken(peer, std::strerror(errno));
+  }
+  return {};
+}
+
+} // namespace
+
+expected<int> connect_with_deadline(const std::string& host, std::uint16_t port,
+                                    deadline_type deadline) {
+  auto where = host + ":" + std::to_string(port);
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (auto status = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(),
+                                  &hints, &found);
+      status != 0)
+    return error{errc::variable_unavailable,
+                 "cannot resolve " + where + ": " + ::gai_strerror(status)};
+  std::string last = "no address";
+  int result = -1;
+  bool deadline_passed = false;
+  for (auto* at = found; at != nullptr && result < 0; at = at->ai_next) {
+    int fd =
+        ::socket(at->ai_family, at->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+                 at->ai_protocol);
+    if (fd < 0) {
+      last = std::strerror(errno);
+      continue;
+    }
+    auto connected = ::connect(fd, at->ai_addr, at->ai_addrlen) == 0;
+    if (!connected && errno == EINPROGRESS) {
+      auto ready = wait_for(fd, POLLOUT, deadline);
+      int problem = 0;
+      socklen_t length = sizeof(problem);
+      if (ready == 1 &&
+          ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &problem, &length) == 0)
+        connected = problem == 0;
+      if (ready == 0)
+        deadline_passed = true;
+      errno = problem != 0 ? problem : errno;
+    }
+    if (!connected) {
+      last = deadline_passed ? "no answer" : std::strerror(errno);
+      ::close(fd);
+      if (deadline_passed)
+        break;
+      continue;
+    }
+    // Blocking from here on; the drivers pass MSG_DONTWAIT where needed.
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    int on = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+    result = fd;
+  }
+  ::freeaddrinfo(found);
+  if (result >= 0)
+    return result;
+  if (deadline_passed)
+    return error{errc::timeout, "cannot connect to " + where +
+                                    ": no answer before the deadline"};
+  return error{errc::variable_unavailable,
+               "cannot connect to " + where + ": " + last};
+}
+
+expected<void> prove_membership(int fd, const cluster_secret& secret,
+                                channel purpose, deadline_type deadline,
+                                const std::string& peer) {
+  client_handshake handshake{secret, purpose};
+  hello_bytes hello{};
+  if (auto got = read_all(fd, hello.data(), hello.size(), deadline, peer); !got)
+    return got.error();
+  auto proof = handshake.prove(hello);
+  if (!proof)
+    return error{errc::unauthenticated,
+                 peer + " is not a varsync node of this kind: " +
+                     proof.error().message()};
+  if (auto sent = write_all(fd, proof->data(), proof->size(), deadline, peer);
+      !sent)
+    return sent.error();
+  verdict_bytes verdict{};
+  if (auto got = read_all(fd, verdict.data(), verdict.size(), deadline, peer);
+      !got)
+    return got.error();
+  if (auto checked = handshake.check(verdict); !checked)
+    return error{errc::unauthenticated,
+                 peer + ": " + checked.error().message()};
+  return {};
+}
+
+expected<void> check_membership(int fd, const cluster_secret& secret,
+                                channel purpose, deadline_type deadline,
+                                const std::string& peer, refusal* reason) {
+  server_handshake handshake{secret, purpose};
+  const auto& hello = handshake.hello();
+  if (auto sent = write_all(fd, hello.data(), hello.size(), deadline, peer);
+      !sent)
+    return sent.error();
+  proof_bytes proof{};
+  if (auto got = read_all(fd, proof.data(), proof.size(), deadline, peer); !got)
+    return got.error();
+  auto outcome = handshake.answer(proof);
+  // The verdict is sent either way: a refused peer learns why at once.
+  auto sent = write_all(fd, outcome.verdict.data(), outcome.verdict.size(),
+                        deadline, peer);
+  if (!outcome.accepted) {
+    if (reason != nullptr)
+      *reason = outcome.reason;
+    return error{errc::unauthenticated,
+                 "refused " + peer + ": " + to_string(outcome.reason)};
+  }
+  if (!sent)
+    return sent.error();
+  return {};
+}
+
+} // namespace varsync::auth
