@@ -9,8 +9,9 @@ expected<node_secret> resolve_secret(const std::string& configured,
   node_secret result;
   result.path = configured;
   if (result.path.empty())
-    if (const char* from_environment = std::getenv(secret_file_variable))
-      result.path = from_environment;
+    if (const char* from_environment = std::getenv(secret_file_variable);
+        from_environment != nullptr)
+      result.path = from_environment; // empty: as if unset
   if (result.path.empty()) {
     if (!may_generate)
       return error{

@@ -63,6 +63,8 @@ struct auth_acceptor::impl {
         // or the peer left before we took it: retry after a back-off,
         // keep serving the handshakes in flight meanwhile.
         counters.accept_retries.fetch_add(1, std::memory_order_relaxed);
+        on_refused("(accept)", "cannot accept: " + failure.message() +
+                                   "; retrying with back-off");
         retry.expires_after(backoff);
         backoff = std::min(backoff * 2, std::chrono::milliseconds{1000});
         retry.async_wait([this](error_code cancelled) {

@@ -5,6 +5,7 @@
 // serving; a malformed update from a remote replica is an error to that
 // caller and changes nothing.
 
+#include "tests/support/node_cli.hpp"
 #include "tests/support/test_cluster.hpp"
 #include "tests/support/worker_lines.hpp"
 
@@ -21,68 +22,6 @@
 using namespace varsync;
 using namespace varsync::test;
 using namespace std::chrono_literals;
-
-namespace {
-
-std::string cli() {
-  return binary_path("varsync");
-}
-
-/// Runs the CLI to completion; returns its status and stdout + stderr.
-std::pair<exit_status, std::string> run_cli(std::vector<std::string> args) {
-  auto process = child_process::start(cli(), args);
-  REQUIRE(process);
-  auto status = process->wait(30s);
-  REQUIRE(status);
-  return {*status, process->output() + process->errors()};
-}
-
-/// Starts `varsync node` with `args`; returns it and its port.
-std::pair<child_process, std::uint16_t>
-start_node(std::vector<std::string> args) {
-  args.insert(args.begin(), "node");
-  auto process = child_process::start(cli(), args);
-  REQUIRE(process);
-  auto line = process->wait_for_line("listening on ", 20s);
-  REQUIRE_MESSAGE(line, process->output() << process->errors());
-  auto colon = line->find(':', line->find("listening on "));
-  auto port = static_cast<std::uint16_t>(std::stoi(line->substr(colon + 1)));
-  return {std::move(*process), port};
-}
-
-/// Connects a raw TCP socket to 127.0.0.1:`port`.
-int connect_raw(std::uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&address),
-                    sizeof address) == 0);
-  return fd;
-}
-
-/// Reads what the server sends within `timeout` (its handshake).
-void drain(int fd, std::chrono::milliseconds timeout) {
-  pollfd entry{fd, POLLIN, 0};
-  char buffer[4096];
-  while (::poll(&entry, 1, static_cast<int>(timeout.count())) > 0 &&
-         ::read(fd, buffer, sizeof buffer) > 0)
-    timeout = 50ms;
-}
-
-void send_all(int fd, const std::vector<unsigned char>& bytes) {
-  std::size_t sent = 0;
-  while (sent < bytes.size()) {
-    auto n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
-    if (n <= 0)
-      return; // the node may drop the connection mid-way: fine
-    sent += static_cast<std::size_t>(n);
-  }
-}
-
-} // namespace
 
 TEST_CASE("varsync --help, subcommand help and usage errors") {
   auto [status, text] = run_cli({"--help"});

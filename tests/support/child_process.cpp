@@ -522,6 +522,19 @@ std::string child_process::errors() {
   return state_->errors;
 }
 
+bool child_process::wait_for_errors(std::string_view needle,
+                                    std::chrono::milliseconds timeout) {
+  auto deadline = clock_type::now() + timeout;
+  std::unique_lock lock{state_->mutex};
+  for (;;) {
+    if (state_->errors.find(needle) != std::string::npos)
+      return true;
+    if (state_->errors_ended || clock_type::now() >= deadline)
+      return false;
+    state_->changed.wait_until(lock, deadline);
+  }
+}
+
 // -- free functions -----------------------------------------------------------
 
 std::vector<pid_t> processes_matching(std::string_view needle) {

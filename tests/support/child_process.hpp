@@ -126,6 +126,11 @@ public:
   /// Everything read from stderr so far. Never blocks; thread-safe.
   std::string errors();
 
+  /// Blocks until the child's stderr contains `needle` or `timeout` passes
+  /// (or its output ended); returns whether it does. Thread-safe.
+  bool wait_for_errors(std::string_view needle,
+                       std::chrono::milliseconds timeout);
+
 private:
   struct state;
 

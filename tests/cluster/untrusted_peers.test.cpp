@@ -1,0 +1,255 @@
+// Untrusted local processes against a real `varsync node` on loopback:
+// every attack of issue 12 is bounded in count and time, and each case
+// asserts that it was refused (and logged), that the node's peak memory
+// stayed within its baseline + 64 MiB, that it still answers `varsync
+// status`, and that a member with the secret can still join.
+//
+// The test binary's secret (doctest_main.cpp) is the cluster's; a second,
+// freshly generated one plays the attacker's.
+
+#include "runtime/transport/auth_socket.hpp"
+#include "tests/support/node_cli.hpp"
+#include "tests/support/test_secret.hpp"
+
+#include <csignal>
+#include <doctest/doctest.h>
+#include <filesystem>
+#include <random>
+#include <thread>
+#include <varsync/varsync.hpp>
+
+using namespace varsync;
+using namespace varsync::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// Memory a node may gain under attack.
+constexpr std::uint64_t allowed_growth_kib = 64 * 1024;
+
+/// A secret that is not the cluster's, in its own 0600 file.
+struct other_secret {
+  std::string path;
+  other_secret() {
+    auto generated = auth::generate_secret_file();
+    REQUIRE(generated);
+    path = *generated;
+  }
+  ~other_secret() {
+    std::error_code ignored;
+    std::filesystem::remove_all(std::filesystem::path{path}.parent_path(),
+                                ignored);
+  }
+};
+
+/// A 32-byte CAF 0.17 BASP header (caf/io/basp/header.hpp: operation,
+/// two padding bytes, flags, payload_len u32, operation_data u64, source
+/// and destination actor u64) of a client handshake announcing a payload
+/// of FF FF FF 7F: above 2 GiB in either byte order.
+std::vector<unsigned char> huge_basp_header() {
+  std::vector<unsigned char> header(32, 0);
+  header[0] = 0x01; // client_handshake
+  header[4] = 0xff;
+  header[5] = 0xff;
+  header[6] = 0xff;
+  header[7] = 0x7f;
+  return header;
+}
+
+/// `varsync status` through `port` succeeds and lists `nodes` nodes.
+void check_serves(std::uint16_t port, std::size_t nodes) {
+  auto status = fetch_status(endpoint{"127.0.0.1", port}, 10s);
+  REQUIRE_MESSAGE(status, (status ? "" : status.error().to_string()));
+  CHECK_EQ(status->nodes.size(), nodes);
+}
+
+/// A member with the cluster's secret joins the node at `port`.
+child_process check_member_joins(std::uint16_t port) {
+  auto [member, member_port] =
+      start_node({"--port", "0", "--name", "member", "--join",
+                  "127.0.0.1:" + std::to_string(port)});
+  CHECK(member_port != port);
+  return std::move(member);
+}
+
+/// Stops `node` with SIGTERM; it must exit with 0.
+void check_clean_stop(child_process& node) {
+  node.signal(SIGTERM);
+  auto status = node.wait(20s);
+  REQUIRE(status);
+  CHECK_MESSAGE(*status == exit_status::exited_with(0), node.errors());
+}
+
+} // namespace
+
+TEST_CASE("a process without the cluster secret cannot join, read status or "
+          "act; both sides say why; members still join") {
+  auto [seed, port] =
+      start_node({"--port", "0", "--name", "seed", "--log-level", "warn"});
+  auto address = "127.0.0.1:" + std::to_string(port);
+  other_secret wrong;
+  // Status with another cluster's secret: refused, exit 1, says why.
+  auto [status_exit, status_text] =
+      run_cli({"status", address, "--secret-file", wrong.path});
+  CHECK(status_exit == exit_status::exited_with(1));
+  CHECK_MESSAGE(status_text.find("unauthenticated") != std::string::npos,
+                status_text);
+  CHECK_MESSAGE(status_text.find("does not accept our cluster secret") !=
+                    std::string::npos,
+                status_text);
+  // Without any secret: refused before connecting, with how to pass one.
+  auto [bare_exit, bare_text] =
+      run_cli({"status", address}, {{"VARSYNC_SECRET_FILE", ""}});
+  CHECK(bare_exit == exit_status::exited_with(1));
+  CHECK_MESSAGE(bare_text.find("--secret-file") != std::string::npos,
+                bare_text);
+  // Joining with the wrong secret fails at once (no retries until the
+  // join deadline: a wrong secret does not get better).
+  auto started = std::chrono::steady_clock::now();
+  auto [join_exit, join_text] =
+      run_cli({"node", "--port", "0", "--join", address, "--secret-file",
+               wrong.path, "--join-deadline", "20s"});
+  CHECK(join_exit == exit_status::exited_with(1));
+  CHECK(std::chrono::steady_clock::now() - started < 10s);
+  CHECK_MESSAGE(join_text.find("unauthenticated") != std::string::npos,
+                join_text);
+  // An embedding application with the wrong secret cannot join either, so
+  // it can neither create nor write a variable nor spawn a task there.
+  node_config intruder;
+  intruder.join = endpoint{"127.0.0.1", port};
+  intruder.secret_file = wrong.path;
+  intruder.join_deadline = 5s;
+  auto rt = runtime::start(intruder);
+  REQUIRE_FALSE(rt);
+  CHECK_EQ(rt.error().code(), errc::unauthenticated);
+  // A secret file others may read is refused (as ssh refuses keys).
+  std::filesystem::permissions(wrong.path,
+                               std::filesystem::perms::group_read |
+                                   std::filesystem::perms::others_read,
+                               std::filesystem::perm_options::add);
+  auto [open_exit, open_text] =
+      run_cli({"status", address, "--secret-file", wrong.path});
+  CHECK(open_exit == exit_status::exited_with(1));
+  CHECK_MESSAGE(open_text.find("chmod 600") != std::string::npos, open_text);
+  // The seed logged the refusals with the peer's address and the reason.
+  check_serves(port, 1);
+  CHECK_MESSAGE(
+      seed.wait_for_errors("refused 127.0.0.1: wrong cluster secret", 10s),
+      seed.errors());
+  auto member = check_member_joins(port);
+  check_serves(port, 2);
+  check_clean_stop(member);
+  check_clean_stop(seed);
+}
+
+TEST_CASE("hostile bytes on a node's port never reach BASP: huge headers, "
+          "garbage, idle and slow peers are refused within the handshake "
+          "deadline and memory stays bounded") {
+  auto [seed, port] =
+      start_node({"--port", "0", "--name", "seed", "--handshake-deadline", "1s",
+                  "--log-level", "warn"});
+  check_serves(port, 1);
+  auto baseline = peak_rss_kib(seed.pid());
+  REQUIRE(baseline > 0);
+  SUBCASE("BASP headers announcing 2-4 GiB, without a handshake") {
+    for (int i = 0; i < 4; ++i) {
+      int fd = connect_raw(port);
+      auto header = huge_basp_header();
+      header.resize(72, 0); // the size of a proof: read whole, then refused
+      send_all(fd, header);
+      CHECK(closed_within(fd, 5s));
+      ::close(fd);
+    }
+    CHECK_MESSAGE(seed.wait_for_errors("not a varsync handshake", 10s),
+                  seed.errors());
+  }
+  SUBCASE("random garbage from 30 connections") {
+    std::mt19937 random{7};
+    for (int i = 0; i < 30; ++i) {
+      int fd = connect_raw(port);
+      std::vector<unsigned char> garbage(1 + random() % 65536);
+      for (auto& byte : garbage)
+        byte = static_cast<unsigned char>(random());
+      send_all(fd, garbage);
+      CHECK(closed_within(fd, 5s));
+      ::close(fd);
+    }
+  }
+  SUBCASE("200 idle connections, then a slow sender") {
+    std::vector<int> idle;
+    for (int i = 0; i < 200; ++i)
+      idle.push_back(connect_raw(port));
+    // Over the caps at once, the rest at the 1 s handshake deadline.
+    for (auto fd : idle) {
+      CHECK(closed_within(fd, 10s));
+      ::close(fd);
+    }
+    int slow = connect_raw(port);
+    auto started = std::chrono::steady_clock::now();
+    bool closed = false;
+    for (int i = 0; i < 72 && !closed; ++i) {
+      send_all(slow, {0x56});
+      closed = closed_within(slow, 200ms);
+    }
+    CHECK(closed);
+    CHECK(std::chrono::steady_clock::now() - started < 5s);
+    ::close(slow);
+    CHECK_MESSAGE(seed.wait_for_errors("no handshake before the deadline", 10s),
+                  seed.errors());
+  }
+  SUBCASE("a member announcing a 2 GiB message is disconnected before "
+          "anything is allocated") {
+    int fd = connect_raw(port);
+    auto secret = test_secret();
+    auto proven =
+        auth::prove_membership(fd, *secret, auth::channel::basp,
+                               std::chrono::steady_clock::now() + 5s, "seed");
+    REQUIRE_MESSAGE(proven, (proven ? "" : proven.error().to_string()));
+    send_all(fd, huge_basp_header());
+    CHECK(closed_within(fd, 5s));
+    ::close(fd);
+    CHECK_MESSAGE(seed.wait_for_errors("above max-message", 10s),
+                  seed.errors());
+  }
+  auto peak = peak_rss_kib(seed.pid());
+  CHECK_MESSAGE(peak <= baseline + allowed_growth_kib,
+                "peak RSS " << peak << " KiB, baseline " << baseline << " KiB");
+  check_serves(port, 1);
+  auto member = check_member_joins(port);
+  check_serves(port, 2);
+  check_clean_stop(member);
+  check_clean_stop(seed);
+}
+
+TEST_CASE("out of descriptors (prlimit --nofile), a node backs off and "
+          "serves again once connections are gone") {
+  // An idle node holds about 12 descriptors; 24 leaves it a handful.
+  auto [seed, port] =
+      start_node({"--port", "0", "--name", "seed", "--bulk-threshold", "off",
+                  "--log-level", "warn"},
+                 {"/usr/bin/prlimit", "--nofile=24:24"});
+  check_serves(port, 1);
+  // 40 connections at once: the node accepts (and greets with its hello)
+  // until it has no descriptor left; the rest wait in the backlog.
+  std::vector<int> held;
+  for (int i = 0; i < 40; ++i)
+    held.push_back(connect_raw(port));
+  std::size_t greeted = 0;
+  for (auto fd : held) {
+    pollfd entry{fd, POLLIN, 0};
+    if (::poll(&entry, 1, greeted == 0 ? 5000 : 200) == 1)
+      ++greeted;
+  }
+  CHECK(greeted >= 1);
+  CHECK_MESSAGE(greeted < held.size(), "every connection was accepted");
+  for (auto fd : held)
+    ::close(fd);
+  // Once they are gone it serves members again (the back-off is at most
+  // 1 s; joining retries until its deadline).
+  auto member = check_member_joins(port);
+  check_serves(port, 2);
+  CHECK_MESSAGE(seed.wait_for_errors("Too many open files", 10s),
+                seed.errors());
+  check_clean_stop(member);
+  check_clean_stop(seed);
+}
