@@ -4,6 +4,7 @@
 #include "actors/counted_actor.hpp"
 #include "actors/policies/variable_interface.hpp"
 #include "runtime/core/wording.hpp"
+#include "runtime/transport/log.hpp"
 
 #include <algorithm>
 #include <map>
@@ -111,6 +112,8 @@ caf::result<std::vector<node_info>> register_node(directory_actor_type* self,
       others.push_back(entry.info);
   }
   self->monitor(info.agent);
+  log().info("node '{}' joined the cluster ({}:{})", info.name, info.host,
+             info.port);
   self->state.nodes.push_back(node_entry{std::move(info), true});
   return others;
 }
@@ -436,8 +439,19 @@ caf::result<cluster_status> report_status(directory_actor_type* self,
 
 void on_down(directory_actor_type* self, const caf::down_msg& msg) {
   for (auto& entry : self->state.nodes)
-    if (entry.info.agent.address() == msg.source)
+    if (entry.info.agent.address() == msg.source && entry.alive) {
       entry.alive = false;
+      // A node that shut down left; any other end is a loss.
+      auto left = msg.reason == caf::exit_reason::user_shutdown ||
+                  msg.reason == caf::exit_reason::normal;
+      if (left)
+        log().info("node '{}' ({}:{}) left the cluster", entry.info.name,
+                   entry.info.host, entry.info.port);
+      else
+        log().warn("node '{}' ({}:{}) was lost: {}", entry.info.name,
+                   entry.info.host, entry.info.port,
+                   self->system().render(msg.reason));
+    }
   for (auto& [name, group] : self->state.groups)
     for (std::size_t i = 0; i < group.size; ++i)
       if (group.replicas[i] && group.replicas[i].address() == msg.source)

@@ -34,10 +34,11 @@
 
 namespace varsync::detail {
 
-/// Told when a peer announced a message above the limit: the peer's
-/// "address:port" and the announced size. Called on CAF's I/O thread.
-using oversize_handler =
-    std::function<void(const std::string& peer, std::uint64_t announced)>;
+/// Told when a connection handed to CAF is refused: the peer's address
+/// (no port) and why (a message above the limit; a failed TLS
+/// handshake). Called on CAF's I/O thread.
+using link_refusal_handler =
+    std::function<void(const std::string& address, const std::string& reason)>;
 
 /// How this process opens and bounds CAF connections.
 struct link_settings {
@@ -45,16 +46,23 @@ struct link_settings {
   std::shared_ptr<const auth::cluster_secret> secret;
   /// Largest BASP message a peer may announce (node_config::max_message).
   std::uint64_t max_message = std::uint64_t{1} << 30;
-  /// Told about peers announcing more (for the log); may be empty.
-  oversize_handler on_oversize;
+  /// Told about refused connections (for the log); may be empty.
+  link_refusal_handler on_refused;
+  /// Whether connections run TLS (CAF's openssl module must be loaded with
+  /// the node's certificate, key and CA; see caf_setup.hpp).
+  bool tls = false;
 };
 
 /// A CAF scribe for `fd` (ownership passes) that refuses to read messages
-/// above `max_message` bytes. Does not start reading: hand it to the BASP
-/// broker. Thread-safe (creates an object only).
-caf::io::scribe_ptr make_bounded_scribe(caf::actor_system& system, int fd,
-                                        std::uint64_t max_message,
-                                        oversize_handler on_oversize);
+/// above `link.max_message` bytes; over TLS with mutual certificates when
+/// `link.tls` (the handshake runs on CAF's I/O thread; `accepted`: this
+/// side accepted the connection; the session's context comes from the
+/// system's `openssl.*` settings, which must have been checked with
+/// check_tls_files: CAF raises on files it cannot load). Does not start
+/// reading: hand it to the BASP broker. Null when a TLS session cannot
+/// start (then `fd` is closed). Thread-safe (creates an object only).
+caf::io::scribe_ptr make_scribe(caf::actor_system& system, int fd,
+                                bool accepted, const link_settings& link);
 
 /// CAF's BASP broker of `system`.
 caf::actor basp_broker_of(caf::actor_system& system);

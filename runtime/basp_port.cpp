@@ -19,24 +19,20 @@ basp_port::open(caf::actor_system& system, const std::string& host,
   result->refusals_ = std::make_shared<refusal_log>("BASP port " + host + ":" +
                                                     std::to_string(bound));
   auto refusals = result->refusals_;
-  if (!link.on_oversize)
-    link.on_oversize = [refusals, max = link.max_message](
-                           const std::string& peer, std::uint64_t announced) {
-      (*refusals)(peer.substr(0, peer.rfind(':')),
-                  "announced a message of " + std::to_string(announced) +
-                      " bytes, above max-message " + std::to_string(max) +
-                      "; connection closed");
-    };
+  link.on_refused = [refusals](const std::string& address,
+                               const std::string& reason) {
+    (*refusals)(address, reason);
+  };
   auto basp = basp_broker_of(system);
   auto whom = caf::actor_cast<caf::strong_actor_ptr>(published);
   result->acceptor_->start(
       [&system, basp, whom, bound, link](int fd, const std::string&) {
         // As if CAF's doorman had accepted it: the broker adopts the
         // scribe, registers `whom` at `bound` and sends its handshake.
-        caf::anon_send(
-            basp, caf::publish_atom::value,
-            make_bounded_scribe(system, fd, link.max_message, link.on_oversize),
-            bound, whom, std::set<std::string>{});
+        auto scribe = make_scribe(system, fd, /*accepted=*/true, link);
+        if (scribe)
+          caf::anon_send(basp, caf::publish_atom::value, std::move(scribe),
+                         bound, whom, std::set<std::string>{});
       },
       [refusals](const std::string& address, const std::string& reason) {
         (*refusals)(address, reason);

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <caf/io/all.hpp>
+#include <caf/openssl/manager.hpp>
 #include <thread>
 
 namespace varsync {
@@ -50,6 +51,15 @@ void configure_network(caf::actor_system_config& config,
              caf::timespan{node.heartbeat_interval});
   config.set("middleman.connection-timeout",
              caf::timespan{node.connection_timeout});
+  // TLS sessions (runtime/basp_link.hpp) take their context from the
+  // openssl module's settings; the files were checked before (CAF raises
+  // on files it cannot load).
+  if (node.uses_tls()) {
+    config.load<caf::openssl::manager>();
+    config.openssl_certificate = node.tls_cert;
+    config.openssl_key = node.tls_key;
+    config.openssl_cafile = node.tls_ca;
+  }
 }
 
 } // namespace varsync

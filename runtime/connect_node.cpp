@@ -53,8 +53,10 @@ attempt_result connect_once(caf::actor_system& system, const std::string& host,
   attempt_result result{
       error{errc::timeout, "no answer from " + where + " within " +
                                std::to_string(timeout.count()) + " ms"}};
-  auto scribe =
-      make_bounded_scribe(system, *fd, link.max_message, link.on_oversize);
+  auto scribe = make_scribe(system, *fd, /*accepted=*/false, link);
+  if (!scribe)
+    return {error{errc::unauthenticated,
+                  "cannot start a TLS session with " + where}};
   auto left = std::max(std::chrono::duration_cast<std::chrono::milliseconds>(
                            deadline - clock_type::now()),
                        std::chrono::milliseconds{1});
@@ -69,9 +71,16 @@ attempt_result connect_once(caf::actor_system& system, const std::string& host,
           },
           [&](caf::error& err) {
             result.spurious_timeout = err == caf::sec::connection_timeout;
-            result.value =
-                error{errc::variable_unavailable,
-                      "cannot connect to " + where + ": " + system.render(err)};
+            if (link.tls && err == caf::sec::disconnect_during_handshake)
+              result.value =
+                  error{errc::unauthenticated,
+                        "TLS handshake with " + where +
+                            " failed: the node refused our certificate, or its "
+                            "certificate is not signed by our CA"};
+            else
+              result.value = error{errc::variable_unavailable,
+                                   "cannot connect to " + where + ": " +
+                                       system.render(err)};
           });
   return result;
 }

@@ -3,6 +3,7 @@
 #include "runtime/core/wording.hpp"
 
 #include <algorithm>
+#include <arpa/inet.h>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -98,7 +99,7 @@ expected<bool> parse_bool(std::string_view key, std::string_view text) {
 
 bool is_bool_key(std::string_view key) {
   return key == "serve-variables" || key == "spread-variables" ||
-         key == "reuse-buffers";
+         key == "reuse-buffers" || key == "insecure";
 }
 
 bool is_key(std::string_view key) {
@@ -213,6 +214,15 @@ expected<void> apply_config_file(const std::filesystem::path& file,
 
 } // namespace
 
+bool is_loopback(std::string_view host) {
+  if (host == "localhost" || host == "::1" || host == "ip6-localhost")
+    return true;
+  in_addr address{};
+  std::string text{host};
+  return ::inet_pton(AF_INET, text.c_str(), &address) == 1 &&
+         (ntohl(address.s_addr) >> 24) == 127;
+}
+
 std::string to_string(const endpoint& x) {
   return x.host + ":" + std::to_string(x.port);
 }
@@ -256,6 +266,12 @@ std::vector<std::pair<std::string, std::string>> node_config::keys() {
                       "$VARSYNC_SECRET_FILE; a seed without one generates one"},
       {"max-message",
        "largest message a peer may send, in bytes (1073741824 = 1 GiB)"},
+      {"tls-cert",
+       "this node's TLS certificate (PEM); with tls-key and tls-ca"},
+      {"tls-key", "this node's TLS private key (PEM)"},
+      {"tls-ca",
+       "the cluster CA's certificate (PEM): peers must be signed by it"},
+      {"insecure", "allow a non-loopback host without TLS (default false)"},
       {"log-level",
        "trace, debug, info, warn, error or off; refusals log at warn (info)"},
       {"handshake-deadline",
@@ -283,6 +299,12 @@ expected<void> node_config::set(std::string_view key, std::string_view value) {
     if (value.empty())
       return bad_value(key, value, "a name (it is empty)");
     name = value;
+  } else if (key == "tls-cert" || key == "tls-key" || key == "tls-ca") {
+    if (value.empty())
+      return bad_value(key, value, "a file path (it is empty)");
+    (key == "tls-cert"  ? tls_cert
+     : key == "tls-key" ? tls_key
+                        : tls_ca) = value;
   } else if (key == "secret-file") {
     if (value.empty())
       return bad_value(key, value, "a file path (it is empty)");
@@ -321,6 +343,7 @@ expected<void> node_config::set(std::string_view key, std::string_view value) {
       return parsed.error();
     (key == "serve-variables"    ? serve_variables
      : key == "spread-variables" ? spread_variables
+     : key == "insecure"         ? insecure
                                  : reuse_buffers) = *parsed;
   } else if (key == "bulk-threshold") {
     if (value == "off") {
@@ -368,6 +391,11 @@ expected<void> node_config::validate() const {
                      "ms must be below connection-timeout " +
                      std::to_string(connection_timeout.count()) +
                      "ms, or healthy peers are declared dead"};
+  auto tls_files = !tls_cert.empty() + !tls_key.empty() + !tls_ca.empty();
+  if (tls_files != 0 && tls_files != 3)
+    return error{errc::invalid_argument,
+                 "tls-cert, tls-key and tls-ca go together: set all three or "
+                 "none"};
   if (handshake_deadline.count() <= 0)
     return error{errc::invalid_argument,
                  "handshake-deadline must be positive (got " +

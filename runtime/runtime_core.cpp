@@ -9,11 +9,12 @@
 #include "runtime/connect_node.hpp"
 #include "runtime/node_secret.hpp"
 #include "runtime/task_actor.hpp"
+#include "runtime/transport/log.hpp"
+#include "runtime/transport/tls_certificates.hpp"
 
 #include <caf/io/all.hpp>
 #include <malloc.h>
 #include <set>
-#include <spdlog/spdlog.h>
 #include <thread>
 
 namespace varsync::detail {
@@ -91,6 +92,20 @@ expected<std::unique_ptr<runtime_core>>
 runtime_core::start(const node_config& config) {
   if (auto valid = config.validate(); !valid)
     return valid.error();
+  if (!config.uses_tls() && !config.insecure && !is_loopback(config.host))
+    return error{errc::invalid_argument,
+                 "host " + config.host +
+                     " is not a loopback address: without TLS (tls-cert, "
+                     "tls-key, tls-ca) anyone who can see the traffic can "
+                     "read and forge it; give TLS files, or --insecure to "
+                     "accept that"};
+  // Before the actor system exists: CAF's openssl module raises on files
+  // it cannot load.
+  if (config.uses_tls())
+    if (auto usable = tls::check_tls_files(config.tls_cert, config.tls_key,
+                                           config.tls_ca);
+        !usable)
+      return usable.error();
   std::unique_ptr<runtime_core> core{
       new runtime_core(options_of(config), &config)};
   if (auto started = core->start_node(config); !started)
@@ -106,22 +121,23 @@ expected<void> runtime_core::start_node(const node_config& config) {
     return secret.error();
   secret_path_ = secret->path;
   if (secret->generated)
-    spdlog::warn("no cluster secret given: generated one in {} (mode 0600); "
-                 "start members with --secret-file {} (or "
-                 "VARSYNC_SECRET_FILE={})",
-                 secret_path_, secret_path_, secret_path_);
+    log().warn("no cluster secret given: generated one in {} (mode 0600); "
+               "start members with --secret-file {} (or "
+               "VARSYNC_SECRET_FILE={})",
+               secret_path_, secret_path_, secret_path_);
   link_.secret = secret->secret;
   link_.max_message = config.max_message;
-  link_.on_oversize = [log = caf_refusals_](const std::string& peer,
-                                            std::uint64_t announced) {
-    (*log)(peer.substr(0, peer.rfind(':')),
-           "announced a message of " + std::to_string(announced) +
-               " bytes, above max-message; connection closed");
+  link_.tls = config.uses_tls();
+  link_.on_refused = [log = caf_refusals_](const std::string& address,
+                                           const std::string& reason) {
+    (*log)(address, reason);
   };
   if (seed_)
     directory_ =
         spawn_directory_actor(*system_, config.spread_variables, counters_);
-  if (config.bulk_threshold) {
+  // With TLS every tensor travels inside it: the bulk plane (plain TCP
+  // after the handshake) stays off.
+  if (config.bulk_threshold && !config.uses_tls()) {
     bulk_limits limits;
     limits.handshake = config.handshake_deadline;
     limits.max_payload = config.max_message;

@@ -6,6 +6,7 @@
 #include "runtime/caf_setup.hpp"
 #include "runtime/connect_node.hpp"
 #include "runtime/node_secret.hpp"
+#include "runtime/transport/tls_certificates.hpp"
 #include "varsync/cluster_status.hpp"
 
 #include <caf/io/all.hpp>
@@ -16,12 +17,25 @@ namespace varsync {
 expected<cluster_status> fetch_status(const endpoint& address,
                                       std::chrono::milliseconds timeout,
                                       const std::string& secret_file) {
-  auto secret = detail::resolve_secret(secret_file, /*may_generate=*/false);
+  node_config client;
+  client.secret_file = secret_file;
+  return fetch_status(address, timeout, client);
+}
+
+expected<cluster_status> fetch_status(const endpoint& address,
+                                      std::chrono::milliseconds timeout,
+                                      node_config client) {
+  auto secret = detail::resolve_secret(client.secret_file,
+                                       /*may_generate=*/false);
   if (!secret)
     return secret.error();
+  if (client.uses_tls())
+    if (auto usable = tls::check_tls_files(client.tls_cert, client.tls_key,
+                                           client.tls_ca);
+        !usable)
+      return usable.error();
   caf::actor_system_config config;
   configure_caf(config, runtime_options{});
-  node_config client;
   client.connection_timeout = std::max(timeout, client.connection_timeout);
   configure_network(config, client);
   caf::actor_system system{config};
@@ -31,6 +45,8 @@ expected<cluster_status> fetch_status(const endpoint& address,
                                std::to_string(timeout.count()) + " ms"};
   detail::link_settings link;
   link.secret = secret->secret;
+  link.max_message = client.max_message;
+  link.tls = client.uses_tls();
   auto peer =
       detail::connect_node(system, address.host, address.port, timeout, link);
   if (!peer)

@@ -91,4 +91,11 @@ expected<cluster_status> fetch_status(const endpoint& address,
                                       std::chrono::milliseconds timeout,
                                       const std::string& secret_file = {});
 
+/// As above, with the credentials of `client`: its `secret_file` and,
+/// when set, its TLS files (`tls_cert`, `tls_key`, `tls_ca`); also its
+/// `max_message`. Other fields are ignored.
+expected<cluster_status> fetch_status(const endpoint& address,
+                                      std::chrono::milliseconds timeout,
+                                      node_config client);
+
 } // namespace varsync

@@ -32,6 +32,10 @@ struct endpoint {
 /// "host:port".
 std::string to_string(const endpoint& x);
 
+/// Whether `host` names this machine's loopback interface: "localhost",
+/// "::1" or an IPv4 address in 127.0.0.0/8. Resolves no name.
+bool is_loopback(std::string_view host);
+
 /// Parses "host:port" (host non-empty, port 1-65535); `invalid_argument`
 /// naming `key` and the text otherwise.
 expected<endpoint> parse_endpoint(std::string_view text,
@@ -116,6 +120,27 @@ struct node_config {
   /// How long a connecting peer has to complete the cluster handshake
   /// before its connection is closed.
   std::chrono::milliseconds handshake_deadline{std::chrono::seconds{5}};
+
+  /// Mutual TLS on the CAF port (for networks where others can read or
+  /// inject packets): this node's certificate and key and the cluster CA's
+  /// certificate, PEM files (`varsync certs init DIR`, `varsync certs issue
+  /// DIR NAME`). All three or none. Peers must present a certificate the
+  /// same CA signed; others are refused during the TLS handshake. The
+  /// cluster secret is still proven first. With TLS the bulk plane is off
+  /// (every tensor travels inside TLS).
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_ca;
+
+  /// Allows listening on a non-loopback address without TLS (the shared
+  /// secret then protects only against processes that cannot see the
+  /// traffic). Without it such a node refuses to start.
+  bool insecure = false;
+
+  /// Whether TLS is configured (`tls_cert`, `tls_key`, `tls_ca` all set).
+  bool uses_tls() const noexcept {
+    return !tls_cert.empty() && !tls_key.empty() && !tls_ca.empty();
+  }
 
   /// What the node logs (to stderr): "trace", "debug", "info" (peers
   /// joining and lost), "warn" (refused connections and frames, rate

@@ -9,8 +9,10 @@
 //
 // Exit status: 0 on success, 1 on a runtime error, 2 on a usage error.
 
+#include "runtime/cli/certs_command.hpp"
 #include "runtime/core/wording.hpp"
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -32,7 +34,8 @@ void print_usage() {
   std::cout << "usage: varsync <command> [options]\n\n"
                "commands:\n"
                "  node      run a bare node until SIGINT/SIGTERM\n"
-               "  status    print a cluster's nodes, groups and variables\n\n"
+               "  status    print a cluster's nodes, groups and variables\n"
+               "  certs     make a cluster CA and node certificates for TLS\n\n"
                "`varsync <command> --help` describes a command's options.\n";
 }
 
@@ -50,9 +53,15 @@ void print_node_usage() {
               << help << '\n';
 }
 
+/// The flags of `varsync status` that say how to prove membership.
+constexpr std::string_view credential_flags[] = {"secret-file", "tls-cert",
+                                                 "tls-key", "tls-ca"};
+
 void print_status_usage() {
   std::cout << "usage: varsync status HOST:PORT [--timeout DURATION] "
-               "[--secret-file FILE]\n\n"
+               "[--secret-file FILE]\n"
+               "                      [--tls-cert FILE --tls-key FILE "
+               "--tls-ca FILE]\n\n"
                "Asks the node at HOST:PORT (any node of the cluster) for the "
                "cluster's nodes,\nreplica groups (with lost replicas) and "
                "variables (policy, node, version,\nclock) and prints them. "
@@ -148,16 +157,23 @@ int run_status(const std::vector<std::string>& args) {
   std::optional<varsync::endpoint> address;
   varsync::node_config durations; // parses --timeout like the node keys
   auto timeout = std::chrono::milliseconds{5000};
-  std::string secret_file;
+  varsync::node_config client; // the credentials: secret and TLS files
   for (std::size_t i = 0; i < args.size(); ++i) {
     const auto& arg = args[i];
-    if (arg.rfind("--secret-file", 0) == 0) {
-      if (arg.size() > 13 && arg[13] == '=')
-        secret_file = arg.substr(14);
-      else if (arg.size() == 13 && i + 1 < args.size())
-        secret_file = args[++i];
-      if (secret_file.empty()) {
-        std::cerr << "varsync status: --secret-file needs a file path\n";
+    auto credential =
+        std::find_if(std::begin(credential_flags), std::end(credential_flags),
+                     [&](std::string_view flag) {
+                       return arg.starts_with("--" + std::string{flag});
+                     });
+    if (credential != std::end(credential_flags)) {
+      auto flag = "--" + std::string{*credential};
+      std::string value;
+      if (arg.size() > flag.size() && arg[flag.size()] == '=')
+        value = arg.substr(flag.size() + 1);
+      else if (arg.size() == flag.size() && i + 1 < args.size())
+        value = args[++i];
+      if (auto set = client.set(*credential, value); !set) {
+        std::cerr << "varsync status: " << set.error().to_string() << '\n';
         return usage_error;
       }
     } else if (arg.rfind("--timeout", 0) == 0) {
@@ -190,7 +206,7 @@ int run_status(const std::vector<std::string>& args) {
     print_status_usage();
     return usage_error;
   }
-  auto status = varsync::fetch_status(*address, timeout, secret_file);
+  auto status = varsync::fetch_status(*address, timeout, client);
   if (!status) {
     std::cerr << "varsync status: " << status.error().to_string() << '\n';
     return 1;
@@ -213,6 +229,8 @@ int main(int argc, char** argv) {
   args.erase(args.begin());
   if (command == "node")
     return run_node(args);
+  if (command == "certs")
+    return run_certs(args);
   if (command == "status")
     return run_status(args);
   std::cerr << "varsync: unknown command '"

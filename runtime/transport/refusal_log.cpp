@@ -1,7 +1,6 @@
 #include "runtime/transport/refusal_log.hpp"
 
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
+#include "runtime/transport/log.hpp"
 
 namespace varsync {
 
@@ -38,28 +37,15 @@ void refusal_log::operator()(const std::string& address,
     i->second = entry{now, 0};
   }
   if (suppressed == 0)
-    spdlog::warn("{}: refused {}: {}", where_, address, reason);
+    log().warn("{}: refused {}: {}", where_, address, reason);
   else
-    spdlog::warn("{}: refused {}: {} ({} more like it not logged)", where_,
-                 address, reason, suppressed);
+    log().warn("{}: refused {}: {} ({} more like it not logged)", where_,
+               address, reason, suppressed);
 }
 
 std::uint64_t refusal_log::total() const {
   std::lock_guard guard{mutex_};
   return total_;
-}
-
-bool set_log_level(const std::string& level) {
-  auto parsed = spdlog::level::from_str(level);
-  if (parsed == spdlog::level::off && level != "off")
-    return false;
-  static auto logger = [] {
-    auto created = spdlog::stderr_color_mt("varsync");
-    spdlog::set_default_logger(created);
-    return created;
-  }();
-  logger->set_level(parsed);
-  return true;
 }
 
 } // namespace varsync

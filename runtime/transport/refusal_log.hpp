@@ -3,8 +3,8 @@
 // Logging of refused connections and frames, rate-limited: a peer that
 // sends garbage in a loop must not flood the log or grow memory. Each
 // (peer address, reason) is logged at most once per interval; the next
-// line says how many were suppressed meanwhile. Lines go to spdlog's
-// default logger (stderr) at warning level.
+// line says how many were suppressed meanwhile. Lines go to varsync's
+// logger (runtime/transport/log.hpp) at warning level.
 
 #include <chrono>
 #include <cstddef>
@@ -44,10 +44,5 @@ private:
   std::map<std::pair<std::string, std::string>, entry> entries_;
   std::uint64_t total_ = 0;
 };
-
-/// Sets the level of spdlog's default logger from a name ("trace", "debug",
-/// "info", "warn", "error", "off") and sends it to stderr. False for an
-/// unknown name (nothing changes then).
-bool set_log_level(const std::string& level);
 
 } // namespace varsync

@@ -4,17 +4,21 @@
 // that one embedded runtime with the same six replicas produces. The
 // reference lines are also checked against the TF rules of DESIGN.md.
 
+#include "runtime/transport/tls_certificates.hpp"
 #include "tests/support/cluster_workload.hpp"
 #include "tests/support/test_cluster.hpp"
 #include "tests/support/worker_lines.hpp"
 
 #include <doctest/doctest.h>
+#include <filesystem>
 #include <set>
+#include <unistd.h>
 #include <varsync/varsync.hpp>
 
 using namespace varsync;
 using namespace varsync::test;
 using namespace std::chrono_literals;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -63,8 +67,12 @@ cluster_status run_across_processes(
                   "missing across processes: " << line);
   for (const auto& line : actual)
     CHECK_MESSAGE(expected.count(line) == 1, "not in the reference: " << line);
-  auto status = fetch_status(endpoint{"127.0.0.1", cluster.seed_port}, 10s);
-  REQUIRE_MESSAGE(status, status.error().to_string());
+  // Asked with the nodes' credentials (e.g. TLS files among `common`).
+  auto client = parse_node_flags(common);
+  REQUIRE(client);
+  auto status = fetch_status(endpoint{"127.0.0.1", cluster.seed_port}, 10s,
+                             client->config);
+  REQUIRE_MESSAGE(status, (status ? "" : status.error().to_string()));
   CHECK_MESSAGE(cluster.stop(), cluster.transcript());
   return *status;
 }
@@ -104,6 +112,24 @@ TEST_CASE("three processes with two replicas each reproduce the "
     for (const auto& var : status.variables)
       hosts.insert(var.node);
     CHECK(hosts == std::set<std::string>{"node-0", "node-1", "node-2"});
+  }
+  SUBCASE("over mutual TLS, variables spread") {
+    auto dir = fs::temp_directory_path() /
+               ("varsync-tls-policies-" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    REQUIRE(tls::create_cluster_ca(dir.string()));
+    REQUIRE(tls::issue_node_certificate(dir.string(), "node"));
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> frames;
+    auto status = run_across_processes(
+        expected, {"--spread-variables"},
+        {"--tls-cert", (dir / "node.pem").string(), "--tls-key",
+         (dir / "node.key").string(), "--tls-ca", (dir / "ca.pem").string()},
+        &frames);
+    CHECK(status.nodes.size() == 3);
+    // With TLS every tensor travels inside it: no bulk frame.
+    for (const auto& [sent, received] : frames)
+      CHECK(sent + received == 0);
+    fs::remove_all(dir);
   }
   SUBCASE("every on_write update on the bulk plane, variables spread") {
     // bulk-threshold 0: every remote on_write contribution, install and ack

@@ -375,6 +375,10 @@ TEST_CASE("keys lists every settable key once with a help text") {
                                                 "worker-threads",
                                                 "secret-file",
                                                 "max-message",
+                                                "tls-cert",
+                                                "tls-key",
+                                                "tls-ca",
+                                                "insecure",
                                                 "log-level",
                                                 "handshake-deadline"};
   CHECK_EQ(names, expected_names);
@@ -382,15 +386,17 @@ TEST_CASE("keys lists every settable key once with a help text") {
   node_config config;
   for (const auto& name : names) {
     CAPTURE(name);
-    std::string value =
-        name == "join"                                            ? "h:1"
-        : name.ends_with("-variables") || name == "reuse-buffers" ? "true"
-        : name == "bulk-threshold"                                ? "4096"
-        : name == "host" || name == "name"                        ? "x"
-        : name == "secret-file"                                   ? "/s"
-        : name == "max-message"                                   ? "65536"
-        : name == "log-level"                                     ? "warn"
-                                                                  : "5";
+    std::string value = name == "join" ? "h:1"
+                        : name.ends_with("-variables") ||
+                                name == "reuse-buffers" || name == "insecure"
+                            ? "true"
+                        : name == "bulk-threshold"         ? "4096"
+                        : name == "host" || name == "name" ? "x"
+                        : name == "secret-file" || name.starts_with("tls-")
+                            ? "/s"
+                        : name == "max-message" ? "65536"
+                        : name == "log-level"   ? "warn"
+                                                : "5";
     VARSYNC_CHECK_OK(config.set(name, value));
   }
 }
