@@ -74,8 +74,8 @@ const char* to_string(refusal reason) noexcept;
 /// connection).
 class server_handshake {
 public:
-  /// Draws a fresh nonce (OpenSSL's RAND_bytes; without random bytes every
-  /// handshake fails).
+  /// Keeps a copy of `secret` (wiped with it) and draws a fresh nonce
+  /// (OpenSSL's RAND_bytes; without random bytes every handshake fails).
   server_handshake(const cluster_secret& secret, channel purpose);
 
   /// The first message, to send as soon as the connection is accepted.
@@ -92,7 +92,7 @@ public:
   outcome answer(std::span<const std::byte, proof_size> proof) const;
 
 private:
-  const cluster_secret& secret_;
+  cluster_secret secret_;
   channel purpose_;
   std::array<std::byte, nonce_size> nonce_{};
   bool seeded_ = false;
@@ -103,8 +103,8 @@ private:
 /// connection).
 class client_handshake {
 public:
-  /// Draws a fresh nonce (OpenSSL's RAND_bytes; without random bytes every
-  /// handshake fails).
+  /// Keeps a copy of `secret` (wiped with it) and draws a fresh nonce
+  /// (OpenSSL's RAND_bytes; without random bytes every handshake fails).
   client_handshake(const cluster_secret& secret, channel purpose);
 
   /// The proof answering the server's hello, or the refusal when the hello
@@ -119,7 +119,7 @@ public:
   refusal reason() const noexcept { return reason_; }
 
 private:
-  const cluster_secret& secret_;
+  cluster_secret secret_;
   channel purpose_;
   std::array<std::byte, nonce_size> nonce_{};
   std::array<std::byte, nonce_size> server_nonce_{};

@@ -1,6 +1,7 @@
 #include "runtime/transport/bulk_plane.hpp"
 
 #include "runtime/core/wire.hpp"
+#include "runtime/transport/auth_acceptor.hpp"
 #include "runtime/transport/auth_socket.hpp"
 #include "runtime/transport/refusal_log.hpp"
 
@@ -13,6 +14,7 @@
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <fcntl.h>
 #include <map>
 #include <mutex>
 #include <netdb.h>
@@ -293,6 +295,9 @@ struct bulk_connection {
   /// Threads of this connection that have not returned yet; 0 once both
   /// ended (after the connection closed): then `reap` may join them.
   std::atomic<int> running{0};
+  /// Called by each thread of this connection as it returns (wakes the
+  /// plane's reaper). Set before the threads start.
+  std::function<void()> ended;
 
   /// Joins both threads and closes the socket; once the connection is
   /// closed. The writer of an outbound connection starts its reader, so
@@ -319,6 +324,8 @@ struct bulk_connection {
     slot = std::thread{[this, body = std::move(body)] {
       body();
       running.fetch_sub(1);
+      if (ended)
+        ended();
     }};
   }
 
@@ -346,10 +353,14 @@ struct bulk_plane::impl {
   refusal_log refusals{"bulk plane"};
   std::string host;
   std::uint16_t port = 0;
-  int listen_fd = -1;
-  std::thread acceptor;
+  /// Accepts and authenticates; members come to `admit`.
+  std::unique_ptr<auth::auth_acceptor> gate;
+  /// Joins the threads of ended connections as soon as they end.
+  std::thread reaper;
   bulk_counters counters;
   std::mutex mutex;
+  std::condition_variable reap_wake;
+  bool reap_due = false;
   bool stopping = false;
   std::uint64_t next_id = 1;
   std::unordered_map<std::uint64_t, std::shared_ptr<const bulk_sink>> targets;
@@ -414,22 +425,6 @@ struct bulk_plane::impl {
     // arrived, has one of its own (bulk_limits).
     read_deadline first_frame;
     if (c->outbound_key.empty()) {
-      // Nothing of an accepted connection is decoded before its peer
-      // proved it holds the cluster secret.
-      auto proven = auth::check_membership(
-          c->fd, *secret, auth::channel::bulk,
-          steady::now() + std::min(limits.handshake, limits.first_frame),
-          c->peer);
-      if (!proven) {
-        counters.unauthenticated.fetch_add(1, std::memory_order_relaxed);
-        closed_because(*c, proven.error().message());
-        return;
-      }
-      {
-        std::lock_guard guard{c->mutex};
-        c->ready = true;
-        c->wake.notify_all();
-      }
       first_frame = steady::now() + limits.first_frame;
     }
     auto too_slow = [&] {
@@ -663,88 +658,67 @@ struct bulk_plane::impl {
     return true;
   }
 
-  /// Accepts connections until `stop`. Wakes at least every 100 ms to
-  /// release connections that ended (their sockets and threads go within
-  /// that time, not at the next accept). When the process is out of
-  /// descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM) it releases
-  /// what it can, backs off (10 ms doubling to 1 s) and keeps serving. A
-  /// connection over the caps (accepted connections in total, and from one
-  /// address) is closed at once and counted.
-  void accept_loop() {
-    auto backoff = std::chrono::milliseconds{10};
+  /// Wakes the reaper (a connection's thread ended).
+  void connection_ended() {
+    std::lock_guard guard{mutex};
+    reap_due = true;
+    reap_wake.notify_all();
+  }
+
+  /// Releases ended connections (sockets and threads) as they end, until
+  /// `stop`.
+  void reap_loop() {
     for (;;) {
-      pollfd entry{listen_fd, POLLIN, 0};
-      auto ready = ::poll(&entry, 1, 100);
       {
-        std::lock_guard guard{mutex};
+        std::unique_lock guard{mutex};
+        reap_wake.wait(guard, [this] { return reap_due || stopping; });
         if (stopping)
           return;
+        reap_due = false;
       }
       reap();
-      if (ready <= 0)
-        continue; // the periodic release, or EINTR
-      sockaddr_storage address{};
-      socklen_t length = sizeof(address);
-      auto fd = ::accept4(listen_fd, reinterpret_cast<sockaddr*>(&address),
-                          &length, SOCK_CLOEXEC);
-      if (fd < 0) {
-        if (errno == EINTR || errno == ECONNABORTED || errno == EAGAIN)
-          continue;
-        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-            errno == ENOMEM) {
-          counters.accept_retries.fetch_add(1, std::memory_order_relaxed);
-          if (backoff == std::chrono::milliseconds{10})
-            std::fprintf(stderr,
-                         "varsync: bulk plane: cannot accept (%s); retrying "
-                         "with back-off\n",
-                         std::strerror(errno));
-          // A retry delay after a failed accept, not synchronization.
-          std::this_thread::sleep_for(backoff);
-          backoff = std::min(backoff * 2, std::chrono::milliseconds{1000});
-          continue;
-        }
-        return; // stop() shut the socket down
-      }
-      backoff = std::chrono::milliseconds{10};
-      set_no_delay(fd);
-      char name[INET6_ADDRSTRLEN] = "?";
-      if (address.ss_family == AF_INET)
-        ::inet_ntop(AF_INET,
-                    &reinterpret_cast<sockaddr_in*>(&address)->sin_addr, name,
-                    sizeof(name));
-      else if (address.ss_family == AF_INET6)
-        ::inet_ntop(AF_INET6,
-                    &reinterpret_cast<sockaddr_in6*>(&address)->sin6_addr, name,
-                    sizeof(name));
-      auto c = std::make_shared<bulk_connection>();
-      c->fd = fd;
-      c->address = name;
-      c->peer = std::string{"from "} + name;
-      std::lock_guard guard{mutex};
-      if (stopping) {
-        ::close(fd);
-        return;
-      }
-      std::size_t accepted = 0;
-      std::size_t same_address = 0;
-      for (const auto& [id, other] : connections)
-        if (other->outbound_key.empty()) {
-          ++accepted;
-          if (other->address == c->address)
-            ++same_address;
-        }
-      if (accepted >= max_accepted_connections ||
-          same_address >= max_connections_per_address) {
-        // Counted first: the peer may look once it sees the close.
-        counters.connections_refused.fetch_add(1, std::memory_order_relaxed);
-        ::close(fd);
-        continue;
-      }
-      c->id = next_id++;
-      connections.emplace(c->id, c);
-      c->start(c->reader, [this, c] { read_loop(c); });
-      c->start(c->writer, [this, c] { write_loop(c, {}, 0); });
     }
+  }
+
+  /// Takes a connection the gate accepted and authenticated (`fd`, from
+  /// `address`): starts its reader and writer, unless it is over the caps
+  /// of members' connections (in total and from one address), which closes
+  /// it and counts it.
+  void admit(int fd, const std::string& address) {
+    // The gate's Asio socket left it non-blocking; the reader blocks.
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    set_no_delay(fd);
+    auto c = std::make_shared<bulk_connection>();
+    c->fd = fd;
+    c->ready = true;
+    c->address = address;
+    c->peer = "from " + address;
+    c->ended = [this] { connection_ended(); };
+    std::lock_guard guard{mutex};
+    if (stopping) {
+      ::close(fd);
+      return;
+    }
+    std::size_t accepted = 0;
+    std::size_t same_address = 0;
+    for (const auto& [id, other] : connections)
+      if (other->outbound_key.empty()) {
+        ++accepted;
+        if (other->address == c->address)
+          ++same_address;
+      }
+    if (accepted >= max_accepted_connections ||
+        same_address >= max_connections_per_address) {
+      // Counted first: the peer may look once it sees the close.
+      counters.connections_refused.fetch_add(1, std::memory_order_relaxed);
+      ::close(fd);
+      refusals(address, "over the cap of connections");
+      return;
+    }
+    c->id = next_id++;
+    connections.emplace(c->id, c);
+    c->start(c->reader, [this, c] { read_loop(c); });
+    c->start(c->writer, [this, c] { write_loop(c, {}, 0); });
   }
 };
 
@@ -759,44 +733,29 @@ bulk_plane::listen(const std::string& host,
   if (!secret || secret->empty())
     return error{errc::unauthenticated,
                  "bulk plane: no cluster secret to authenticate peers with"};
-  auto fail = [&](const std::string& what) -> error {
-    return error{errc::invalid_argument, "bulk plane: cannot listen on " +
-                                             host + ": " + what + " (" +
-                                             std::strerror(errno) + ")"};
-  };
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE;
-  addrinfo* found = nullptr;
-  if (::getaddrinfo(host.c_str(), "0", &hints, &found) != 0 || found == nullptr)
-    return fail("unknown host");
-  auto fd = ::socket(found->ai_family, found->ai_socktype | SOCK_CLOEXEC,
-                     found->ai_protocol);
-  if (fd < 0) {
-    ::freeaddrinfo(found);
-    return fail("socket");
-  }
-  auto bound = ::bind(fd, found->ai_addr, found->ai_addrlen);
-  ::freeaddrinfo(found);
-  if (bound != 0 || ::listen(fd, 64) != 0) {
-    auto err = fail("bind");
-    ::close(fd);
-    return err;
-  }
-  sockaddr_storage address{};
-  socklen_t length = sizeof(address);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  auth::acceptor_limits gate_limits;
+  gate_limits.handshake_deadline =
+      std::min(limits.handshake, limits.first_frame);
+  auto gate = auth::auth_acceptor::listen(host, 0, secret, auth::channel::bulk,
+                                          gate_limits);
+  if (!gate)
+    return error{errc::invalid_argument,
+                 "bulk plane: " + gate.error().message()};
   auto state = std::make_unique<impl>();
   state->limits = limits;
   state->secret = std::move(secret);
   state->host = host;
-  state->listen_fd = fd;
-  state->port = ntohs(address.ss_family == AF_INET6
-                          ? reinterpret_cast<sockaddr_in6*>(&address)->sin6_port
-                          : reinterpret_cast<sockaddr_in*>(&address)->sin_port);
+  state->gate = std::move(*gate);
+  state->port = state->gate->port();
   auto* raw = state.get();
-  state->acceptor = std::thread{[raw] { raw->accept_loop(); }};
+  state->reaper = std::thread{[raw] { raw->reap_loop(); }};
+  state->gate->start(
+      [raw](int fd, const std::string& peer) {
+        raw->admit(fd, peer.substr(0, peer.rfind(':')));
+      },
+      [raw](const std::string& address, const std::string& reason) {
+        raw->refusals(address, reason);
+      });
   return std::shared_ptr<bulk_plane>{new bulk_plane(std::move(state))};
 }
 
@@ -816,6 +775,10 @@ const bulk_counters& bulk_plane::counters() const noexcept {
   return impl_->counters;
 }
 
+const auth::acceptor_counters& bulk_plane::gate_counters() const noexcept {
+  return impl_->gate->counters();
+}
+
 void bulk_plane::add_target(std::uint64_t id, bulk_sink sink) {
   std::lock_guard guard{impl_->mutex};
   impl_->targets[id] = std::make_shared<const bulk_sink>(std::move(sink));
@@ -830,7 +793,6 @@ void bulk_plane::send(const std::string& host, std::uint16_t port,
                       bulk_frame frame) {
   auto key = host + ":" + std::to_string(port);
   std::shared_ptr<bulk_connection> c;
-  bool added = false;
   {
     std::lock_guard guard{impl_->mutex};
     if (impl_->stopping)
@@ -842,17 +804,15 @@ void bulk_plane::send(const std::string& host, std::uint16_t port,
       c->id = impl_->next_id++;
       c->outbound_key = key;
       c->peer = "to " + key;
+      c->ended = [state = impl_.get()] { state->connection_ended(); };
       impl_->connections.emplace(c->id, c);
       impl_->outbound[key] = c->id;
       auto* state = impl_.get();
       c->start(c->writer,
                [state, c, host, port] { state->write_loop(c, host, port); });
-      added = true;
     }
   }
   impl_->post(*c, std::move(frame));
-  if (added)
-    impl_->reap();
 }
 
 bool bulk_plane::reply(std::uint64_t connection, bulk_frame frame) {
@@ -875,10 +835,10 @@ void bulk_plane::stop() {
       return;
     impl_->stopping = true;
   }
-  ::shutdown(impl_->listen_fd, SHUT_RDWR);
-  if (impl_->acceptor.joinable())
-    impl_->acceptor.join();
-  ::close(impl_->listen_fd);
+  impl_->gate->stop();
+  impl_->reap_wake.notify_all();
+  if (impl_->reaper.joinable())
+    impl_->reaper.join();
   {
     std::lock_guard guard{impl_->mutex};
     all.swap(impl_->connections);

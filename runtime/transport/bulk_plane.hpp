@@ -13,9 +13,11 @@
 //
 // How it works. Every node listens on an extra port. Each connection
 // starts with the cluster handshake (auth_handshake.hpp, channel "bulk"):
-// the accepting side decodes nothing before the peer proved it holds the
-// cluster secret, and the opening side sends nothing before the listener
-// proved it too. A replica that
+// the port is an auth_acceptor (one Asio thread for all handshakes, with
+// caps and a deadline), so an unauthenticated peer holds no thread and the
+// plane decodes nothing before the peer proved it holds the cluster
+// secret; the opening side sends nothing before the listener proved it
+// too. A replica that
 // contributes to a remote on_write variable opens (once per process and
 // peer) a connection to the variable's node and sends `contribute` frames.
 // Connections are symmetric: the variable actor answers on the connection
@@ -30,9 +32,10 @@
 // a connection this node accepted carries only contributions, one it
 // opened only installs and acks, so a process that connects cannot hand
 // this node's replicas a value. A malformed frame closes its connection
-// (and is logged); the node keeps serving. Accepted connections are capped
-// (in total and per address); the acceptor survives running out of
-// descriptors and releases ended connections within 100 ms.
+// (and is logged); the node keeps serving. Members' accepted connections
+// are capped (in total and per address); the acceptor survives running
+// out of descriptors; a connection's socket and threads are released as
+// soon as it ends (a reaper thread joins them).
 //
 // Small frames on an idle connection are written by the sending thread
 // itself (non-blocking); the rest by the connection's writer thread.
@@ -53,6 +56,7 @@
 //     tag u64, timeout_ms i64, payload bytes u64
 //   rank dimensions as i64, then the payload.
 
+#include "runtime/transport/auth_acceptor.hpp"
 #include "runtime/transport/cluster_secret.hpp"
 #include "varsync/error.hpp"
 #include "varsync/tensor.hpp"
@@ -134,13 +138,9 @@ struct bulk_counters {
   /// Frames that closed their connection (malformed, or too slow: see
   /// bulk_limits) or named no target.
   std::atomic<std::uint64_t> frames_rejected{0};
-  /// Accepts that failed for lack of descriptors or memory (then retried).
-  std::atomic<std::uint64_t> accept_retries{0};
-  /// Connections closed at accept: over the caps (in total, per address).
+  /// Members' connections closed at once: over the caps (in total, per
+  /// address). Refusals during the handshake: `gate_counters`.
   std::atomic<std::uint64_t> connections_refused{0};
-  /// Accepted connections whose peer failed the cluster handshake (or
-  /// did not complete it in time).
-  std::atomic<std::uint64_t> unauthenticated{0};
 };
 
 /// One node's bulk plane: a listening socket, the connections to and from
@@ -193,6 +193,9 @@ public:
 
   /// This plane's counters.
   const bulk_counters& counters() const noexcept;
+
+  /// What its port's handshakes did (members, refusals, accept retries).
+  const auth::acceptor_counters& gate_counters() const noexcept;
 
   struct impl;
 

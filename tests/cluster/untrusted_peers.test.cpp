@@ -221,8 +221,20 @@ TEST_CASE("hostile bytes on a node's port never reach BASP: huge headers, "
   check_clean_stop(seed);
 }
 
+/// Whether this build runs under AddressSanitizer/UBSan: a sanitized node
+/// that runs out of descriptors gets false reports from UBSan's vptr check
+/// (it cannot inspect memory without a descriptor: "object has invalid
+/// vptr ... memory cannot be printed", measured in fmt's buffer), and CI
+/// halts on them. The case runs in every other build.
+#ifdef __SANITIZE_ADDRESS__
+constexpr bool sanitized_build = true;
+#else
+constexpr bool sanitized_build = false;
+#endif
+
 TEST_CASE("out of descriptors (prlimit --nofile), a node backs off and "
-          "serves again once connections are gone") {
+          "serves again once connections are gone" *
+          doctest::skip(sanitized_build)) {
   // An idle node holds about 12 descriptors; 24 leaves it a handful.
   auto [seed, port] =
       start_node({"--port", "0", "--name", "seed", "--bulk-threshold", "off",
