@@ -34,6 +34,8 @@
 //        [--shards K]   split each variable into K shard variables spread
 //                       over the nodes (round robin); a step updates all K
 //                       asynchronously and waits for every one
+//        [--tls]   mutual TLS between the nodes (a fresh CA and node
+//                       certificate; the bulk plane is off under TLS)
 //        [--seed-in-worker]   worker 0 is the seed (directory and variable
 //                       actors beside replica 0): P processes in all, like
 //                       MPI's P ranks, instead of a separate seed process
@@ -45,6 +47,7 @@
 // (a worker failed; the run stops, exit status 1).
 
 #include "runtime/transport/cluster_secret.hpp"
+#include "runtime/transport/tls_certificates.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -55,6 +58,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <filesystem>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -93,6 +97,10 @@ struct bench_options {
   std::string bulk_threshold;
   /// Worker 0 is the seed instead of the driver (which then runs no node).
   bool seed_in_worker = false;
+  /// Mutual TLS between the nodes (--tls): the driver makes a CA and a
+  /// node certificate in this directory; every node uses them.
+  bool tls = false;
+  std::string tls_dir;
   /// Worker only: the seed to join, and this worker's replica index.
   bool worker = false;
   std::string join;
@@ -121,6 +129,10 @@ bench_options parse_options(int argc, char** argv) {
       options.seed_in_worker = true;
       continue;
     }
+    if (flag == "--tls") {
+      options.tls = true;
+      continue;
+    }
     if (i + 1 >= argc)
       break;
     const char* value = argv[++i];
@@ -144,6 +156,8 @@ bench_options parse_options(int argc, char** argv) {
       options.shards = std::max(1, std::atoi(value));
     else if (flag == "--index")
       options.index = std::strtoull(value, nullptr, 10);
+    else if (flag == "--tls-dir")
+      options.tls_dir = value;
   }
   return options;
 }
@@ -156,6 +170,8 @@ varsync::node_config base_config(const bench_options& options) {
   config.connection_timeout = 60s;
   config.default_timeout = std::chrono::milliseconds{
       static_cast<long>(options.step_timeout_s * 1000)};
+  // Only problems on stderr, not every node joining.
+  config.log_level = "warn";
   // Large steps: keep freed buffers (opt-in, see node_config::reuse_buffers).
   config.reuse_buffers = true;
   // Shards are spread over the nodes (the seed places them round robin).
@@ -165,6 +181,11 @@ varsync::node_config base_config(const bench_options& options) {
       std::fprintf(stderr, "%s\n", set.error().to_string().c_str());
       std::exit(2);
     }
+  }
+  if (!options.tls_dir.empty()) {
+    config.tls_cert = options.tls_dir + "/node.pem";
+    config.tls_key = options.tls_dir + "/node.key";
+    config.tls_ca = options.tls_dir + "/ca.pem";
   }
   return config;
 }
@@ -341,6 +362,10 @@ worker_process start_worker(const bench_options& options, std::size_t index,
   if (!options.bulk_threshold.empty()) {
     args.push_back("--bulk-threshold");
     args.push_back(options.bulk_threshold);
+  }
+  if (!options.tls_dir.empty()) {
+    args.push_back("--tls-dir");
+    args.push_back(options.tls_dir);
   }
   std::vector<char*> argv;
   for (auto& arg : args)
@@ -521,7 +546,7 @@ std::uint16_t seed_port_of(worker_process& seed) {
   return static_cast<std::uint16_t>(std::strtoul(line + 5, nullptr, 10));
 }
 
-int run_driver(const bench_options& options) {
+int run_driver(bench_options options) {
   // Every process proves one cluster secret: a fresh one in a private file
   // unless the caller named one; workers inherit VARSYNC_SECRET_FILE.
   if (std::getenv("VARSYNC_SECRET_FILE") == nullptr) {
@@ -532,6 +557,19 @@ int run_driver(const bench_options& options) {
       return 1;
     }
     ::setenv("VARSYNC_SECRET_FILE", secret->c_str(), 1);
+  }
+  if (options.tls) {
+    auto dir = std::filesystem::temp_directory_path() /
+               ("varsync-bench-tls-" + std::to_string(::getpid()));
+    options.tls_dir = dir.string();
+    auto made = varsync::tls::create_cluster_ca(options.tls_dir);
+    if (made)
+      made = varsync::tls::issue_node_certificate(options.tls_dir, "node");
+    if (!made) {
+      std::fprintf(stderr, "cluster_step: %s\n",
+                   made.error().to_string().c_str());
+      return 1;
+    }
   }
   // The seed: this process, or worker 0 (--seed-in-worker).
   std::unique_ptr<varsync::runtime> rt;
@@ -571,6 +609,10 @@ int run_driver(const bench_options& options) {
       break;
   }
   ok = cluster.stop(ok) && ok;
+  if (options.tls) {
+    std::error_code ignored;
+    std::filesystem::remove_all(options.tls_dir, ignored);
+  }
   return ok ? 0 : 1;
 }
 

@@ -3,8 +3,9 @@
 stdout) and the same rows as JSON.
 
 Input: one line per result, "LABEL rep=N key=value ...", LABEL one of
-varsync, varsync_sharded (--shards P) and varsync_separate_seed (the seed in
-its own process) from bench/cluster_step,
+varsync, varsync_sharded (--shards P), varsync_separate_seed (the seed in
+its own process), varsync_caf (bulk plane off) and varsync_tls (mutual TLS)
+from bench/cluster_step,
 mpi_tcp / mpi_shm (bench/mpi/allreduce) and
 local (bench/local_ops). Each figure is the median over the reps of the
 per-launch medians; the table shows "median (min-max)" when there were
@@ -34,7 +35,11 @@ LOCAL_CASES = {
     "cross_read": ("cross-replica read (a host call)", "thread_handoff", None),
 }
 # Our network labels, in table order (see bench/run).
-OURS = ("varsync", "varsync_sharded", "varsync_separate_seed")
+OURS = ("varsync", "varsync_sharded", "varsync_separate_seed", "varsync_caf",
+        "varsync_tls")
+# Labels whose rows say which transport they used.
+TRANSPORT_NOTE = {"varsync_caf": ", bulk plane off",
+                  "varsync_tls": ", TLS (bulk plane off)"}
 PEER_NAMES = {
     "atomic_shared_ptr": "atomic<shared_ptr> load",
     "atomic_double": "atomic<double> load",
@@ -125,6 +130,7 @@ def network_rows(rows):
             case += f", {count} shards"
         if label == "varsync_separate_seed":
             case += ", separate seed"
+        case += TRANSPORT_NOTE.get(label, "")
         ratio = ours["median"] / tcp["median"] if ours and tcp else None
         bandwidth = {
             "unit": "GB/s",
@@ -142,6 +148,38 @@ def network_rows(rows):
                       for name in (label, "mpi_tcp", "mpi_shm")
                       if (name, np, size) in runs),
             "status": ",".join(statuses),
+        })
+    return result
+
+
+def security_rows(rows):
+    """TLS's cost: the TLS step against the authenticated plain step of the
+    same run (default transport: bulk plane), with the plain step over CAF
+    (bulk plane off, the path TLS takes) as the extra column."""
+    runs = defaultdict(list)
+    for row in rows:
+        if row["label"] in ("varsync", "varsync_caf", "varsync_tls"):
+            runs[(row["label"], int(row["np"]), int(row["bytes"]))].append(
+                number(row.get("med_us")))
+    result = []
+    for (label, np, size) in sorted(k for k in runs if k[0] == "varsync_tls"):
+        tls = summary(runs[(label, np, size)])
+        plain = summary(runs.get(("varsync", np, size), []))
+        caf = summary(runs.get(("varsync_caf", np, size), []))
+        result.append({
+            "kind": "security",
+            "case": f"on_write step P={np} {human_size(size)} over TLS",
+            "np": np, "bytes": size, "shards": 1, "unit": "us",
+            "varsync": tls, "peer_name": "authenticated plain",
+            "peer": plain, "extra_name": "plain, bulk plane off",
+            "extra": caf,
+            "ratio": tls["median"] / plain["median"] if tls and plain
+            else None,
+            "speed": {"unit": "GB/s",
+                      "varsync": size / tls["median"] / 1e3 if tls else None,
+                      "peer": size / plain["median"] / 1e3 if plain
+                      else None},
+            "ok": True, "status": "ok",
         })
     return result
 
@@ -269,7 +307,7 @@ def main():
     args = parser.parse_args()
 
     rows = parse(args.raw)
-    table = network_rows(rows) + local_rows(rows)
+    table = network_rows(rows) + security_rows(rows) + local_rows(rows)
     print_table(table)
     stragglers = straggler_rows(rows)
     print_stragglers(stragglers)
