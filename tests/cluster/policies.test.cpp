@@ -22,29 +22,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::set<std::string> reference_lines() {
-  runtime rt;
-  auto group = rt.create_group("g", 6);
-  REQUIRE(group);
-  auto lines = run_policy_workload(rt, *group);
-  return {lines.begin(), lines.end()};
-}
-
-std::set<std::string> result_lines(test_cluster& cluster) {
-  std::set<std::string> lines;
-  for (auto& node : cluster.nodes) {
-    auto output = node.output();
-    std::size_t start = 0;
-    for (auto end = output.find('\n'); end != std::string::npos;
-         start = end + 1, end = output.find('\n', start)) {
-      auto line = output.substr(start, end - start);
-      if (line.rfind("result ", 0) == 0)
-        lines.insert(line.substr(7));
-    }
-  }
-  return lines;
-}
-
 /// Runs the workload on 3 processes x 2 replicas; `seed_args` select the
 /// placement of variable actors, `common` are given to every node. Returns
 /// the cluster's status at the end; `frames` gets every node's bulk frames.
@@ -58,7 +35,7 @@ cluster_status run_across_processes(
   REQUIRE_MESSAGE(cluster.failure.empty(), cluster.failure);
   for (auto& node : cluster.nodes)
     REQUIRE_MESSAGE(node.wait_for_line("done", 120s), cluster.transcript());
-  auto actual = result_lines(cluster);
+  auto actual = printed_results(cluster.nodes);
   if (frames != nullptr)
     for (auto& node : cluster.nodes)
       frames->push_back(bulk_frames_of(node.output()));

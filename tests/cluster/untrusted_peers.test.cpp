@@ -9,8 +9,11 @@
 
 #include "runtime/transport/auth_socket.hpp"
 #include "tests/support/node_cli.hpp"
+#include "tests/support/test_cluster.hpp"
 #include "tests/support/test_secret.hpp"
+#include "tests/support/worker_lines.hpp"
 
+#include <atomic>
 #include <csignal>
 #include <doctest/doctest.h>
 #include <filesystem>
@@ -264,4 +267,75 @@ TEST_CASE("out of descriptors (prlimit --nofile), a node backs off and "
                 seed.errors());
   check_clean_stop(member);
   check_clean_stop(seed);
+}
+
+TEST_CASE("a training run's values are unaffected while untrusted processes "
+          "attack its nodes' ports") {
+  // on_write/mean steps of += (index + 1) by 6 replicas on 3 nodes: after
+  // step k every replica reads exactly 3.5 * (k + 1).
+  constexpr int steps = 300;
+  auto cluster = start_test_cluster({{{0, 1}, {}}, {{2, 3}, {}}, {{4, 5}, {}}},
+                                    {"--scenario", "steps", "--steps",
+                                     std::to_string(steps), "--pace-ms", "3",
+                                     "--bulk-threshold", "0"});
+  REQUIRE_MESSAGE(cluster.failure.empty(), cluster.failure);
+  REQUIRE_MESSAGE(cluster.nodes[0].wait_for_line("step 0 10 ", 60s),
+                  cluster.transcript());
+  // While the steps run: huge BASP headers without a handshake, garbage,
+  // a member announcing 2 GiB, and idle connections, against the seed (at
+  // most 200 connections).
+  std::atomic<bool> done{false};
+  std::atomic<int> attacks_while_running{0};
+  std::thread attacker{[&] {
+    std::mt19937 random{11};
+    auto secret = test_secret();
+    for (int i = 0; i < 200 && !done; ++i) {
+      int fd = connect_raw(cluster.seed_port);
+      switch (i % 4) {
+      case 0: {
+        auto header = huge_basp_header();
+        header.resize(72, 0);
+        send_all(fd, header);
+        break;
+      }
+      case 1: {
+        std::vector<unsigned char> garbage(1 + random() % 4096);
+        for (auto& byte : garbage)
+          byte = static_cast<unsigned char>(random());
+        send_all(fd, garbage);
+        break;
+      }
+      case 2:
+        if (auth::prove_membership(fd, *secret, auth::channel::basp,
+                                   std::chrono::steady_clock::now() + 5s,
+                                   "seed"))
+          send_all(fd, huge_basp_header());
+        break;
+      default:
+        break; // idle: closed at the handshake deadline or by us below
+      }
+      closed_within(fd, 100ms);
+      ::close(fd);
+      if (!done)
+        ++attacks_while_running;
+    }
+  }};
+  for (auto& node : cluster.nodes)
+    CHECK_MESSAGE(node.wait_for_line("done", 120s), cluster.transcript());
+  done = true;
+  attacker.join();
+  CHECK(attacks_while_running.load() >= 4);
+  std::size_t checked = 0;
+  for (auto& node : cluster.nodes) {
+    CHECK(lines_of(node.output(), "error").empty());
+    for (const auto& row : lines_of(node.output(), "step")) {
+      auto k = std::stod(row[2]);
+      CHECK_MESSAGE(std::stod(row[3]) == 3.5 * (k + 1),
+                    "replica " << row[1] << " step " << row[2]);
+      ++checked;
+    }
+  }
+  CHECK_EQ(checked, 6u * steps);
+  check_serves(cluster.seed_port, 3);
+  CHECK_MESSAGE(cluster.stop(), cluster.transcript());
 }

@@ -173,4 +173,28 @@ std::vector<std::string> run_policy_workload(runtime& rt,
   return out.take();
 }
 
+std::set<std::string> reference_lines(std::size_t replicas) {
+  runtime rt;
+  auto group = rt.create_group("g", replicas);
+  if (!group)
+    return {"reference: " + group.error().to_string()};
+  auto lines = run_policy_workload(rt, *group);
+  return {lines.begin(), lines.end()};
+}
+
+std::set<std::string> printed_results(std::vector<child_process>& nodes) {
+  std::set<std::string> lines;
+  for (auto& node : nodes) {
+    auto output = node.output();
+    std::size_t start = 0;
+    for (auto end = output.find('\n'); end != std::string::npos;
+         start = end + 1, end = output.find('\n', start)) {
+      auto line = output.substr(start, end - start);
+      if (line.rfind("result ", 0) == 0)
+        lines.insert(line.substr(7));
+    }
+  }
+  return lines;
+}
+
 } // namespace varsync::test

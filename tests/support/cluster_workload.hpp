@@ -5,6 +5,9 @@
 // several processes that each hold some replicas of the group; the result
 // lines of the processes together must equal the reference's exactly.
 
+#include "tests/support/child_process.hpp"
+
+#include <set>
 #include <string>
 #include <varsync/varsync.hpp>
 #include <vector>
@@ -20,5 +23,13 @@ namespace varsync::test {
 /// group to run it too.
 std::vector<std::string> run_policy_workload(runtime& rt,
                                              const replica_group& group);
+
+/// The workload's result lines in one embedded runtime with a group of
+/// `replicas` replicas: what the processes together must print.
+std::set<std::string> reference_lines(std::size_t replicas = 6);
+
+/// The result lines ("result ..." without the prefix) that the worker
+/// processes `nodes` printed so far.
+std::set<std::string> printed_results(std::vector<child_process>& nodes);
 
 } // namespace varsync::test
