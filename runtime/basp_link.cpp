@@ -90,7 +90,16 @@ public:
   template <class... Ts>
   bounded(const link_settings& link, Ts&&... xs)
       : Scribe(std::forward<Ts>(xs)...), max_message_(link.max_message),
-        on_refused_(link.on_refused), tls_(link.tls) {}
+        on_refused_(link.on_refused), tls_(link.tls),
+        open_connections_(link.open_connections) {
+    if (open_connections_)
+      open_connections_->fetch_add(1);
+  }
+
+  ~bounded() override {
+    if (open_connections_)
+      open_connections_->fetch_sub(1);
+  }
 
   void configure_read(caf::io::receive_policy::config config) override {
     if (config.second > max_message_) {
@@ -135,6 +144,7 @@ private:
   std::uint64_t max_message_;
   link_refusal_handler on_refused_;
   bool tls_;
+  std::shared_ptr<std::atomic<std::size_t>> open_connections_;
   std::uint64_t refused_ = 0;
   bool consumed_ = false;
   bool reported_ = false;

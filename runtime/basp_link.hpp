@@ -24,6 +24,7 @@
 #include "runtime/transport/cluster_secret.hpp"
 #include "varsync/error.hpp"
 
+#include <atomic>
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 #include <chrono>
@@ -51,6 +52,9 @@ struct link_settings {
   /// Whether connections run TLS (CAF's openssl module must be loaded with
   /// the node's certificate, key and CA; see caf_setup.hpp).
   bool tls = false;
+  /// Counts the scribes made with these settings that are alive (for the
+  /// cap on members' connections); null: not counted.
+  std::shared_ptr<std::atomic<std::size_t>> open_connections;
 };
 
 /// A CAF scribe for `fd` (ownership passes) that refuses to read messages

@@ -274,6 +274,8 @@ std::vector<std::pair<std::string, std::string>> node_config::keys() {
       {"insecure", "allow a non-loopback host without TLS (default false)"},
       {"log-level",
        "trace, debug, info, warn, error or off; refusals log at warn (info)"},
+      {"max-connections",
+       "members' CAF connections kept at most, 1-65536 (1024)"},
       {"handshake-deadline",
        "how long a connecting peer has to prove it holds the secret (5s)"},
   };
@@ -317,6 +319,13 @@ expected<void> node_config::set(std::string_view key, std::string_view value) {
       return bad_value(key, value,
                        "one of trace, debug, info, warn, error, off");
     log_level = value;
+  } else if (key == "max-connections") {
+    auto parsed = parse_unsigned(value, 65536);
+    if (!parsed || *parsed == 0)
+      return bad_value(key, value,
+                       "a connection count (expected an integer "
+                       "1-65536)");
+    max_connections = static_cast<std::size_t>(*parsed);
   } else if (key == "max-message") {
     auto parsed = parse_unsigned(value, max_tensor_bytes_setting);
     if (!parsed || *parsed < min_max_message)

@@ -153,8 +153,9 @@ expected<void> runtime_core::start_node(const node_config& config) {
   // forwards to the directory).
   auth::acceptor_limits limits;
   limits.handshake_deadline = config.handshake_deadline;
-  auto opened = detail::basp_port::open(*system_, config.host, config.port,
-                                        agent_, link_, limits);
+  auto opened =
+      detail::basp_port::open(*system_, config.host, config.port, agent_, link_,
+                              limits, config.max_connections);
   if (!opened)
     return opened.error();
   basp_port_ = std::move(*opened);

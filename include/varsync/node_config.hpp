@@ -117,6 +117,11 @@ struct node_config {
   /// disconnected. Tensors larger than this cannot travel between nodes.
   std::uint64_t max_message = std::uint64_t{1} << 30;
 
+  /// Members' CAF connections this node keeps at most (one per peer node,
+  /// plus short-lived ones such as `varsync status`); more are closed after
+  /// their handshake and logged.
+  std::size_t max_connections = 1024;
+
   /// How long a connecting peer has to complete the cluster handshake
   /// before its connection is closed.
   std::chrono::milliseconds handshake_deadline{std::chrono::seconds{5}};

@@ -224,6 +224,43 @@ TEST_CASE("hostile bytes on a node's port never reach BASP: huge headers, "
   check_clean_stop(seed);
 }
 
+TEST_CASE("members' connections are capped (max-connections): one over the "
+          "cap is closed after its handshake and logged; the node serves") {
+  auto [seed, port] =
+      start_node({"--port", "0", "--name", "seed", "--max-connections", "3",
+                  "--log-level", "warn"});
+  auto secret = test_secret();
+  auto member_connection = [&] {
+    int fd = connect_raw(port);
+    auto proven =
+        auth::prove_membership(fd, *secret, auth::channel::basp,
+                               std::chrono::steady_clock::now() + 5s, "seed");
+    REQUIRE_MESSAGE(proven, (proven ? "" : proven.error().to_string()));
+    return fd;
+  };
+  std::vector<int> held;
+  for (int i = 0; i < 3; ++i)
+    held.push_back(member_connection());
+  for (auto fd : held) // each got CAF's server handshake: it was admitted
+    CHECK_FALSE(closed_within(fd, 300ms));
+  int over = member_connection();
+  CHECK(closed_within(over, 5s));
+  ::close(over);
+  CHECK_MESSAGE(seed.wait_for_errors("over the cap of 3 connections", 10s),
+                seed.errors());
+  for (auto fd : held)
+    ::close(fd);
+  // Once they are gone there is room again (CAF releases them as it sees
+  // them close: retried until a deadline).
+  auto give_up = std::chrono::steady_clock::now() + 10s;
+  expected<cluster_status> status = error{errc::timeout, "not asked"};
+  while (!status && std::chrono::steady_clock::now() < give_up)
+    status = fetch_status(endpoint{"127.0.0.1", port}, 2s);
+  REQUIRE_MESSAGE(status, (status ? "" : status.error().to_string()));
+  CHECK_EQ(status->nodes.size(), 1u);
+  check_clean_stop(seed);
+}
+
 /// Whether this build runs under AddressSanitizer/UBSan: a sanitized node
 /// that runs out of descriptors gets false reports from UBSan's vptr check
 /// (it cannot inspect memory without a descriptor: "object has invalid

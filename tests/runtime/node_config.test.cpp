@@ -380,6 +380,7 @@ TEST_CASE("keys lists every settable key once with a help text") {
                                                 "tls-ca",
                                                 "insecure",
                                                 "log-level",
+                                                "max-connections",
                                                 "handshake-deadline"};
   CHECK_EQ(names, expected_names);
   // Every listed key is accepted by set (with some value of its kind).
