@@ -147,6 +147,18 @@ TEST_CASE("misconfigured TLS and a non-loopback address without TLS are "
     CHECK(status != exit_status::killed_by(SIGABRT));
     CHECK_MESSAGE(text.find(bad.says) != std::string::npos, text);
   }
+  // --insecure passes the check: the node goes on to bind, which fails
+  // for an address this machine does not have (192.0.2.1, TEST-NET-1: no
+  // packet is sent, only bind() is tried).
+  auto [insecure_exit, insecure_text] =
+      run_cli({"node", "--port", "0", "--host", "192.0.2.1", "--insecure"});
+  CHECK(insecure_exit == exit_status::exited_with(1));
+  CHECK_MESSAGE(insecure_text.find("is not a loopback address") ==
+                    std::string::npos,
+                insecure_text);
+  CHECK_MESSAGE(insecure_text.find("cannot listen on 192.0.2.1") !=
+                    std::string::npos,
+                insecure_text);
   CHECK(is_loopback("127.0.0.1"));
   CHECK(is_loopback("127.1.2.3"));
   CHECK(is_loopback("localhost"));
