@@ -13,6 +13,7 @@
 #include "runtime/transport/tls_certificates.hpp"
 
 #include <caf/io/all.hpp>
+#include <filesystem>
 #include <malloc.h>
 #include <set>
 #include <thread>
@@ -108,8 +109,20 @@ runtime_core::start(const node_config& config) {
       return usable.error();
   std::unique_ptr<runtime_core> core{
       new runtime_core(options_of(config), &config)};
-  if (auto started = core->start_node(config); !started)
+  if (auto started = core->start_node(config); !started) {
+    // A secret generated for a node that never served helps nobody.
+    if (core->secret_generated_) {
+      std::error_code ignored;
+      std::filesystem::remove_all(
+          std::filesystem::path{core->secret_path_}.parent_path(), ignored);
+    }
     return started.error();
+  }
+  if (core->secret_generated_)
+    log().warn("no cluster secret given: generated one in {} (mode 0600); "
+               "start members with --secret-file {} (or "
+               "VARSYNC_SECRET_FILE={})",
+               core->secret_path_, core->secret_path_, core->secret_path_);
   return core;
 }
 
@@ -120,11 +133,7 @@ expected<void> runtime_core::start_node(const node_config& config) {
   if (!secret)
     return secret.error();
   secret_path_ = secret->path;
-  if (secret->generated)
-    log().warn("no cluster secret given: generated one in {} (mode 0600); "
-               "start members with --secret-file {} (or "
-               "VARSYNC_SECRET_FILE={})",
-               secret_path_, secret_path_, secret_path_);
+  secret_generated_ = secret->generated;
   link_.secret = secret->secret;
   link_.max_message = config.max_message;
   link_.tls = config.uses_tls();

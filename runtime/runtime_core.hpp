@@ -173,6 +173,9 @@ private:
   std::optional<std::uint64_t> bulk_threshold_;
   /// The secret file and how this node opens and bounds CAF connections.
   std::string secret_path_;
+  /// Whether this node generated the secret file (removed when starting
+  /// fails).
+  bool secret_generated_ = false;
   detail::link_settings link_;
   /// Refusals on CAF connections this node opened (oversized messages).
   std::shared_ptr<refusal_log> caf_refusals_ =

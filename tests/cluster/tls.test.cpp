@@ -150,8 +150,13 @@ TEST_CASE("misconfigured TLS and a non-loopback address without TLS are "
   // --insecure passes the check: the node goes on to bind, which fails
   // for an address this machine does not have (192.0.2.1, TEST-NET-1: no
   // packet is sent, only bind() is tried).
+  // Without a secret it generated one, and removes it as it fails.
+  auto scratch = certs.root / "tmp";
+  fs::create_directories(scratch);
   auto [insecure_exit, insecure_text] =
-      run_cli({"node", "--port", "0", "--host", "192.0.2.1", "--insecure"});
+      run_cli({"node", "--port", "0", "--host", "192.0.2.1", "--insecure"},
+              {{"VARSYNC_SECRET_FILE", ""}, {"TMPDIR", scratch.string()}});
+  CHECK(fs::is_empty(scratch));
   CHECK(insecure_exit == exit_status::exited_with(1));
   CHECK_MESSAGE(insecure_text.find("is not a loopback address") ==
                     std::string::npos,
