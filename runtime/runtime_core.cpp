@@ -306,6 +306,13 @@ runtime_core::~runtime_core() {
   groups_.clear();
   variables_.clear();
   system_.reset();
+  // A secret this node generated belongs to the cluster it seeded, which
+  // ends with it (a new seed generates a new one).
+  if (secret_generated_) {
+    std::error_code ignored;
+    std::filesystem::remove_all(
+        std::filesystem::path{secret_path_}.parent_path(), ignored);
+  }
 }
 
 std::optional<error>

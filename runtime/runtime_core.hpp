@@ -174,7 +174,7 @@ private:
   /// The secret file and how this node opens and bounds CAF connections.
   std::string secret_path_;
   /// Whether this node generated the secret file (removed when starting
-  /// fails).
+  /// fails or the node stops).
   bool secret_generated_ = false;
   detail::link_settings link_;
   /// Refusals on CAF connections this node opened (oversized messages).

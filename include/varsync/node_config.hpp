@@ -108,8 +108,9 @@ struct node_config {
   /// challenge-response on both ports; the secret never crosses the wire).
   /// Readable by its owner only (mode 0600). Empty: the path in
   /// `VARSYNC_SECRET_FILE`; a seed with neither generates a secret into a
-  /// new file and prints its path (`runtime::secret_file()`); a joining
-  /// node with neither fails with `unauthenticated`.
+  /// new file and prints its path (`runtime::secret_file()`; the file is
+  /// removed when that seed stops); a joining node with neither fails with
+  /// `unauthenticated`.
   std::string secret_file;
 
   /// The largest message (payload bytes) a peer may send this node, checked

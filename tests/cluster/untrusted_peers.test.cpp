@@ -145,6 +145,41 @@ TEST_CASE("a process without the cluster secret cannot join, read status or "
   check_clean_stop(seed);
 }
 
+TEST_CASE("a seed without a secret generates a private one, members join "
+          "with it, and it is removed when the seed stops") {
+  auto scratch = std::filesystem::temp_directory_path() /
+                 ("varsync-untrusted-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(scratch);
+  auto process = child_process::start(
+      cli(), {"node", "--port", "0", "--name", "seed"},
+      {{"VARSYNC_SECRET_FILE", ""}, {"TMPDIR", scratch.string()}});
+  REQUIRE(process);
+  auto line = process->wait_for_line("listening on ", 20s);
+  REQUIRE_MESSAGE(line, process->errors());
+  auto port = line->substr(line->rfind(':') + 1);
+  port = port.substr(0, port.find(' '));
+  // Its path is logged; the file is private.
+  REQUIRE(process->wait_for_errors("generated one in ", 10s));
+  std::vector<std::filesystem::path> made;
+  for (const auto& entry :
+       std::filesystem::recursive_directory_iterator{scratch})
+    if (entry.path().filename() == "cluster.secret")
+      made.push_back(entry.path());
+  REQUIRE(made.size() == 1);
+  CHECK(process->errors().find(made.front().string()) != std::string::npos);
+  CHECK((std::filesystem::status(made.front()).permissions() &
+         (std::filesystem::perms::group_all |
+          std::filesystem::perms::others_all)) == std::filesystem::perms::none);
+  auto [member, member_port] =
+      start_node({"--port", "0", "--name", "member", "--join",
+                  "127.0.0.1:" + port, "--secret-file", made.front().string()});
+  CHECK(member_port != 0);
+  check_clean_stop(member);
+  check_clean_stop(*process);
+  CHECK(std::filesystem::is_empty(scratch));
+  std::filesystem::remove_all(scratch);
+}
+
 TEST_CASE("hostile bytes on a node's port never reach BASP: huge headers, "
           "garbage, idle and slow peers are refused within the handshake "
           "deadline and memory stays bounded") {
