@@ -109,15 +109,10 @@ runtime_core::start(const node_config& config) {
       return usable.error();
   std::unique_ptr<runtime_core> core{
       new runtime_core(options_of(config), &config)};
-  if (auto started = core->start_node(config); !started) {
-    // A secret generated for a node that never served helps nobody.
-    if (core->secret_generated_) {
-      std::error_code ignored;
-      std::filesystem::remove_all(
-          std::filesystem::path{core->secret_path_}.parent_path(), ignored);
-    }
+  // On failure `core` is destroyed here, which removes a secret it
+  // generated.
+  if (auto started = core->start_node(config); !started)
     return started.error();
-  }
   if (core->secret_generated_)
     log().warn("no cluster secret given: generated one in {} (mode 0600); "
                "start members with --secret-file {} (or "
