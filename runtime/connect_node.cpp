@@ -77,6 +77,14 @@ attempt_result connect_once(caf::actor_system& system, const std::string& host,
                         "TLS handshake with " + where +
                             " failed: the node refused our certificate, or its "
                             "certificate is not signed by our CA"};
+            else if (err == caf::sec::disconnect_during_handshake)
+              // It accepted our secret, then dropped CAF's handshake.
+              result.value = error{
+                  errc::variable_unavailable,
+                  where + " closed the connection after the cluster "
+                          "handshake: if it runs TLS, pass --tls-cert, "
+                          "--tls-key and --tls-ca (else it is stopping or "
+                          "over its --max-connections)"};
             else
               result.value = error{errc::variable_unavailable,
                                    "cannot connect to " + where + ": " +

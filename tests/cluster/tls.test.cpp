@@ -96,6 +96,10 @@ TEST_CASE("a node signed by the cluster CA joins over TLS; rogue-CA, "
       CHECK_MESSAGE(text.find("TLS handshake with " + address + " failed") !=
                         std::string::npos,
                     text);
+    else
+      CHECK_MESSAGE(text.find("if it runs TLS, pass --tls-cert") !=
+                        std::string::npos,
+                    text);
   }
   CHECK_MESSAGE(seed.wait_for_errors("closed during the TLS handshake", 10s),
                 seed.errors());
