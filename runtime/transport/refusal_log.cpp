@@ -35,6 +35,7 @@ void refusal_log::operator()(const std::string& address,
     }
     suppressed = i->second.suppressed;
     i->second = entry{now, 0};
+    ++lines_;
   }
   if (suppressed == 0)
     log().warn("{}: refused {}: {}", where_, address, reason);
@@ -46,6 +47,16 @@ void refusal_log::operator()(const std::string& address,
 std::uint64_t refusal_log::total() const {
   std::lock_guard guard{mutex_};
   return total_;
+}
+
+std::uint64_t refusal_log::lines() const {
+  std::lock_guard guard{mutex_};
+  return lines_;
+}
+
+std::size_t refusal_log::remembered() const {
+  std::lock_guard guard{mutex_};
+  return entries_.size();
 }
 
 } // namespace varsync

@@ -31,6 +31,12 @@ public:
   /// Refusals seen (logged or not).
   std::uint64_t total() const;
 
+  /// Lines written.
+  std::uint64_t lines() const;
+
+  /// (address, reason) pairs remembered now (at most `max_entries`).
+  std::size_t remembered() const;
+
   static constexpr std::size_t max_entries = 1024;
 
 private:
@@ -43,6 +49,7 @@ private:
   mutable std::mutex mutex_;
   std::map<std::pair<std::string, std::string>, entry> entries_;
   std::uint64_t total_ = 0;
+  std::uint64_t lines_ = 0;
 };
 
 } // namespace varsync
