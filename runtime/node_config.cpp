@@ -417,6 +417,17 @@ expected<void> node_config::validate() const {
   return {};
 }
 
+expected<void> node_config::check_exposure() const {
+  if (uses_tls() || insecure || is_loopback(host))
+    return {};
+  return error{errc::invalid_argument,
+               "host " + wording::excerpt(host) +
+                   " is not a loopback address: without TLS (tls-cert, "
+                   "tls-key, tls-ca) anyone who can see the traffic can read "
+                   "and forge it; give TLS files, or --insecure to accept "
+                   "that"};
+}
+
 expected<node_config> load_node_config(const std::filesystem::path& file,
                                        node_config base) {
   if (auto applied = apply_config_file(file, base); !applied)

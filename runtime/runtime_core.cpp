@@ -93,13 +93,8 @@ expected<std::unique_ptr<runtime_core>>
 runtime_core::start(const node_config& config) {
   if (auto valid = config.validate(); !valid)
     return valid.error();
-  if (!config.uses_tls() && !config.insecure && !is_loopback(config.host))
-    return error{errc::invalid_argument,
-                 "host " + config.host +
-                     " is not a loopback address: without TLS (tls-cert, "
-                     "tls-key, tls-ca) anyone who can see the traffic can "
-                     "read and forge it; give TLS files, or --insecure to "
-                     "accept that"};
+  if (auto exposed = config.check_exposure(); !exposed)
+    return exposed.error();
   // Before the actor system exists: CAF's openssl module raises on files
   // it cannot load.
   if (config.uses_tls())

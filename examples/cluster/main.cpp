@@ -22,14 +22,17 @@
 // passes them the cluster secret the seed generated (--secret-file).
 // Run across machines (the seed first; it waits up to 2 minutes for the
 // nodes, and nodes retry joining until their --join-deadline), e.g. with
-// the seed on 10.0.0.1:
+// the seed at address SEED (each machine listens on its own address A):
 //   secret: openssl rand -hex 32 > cluster.secret; chmod 600 cluster.secret
 //           (copy it to every machine, keep it private)
-//   seed:   varsync_example_cluster driver --host 10.0.0.1 --port 7000
-//           --nodes 2 --secret-file cluster.secret [--epochs E]
-//   node 1: varsync_example_cluster node --host 10.0.0.2 --port 7001
-//           --join 10.0.0.1:7000 --name node-1 --secret-file cluster.secret
-//   node 2: the same with --host 10.0.0.3 --port 7002 --name node-2
+//   seed:   varsync_example_cluster driver --host SEED --port 7000
+//           --nodes 2 --secret-file cluster.secret TLS [--epochs E]
+//   node 1: varsync_example_cluster node --host A --port 7001
+//           --join SEED:7000 --name node-1 --secret-file cluster.secret TLS
+//   node 2: the same with its own --host and --name node-2
+// where TLS is --tls-cert, --tls-key and --tls-ca (`varsync certs`; see
+// README, Security), or --insecure on a private network you trust: a node
+// refuses a non-loopback address without one of them.
 // Without --secret-file the seed generates a secret and prints its path.
 // Only processes holding the secret can join or talk to a node.
 // A node runs until Ctrl-C (or SIGTERM). Every node_config flag is

@@ -168,6 +168,12 @@ struct node_config {
   /// `invalid_argument` naming the offending key.
   expected<void> validate() const;
 
+  /// Checks that the node may listen on `host`: a loopback address, or TLS
+  /// configured, or `insecure` set; `invalid_argument` saying so
+  /// otherwise. Resolves no name. (Separate from `validate`, which checks
+  /// a config's own consistency wherever it will run.)
+  expected<void> check_exposure() const;
+
   /// Every key `set` accepts, with a one-line help text, for `--help`.
   static std::vector<std::pair<std::string, std::string>> keys();
 };
