@@ -5,8 +5,7 @@
 namespace varsync {
 
 bulk_sink deliver_as_messages(caf::actor actor) {
-  return [actor = std::move(actor)](std::uint64_t connection,
-                                    bulk_frame frame) {
+  return [actor = std::move(actor)](const bulk_origin& from, bulk_frame frame) {
     switch (frame.kind) {
     case bulk_kind::ack:
       caf::anon_send(actor, bulk_ack_atom::value, frame.variable, frame.number,
@@ -24,10 +23,13 @@ bulk_sink deliver_as_messages(caf::actor actor) {
                      frame.tag, std::uint8_t{0}, std::string{});
       return;
     case bulk_kind::contribute:
-      caf::anon_send(actor, bulk_contribute_atom::value, connection,
-                     frame.reply_to, frame.index, frame.number, frame.code,
-                     std::move(frame.value), frame.timeout_ms, frame.tag);
+      caf::anon_send(actor, bulk_contribute_atom::value, from.connection,
+                     from.node, frame.reply_to, frame.index, frame.number,
+                     frame.code, std::move(frame.value), frame.timeout_ms,
+                     frame.tag);
       return;
+    case bulk_kind::hello:
+      return; // the plane's own business; never delivered
     }
     // The plane validated the kind before delivering; nothing else exists.
   };

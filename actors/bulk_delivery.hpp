@@ -4,8 +4,8 @@
 // transport (runtime/transport/bulk_plane.hpp moves frames and knows no
 // protocol) and the on_write protocol (actors/protocol.hpp). A frame that
 // names a registered actor arrives in its mailbox as:
-//   contribute -> (bulk_contribute_atom, connection, reply_to, index, step,
-//                  op byte, tensor, timeout_ms, tag)
+//   contribute -> (bulk_contribute_atom, connection, sending node,
+//                  reply_to, index, step, op byte, tensor, timeout_ms, tag)
 //   install    -> (install_atom, variable, version, tensor)
 //   ack        -> (bulk_ack_atom, variable, step, tag, errc byte, message)
 

@@ -70,6 +70,8 @@ caf::behavior replica_actor(replica_actor_type* self, std::size_t index,
             initial.bytes().size() >= *threshold;
         entry.bulk_host = std::move(bulk_host);
         entry.bulk_port = bulk_port;
+        entry.bulk_node =
+            variable_actor ? caf::to_string(variable_actor.node()) : "";
         entry.cache = store.find_cache(id);
         // The variable's clocks start where this replica is (its next push
         // is tagged with this clock).

@@ -53,6 +53,8 @@ struct attached_variable {
   bool use_bulk = false;
   std::string bulk_host;
   std::uint16_t bulk_port = 0;
+  /// The variable actor's node, as its bulk plane names itself in hellos.
+  std::string bulk_node;
   /// Tags the attempts: an answer ends only the attempt with its tag.
   std::uint64_t tag = 0;
   /// Set once the variable actor is gone (its node died or it stopped):

@@ -134,13 +134,20 @@ expected<void> runtime_core::start_node(const node_config& config) {
   if (seed_)
     directory_ =
         spawn_directory_actor(*system_, config.spread_variables, counters_);
-  // With TLS every tensor travels inside it: the bulk plane (plain TCP
-  // after the handshake) stays off.
-  if (config.bulk_threshold && !config.uses_tls()) {
+  // With TLS the bulk plane runs it too (the same files as BASP).
+  if (config.bulk_threshold) {
     bulk_limits limits;
     limits.handshake = config.handshake_deadline;
     limits.max_payload = config.max_message;
-    auto plane = bulk_plane::listen(config.host, link_.secret, limits);
+    bulk_identity identity;
+    identity.node_name = caf::to_string(system_->node());
+    if (config.uses_tls()) {
+      identity.tls_cert = config.tls_cert;
+      identity.tls_key = config.tls_key;
+      identity.tls_ca = config.tls_ca;
+    }
+    auto plane = bulk_plane::listen(config.host, link_.secret, limits,
+                                    std::move(identity));
     if (!plane)
       return plane.error();
     bulk_ = std::move(*plane);

@@ -132,8 +132,8 @@ struct node_config {
   /// certificate, PEM files (`varsync certs init DIR`, `varsync certs issue
   /// DIR NAME`). All three or none. Peers must present a certificate the
   /// same CA signed; others are refused during the TLS handshake. The
-  /// cluster secret is still proven first. With TLS the bulk plane is off
-  /// (every tensor travels inside TLS).
+  /// cluster secret is still proven first. The bulk plane runs the same
+  /// mutual TLS.
   std::string tls_cert;
   std::string tls_key;
   std::string tls_ca;

@@ -7,59 +7,51 @@
 // per process, copies a tensor into its send buffer, and copies it again
 // out of its receive buffer. For a 16 MiB step the node hosting a variable
 // actor spends most of the step doing that. On the bulk plane a tensor is
-// written from its own buffer (sendmsg) and read straight into the buffer
-// the receiving tensor adopts: one kernel copy per side, no user-space
-// copy, one reader and one writer thread per connection.
+// written from its own buffer and read straight into the buffer the
+// receiving tensor adopts: one kernel copy per side, no user-space copy.
 //
-// How it works. Every node listens on an extra port. Each connection
-// starts with the cluster handshake (auth_handshake.hpp, channel "bulk"):
-// the port is an auth_acceptor (one Asio thread for all handshakes, with
-// caps and a deadline), so an unauthenticated peer holds no thread and the
-// plane decodes nothing before the peer proved it holds the cluster
-// secret; the opening side sends nothing before the listener proved it
-// too. A replica that
+// How it works. Every node listens on an extra port, behind an
+// auth_acceptor (channel "bulk"): an unauthenticated peer holds a few
+// hundred bytes and no thread, and the plane decodes nothing before the
+// peer proved it holds the cluster secret; the opening side sends nothing
+// before the listener proved it too. With TLS configured, every connection
+// then runs mutual TLS (the cluster CA's certificates, as on the BASP
+// port). Each side's first frame is a hello naming its node, which binds
+// the connection to that node (bulk_connection.hpp). A replica that
 // contributes to a remote on_write variable opens (once per process and
-// peer) a connection to the variable's node and sends `contribute` frames.
-// Connections are symmetric: the variable actor answers on the connection
-// a contribution came in on (`reply`), so installs and acks need no address
-// of the replica's node, and an install and the ack that follows it arrive
-// in order (one writer thread per connection, one reader thread). The
-// reader validates each frame (magic, kind, dtype, rank, sizes against the
-// shape, at most `max_tensor_bytes`), looks up the target it names (only
-// targets registered with `add_target` can be named; a frame naming none
-// is read through a small buffer and dropped), reads the payload into a
-// fresh buffer and hands the frame to the target's sink. Direction rule:
-// a connection this node accepted carries only contributions, one it
-// opened only installs and acks, so a process that connects cannot hand
-// this node's replicas a value. A malformed frame closes its connection
-// (and is logged); the node keeps serving. Members' accepted connections
-// are capped (in total and per address); the acceptor survives running
-// out of descriptors; a connection's socket and threads are released as
-// soon as it ends (a reaper thread joins them).
+// peer node) a connection to the variable's node and sends `contribute`
+// frames; the variable actor answers on the connection a contribution
+// came in on (`reply`), so installs and acks need no address of the
+// replica's node, and an install and the ack that follows it arrive in
+// order. What a connection may carry: an accepted one only contributions,
+// an opened one only replies naming a replica and variable whose
+// contribution went out on it (a process that connects cannot hand this
+// node's replicas a value; a member cannot answer for a variable it was
+// not asked about). Every frame is validated (magic, kind, dtype, rank,
+// sizes against the shape and `max_payload`) and its target looked up
+// before its payload is allocated; a frame naming no target is read
+// through a small buffer and dropped. A malformed frame closes its
+// connection (and is logged, rate-limited); the node keeps serving.
 //
-// Small frames on an idle connection are written by the sending thread
-// itself (non-blocking); the rest by the connection's writer thread.
+// Threads: one Boost.Asio I/O thread runs every connection of the plane
+// (plus the acceptor's thread); no thread per connection. Members'
+// accepted connections are capped (in total and per address); a closed
+// connection's socket is released as soon as its last operation ends.
 //
 // The plane moves frames; it knows no protocol. What a frame means to an
 // actor (which CAF message it becomes) is the sink's business:
-// actors/bulk_delivery.hpp.
+// actors/bulk_delivery.hpp. Frame layout: bulk_wire.hpp.
 //
 // Failure model: the bulk plane carries data, not liveness. A node that
 // dies closes its connections (kill -9) or stops reading (SIGSTOP); the
 // actors learn about it from CAF's monitors as before, and a frame queued
 // for a dead connection is dropped. Senders fall back to CAF when `reply`
 // finds the connection gone.
-//
-// Frames (host byte order; every node of a cluster must share it):
-//   header, 72 bytes: magic "VSB1" u32, kind u8, dtype u8, rank u8, code u8,
-//     target u64, reply_to u64, variable u64, index u64, number u64,
-//     tag u64, timeout_ms i64, payload bytes u64
-//   rank dimensions as i64, then the payload.
 
 #include "runtime/transport/auth_acceptor.hpp"
+#include "runtime/transport/bulk_frame.hpp"
 #include "runtime/transport/cluster_secret.hpp"
 #include "varsync/error.hpp"
-#include "varsync/tensor.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -70,50 +62,8 @@
 
 namespace varsync {
 
-/// What a frame is.
-enum class bulk_kind : std::uint8_t {
-  /// A replica's on_write update: `code` is the op byte, `number` the step.
-  contribute = 1,
-  /// A published version for a replica: `number` is the version.
-  install = 2,
-  /// The outcome of a contribution: `code` is 0 or the errc, `number` the
-  /// step, `text` the error message.
-  ack = 3,
-  /// An install and the successful ack of the contribution it completes,
-  /// in one frame (one write and one read less per step): `number` is the
-  /// version, `index` the step, `tag` the attempt.
-  install_ack = 4,
-};
-
-/// One frame to send. Tensors are sent from their own buffer.
-struct bulk_frame {
-  bulk_kind kind = bulk_kind::ack;
-  std::uint8_t code = 0;
-  /// The actor id of the receiving actor at the receiving node.
-  std::uint64_t target = 0;
-  /// contribute: the actor id of the sending replica actor (for replies).
-  std::uint64_t reply_to = 0;
-  std::uint64_t variable = 0;
-  /// contribute: the replica index; install_ack: the step.
-  std::uint64_t index = 0;
-  /// contribute, ack: the step; install: the version.
-  std::uint64_t number = 0;
-  /// contribute, ack, install_ack: the attempt a reply answers.
-  std::uint64_t tag = 0;
-  std::int64_t timeout_ms = 0;
-  /// contribute, install, install_ack.
-  tensor value;
-  /// ack: the error message.
-  std::string text;
-};
-
-/// Takes the frames that name one target. Called on the reader thread of
-/// the connection the frame came in on (`connection`: pass it to
-/// `bulk_plane::reply` to answer on the same connection); must not block.
-using bulk_sink = std::function<void(std::uint64_t connection, bulk_frame)>;
-
-/// Deadlines that keep a peer from holding a connection (and its reader
-/// thread) with silence or a trickle of bytes. A connection between frames
+/// Deadlines that keep a peer from holding a connection with silence or a
+/// trickle of bytes. A connection between frames
 /// may stay idle as long as it likes (the caps bound how many there are).
 struct bulk_limits {
   /// An accepted connection's first frame must arrive whole within this
@@ -143,19 +93,40 @@ struct bulk_counters {
   std::atomic<std::uint64_t> connections_refused{0};
 };
 
+/// Who a node is on the bulk plane.
+struct bulk_identity {
+  /// This node's name, sent in the hello of every connection (the runtime
+  /// uses CAF's node id). Empty: "bulk@HOST:PORT".
+  std::string node_name;
+  /// PEM files for mutual TLS on every connection (all three or none):
+  /// this node's certificate and key, and the cluster CA.
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_ca;
+};
+
+/// Where to send a frame: a peer's bulk plane and the node expected there.
+struct bulk_address {
+  std::string host;
+  std::uint16_t port = 0;
+  /// The node whose hello the listener must send (empty: any member).
+  std::string node;
+};
+
 /// One node's bulk plane: a listening socket, the connections to and from
-/// peers and their threads. Thread-safe; every member may be called from
-/// any thread (typically actor handlers). Never blocks on the network
-/// except `listen` (binding) and `stop` (joining threads).
+/// peers and the thread serving them. Thread-safe; every member may be
+/// called from any thread (typically actor handlers). Never blocks on the
+/// network except `listen` (binding) and `stop` (joining threads).
 class bulk_plane {
 public:
   /// Listens on `host` at a free port; every connection proves and checks
-  /// `secret` first. Blocks while binding; `unauthenticated` without a
-  /// secret.
+  /// `secret` first (and runs mutual TLS when `identity` names TLS files).
+  /// Blocks while binding; `unauthenticated` without a secret,
+  /// `invalid_argument` when the TLS files cannot be loaded.
   static expected<std::shared_ptr<bulk_plane>>
   listen(const std::string& host,
          std::shared_ptr<const auth::cluster_secret> secret,
-         bulk_limits limits = {});
+         bulk_limits limits = {}, bulk_identity identity = {});
 
   /// Stops (see `stop`).
   ~bulk_plane();
@@ -177,18 +148,26 @@ public:
   /// Frames naming `id` are dropped from now on.
   void remove_target(std::uint64_t id);
 
-  /// Queues `frame` for the node listening at `host:port`, opening a
-  /// connection first when there is none. Returns at once; a frame that
-  /// cannot be delivered (connection refused or lost) is dropped.
-  void send(const std::string& host, std::uint16_t port, bulk_frame frame);
+  /// Queues `frame` for the node listening at `to`, opening a connection
+  /// first when there is none (frames wait until both hellos passed).
+  /// Returns at once; a frame that cannot be delivered (connection refused
+  /// or lost, another node there) is dropped.
+  void send(const bulk_address& to, bulk_frame frame);
+
+  /// This node's name in hellos.
+  const std::string& node_name() const noexcept;
+
+  /// Whether connections run TLS.
+  bool uses_tls() const noexcept;
 
   /// Queues `frame` on the connection `connection` (from a delivered
   /// contribute). False when that connection is closed: send it some
   /// other way.
   bool reply(std::uint64_t connection, bulk_frame frame);
 
-  /// Closes every connection and the listening socket and joins all
-  /// threads; queued frames are dropped. Blocks until done. Idempotent.
+  /// Closes every connection and the listening socket and joins the
+  /// threads; queued frames are dropped and no sink runs after it returns.
+  /// Blocks until done. Idempotent.
   void stop();
 
   /// This plane's counters.

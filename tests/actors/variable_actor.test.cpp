@@ -289,20 +289,31 @@ TEST_CASE("a contributor's short deadline holds while a longer one of the "
     CHECK(store->find(5)->load()->value == tensor(4.0));
 }
 
-TEST_CASE("a bulk contribution is refused unless the named replica sent it; "
-          "a refused one takes no replica's place in the step") {
+TEST_CASE("a bulk contribution is refused unless the named replica sent it "
+          "from its own node; a refused one takes no replica's place in the "
+          "step") {
   auto plane = bulk_plane::listen("127.0.0.1", test::test_secret());
   REQUIRE(plane);
   cluster c{2, synchronization::on_write, aggregation::sum, tensor(1.0),
             *plane};
   caf::scoped_actor attacker{*c.system};
-  // Step 0 for replica 0, from an actor that is not replica 0 (as a forged
-  // frame on the bulk plane would arrive), on a connection that does not
-  // exist: refused before it counts.
-  attacker->send(c.variable, bulk_contribute_atom::value, std::uint64_t{999},
-                 std::uint64_t{attacker->id()}, std::uint64_t{0},
-                 std::uint64_t{0}, to_wire(update_op::add), tensor(-1e6),
-                 std::int64_t{5000}, std::uint64_t{1});
+  auto this_node = caf::to_string(c.system->node());
+  SUBCASE("from an actor that is not the named replica") {
+    // Step 0 for replica 0, from an actor that is not replica 0 (as a
+    // forged frame on the bulk plane would arrive), on a connection that
+    // does not exist: refused before it counts.
+    attacker->send(c.variable, bulk_contribute_atom::value, std::uint64_t{999},
+                   this_node, std::uint64_t{attacker->id()}, std::uint64_t{0},
+                   std::uint64_t{0}, to_wire(update_op::add), tensor(-1e6),
+                   std::int64_t{5000}, std::uint64_t{1});
+  }
+  SUBCASE("naming the replica's actor, from a connection of another node") {
+    attacker->send(c.variable, bulk_contribute_atom::value, std::uint64_t{999},
+                   std::string{"another-node"},
+                   std::uint64_t{c.replicas[0].id()}, std::uint64_t{0},
+                   std::uint64_t{0}, to_wire(update_op::add), tensor(-1e6),
+                   std::int64_t{5000}, std::uint64_t{1});
+  }
   // The real step 0 completes with both real contributions.
   for (auto& result : c.update_all(update_op::add, {tensor(2.0), tensor(3.0)}))
     CHECK(result);

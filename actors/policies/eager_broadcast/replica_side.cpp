@@ -58,8 +58,9 @@ void send_next_update(replica_actor_type* self, variable_id id) {
       frame.tag = tag;
       frame.timeout_ms = static_cast<std::int64_t>(remaining.count());
       frame.value = std::move(update.operand);
-      self->state.bulk->send(entry.bulk_host, entry.bulk_port,
-                             std::move(frame));
+      self->state.bulk->send(
+          bulk_address{entry.bulk_host, entry.bulk_port, entry.bulk_node},
+          std::move(frame));
       continue;
     }
     // No CAF timeout: the alarm above guards the attempt (a CAF timeout

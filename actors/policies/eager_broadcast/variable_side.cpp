@@ -47,6 +47,11 @@ caf::behavior eager_broadcast_variable_side(variable_actor_type* self) {
   // Bulk routes of the replicas that contribute on the bulk plane.
   auto routes = std::make_shared<std::vector<std::optional<bulk_route>>>(
       spec.replicas.size());
+  // Each replica's node as bulk planes name themselves (CAF's node id):
+  // a bulk contribution for a replica must come from its node.
+  auto replica_nodes = std::make_shared<std::vector<std::string>>();
+  for (const auto& replica : spec.replicas)
+    replica_nodes->push_back(caf::to_string(replica.node()));
   // Answers contributor `who` (replica `index`, `step`) with `outcome`
   // (nullopt: the step was published). A bulk ack follows the installs on
   // the same connection; when that connection is gone the answer goes
@@ -186,20 +191,22 @@ caf::behavior eager_broadcast_variable_side(variable_actor_type* self) {
                    operand, timeout_ms);
         return promise;
       },
-      [self, contribute, routes](bulk_contribute_atom, std::uint64_t connection,
-                                 std::uint64_t reply_to, std::uint64_t replica,
-                                 std::uint64_t step, std::uint8_t op_byte,
-                                 tensor& operand, std::int64_t timeout_ms,
-                                 std::uint64_t tag) {
+      [self, contribute, routes, replica_nodes](
+          bulk_contribute_atom, std::uint64_t connection,
+          const std::string& node, std::uint64_t reply_to,
+          std::uint64_t replica, std::uint64_t step, std::uint8_t op_byte,
+          tensor& operand, std::int64_t timeout_ms, std::uint64_t tag) {
         bulk_route route{connection, reply_to};
         contributor who{{}, route, tag, {}};
-        // Only the replica's own actor contributes for it, and its route is
-        // recorded only once the state machine accepted the contribution: a
-        // frame with a bogus step or sender never redirects its installs.
+        // Only the replica's own actor contributes for it, from its own
+        // node, and its route is recorded only once the state machine
+        // accepted the contribution: a frame with a bogus step or sender
+        // never redirects its installs.
         const auto& replicas = self->state.spec.replicas;
         if (!self->state.spec.bulk)
           return; // no bulk plane here: no frame can have come from one
-        if (replica >= replicas.size() || replicas[replica].id() != reply_to) {
+        if (replica >= replicas.size() || replicas[replica].id() != reply_to ||
+            (*replica_nodes)[replica] != node) {
           // Told on the sender's connection only: never through the named
           // replica, whose own attempt the refusal must not touch.
           bulk_frame refusal;
@@ -212,7 +219,7 @@ caf::behavior eager_broadcast_variable_side(variable_actor_type* self) {
           refusal.text = "variable '" + self->state.spec.name +
                          "': a bulk contribution names replica " +
                          std::to_string(replica) +
-                         ", which is not the sender's";
+                         ", which is not the sender's (or not on its node)";
           self->state.spec.bulk->reply(connection, std::move(refusal));
           return;
         }

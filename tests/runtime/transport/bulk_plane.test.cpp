@@ -9,6 +9,7 @@
 #include "actors/bulk_delivery.hpp"
 #include "actors/protocol.hpp"
 #include "runtime/transport/auth_socket.hpp"
+#include "runtime/transport/tls_certificates.hpp"
 #include "tests/support/test_secret.hpp"
 
 #include <arpa/inet.h>
@@ -76,10 +77,60 @@ struct raw_client {
                                   "the plane");
   }
 
-  /// Runs the cluster handshake with the test's secret; it must succeed.
-  void prove() {
+  /// Runs the cluster handshake with the test's secret (it must succeed),
+  /// then sends a hello naming `node` and reads the plane's hello.
+  void prove(const std::string& node = "test-client") {
     auto proven = try_prove(*test::test_secret());
     REQUIRE_MESSAGE(proven, (proven ? "" : proven.error().to_string()));
+    hello(node);
+    CHECK_FALSE(read_hello().empty());
+  }
+
+  /// Sends a hello naming `node` and reads the plane's; false when the
+  /// plane closed the connection instead.
+  bool try_hello(const std::string& node) {
+    raw_header head;
+    head.kind = 5; // hello
+    head.payload = node.size();
+    std::string frame(reinterpret_cast<const char*>(&head), sizeof(head));
+    frame += node;
+    return ::send(fd, frame.data(), frame.size(), MSG_NOSIGNAL) ==
+               static_cast<ssize_t>(frame.size()) &&
+           !read_hello().empty();
+  }
+
+  /// Sends a hello frame naming `node`.
+  void hello(const std::string& node) {
+    raw_header head;
+    head.kind = 5; // hello
+    head.payload = node.size();
+    write(&head, sizeof(head));
+    write(node.data(), node.size());
+  }
+
+  /// Reads one whole frame's header and payload: the node name of a
+  /// hello (empty when something else or nothing came).
+  std::string read_hello() {
+    raw_header head;
+    if (!read_exactly(&head, sizeof(head)) || head.kind != 5 ||
+        head.payload > 255)
+      return {};
+    std::string name(head.payload, '\0');
+    if (!read_exactly(name.data(), name.size()))
+      return {};
+    return name;
+  }
+
+  bool read_exactly(void* data, std::size_t size) {
+    auto* at = static_cast<char*>(data);
+    while (size > 0) {
+      auto got = ::recv(fd, at, size, 0);
+      if (got <= 0)
+        return false;
+      at += got;
+      size -= static_cast<std::size_t>(got);
+    }
+    return true;
   }
 
   /// Wraps a socket connected elsewhere (closed with this client).
@@ -120,6 +171,15 @@ struct raw_client {
   }
 };
 
+/// The number of threads this process runs.
+std::size_t running_threads() {
+  std::size_t count = 0;
+  for ([[maybe_unused]] const auto& entry :
+       std::filesystem::directory_iterator{"/proc/self/task"})
+    ++count;
+  return count;
+}
+
 /// The number of file descriptors this process has open.
 std::size_t open_descriptors() {
   std::size_t count = 0;
@@ -159,9 +219,9 @@ receive_contribution(caf::scoped_actor& self,
                      std::chrono::milliseconds timeout = 5s) {
   std::optional<std::pair<std::uint64_t, std::vector<float>>> result;
   self->receive(
-      [&](bulk_contribute_atom, std::uint64_t, std::uint64_t, std::uint64_t,
-          std::uint64_t step, std::uint8_t, tensor& value, std::int64_t,
-          std::uint64_t) {
+      [&](bulk_contribute_atom, std::uint64_t, const std::string&,
+          std::uint64_t, std::uint64_t, std::uint64_t step, std::uint8_t,
+          tensor& value, std::int64_t, std::uint64_t) {
         auto values = value.values<float>();
         result.emplace(step, std::vector<float>(values.begin(), values.end()));
       },
@@ -204,13 +264,15 @@ TEST_CASE_FIXTURE(fixture, "a contribution reaches the named actor with its "
   frame.timeout_ms = 1234;
   frame.value = *tensor::from_values<float>(std::vector<float>{1, 2, 3, 4},
                                             shape_type{2, 2});
-  a->send(b->host(), b->port(), frame);
+  a->send({b->host(), b->port(), b->node_name()}, frame);
   std::optional<std::uint64_t> connection;
   variable->receive(
-      [&](bulk_contribute_atom, std::uint64_t via, std::uint64_t reply_to,
-          std::uint64_t index, std::uint64_t step, std::uint8_t op,
-          tensor& value, std::int64_t timeout_ms, std::uint64_t tag) {
+      [&](bulk_contribute_atom, std::uint64_t via, const std::string& node,
+          std::uint64_t reply_to, std::uint64_t index, std::uint64_t step,
+          std::uint8_t op, tensor& value, std::int64_t timeout_ms,
+          std::uint64_t tag) {
         connection = via;
+        CHECK(node == a->node_name());
         CHECK(reply_to == replica->id());
         CHECK(index == 3);
         CHECK(step == 11);
@@ -370,8 +432,8 @@ TEST_CASE_FIXTURE(fixture, "a peer without the cluster secret is refused "
   CHECK(b->gate_counters().unauthenticated.load() == 1);
   CHECK(b->counters().frames_received.load() == 0);
   target->receive(
-      [](bulk_contribute_atom, std::uint64_t, std::uint64_t, std::uint64_t,
-         std::uint64_t, std::uint8_t, tensor&, std::int64_t,
+      [](bulk_contribute_atom, std::uint64_t, const std::string&, std::uint64_t,
+         std::uint64_t, std::uint64_t, std::uint8_t, tensor&, std::int64_t,
          std::uint64_t) { FAIL("an unauthenticated frame was delivered"); },
       caf::after(0ms) >> [] {});
   // Members are still served.
@@ -434,9 +496,9 @@ TEST_CASE_FIXTURE(fixture, "a frame naming no registered actor is dropped "
   REQUIRE(seen);
   CHECK(seen->first == 5);
   CHECK(b->counters().frames_rejected.load() == 3);
-  target->receive([](bulk_contribute_atom, std::uint64_t, std::uint64_t,
-                     std::uint64_t, std::uint64_t, std::uint8_t, tensor&,
-                     std::int64_t,
+  target->receive([](bulk_contribute_atom, std::uint64_t, const std::string&,
+                     std::uint64_t, std::uint64_t, std::uint64_t, std::uint8_t,
+                     tensor&, std::int64_t,
                      std::uint64_t) { FAIL("a removed target got a frame"); },
                   caf::after(std::chrono::milliseconds{0}) >> [] {});
 }
@@ -448,7 +510,7 @@ TEST_CASE_FIXTURE(fixture, "sending to a port nobody listens on drops the "
   bulk_frame frame;
   frame.kind = bulk_kind::install;
   frame.value = tensor{1.0f};
-  a->send("127.0.0.1", 1, frame);
+  a->send({"127.0.0.1", 1, {}}, frame);
   CHECK_FALSE(b->reply(424242, frame));
   // Stopping is idempotent and refuses further replies.
   b->stop();
@@ -463,16 +525,18 @@ TEST_CASE_FIXTURE(fixture, "small frames written by the sender and large "
   caf::scoped_actor replica{*system};
   add_bulk_target(*b, caf::actor_cast<caf::actor>(variable));
   add_bulk_target(*a, caf::actor_cast<caf::actor>(replica));
-  bulk_frame hello;
-  hello.kind = bulk_kind::contribute;
-  hello.target = variable->id();
-  hello.reply_to = replica->id();
-  hello.value = tensor{1.0f};
-  a->send(b->host(), b->port(), hello);
+  bulk_frame first;
+  first.kind = bulk_kind::contribute;
+  first.target = variable->id();
+  first.reply_to = replica->id();
+  first.variable = 7; // replies may name only (replica, 7)
+  first.value = tensor{1.0f};
+  a->send({b->host(), b->port(), b->node_name()}, first);
   std::optional<std::uint64_t> connection;
-  variable->receive([&](bulk_contribute_atom, std::uint64_t via, std::uint64_t,
-                        std::uint64_t, std::uint64_t, std::uint8_t, tensor&,
-                        std::int64_t, std::uint64_t) { connection = via; },
+  variable->receive([&](bulk_contribute_atom, std::uint64_t via,
+                        const std::string&, std::uint64_t, std::uint64_t,
+                        std::uint64_t, std::uint8_t, tensor&, std::int64_t,
+                        std::uint64_t) { connection = via; },
                     caf::after(5s) >> [] { FAIL("no contribution arrived"); });
   REQUIRE(connection);
   // 1 MiB frames exceed the inline limit: they go to the writer thread
@@ -560,11 +624,11 @@ TEST_CASE_FIXTURE(fixture, "a process that connects cannot hand a node's "
   REQUIRE(::listen(listener, 1) == 0);
   socklen_t length = sizeof(address);
   ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
-  bulk_frame hello;
-  hello.kind = bulk_kind::contribute;
-  hello.target = 1;
-  hello.value = tensor{1.0f};
-  b->send("127.0.0.1", ntohs(address.sin_port), hello);
+  bulk_frame first;
+  first.kind = bulk_kind::contribute;
+  first.target = 1;
+  first.value = tensor{1.0f};
+  b->send({"127.0.0.1", ntohs(address.sin_port), {}}, first);
   int peer = ::accept(listener, nullptr, nullptr);
   REQUIRE(peer >= 0);
   raw_client back{raw_client::adopt_tag{}, peer};
@@ -573,6 +637,8 @@ TEST_CASE_FIXTURE(fixture, "a process that connects cannot hand a node's "
   REQUIRE(auth::check_membership(
       peer, *test::test_secret(), auth::channel::bulk,
       std::chrono::steady_clock::now() + 5s, "the plane"));
+  CHECK(back.read_hello() == b->node_name());
+  back.hello("stand-in");
   back.frame(replica->id(), {2.0f}, 1); // a contribution
   // The plane closes its own connection: reads see the hello, then EOF.
   std::vector<char> sink(4096);
@@ -632,7 +698,7 @@ TEST_CASE_FIXTURE(fixture, "out of descriptors, the plane backs off and "
 }
 
 TEST_CASE("connections over the per-address cap are closed at accept; the "
-          "plane keeps serving") {
+          "plane keeps serving; connections cost no threads") {
   // Idle connections must outlive the test's setup on a loaded machine:
   // a first-frame deadline far beyond it (the default 5 s closed some in
   // CI before the last ones connected, so they were not over the cap).
@@ -647,10 +713,19 @@ TEST_CASE("connections over the per-address cap are closed at accept; the "
   caf::scoped_actor target{system};
   add_bulk_target(*b, caf::actor_cast<caf::actor>(target));
   std::vector<std::unique_ptr<raw_client>> idle;
+  auto threads_before = running_threads();
   // 128 accepted connections from one address at most: the 129th and
   // 130th are closed by the plane.
-  for (int i = 0; i < 130; ++i)
+  for (int i = 0; i < 128; ++i)
     idle.push_back(std::make_unique<raw_client>(b->port()));
+  // One I/O thread serves them all (it was two threads per connection).
+  CHECK(running_threads() <= threads_before + 2);
+  for (int i = 0; i < 2; ++i) {
+    // These pass the handshake, then the plane closes them.
+    idle.push_back(
+        std::make_unique<raw_client>(b->port(), /*authenticate=*/false));
+    CHECK(idle.back()->try_prove(*test::test_secret()));
+  }
   CHECK(idle.back()->closed_by_peer());
   CHECK(b->counters().connections_refused.load() >= 2);
   // Once idle ones go, new connections are served again (the plane
@@ -659,7 +734,10 @@ TEST_CASE("connections over the per-address cap are closed at accept; the "
   auto give_up = std::chrono::steady_clock::now() + 10s;
   std::optional<std::pair<std::uint64_t, std::vector<float>>> got;
   while (!got && std::chrono::steady_clock::now() < give_up) {
-    raw_client client{b->port()};
+    raw_client client{b->port(), /*authenticate=*/false};
+    if (!client.try_prove(*test::test_secret()) ||
+        !client.try_hello("test-client"))
+      continue; // still over the cap: closed after the handshake
     client.frame(target->id(), {9.0f}, 9);
     got = receive_contribution(target, 500ms);
   }
@@ -723,4 +801,234 @@ TEST_CASE("a silent or trickling peer is closed at its deadline; a "
     CHECK(b.counters().frames_rejected.load() == 0);
   }
   b.stop();
+}
+
+namespace {
+
+/// A listener standing in for a peer's bulk plane: accepts one connection
+/// and runs the listening side of the cluster handshake on it.
+struct stand_in_peer {
+  int listener = -1;
+  std::uint16_t port = 0;
+  std::optional<raw_client> peer;
+
+  stand_in_peer() {
+    listener = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    ::inet_pton(AF_INET, "127.0.0.1", &address.sin_addr);
+    REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&address),
+                   sizeof(address)) == 0);
+    REQUIRE(::listen(listener, 1) == 0);
+    socklen_t length = sizeof(address);
+    ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
+    port = ntohs(address.sin_port);
+  }
+
+  ~stand_in_peer() { ::close(listener); }
+
+  /// Accepts the plane's connection and checks its proof.
+  raw_client& accept() {
+    int fd = ::accept(listener, nullptr, nullptr);
+    REQUIRE(fd >= 0);
+    peer.emplace(raw_client::adopt_tag{}, fd);
+    timeval limit{5, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
+    REQUIRE(auth::check_membership(
+        fd, *test::test_secret(), auth::channel::bulk,
+        std::chrono::steady_clock::now() + 5s, "the plane"));
+    return *peer;
+  }
+};
+
+/// A contribution for `variable` from replica actor `replica`.
+bulk_frame contribution(std::uint64_t target, std::uint64_t replica,
+                        std::uint64_t variable) {
+  bulk_frame frame;
+  frame.kind = bulk_kind::contribute;
+  frame.target = target;
+  frame.reply_to = replica;
+  frame.variable = variable;
+  frame.value = tensor{1.0f};
+  return frame;
+}
+
+} // namespace
+
+TEST_CASE_FIXTURE(fixture, "an accepted connection's first frame must be a "
+                           "hello naming its node") {
+  caf::scoped_actor target{*system};
+  add_bulk_target(*b, caf::actor_cast<caf::actor>(target));
+  SUBCASE("a contribution first") {
+    raw_client client{b->port(), /*authenticate=*/false};
+    REQUIRE(client.try_prove(*test::test_secret()));
+    client.frame(target->id(), {1.0f}, 1);
+    CHECK(client.closed_by_peer());
+  }
+  SUBCASE("a hello whose name is not printable") {
+    raw_client client{b->port(), /*authenticate=*/false};
+    REQUIRE(client.try_prove(*test::test_secret()));
+    client.hello(std::string{"node\x01\n"});
+    CHECK(client.closed_by_peer());
+  }
+  SUBCASE("a second hello") {
+    raw_client client{b->port()};
+    client.hello("again");
+    CHECK(client.closed_by_peer());
+  }
+  CHECK(b->counters().frames_rejected.load() == 1);
+  CHECK(receive_contribution(target, 0ms) == std::nullopt);
+}
+
+TEST_CASE_FIXTURE(fixture, "a connection this node opens is bound to the "
+                           "node it meant to reach; replies on it may name "
+                           "only what was contributed on it") {
+  caf::scoped_actor replica{*system};
+  add_bulk_target(*b, caf::actor_cast<caf::actor>(replica));
+  stand_in_peer stand_in;
+  b->send({"127.0.0.1", stand_in.port, "expected-node"},
+          contribution(1, replica->id(), 7));
+  auto& peer = stand_in.accept();
+  CHECK(peer.read_hello() == b->node_name());
+  SUBCASE("another node answers: the plane drops the connection unwritten") {
+    peer.hello("someone-else");
+    // EOF before any frame: the contribution never went out.
+    raw_header head;
+    CHECK_FALSE(peer.read_exactly(&head, sizeof(head)));
+    CHECK(b->counters().frames_rejected.load() == 1);
+    CHECK(b->counters().frames_sent.load() == 0);
+  }
+  SUBCASE("the expected node answers: the contribution goes out; an install "
+          "for it is delivered, one for another variable closes the "
+          "connection") {
+    peer.hello("expected-node");
+    raw_header head;
+    REQUIRE(peer.read_exactly(&head, sizeof(head)));
+    CHECK(head.kind == 1);
+    CHECK(head.reply_to == replica->id());
+    CHECK(head.variable == 7);
+    std::vector<std::byte> rest(head.payload + head.rank * 8);
+    REQUIRE(peer.read_exactly(rest.data(), rest.size()));
+    raw_header install;
+    install.kind = 2;
+    install.target = replica->id();
+    install.variable = 7;
+    install.number = 3;
+    install.rank = 0;
+    install.payload = sizeof(float);
+    float value = 4.0f;
+    peer.write(&install, sizeof(install));
+    peer.write(&value, sizeof(value));
+    auto got = receive_install(replica);
+    REQUIRE(got);
+    CHECK(got->first == 3);
+    install.variable = 8; // nothing of variable 8 went out on it
+    peer.write(&install, sizeof(install));
+    peer.write(&value, sizeof(value));
+    CHECK(peer.closed_by_peer());
+    CHECK(b->counters().frames_rejected.load() == 1);
+    replica->receive(
+        [](install_atom, variable_id, std::uint64_t, tensor&) {
+          FAIL("an install for another variable was delivered");
+        },
+        caf::after(std::chrono::milliseconds{0}) >> [] {});
+  }
+}
+
+namespace {
+
+/// A directory with a cluster CA and node certificates, removed with it.
+struct certificate_directory {
+  std::filesystem::path path;
+
+  explicit certificate_directory(const std::string& tag,
+                                 std::initializer_list<const char*> nodes) {
+    path = std::filesystem::temp_directory_path() /
+           ("varsync-bulk-tls-" + tag + "-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(path);
+    REQUIRE(tls::create_cluster_ca(path.string()));
+    for (const auto* node : nodes)
+      REQUIRE(tls::issue_node_certificate(path.string(), node));
+  }
+
+  ~certificate_directory() { std::filesystem::remove_all(path); }
+
+  bulk_identity identity(const std::string& node) const {
+    bulk_identity result;
+    result.node_name = node;
+    result.tls_cert = (path / (node + ".pem")).string();
+    result.tls_key = (path / (node + ".key")).string();
+    result.tls_ca = (path / "ca.pem").string();
+    return result;
+  }
+};
+
+} // namespace
+
+TEST_CASE("with TLS, frames travel between nodes of one CA; a peer of "
+          "another CA or without TLS is refused") {
+  caf::actor_system_config config;
+  caf::actor_system system{config};
+  certificate_directory cluster{"cluster", {"a", "b"}};
+  certificate_directory rogue{"rogue", {"r"}};
+  auto listen = [](const bulk_identity& identity) {
+    auto plane =
+        bulk_plane::listen("127.0.0.1", test::test_secret(), {}, identity);
+    REQUIRE_MESSAGE(plane, (plane ? "" : plane.error().to_string()));
+    CHECK((*plane)->uses_tls());
+    return *plane;
+  };
+  auto b = listen(cluster.identity("b"));
+  caf::scoped_actor variable{system};
+  add_bulk_target(*b, caf::actor_cast<caf::actor>(variable));
+  SUBCASE("a node of the same CA: a 1 MiB contribution and its install") {
+    auto a = listen(cluster.identity("a"));
+    caf::scoped_actor replica{system};
+    add_bulk_target(*a, caf::actor_cast<caf::actor>(replica));
+    auto frame = contribution(variable->id(), replica->id(), 7);
+    std::vector<float> values(256 * 1024, 2.5f);
+    frame.value = *tensor::from_values<float>(values, shape_type{256, 1024});
+    a->send({b->host(), b->port(), "b"}, frame);
+    std::optional<std::uint64_t> connection;
+    variable->receive(
+        [&](bulk_contribute_atom, std::uint64_t via, const std::string& node,
+            std::uint64_t, std::uint64_t, std::uint64_t, std::uint8_t,
+            tensor& value, std::int64_t, std::uint64_t) {
+          connection = via;
+          CHECK(node == "a");
+          CHECK(value == frame.value);
+        },
+        caf::after(10s) >> [] { FAIL("no contribution arrived over TLS"); });
+    REQUIRE(connection);
+    bulk_frame install;
+    install.kind = bulk_kind::install;
+    install.target = replica->id();
+    install.variable = 7;
+    install.number = 1;
+    install.value = tensor{3.0f};
+    REQUIRE(b->reply(*connection, install));
+    auto got = receive_install(replica);
+    REQUIRE(got);
+    CHECK(got->second == std::vector<float>{3.0f});
+    a->stop();
+  }
+  SUBCASE("a node of another CA") {
+    auto r = listen(rogue.identity("r"));
+    r->send({b->host(), b->port(), "b"}, contribution(variable->id(), 1, 7));
+    auto give_up = std::chrono::steady_clock::now() + 10s;
+    while (b->counters().frames_rejected.load() == 0 &&
+           std::chrono::steady_clock::now() < give_up)
+      std::this_thread::yield();
+    CHECK(b->counters().frames_rejected.load() == 1);
+    CHECK(receive_contribution(variable, 0ms) == std::nullopt);
+    r->stop();
+  }
+  SUBCASE("a member that proves the secret but speaks plain TCP") {
+    raw_client plain{b->port(), /*authenticate=*/false};
+    REQUIRE(plain.try_prove(*test::test_secret()));
+    plain.hello("plain"); // where the TLS client hello belongs
+    CHECK(plain.closed_by_peer());
+    CHECK(receive_contribution(variable, 0ms) == std::nullopt);
+  }
+  b->stop();
 }

@@ -1,0 +1,86 @@
+#include "runtime/transport/bulk_wire.hpp"
+
+#include "runtime/core/wire.hpp"
+
+#include <cstring>
+
+namespace varsync::bulk_wire {
+
+bool carries_text(bulk_kind kind) noexcept {
+  return kind == bulk_kind::ack || kind == bulk_kind::hello;
+}
+
+std::vector<std::byte> encode_head(const bulk_frame& frame) {
+  header head;
+  head.kind = static_cast<std::uint8_t>(frame.kind);
+  head.code = frame.code;
+  head.target = frame.target;
+  head.reply_to = frame.reply_to;
+  head.variable = frame.variable;
+  head.index = frame.index;
+  head.number = frame.number;
+  head.tag = frame.tag;
+  head.timeout_ms = frame.timeout_ms;
+  std::size_t rank = 0;
+  if (carries_text(frame.kind)) {
+    head.payload = frame.text.size();
+  } else {
+    head.type = static_cast<std::uint8_t>(frame.value.type());
+    rank = frame.value.shape().size();
+    head.rank = static_cast<std::uint8_t>(rank);
+    head.payload = frame.value.bytes().size();
+  }
+  std::vector<std::byte> result(header_size + rank * sizeof(std::int64_t));
+  std::memcpy(result.data(), &head, header_size);
+  if (rank > 0)
+    std::memcpy(result.data() + header_size, frame.value.shape().data(),
+                rank * sizeof(std::int64_t));
+  return result;
+}
+
+std::size_t payload_of(const bulk_frame& frame) noexcept {
+  return carries_text(frame.kind) ? frame.text.size()
+                                  : frame.value.bytes().size();
+}
+
+const char* check_head(const header& head) noexcept {
+  if (head.magic != frame_magic)
+    return "bad magic (not a varsync bulk frame)";
+  if (head.kind < static_cast<std::uint8_t>(bulk_kind::contribute) ||
+      head.kind > static_cast<std::uint8_t>(bulk_kind::hello))
+    return "unknown frame kind";
+  if (head.kind == static_cast<std::uint8_t>(bulk_kind::ack)) {
+    if (head.rank != 0 || head.payload > max_ack_text)
+      return "ack with a shape or an oversized message";
+    return nullptr;
+  }
+  if (head.kind == static_cast<std::uint8_t>(bulk_kind::hello)) {
+    if (head.rank != 0 || head.payload == 0 || head.payload > max_node_name)
+      return "hello with a shape or without a node name of 1 to 255 bytes";
+    return nullptr;
+  }
+  if (head.type > static_cast<std::uint8_t>(dtype::i64))
+    return "unknown dtype";
+  if (head.rank > max_tensor_rank)
+    return "rank above 32";
+  if (head.payload > max_tensor_bytes)
+    return "payload above 4 GiB";
+  return nullptr;
+}
+
+bool allowed_direction(bulk_kind kind, bool inbound) noexcept {
+  if (kind == bulk_kind::hello)
+    return true;
+  return (kind == bulk_kind::contribute) == inbound;
+}
+
+bool valid_node_name(const std::string& name) noexcept {
+  if (name.empty() || name.size() > max_node_name)
+    return false;
+  for (auto c : name)
+    if (c < 0x20 || c > 0x7e)
+      return false;
+  return true;
+}
+
+} // namespace varsync::bulk_wire
