@@ -4,8 +4,9 @@ stdout) and the same rows as JSON.
 
 Input: one line per result, "LABEL rep=N key=value ...", LABEL one of
 varsync, varsync_sharded (--shards P), varsync_separate_seed (the seed in
-its own process), varsync_caf (bulk plane off) and varsync_tls (mutual TLS)
-from bench/cluster_step,
+its own process), varsync_caf (bulk plane off), varsync_tls (mutual TLS)
+and varsync_unauthenticated (the main before authentication) from
+bench/cluster_step,
 mpi_tcp / mpi_shm (bench/mpi/allreduce) and
 local (bench/local_ops). Each figure is the median over the reps of the
 per-launch medians; the table shows "median (min-max)" when there were
@@ -39,7 +40,7 @@ OURS = ("varsync", "varsync_sharded", "varsync_separate_seed", "varsync_caf",
         "varsync_tls")
 # Labels whose rows say which transport they used.
 TRANSPORT_NOTE = {"varsync_caf": ", bulk plane off",
-                  "varsync_tls": ", TLS (bulk plane off)"}
+                  "varsync_tls": ", mutual TLS"}
 PEER_NAMES = {
     "atomic_shared_ptr": "atomic<shared_ptr> load",
     "atomic_double": "atomic<double> load",
@@ -153,34 +154,49 @@ def network_rows(rows):
 
 
 def security_rows(rows):
-    """TLS's cost: the TLS step against the authenticated plain step of the
-    same run (default transport: bulk plane), with the plain step over CAF
-    (bulk plane off, the path TLS takes) as the extra column."""
+    """What security costs: the default (authenticated) step and the step
+    over mutual TLS, each against the unauthenticated step of the main
+    before authentication in the same run; the TLS row's extra column is
+    the authenticated step. Without a baseline the TLS row compares with
+    the authenticated step."""
+    labels = ("varsync", "varsync_tls", "varsync_unauthenticated")
     runs = defaultdict(list)
     for row in rows:
-        if row["label"] in ("varsync", "varsync_caf", "varsync_tls"):
+        if row["label"] in labels:
             runs[(row["label"], int(row["np"]), int(row["bytes"]))].append(
                 number(row.get("med_us")))
     result = []
-    for (label, np, size) in sorted(k for k in runs if k[0] == "varsync_tls"):
-        tls = summary(runs[(label, np, size)])
+    cases = sorted({(np, size) for (label, np, size) in runs
+                    if label == "varsync_tls"})
+    for np, size in cases:
         plain = summary(runs.get(("varsync", np, size), []))
-        caf = summary(runs.get(("varsync_caf", np, size), []))
-        result.append({
-            "kind": "security",
-            "case": f"on_write step P={np} {human_size(size)} over TLS",
-            "np": np, "bytes": size, "shards": 1, "unit": "us",
-            "varsync": tls, "peer_name": "authenticated plain",
-            "peer": plain, "extra_name": "plain, bulk plane off",
-            "extra": caf,
-            "ratio": tls["median"] / plain["median"] if tls and plain
-            else None,
-            "speed": {"unit": "GB/s",
-                      "varsync": size / tls["median"] / 1e3 if tls else None,
-                      "peer": size / plain["median"] / 1e3 if plain
-                      else None},
-            "ok": True, "status": "ok",
-        })
+        tls = summary(runs.get(("varsync_tls", np, size), []))
+        base = summary(runs.get(("varsync_unauthenticated", np, size), []))
+        compared = []
+        if base:
+            compared.append(("authenticated", plain, "unauthenticated (before "
+                             "authentication)", base, None, None))
+            compared.append(("over mutual TLS", tls, "unauthenticated (before "
+                             "authentication)", base, "authenticated", plain))
+        else:
+            compared.append(("over mutual TLS", tls, "authenticated", plain,
+                             None, None))
+        for what, ours, peer_name, peer, extra_name, extra in compared:
+            result.append({
+                "kind": "security",
+                "case": f"on_write step P={np} {human_size(size)} {what}",
+                "np": np, "bytes": size, "shards": 1, "unit": "us",
+                "varsync": ours, "peer_name": peer_name, "peer": peer,
+                "extra_name": extra_name, "extra": extra,
+                "ratio": ours["median"] / peer["median"] if ours and peer
+                else None,
+                "speed": {"unit": "GB/s",
+                          "varsync": size / ours["median"] / 1e3 if ours
+                          else None,
+                          "peer": size / peer["median"] / 1e3 if peer
+                          else None},
+                "ok": True, "status": "ok",
+            })
     return result
 
 

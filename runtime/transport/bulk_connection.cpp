@@ -11,6 +11,7 @@
 #include <boost/asio/write.hpp>
 #include <cerrno>
 #include <cstring>
+#include <limits>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -30,6 +31,20 @@ constexpr std::size_t inline_write_limit = 64 * 1024;
 /// Payload bytes of a frame naming no target are read and dropped through
 /// a buffer of this size (nothing of the announced size is allocated).
 constexpr std::size_t discard_chunk = 16 * 1024;
+
+/// Each read takes up to this many bytes into a connection's inbox.
+constexpr std::size_t inbox_size = 16 * 1024;
+
+/// A part of a frame of at least this many bytes still to come is read
+/// straight into its destination, not through the inbox.
+constexpr std::size_t direct_read_limit = 8 * 1024;
+
+/// Asio's completion condition for "the whole buffer, in reads and writes
+/// as large as the socket allows" (asio::transfer_all caps each one at
+/// 64 KiB: 256 system calls, and as many wake-ups of the peer, for 16 MiB).
+std::size_t whole_buffer(const error_code& failed, std::size_t) {
+  return failed ? 0 : std::numeric_limits<std::size_t>::max();
+}
 
 /// Writes what the socket takes of `parts` without blocking; the bytes
 /// left unsent are appended to `rest`. False on a socket error (errno).
@@ -252,26 +267,76 @@ void connection::send_hello() {
             return self->broken(failed);
           if (self->inbound_)
             self->make_writable();
-          self->read_head();
+          self->next_frame();
         });
+  });
+}
+
+// Reading. Each read takes whatever the socket holds into the inbox (up to
+// its size), and each part of a frame (header, dimensions, payload) is
+// taken from there, so a small frame costs one read; the rest of a large
+// payload is read straight into the tensor's own buffer. Only one read is
+// pending at a time; the parts land in members (head_, shape_, frame_,
+// scratch_), which stay put while it is.
+
+void connection::take(std::byte* into, std::size_t size, step then) {
+  auto buffered = std::min(size, inbox_end_ - inbox_begin_);
+  if (buffered > 0) {
+    std::memcpy(into, inbox_.data() + inbox_begin_, buffered);
+    inbox_begin_ += buffered;
+    into += buffered;
+    size -= buffered;
+  }
+  if (size == 0)
+    return (this->*then)();
+  inbox_begin_ = inbox_end_ = 0; // taken in full
+  if (size >= direct_read_limit) {
+    with_stream([&](auto& stream) {
+      asio::async_read(stream, asio::buffer(into, size), whole_buffer,
+                       [self = shared_from_this(),
+                        then](const error_code& failed, std::size_t) {
+                         if (self->is_closed())
+                           return;
+                         if (failed)
+                           return self->broken(failed);
+                         (self.get()->*then)();
+                       });
+    });
+    return;
+  }
+  if (inbox_.empty())
+    inbox_.resize(inbox_size);
+  with_stream([&](auto& stream) {
+    stream.async_read_some(asio::buffer(inbox_),
+                           [self = shared_from_this(), into, size,
+                            then](const error_code& failed, std::size_t got) {
+                             if (self->is_closed())
+                               return;
+                             if (failed)
+                               return self->broken(failed);
+                             self->inbox_end_ = got;
+                             self->take(into, size, then);
+                           });
   });
 }
 
 void connection::read_head() {
-  with_stream([&](auto& stream) {
-    asio::async_read(
-        stream, asio::buffer(&head_, bulk_wire::header_size),
-        [self = shared_from_this()](const error_code& failed, std::size_t) {
-          self->on_head(failed);
-        });
+  take(reinterpret_cast<std::byte*>(&head_), bulk_wire::header_size,
+       &connection::on_head);
+}
+
+void connection::next_frame() {
+  if (inbox_begin_ == inbox_end_)
+    return read_head();
+  // More frames are buffered: read them from a fresh handler, so that a
+  // burst of small frames does not nest calls.
+  asio::post(io_, [self = shared_from_this()] {
+    if (!self->is_closed())
+      self->read_head();
   });
 }
 
-void connection::on_head(const error_code& failed) {
-  if (is_closed())
-    return;
-  if (failed)
-    return broken(failed);
+void connection::on_head() {
   if (const auto* problem = bulk_wire::check_head(head_))
     return reject(problem);
   const auto& limits = owner_.limits();
@@ -286,22 +351,11 @@ void connection::on_head(const error_code& failed) {
                                                 std::uint64_t{1} << 31) *
                         1000};
   shape_.assign(head_.rank, 0);
-  if (head_.rank == 0)
-    return on_dims({});
-  with_stream([&](auto& stream) {
-    asio::async_read(
-        stream, asio::buffer(shape_.data(), head_.rank * sizeof(std::int64_t)),
-        [self = shared_from_this()](const error_code& failed, std::size_t) {
-          self->on_dims(failed);
-        });
-  });
+  take(reinterpret_cast<std::byte*>(shape_.data()),
+       head_.rank * sizeof(std::int64_t), &connection::on_dims);
 }
 
-void connection::on_dims(const error_code& failed) {
-  if (is_closed())
-    return;
-  if (failed)
-    return broken(failed);
+void connection::on_dims() {
   auto kind = static_cast<bulk_kind>(head_.kind);
   if (!hello_received_ && kind != bulk_kind::hello)
     return reject("the first frame of a connection must be a hello naming "
@@ -330,22 +384,13 @@ void connection::on_dims(const error_code& failed) {
   frame_.number = head_.number;
   frame_.tag = head_.tag;
   frame_.timeout_ms = head_.timeout_ms;
-  auto read_text = [this](auto then) {
+  auto take_text = [this](step then) {
     frame_.text.assign(head_.payload, '\0');
-    with_stream([&](auto& stream) {
-      asio::async_read(stream, asio::buffer(frame_.text),
-                       [self = shared_from_this(),
-                        then](const error_code& failed, std::size_t) {
-                         if (self->is_closed())
-                           return;
-                         if (failed)
-                           return self->broken(failed);
-                         (self.get()->*then)();
-                       });
-    });
+    take(reinterpret_cast<std::byte*>(frame_.text.data()), frame_.text.size(),
+         then);
   };
   if (kind == bulk_kind::hello)
-    return read_text(&connection::on_hello);
+    return take_text(&connection::on_hello);
   // Replies on an opened connection name only a replica and variable
   // whose contribution went out on it.
   if (is_reply(kind)) {
@@ -367,26 +412,14 @@ void connection::on_dims(const error_code& failed) {
     return discard();
   }
   if (bulk_wire::carries_text(kind))
-    return read_text(&connection::deliver);
-  // The payload is read straight into the tensor's own buffer.
+    return take_text(&connection::deliver);
+  // The payload goes straight into the tensor's own buffer.
   auto value = tensor::uninitialized(type, std::move(shape_));
   if (!value)
     return reject("the shape does not form a tensor");
   frame_.value = std::move(*value);
   auto bytes = frame_.value.mutable_bytes();
-  if (bytes.empty())
-    return deliver();
-  with_stream([&](auto& stream) {
-    asio::async_read(
-        stream, asio::buffer(bytes.data(), bytes.size()),
-        [self = shared_from_this()](const error_code& failed, std::size_t) {
-          if (self->is_closed())
-            return;
-          if (failed)
-            return self->broken(failed);
-          self->deliver();
-        });
-  });
+  take(bytes.data(), bytes.size(), &connection::deliver);
 }
 
 void connection::on_hello() {
@@ -403,31 +436,25 @@ void connection::on_hello() {
     return send_hello(); // then writable, then reading
   setup_deadline_.reset();
   make_writable();
-  read_head();
+  next_frame();
 }
 
 void connection::discard() {
   if (discard_left_ == 0) {
     first_frame_deadline_.reset();
     frame_deadline_.reset();
-    return read_head();
+    return next_frame();
   }
   if (scratch_.empty())
     scratch_.resize(discard_chunk);
-  auto chunk = static_cast<std::size_t>(
+  discarding_ = static_cast<std::size_t>(
       std::min<std::uint64_t>(discard_left_, scratch_.size()));
-  with_stream([&](auto& stream) {
-    asio::async_read(stream, asio::buffer(scratch_.data(), chunk),
-                     [self = shared_from_this(),
-                      chunk](const error_code& failed, std::size_t) {
-                       if (self->is_closed())
-                         return;
-                       if (failed)
-                         return self->broken(failed);
-                       self->discard_left_ -= chunk;
-                       self->discard();
-                     });
-  });
+  take(scratch_.data(), discarding_, &connection::discarded);
+}
+
+void connection::discarded() {
+  discard_left_ -= discarding_;
+  discard();
 }
 
 void connection::deliver() {
@@ -436,7 +463,7 @@ void connection::deliver() {
   owner_.counters().frames_received.fetch_add(1, std::memory_order_relaxed);
   auto sink = std::move(sink_);
   (*sink)(bulk_origin{id_, node_}, std::move(frame_));
-  read_head();
+  next_frame();
 }
 
 void connection::make_writable() {
@@ -534,7 +561,7 @@ void connection::write_next() {
       out_buffers_.push_back(payload);
   }
   with_stream([&](auto& stream) {
-    asio::async_write(stream, out_buffers_,
+    asio::async_write(stream, out_buffers_, whole_buffer,
                       [self = shared_from_this(),
                        whole_frame](const error_code& failed, std::size_t) {
                         if (failed) {

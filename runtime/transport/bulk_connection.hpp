@@ -142,12 +142,17 @@ private:
   void tls_handshake();
   void send_hello();
 
-  // Reading.
+  // Reading: `take` fills `size` bytes at `into` (from the inbox, then
+  // the socket), then calls `then`.
+  using step = void (connection::*)();
+  void take(std::byte* into, std::size_t size, step then);
   void read_head();
-  void on_head(const boost::system::error_code& failed);
-  void on_dims(const boost::system::error_code& failed);
+  void next_frame();
+  void on_head();
+  void on_dims();
   void on_hello();
   void discard();
+  void discarded();
   void deliver();
   void make_writable();
 
@@ -189,7 +194,12 @@ private:
   bulk_frame frame_;
   std::shared_ptr<const bulk_sink> sink_;
   std::uint64_t discard_left_ = 0;
+  std::size_t discarding_ = 0;
   std::vector<std::byte> scratch_;
+  /// Bytes read but not taken yet: [inbox_begin_, inbox_end_).
+  std::vector<std::byte> inbox_;
+  std::size_t inbox_begin_ = 0;
+  std::size_t inbox_end_ = 0;
   std::vector<std::byte> handshake_bytes_;
 
   // Writing state.
