@@ -51,7 +51,12 @@
 // network during the run; "max staleness" the largest staleness of a read
 // of the weights (never more than the bound, 2). The labels are noisy: the
 // true weights themselves score about 0.89 on the held-out set, so 0.89
-// is as good as it gets. Exit code 0 when both runs reached accuracy 0.8;
+// is as good as it gets. A node lost during a run (killed, crashed, cut
+// off) is a loss, not a failure: the driver prints which node and replicas
+// and during which epoch, the other replicas train on (their steps
+// complete with the survivors), the next run uses the nodes still there,
+// and the table's "replicas" column says how many finished (e.g. 2/4).
+// Exit code 0 when both runs reached accuracy 0.8;
 // 1 when one did not or a varsync call failed (the error is printed); 2 on
 // bad flags; 128 + the signal number when stopped by SIGINT or SIGTERM.
 
@@ -260,6 +265,11 @@ int run_node(const varsync::node_config& flags) {
 /// What the table shows of one run.
 struct run_result {
   std::string policy;
+  /// Replicas whose task finished, of those that started.
+  std::size_t replicas_finished = 0;
+  std::size_t replicas_started = 0;
+  /// Nodes lost during the run (their tasks ended with replica_lost).
+  std::vector<std::string> lost_nodes;
   double seconds = 0;
   double loss = 0;
   double accuracy = 0;
@@ -302,7 +312,11 @@ wait_for_nodes(runtime& rt, std::size_t count,
 }
 
 /// One run: starts "train" on every node, prints a line per epoch while
-/// the tasks run, and returns the table's row once both finished.
+/// the tasks run, and returns the table's row once every task finished or
+/// its node was lost. A lost node is a loss, not a failure: it is
+/// reported (which node, which replicas, during which epoch) and the
+/// others train on (their steps complete with the survivors; on_write's
+/// mean divides by them).
 expected<run_result> train(runtime& rt, const std::vector<std::string>& nodes,
                            const example::settings& base,
                            const example::dataset& test) {
@@ -321,9 +335,11 @@ expected<run_result> train(runtime& rt, const std::vector<std::string>& nodes,
   std::optional<varsync::variable> weights;
   std::optional<varsync::variable> counter;
   // Each replica trains on train_examples / group_size examples per epoch
-  // (the remainder is left out).
-  const auto per_epoch = static_cast<double>(example::train_examples /
-                                             base.group_size * base.group_size);
+  // (the remainder is left out); the counter sums the live replicas'
+  // copies, so an epoch is that many examples per live replica.
+  const auto per_replica_epoch =
+      static_cast<double>(example::train_examples / base.group_size);
+  std::size_t live_replicas = base.group_size;
   int shown = 0;
   // A progress line for every epoch the examples counter passed.
   auto report_progress = [&]() -> expected<void> {
@@ -339,8 +355,10 @@ expected<run_result> train(runtime& rt, const std::vector<std::string>& nodes,
     if (!count)
       return count.error();
     auto examples = count->to_double();
-    auto epochs_done =
-        std::min(static_cast<int>(examples / per_epoch), base.epochs);
+    auto epochs_done = std::min(
+        static_cast<int>(examples / (per_replica_epoch *
+                                     static_cast<double>(live_replicas))),
+        base.epochs);
     if (shown >= epochs_done)
       return {};
     auto w = rt.read(*weights);
@@ -356,20 +374,31 @@ expected<run_result> train(runtime& rt, const std::vector<std::string>& nodes,
     return {};
   };
   // Poll the progress and the tasks until every task returned. The short
-  // wait is the polling interval; a task that failed or whose node was
-  // lost ends the run at once.
+  // wait is the polling interval; a task that failed ends the run at once,
+  // one whose node was lost is reported and the run goes on.
   std::vector<std::optional<std::string>> outcomes(tasks.size());
+  std::vector<bool> lost(tasks.size(), false);
   auto running = tasks.size();
   while (running > 0) {
     if (auto progress = report_progress(); !progress)
       return progress.error();
     for (std::size_t i = 0; i < tasks.size(); ++i) {
-      if (outcomes[i])
+      if (outcomes[i] || lost[i])
         continue;
       auto outcome = tasks[i].wait(50ms);
       if (outcome) {
         outcomes[i] = *outcome;
         --running;
+      } else if (outcome.error().code() == errc::replica_lost && !stopping) {
+        lost[i] = true;
+        --running;
+        live_replicas -= 2;
+        std::printf("driver: lost %s (replicas %zu and %zu) during epoch "
+                    "%d/%d; training goes on with %zu replicas: %s\n",
+                    nodes[i].c_str(), 2 * i, 2 * i + 1,
+                    std::min(shown + 1, base.epochs), base.epochs,
+                    live_replicas, outcome.error().message().c_str());
+        std::fflush(stdout);
       } else if (outcome.error().code() != errc::timeout) {
         return varsync::error{outcome.error().code(),
                               "task on " + nodes[i] + ": " +
@@ -383,7 +412,16 @@ expected<run_result> train(runtime& rt, const std::vector<std::string>& nodes,
   result.policy = base.policy;
   result.seconds = seconds_since(start);
   result.bytes = rt.stats().bytes_sent - bytes_before;
+  result.replicas_started = base.group_size;
+  result.replicas_finished = live_replicas;
+  for (std::size_t i = 0; i < tasks.size(); ++i)
+    if (lost[i])
+      result.lost_nodes.push_back(nodes[i]);
+  if (live_replicas == 0)
+    return varsync::error{errc::replica_lost, "every node was lost"};
   for (const auto& outcome : outcomes) {
+    if (!outcome)
+      continue; // its node was lost
     auto stats = example::parse_task_result(*outcome);
     result.bytes += stats.bytes_sent;
     result.max_staleness = std::max(result.max_staleness, stats.max_staleness);
@@ -418,6 +456,8 @@ int train_and_report(runtime& rt, const driver_options& options) {
   auto patience = options.launch_nodes ? std::chrono::milliseconds{15s}
                                        : std::chrono::milliseconds{120s};
   auto nodes = wait_for_nodes(rt, options.nodes, patience);
+  if (nodes && nodes->empty())
+    nodes = varsync::error{errc::invalid_argument, "no nodes"};
   if (!nodes) {
     std::cerr << "driver: " << nodes.error().to_string() << '\n';
     return 1;
@@ -430,7 +470,7 @@ int train_and_report(runtime& rt, const driver_options& options) {
     example::settings settings;
     settings.policy = policy;
     settings.epochs = options.epochs;
-    settings.group_size = 2 * options.nodes;
+    settings.group_size = 2 * nodes->size();
     std::cout << "training with " << policy
               << (settings.policy == "bounded_staleness" ? " (s = 2)" : "")
               << ", mean of " << settings.group_size << " replicas"
@@ -444,6 +484,11 @@ int train_and_report(runtime& rt, const driver_options& options) {
       break;
     }
     results.push_back(*result);
+    // The next run trains on the nodes still there.
+    std::erase_if(*nodes, [&](const std::string& node) {
+      return std::find(result->lost_nodes.begin(), result->lost_nodes.end(),
+                       node) != result->lost_nodes.end();
+    });
     // Once, when there is something to see: nodes, group and variables.
     if (results.size() == 1) {
       auto cluster = rt.status(5s);
@@ -457,13 +502,22 @@ int train_and_report(runtime& rt, const driver_options& options) {
   }
   if (results.empty())
     return status;
-  std::printf("\n%-18s %8s %10s %9s %14s %14s\n", "policy", "wall s",
-              "final loss", "accuracy", "bytes sent", "max staleness");
+  std::printf("\n%-18s %8s %10s %9s %14s %14s %9s\n", "policy", "wall s",
+              "final loss", "accuracy", "bytes sent", "max staleness",
+              "replicas");
+  for (const auto& r : results) {
+    auto finished = std::to_string(r.replicas_finished) + "/" +
+                    std::to_string(r.replicas_started);
+    std::printf(
+        "%-18s %8.2f %10.4f %9.3f %14llu %14llu %9s\n", r.policy.c_str(),
+        r.seconds, r.loss, r.accuracy, static_cast<unsigned long long>(r.bytes),
+        static_cast<unsigned long long>(r.max_staleness), finished.c_str());
+  }
   for (const auto& r : results)
-    std::printf("%-18s %8.2f %10.4f %9.3f %14llu %14llu\n", r.policy.c_str(),
-                r.seconds, r.loss, r.accuracy,
-                static_cast<unsigned long long>(r.bytes),
-                static_cast<unsigned long long>(r.max_staleness));
+    for (const auto& node : r.lost_nodes)
+      std::printf("%s: %s was lost; %zu of %zu replicas finished\n",
+                  r.policy.c_str(), node.c_str(), r.replicas_finished,
+                  r.replicas_started);
   std::fflush(stdout);
   for (const auto& r : results)
     if (r.accuracy < example::required_accuracy) {

@@ -72,3 +72,35 @@ TEST_CASE("an interrupted demo (SIGINT) stops every process it started") {
   CHECK_MESSAGE(wait_for_no_process_matching("--join " + address, 10s).empty(),
                 "processes left behind after SIGINT");
 }
+
+TEST_CASE("a worker killed mid-run (kill -9) is a loss, not a failure: the "
+          "demo reports it, trains on with the survivors and exits 0") {
+  auto process = child_process::start(demo(), {"--epochs", "30"});
+  REQUIRE(process);
+  auto address = seed_address(*process);
+  REQUIRE_MESSAGE(process->wait_for_line("[on_write] epoch 2/", 60s),
+                  process->output() << process->errors());
+  auto victims = processes_matching("--join " + address + " --name node-1");
+  REQUIRE(victims.size() == 1);
+  REQUIRE(::kill(victims.front(), SIGKILL) == 0);
+  auto exit = process->wait(120s);
+  REQUIRE_MESSAGE(exit, process->output() << process->errors());
+  auto output = process->output();
+  CHECK_MESSAGE(*exit == exit_status::exited_with(0),
+                output << process->errors());
+  // The loss is reported with the node and its replicas ...
+  CHECK_MESSAGE(output.find("driver: lost node-1 (replicas 0 and 1) during "
+                            "epoch ") != std::string::npos,
+                output);
+  // ... the on_write run finished with the two survivors, the
+  // bounded_staleness run used the node still there, and both reached the
+  // accuracy bar (exit status 0 above).
+  CHECK_MESSAGE(output.find("on_write: node-1 was lost; 2 of 4 replicas "
+                            "finished") != std::string::npos,
+                output);
+  CHECK_MESSAGE(output.find("[bounded_staleness] epoch 30/30") !=
+                    std::string::npos,
+                output);
+  CHECK_MESSAGE(wait_for_no_process_matching("--join " + address, 10s).empty(),
+                "processes left behind");
+}
