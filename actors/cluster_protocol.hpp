@@ -107,7 +107,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, replica_status& x) {
   auto index = static_cast<std::uint64_t>(x.index);
   return f(caf::meta::type_name("replica_status"), index, x.node, x.alive,
-           caf::meta::load_callback([&]() -> caf::error {
+           x.rejoins, caf::meta::load_callback([&]() -> caf::error {
              x.index = static_cast<std::size_t>(index);
              return caf::none;
            }));

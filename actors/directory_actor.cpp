@@ -41,6 +41,8 @@ struct group_entry {
   /// The node each replica joined from.
   std::vector<std::string> nodes;
   std::vector<bool> lost;
+  /// How often each replica rejoined after it was lost.
+  std::vector<std::uint64_t> rejoins;
   bool complete = false;
   std::vector<join_waiter> waiters;
 
@@ -103,15 +105,25 @@ caf::result<std::vector<node_info>> register_node(directory_actor_type* self,
   if (info.name.empty() || !info.agent)
     return invalid("a node registers with a non-empty name and an agent");
   std::vector<node_info> others;
+  node_entry* returning = nullptr;
   for (auto& entry : self->state.nodes) {
     if (entry.info.name == info.name && entry.alive)
       return to_caf_error(
           error{errc::already_exists, "a live node named '" + info.name +
                                           "' is already in the cluster"});
+    if (entry.info.name == info.name)
+      returning = &entry;
     if (entry.alive)
       others.push_back(entry.info);
   }
   self->monitor(info.agent);
+  if (returning != nullptr) {
+    // A node that was lost or left comes back under its name: same row.
+    log().info("node '{}' joined the cluster again ({}:{})", info.name,
+               info.host, info.port);
+    *returning = node_entry{std::move(info), true};
+    return others;
+  }
   log().info("node '{}' joined the cluster ({}:{})", info.name, info.host,
              info.port);
   self->state.nodes.push_back(node_entry{std::move(info), true});
@@ -135,6 +147,12 @@ const node_entry* place_variable(directory_actor_type* self) {
 
 // -- groups
 // --------------------------------------------------------------------
+
+caf::result<group_info>
+readmit_everywhere(directory_actor_type* self, const std::string& name,
+                   const std::vector<std::uint64_t>& indices,
+                   const std::vector<caf::actor>& actors,
+                   const std::vector<std::size_t>& rejoining);
 
 caf::result<group_info> join_group(directory_actor_type* self,
                                    const std::string& name, std::uint64_t size,
@@ -163,6 +181,7 @@ caf::result<group_info> join_group(directory_actor_type* self,
     group.replicas.resize(size);
     group.nodes.resize(size);
     group.lost.resize(size, false);
+    group.rejoins.resize(size, 0);
   } else if (group.size != size) {
     return to_caf_error(error{errc::already_exists,
                               "replica group '" + name + "' exists with " +
@@ -170,27 +189,51 @@ caf::result<group_info> join_group(directory_actor_type* self,
                                   " replicas, the request asked for " +
                                   std::to_string(size)});
   }
+  // A lost replica's index may join again (its node was restarted):
+  // every variable of the group takes the new replica actor in.
+  std::vector<std::size_t> rejoining;
   for (std::size_t k = 0; k < indices.size(); ++k) {
     auto index = static_cast<std::size_t>(indices[k]);
     if (group.replicas[index] == actors[k])
       continue;
+    if (group.replicas[index] && !group.lost[index])
+      return to_caf_error(error{errc::already_exists,
+                                "replica " + std::to_string(index) +
+                                    " of group '" + name +
+                                    "' already joined from node '" +
+                                    group.nodes[index] + "' and is alive"});
     if (group.replicas[index])
-      return to_caf_error(
-          error{errc::already_exists,
-                "replica " + std::to_string(index) + " of group '" + name +
-                    "' already joined from node '" + group.nodes[index] + "'" +
-                    (group.lost[index] ? " and was lost; a lost replica cannot "
-                                         "rejoin"
-                                       : "")});
+      rejoining.push_back(k);
   }
+  if (!rejoining.empty())
+    for (const auto& [variable, entry] : self->state.variables)
+      if (entry.info.group == name &&
+          entry.info.resolved.sync == synchronization::bounded_staleness)
+        return to_caf_error(
+            error{errc::invalid_argument,
+                  "replica " + std::to_string(indices[rejoining.front()]) +
+                      " of group '" + name + "' cannot rejoin: variable '" +
+                      variable +
+                      "' is bounded_staleness, whose groups do not take lost "
+                      "replicas back yet"});
   for (std::size_t k = 0; k < indices.size(); ++k) {
     auto index = static_cast<std::size_t>(indices[k]);
-    if (group.replicas[index])
+    if (group.replicas[index] == actors[k])
       continue;
+    if (group.replicas[index] && group.lost[index]) {
+      group.lost[index] = false;
+      ++group.rejoins[index];
+      log().info("replica {} of group '{}' rejoined from node '{}'", index,
+                 name, node);
+    } else if (group.replicas[index]) {
+      continue;
+    }
     group.replicas[index] = actors[k];
     group.nodes[index] = node;
     self->monitor(actors[k]);
   }
+  if (!rejoining.empty())
+    return readmit_everywhere(self, name, indices, actors, rejoining);
   if (group.missing().empty()) {
     group.complete = true;
     for (auto& waiter : group.waiters)
@@ -203,6 +246,50 @@ caf::result<group_info> join_group(directory_actor_type* self,
   group.waiters.push_back(join_waiter{token, promise});
   self->delayed_send(self, milliseconds{std::max<std::int64_t>(timeout_ms, 1)},
                      join_expired_atom::value, name, token);
+  return promise;
+}
+
+/// Takes the rejoining replicas (`rejoining`: positions in `indices` and
+/// `actors`) into every available variable of group `name`; answers with
+/// the group once all did, or with the first refusal.
+caf::result<group_info>
+readmit_everywhere(directory_actor_type* self, const std::string& name,
+                   const std::vector<std::uint64_t>& indices,
+                   const std::vector<caf::actor>& actors,
+                   const std::vector<std::size_t>& rejoining) {
+  struct gathering {
+    std::size_t remaining = 0;
+    bool answered = false;
+  };
+  auto promise = self->make_response_promise<group_info>();
+  auto state = std::make_shared<gathering>();
+  std::vector<std::pair<caf::actor, std::size_t>> requests;
+  for (const auto& [variable, entry] : self->state.variables)
+    if (entry.info.group == name && entry.available)
+      for (auto k : rejoining)
+        requests.emplace_back(entry.info.actor, k);
+  auto info = self->state.groups[name].info();
+  if (requests.empty()) {
+    promise.deliver(info);
+    return promise;
+  }
+  state->remaining = requests.size();
+  for (auto& [actor, k] : requests)
+    self->request(caf::actor_cast<variable_actor_interface>(actor),
+                  creation_timeout, rejoin_atom::value, indices[k], actors[k])
+        .then(
+            [state, promise, info](ok_atom) mutable {
+              if (--state->remaining == 0 && !state->answered) {
+                state->answered = true;
+                promise.deliver(info);
+              }
+            },
+            [state, promise](caf::error& err) mutable {
+              if (!state->answered) {
+                state->answered = true;
+                promise.deliver(err);
+              }
+            });
   return promise;
 }
 
@@ -377,8 +464,9 @@ cluster_status snapshot(directory_actor_type* self) {
   for (const auto& [name, group] : self->state.groups) {
     group_status row{name, group.size, {}, group.complete};
     for (std::size_t i = 0; i < group.size; ++i)
-      row.replicas.push_back(replica_status{
-          i, group.nodes[i], group.replicas[i] && !group.lost[i]});
+      row.replicas.push_back(replica_status{i, group.nodes[i],
+                                            group.replicas[i] && !group.lost[i],
+                                            group.rejoins[i]});
     status.groups.push_back(std::move(row));
   }
   for (const auto& [name, entry] : self->state.variables) {

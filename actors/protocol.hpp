@@ -74,6 +74,9 @@ using variable_atom = caf::atom_constant<caf::atom("variable")>;
 using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
 using bulk_contribute_atom = caf::atom_constant<caf::atom("bcontrib")>;
 using bulk_ack_atom = caf::atom_constant<caf::atom("back")>;
+/// A lost replica's index joined again (directory -> variable actor ->
+/// the new replica actor).
+using rejoin_atom = caf::atom_constant<caf::atom("rejoin")>;
 /// The replica actor's deadline alarm: (update_alarm_atom, due ticks).
 using update_alarm_atom = caf::atom_constant<caf::atom("updalarm")>;
 

@@ -86,6 +86,66 @@ caf::result<ok_atom> attach_everywhere(variable_actor_type* self,
   return promise;
 }
 
+void readmit_replica(variable_actor_type* self, std::uint64_t index,
+                     const caf::actor& replica, tensor start,
+                     readmission_follow_up follow_up,
+                     caf::typed_response_promise<ok_atom> promise) {
+  auto& state = self->state;
+  auto& spec = state.spec;
+  if (index >= spec.replicas.size() || !replica) {
+    promise.deliver(to_caf_error(error{
+        errc::invalid_argument,
+        "variable '" + spec.name + "': replica " + std::to_string(index) +
+            " cannot rejoin a group of " +
+            std::to_string(spec.replicas.size()) + " (or has no actor)"}));
+    return;
+  }
+  if (spec.replicas[index] == replica) {
+    promise.deliver(ok_atom::value);
+    return;
+  }
+  if (!state.lost[index]) {
+    promise.deliver(to_caf_error(
+        error{errc::already_exists, "variable '" + spec.name + "': replica " +
+                                        std::to_string(index) +
+                                        " is alive; only a lost replica "
+                                        "rejoins"}));
+    return;
+  }
+  spec.replicas[index] = replica;
+  state.lost[index] = false;
+  self->monitor(replica);
+  auto fail = [promise](caf::error& err) mutable { promise.deliver(err); };
+  self->request(replica, attach_timeout, attach_atom::value, spec.id, spec.name,
+                caf::actor_cast<caf::actor>(self), std::move(start),
+                spec.options, static_cast<std::uint64_t>(spec.replicas.size()),
+                spec.bulk ? spec.bulk->host() : std::string{},
+                spec.bulk ? spec.bulk->port() : std::uint16_t{0})
+      .then(
+          [self, replica, promise, fail, follow_up](std::uint64_t) mutable {
+            auto message = follow_up ? follow_up() : std::nullopt;
+            if (!message) {
+              promise.deliver(ok_atom::value);
+              return;
+            }
+            self->request(replica, attach_timeout, std::move(*message))
+                .then([promise](
+                          ok_atom) mutable { promise.deliver(ok_atom::value); },
+                      fail);
+          },
+          fail);
+}
+
+caf::result<ok_atom> readmit_replica(variable_actor_type* self,
+                                     std::uint64_t index,
+                                     const caf::actor& replica, tensor start,
+                                     readmission_follow_up follow_up) {
+  auto promise = self->make_response_promise<ok_atom>();
+  readmit_replica(self, index, replica, std::move(start), std::move(follow_up),
+                  promise);
+  return promise;
+}
+
 policies::policy_settings settings_of(const variable_spec& spec) {
   return {spec.name, spec.type, spec.shape, spec.options.aggregation,
           spec.replicas.size()};

@@ -72,6 +72,29 @@ caf::result<ok_atom>
 attach_everywhere(variable_actor_type* self, attached_hook attached = nullptr,
                   all_attached_hook all_attached = nullptr);
 
+/// What a policy sends a readmitted replica after attaching it (nullopt:
+/// nothing): evaluated once the attach was answered, so it carries the
+/// variable's state of that moment.
+using readmission_follow_up = std::function<std::optional<caf::message>()>;
+
+/// Takes the lost replica `index` back into the group as `replica` (its
+/// node came back, it joined again): monitors it, attaches the variable to
+/// it with `start` as its value, sends it `follow_up()` (if any) and
+/// answers ok once it answered both. `invalid_argument` for an index out
+/// of range or a replica that is not lost; the attach's error otherwise
+/// (the replica is lost again then).
+caf::result<ok_atom> readmit_replica(variable_actor_type* self,
+                                     std::uint64_t index,
+                                     const caf::actor& replica, tensor start,
+                                     readmission_follow_up follow_up = nullptr);
+
+/// The same, answering `promise` (for a policy that works out `start`
+/// asynchronously first).
+void readmit_replica(variable_actor_type* self, std::uint64_t index,
+                     const caf::actor& replica, tensor start,
+                     readmission_follow_up follow_up,
+                     caf::typed_response_promise<ok_atom> promise);
+
 /// The attach_atom handler of a policy without attach hooks
 /// (attach_everywhere).
 inline auto plain_attach_handler(variable_actor_type* self) {

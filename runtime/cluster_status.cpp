@@ -71,7 +71,10 @@ std::string to_string(const cluster_status& status) {
     std::string nodes;
     for (const auto& replica : group.replicas)
       nodes += (nodes.empty() ? "" : " ") + std::to_string(replica.index) +
-               "@" + (replica.node.empty() ? "?" : replica.node);
+               "@" + (replica.node.empty() ? "?" : replica.node) +
+               (replica.rejoins > 0
+                    ? " (rejoined " + std::to_string(replica.rejoins) + "x)"
+                    : "");
     rows.push_back({group.name, std::to_string(group.size), join(group.alive()),
                     join(group.lost()), nodes});
   }

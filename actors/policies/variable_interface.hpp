@@ -26,6 +26,10 @@ using variable_actor_interface = caf::typed_actor<
     caf::replies_to<read_atom, std::int64_t>::with<tensor>,
     // Cross-replica update (op byte, operand, timeout_ms).
     caf::replies_to<cross_update_atom, std::uint8_t, tensor,
-                    std::int64_t>::with<ok_atom>>;
+                    std::int64_t>::with<ok_atom>,
+    // From the directory: the lost replica `index` joined again as this
+    // actor; ok once it holds the variable's current state and takes part
+    // from the next step (or the policy's refusal).
+    caf::replies_to<rejoin_atom, std::uint64_t, caf::actor>::with<ok_atom>>;
 
 } // namespace varsync

@@ -37,6 +37,8 @@ struct replica_status {
   /// False once its node was lost; the group's variables continue without
   /// it.
   bool alive = false;
+  /// How often it joined again after it was lost.
+  std::uint64_t rejoins = 0;
 };
 
 /// A replica group and its membership.

@@ -31,6 +31,12 @@
 //               --stop-after K this process's replicas stop after K steps;
 //               with --period K the variable is periodic (synchronized
 //               every K-th update) instead of on_write
+//   until_value on_write/sum steps of += 1 on an f64 variable until a read
+//               after a step shows at least --until-value V (every replica
+//               reads the same value after the same step, so all stop
+//               together); --stop-after K stops this process's replicas
+//               after K steps; prints "start <replica> <value>" first and
+//               "step <replica> <k> <value>" per step
 //   bad_update  sends updates with a wrong dtype, shape and op straight to
 //               the variable actor, as a faulty remote replica would
 //   late_ssp    every local replica clocks --clocks-before K times, then
@@ -93,6 +99,7 @@ struct scenario_options {
   std::uint64_t clocks_before = 0;
   std::uint64_t clocks_with_variable = 6;
   std::uint64_t bound = 0;
+  double until_value = 0;
 };
 
 expected<scenario_options>
@@ -124,6 +131,8 @@ parse_scenario(const std::vector<std::string>& rest) {
       options.clocks_with_variable = std::stoull(value);
     } else if (key == "--bound") {
       options.bound = std::stoull(value);
+    } else if (key == "--until-value") {
+      options.until_value = std::stod(value);
     } else {
       return error{errc::invalid_argument, "unknown option " + key};
     }
@@ -188,6 +197,57 @@ void run_steps(runtime& rt, const replica_group& group,
         say("step " + std::to_string(index) + " " + std::to_string(k) + " " +
             (value ? std::to_string(value->values<double>()[0]) : "?") + " " +
             std::to_string(steady_ns()));
+      }
+    });
+  }
+  for (auto& thread : threads)
+    thread.join();
+  if (auto members = rt.membership(group, std::chrono::seconds{5}))
+    say("membership alive=" + list(members->alive()) +
+        " lost=" + list(members->lost()));
+  else
+    say("membership error " + std::string{to_string(members.error().code())});
+}
+
+void run_until_value(runtime& rt, const replica_group& group,
+                     const scenario_options& options) {
+  variable_options sum;
+  sum.sync = synchronization::on_write;
+  sum.aggregation = aggregation::sum;
+  auto w = rt.create_variable(group, "w", tensor(0.0), sum);
+  if (!w) {
+    say("error - - " + std::string{to_string(w.error().code())} + " 0");
+    return;
+  }
+  std::vector<std::thread> threads;
+  for (auto index : group.local_indices()) {
+    threads.emplace_back([&, index] {
+      auto r = *group.at(index);
+      auto value_of = [&]() -> std::optional<double> {
+        auto read = r.read(*w);
+        if (!read)
+          return std::nullopt;
+        return read->values<double>()[0];
+      };
+      auto start = value_of();
+      say("start " + std::to_string(index) + " " +
+          (start ? std::to_string(*start) : "?"));
+      auto limit = options.stop_after >= 0 ? options.stop_after : 1 << 30;
+      for (int k = 0; k < limit; ++k) {
+        // Simulated work of a training step (not synchronization).
+        std::this_thread::sleep_for(std::chrono::milliseconds{options.pace_ms});
+        auto done = r.assign_add(*w, tensor(1.0));
+        if (!done) {
+          say("error " + std::to_string(index) + " " + std::to_string(k) + " " +
+              to_string(done.error().code()) + " " +
+              std::to_string(steady_ns()));
+          return;
+        }
+        auto value = value_of();
+        say("step " + std::to_string(index) + " " + std::to_string(k) + " " +
+            (value ? std::to_string(*value) : "?"));
+        if (value && *value >= options.until_value)
+          return;
       }
     });
   }
@@ -340,6 +400,8 @@ int main(int argc, char** argv) {
     run_policies(**rt, *group);
   } else if (options->scenario == "steps") {
     run_steps(**rt, *group, *options);
+  } else if (options->scenario == "until_value") {
+    run_until_value(**rt, *group, *options);
   } else if (options->scenario == "late_ssp") {
     run_late_ssp(**rt, *group, *options);
   } else if (options->scenario == "bad_update") {

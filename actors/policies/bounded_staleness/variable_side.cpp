@@ -72,6 +72,21 @@ caf::behavior bounded_staleness_variable_side(variable_actor_type* self) {
         broadcast(*refresh);
         return ok_atom::value;
       },
+      // A rejoining replica would have to start at the group's minimum
+      // clock with the current snapshot; its replica actor's clock is
+      // shared by every variable of the group, so that needs the
+      // directory to hand it the clock at join. Not built yet: refused.
+      [self](rejoin_atom, std::uint64_t index,
+             caf::actor&) -> caf::result<ok_atom> {
+        return to_caf_error(error{
+            errc::invalid_argument,
+            "variable '" + self->state.spec.name +
+                "' (bounded_staleness): "
+                "replica " +
+                std::to_string(index) +
+                " cannot rejoin; a group with bounded_staleness variables "
+                "does not take lost replicas back yet"});
+      },
   };
   return std::move(behavior.unbox());
 }

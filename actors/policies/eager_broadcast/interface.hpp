@@ -50,6 +50,11 @@ using eager_broadcast_replica = caf::typed_actor<
     caf::reacts_to<bulk_ack_atom, variable_id, std::uint64_t, std::uint64_t,
                    std::uint8_t, std::string>,
     // The actor's own deadline alarm (due ticks).
-    caf::reacts_to<update_alarm_atom, std::int64_t>>;
+    caf::reacts_to<update_alarm_atom, std::int64_t>,
+    // This replica rejoined the group (variable, version, its first step,
+    // the current value): ok once it holds the value and numbers its next
+    // update with that step.
+    caf::replies_to<rejoin_atom, variable_id, std::uint64_t, std::uint64_t,
+                    tensor>::with<ok_atom>>;
 
 } // namespace varsync

@@ -221,6 +221,18 @@ caf::message_handler eager_broadcast_replica_side(replica_actor_type* self) {
       [self](update_alarm_atom, std::int64_t ticks) {
         expire_attempts(self, ticks);
       },
+      // This replica rejoined the group: it holds the current version and
+      // numbers its next update with the step the variable expects.
+      [self](rejoin_atom, variable_id id, std::uint64_t version,
+             std::uint64_t first_step, tensor& value) -> caf::result<ok_atom> {
+        auto i = self->state.variables.find(id);
+        if (i == self->state.variables.end())
+          return to_caf_error(not_attached(self->state.index, id));
+        i->second.next_step = first_step;
+        if (auto part = self->state.store->find_part(id))
+          part->install(version, std::move(value));
+        return ok_atom::value;
+      },
       [self](update_atom, variable_id id, std::uint64_t call,
              std::uint8_t op_byte, tensor& operand,
              std::int64_t timeout_ms) -> caf::result<ok_atom> {

@@ -8,7 +8,7 @@ namespace varsync::policies {
 
 eager_broadcast::eager_broadcast(settings config, tensor initial)
     : config_(std::move(config)), value_(std::move(initial)),
-      live_(config_.replicas, true) {
+      live_(config_.replicas, true), joined_at_(config_.replicas, 0) {
   // nop
 }
 
@@ -32,6 +32,12 @@ expected<void> eager_broadcast::check(std::size_t replica, std::uint64_t step,
                      std::to_string(config_.replicas) +
                      " replicas needs an aggregation (sum, mean or "
                      "only_first_replica), the variable has aggregation none"};
+  if (step < joined_at_[replica])
+    return error{errc::invalid_argument,
+                 "variable '" + name + "': replica " + std::to_string(replica) +
+                     " sent step " + std::to_string(step) +
+                     ", but it rejoined the group at step " +
+                     std::to_string(joined_at_[replica])};
   if (step < next_step_)
     return error{errc::invalid_argument,
                  "variable '" + name + "': replica " + std::to_string(replica) +
@@ -73,9 +79,15 @@ eager_broadcast::contribute(std::size_t replica, std::uint64_t step,
   return complete_ready_steps();
 }
 
-bool eager_broadcast::is_complete(const pending_step& entry) const {
+bool eager_broadcast::takes_part(std::size_t replica,
+                                 std::uint64_t step) const {
+  return live_[replica] && joined_at_[replica] <= step;
+}
+
+bool eager_broadcast::is_complete(std::uint64_t step,
+                                  const pending_step& entry) const {
   for (std::size_t replica = 0; replica < config_.replicas; ++replica)
-    if (live_[replica] && !entry.by_replica[replica])
+    if (takes_part(replica, step) && !entry.by_replica[replica])
       return false;
   return live_replicas() > 0;
 }
@@ -83,7 +95,7 @@ bool eager_broadcast::is_complete(const pending_step& entry) const {
 std::vector<published_version> eager_broadcast::complete_ready_steps() {
   std::vector<published_version> result;
   for (auto i = pending_.find(next_step_);
-       i != pending_.end() && is_complete(i->second);
+       i != pending_.end() && is_complete(next_step_, i->second);
        i = pending_.find(next_step_)) {
     std::vector<tensor> operands;
     std::optional<update_op> op;
@@ -115,7 +127,7 @@ std::optional<error> eager_broadcast::expire(std::size_t replica,
   i->second.by_replica[replica].reset();
   std::vector<std::size_t> absent;
   for (std::size_t other = 0; other < config_.replicas; ++other)
-    if (live_[other] && !i->second.seen[other])
+    if (takes_part(other, step) && !i->second.seen[other])
       absent.push_back(other);
   auto all_empty =
       std::none_of(i->second.by_replica.begin(), i->second.by_replica.end(),
@@ -134,7 +146,7 @@ std::vector<std::size_t> eager_broadcast::missing(std::uint64_t step) const {
   std::vector<std::size_t> result;
   auto i = pending_.find(step);
   for (std::size_t replica = 0; replica < config_.replicas; ++replica)
-    if (live_[replica] &&
+    if (takes_part(replica, step) &&
         (i == pending_.end() || !i->second.by_replica[replica]))
       result.push_back(replica);
   return result;
@@ -159,6 +171,17 @@ eager_broadcast::drop_replica(std::size_t replica) {
   for (auto& [step, entry] : pending_)
     entry.by_replica[replica].reset();
   return complete_ready_steps();
+}
+
+std::uint64_t eager_broadcast::add_replica(std::size_t replica) {
+  if (replica >= config_.replicas)
+    return next_step_;
+  auto first = next_step_;
+  if (!pending_.empty())
+    first = std::max(first, pending_.rbegin()->first + 1);
+  live_[replica] = true;
+  joined_at_[replica] = first;
+  return first;
 }
 
 } // namespace varsync::policies

@@ -84,6 +84,12 @@ public:
   /// with the survivors. Returns the versions this completes.
   std::vector<published_version> drop_replica(std::size_t replica);
 
+  /// Takes the lost `replica` back into the group (it rejoined) and returns
+  /// the first step it takes part in: the first step nobody contributed to
+  /// yet. Earlier steps complete without it; from that step on every step
+  /// waits for it too. Nothing is published.
+  std::uint64_t add_replica(std::size_t replica);
+
   /// The current value (the latest published).
   const tensor& value() const noexcept { return value_; }
 
@@ -118,13 +124,17 @@ private:
   /// Completes `next_step_` and following steps while they are full.
   std::vector<published_version> complete_ready_steps();
 
-  bool is_complete(const pending_step& entry) const;
+  bool is_complete(std::uint64_t step, const pending_step& entry) const;
+  /// Whether `replica` must contribute to `step` (live, and joined by then).
+  bool takes_part(std::size_t replica, std::uint64_t step) const;
 
   settings config_;
   tensor value_;
   std::uint64_t version_ = 0;
   std::uint64_t next_step_ = 0;
   std::vector<bool> live_;
+  /// The first step each replica takes part in (0, or its rejoin step).
+  std::vector<std::uint64_t> joined_at_;
   std::map<std::uint64_t, pending_step> pending_;
 };
 

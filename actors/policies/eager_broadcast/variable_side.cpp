@@ -268,6 +268,25 @@ caf::behavior eager_broadcast_variable_side(variable_actor_type* self) {
             caf::make_message(install_atom::value, spec.id, published->version,
                               published->value));
       },
+      // A lost replica joined again: once attached it receives the current
+      // version and the first step it takes part in (every later step
+      // waits for it; earlier ones complete without it).
+      [self, policy, routes,
+       replica_nodes](rejoin_atom, std::uint64_t index,
+                      caf::actor& replica) -> caf::result<ok_atom> {
+        if (index < routes->size()) {
+          (*routes)[index].reset();
+          (*replica_nodes)[index] = caf::to_string(replica.node());
+        }
+        return readmit_replica(
+            self, index, replica, policy->value(),
+            [self, policy, index]() -> std::optional<caf::message> {
+              auto first_step = policy->add_replica(index);
+              return caf::make_message(rejoin_atom::value, self->state.spec.id,
+                                       policy->version(), first_step,
+                                       policy->value());
+            });
+      },
   };
   return std::move(behavior.unbox());
 }

@@ -26,6 +26,12 @@ caf::behavior local_only_variable_side(variable_actor_type* self) {
           return to_caf_error(invalid_op(op_byte));
         return to_caf_error(policy->reject_cross_replica(to_string(*op)));
       },
+      // No synchronization: a rejoining replica's copy starts over at the
+      // variable's initial value, as a new replica's would.
+      [self](rejoin_atom, std::uint64_t index,
+             caf::actor& replica) -> caf::result<ok_atom> {
+        return readmit_replica(self, index, replica, self->state.spec.initial);
+      },
   };
   return std::move(behavior.unbox());
 }

@@ -55,6 +55,40 @@ caf::behavior reduce_on_read_variable_side(variable_actor_type* self) {
             caf::make_message(copy_set_atom::value, spec.id, to_wire(plan->op),
                               plan->operand));
       },
+      // A lost replica joined again. Its copy starts where a cross-replica
+      // read stays what it was: sum at zero (the survivors' copies hold
+      // the sum), mean and only_first_replica at the survivors' aggregate
+      // (a copy equal to the mean leaves the mean; a rejoined first replica
+      // holds what the first survivor held), none at the initial value.
+      // (TF's restore rule, value / R per copy for sum and value per copy
+      // otherwise, sets every copy at once; a rejoin sets one.)
+      [self, policy](rejoin_atom, std::uint64_t index,
+                     caf::actor& replica) -> caf::result<ok_atom> {
+        const auto& spec = self->state.spec;
+        if (spec.options.aggregation == aggregation::none ||
+            spec.options.aggregation == aggregation::sum) {
+          auto start = spec.options.aggregation == aggregation::sum
+                           ? tensor::filled(spec.type, spec.shape, 0.0)
+                           : expected<tensor>{spec.initial};
+          if (!start)
+            return to_caf_error(start.error());
+          return readmit_replica(self, index, replica, std::move(*start));
+        }
+        auto promise = self->make_response_promise<ok_atom>();
+        request_all<tensor>(
+            self, self->state.live_replicas(), std::chrono::seconds{30},
+            caf::make_message(copy_get_atom::value, spec.id),
+            [self, policy, index, replica,
+             promise](std::vector<tensor> copies) mutable {
+              auto start = copies.empty() ? self->state.spec.initial
+                                          : policy->finish_read(copies);
+              readmit_replica(self, index, replica, std::move(start), nullptr,
+                              promise);
+            },
+            [promise](const caf::error& err) mutable { promise.deliver(err); },
+            &self->state.gatherings);
+        return promise;
+      },
   };
   return std::move(behavior.unbox());
 }

@@ -1,0 +1,126 @@
+// A replica node dies (kill -9) and is started again under the same name
+// with the same replica indices: it rejoins the group. Its replicas start
+// from the variable's current value, take part from the next step on, and
+// every contribution anyone made is in the final value exactly.
+
+#include "tests/support/test_cluster.hpp"
+#include "tests/support/worker_lines.hpp"
+
+#include <algorithm>
+#include <csignal>
+#include <doctest/doctest.h>
+#include <set>
+
+using namespace varsync::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr int victim_steps = 20;
+constexpr double until_value = 1500;
+
+/// The step lines of `replica` in `output`: (k, value).
+std::vector<std::pair<int, double>> steps_of(const std::string& output,
+                                             const std::string& replica) {
+  std::vector<std::pair<int, double>> result;
+  for (const auto& row : lines_of(output, "step"))
+    if (row.size() >= 4 && row[1] == replica)
+      result.emplace_back(std::stoi(row[2]), std::stod(row[3]));
+  return result;
+}
+
+} // namespace
+
+TEST_CASE("a killed replica node started again rejoins: its replicas start "
+          "at the current value, take part from the next step, and no "
+          "contribution is lost") {
+  std::vector<std::string> common{"--scenario",
+                                  "until_value",
+                                  "--until-value",
+                                  "1500",
+                                  "--pace-ms",
+                                  "2",
+                                  "--heartbeat-interval",
+                                  "100ms",
+                                  "--connection-timeout",
+                                  "1000ms"};
+  // node-2 (replicas 4 and 5) makes 20 steps and then idles: all its
+  // contributions were acknowledged (and printed) before it is killed.
+  auto cluster = start_test_cluster(
+      {{{0, 1}, {}},
+       {{2, 3}, {}},
+       {{4, 5}, {"--stop-after", std::to_string(victim_steps)}}},
+      common);
+  REQUIRE_MESSAGE(cluster.failure.empty(), cluster.failure);
+  auto& victim = cluster.nodes[2];
+  REQUIRE_MESSAGE(victim.wait_for_line("done", 60s), cluster.transcript());
+  REQUIRE(victim.signal(SIGKILL));
+  // The survivors go on without replicas 4 and 5 (4 contributions a step).
+  REQUIRE_MESSAGE(cluster.nodes[0].wait_for_line("step 0 60 ", 60s),
+                  cluster.transcript());
+  // node-2 again, same name and indices, not stopping early.
+  auto program =
+      binary_path(VARSYNC_TEST_BINARY_DIR, "varsync_test_cluster_worker");
+  std::vector<std::string> args{
+      "--port",     "0",      "--name",
+      "node-2",     "--join", "127.0.0.1:" + std::to_string(cluster.seed_port),
+      "--replicas", "4,5"};
+  args.insert(args.end(), common.begin(), common.end());
+  auto restarted = child_process::start(program, args);
+  REQUIRE(restarted);
+  auto rejoined_at = steady_now_ns();
+  REQUIRE_MESSAGE(restarted->wait_for_line("done", 120s),
+                  restarted->output() << restarted->errors());
+  for (std::size_t i = 0; i < 2; ++i)
+    REQUIRE_MESSAGE(cluster.nodes[i].wait_for_line("done", 120s),
+                    cluster.transcript());
+  MESSAGE("rejoined and finished " << (steady_now_ns() - rejoined_at) / 1000000
+                                   << " ms after start");
+  const auto rejoiner = restarted->output();
+  std::vector<std::string> outputs{cluster.nodes[0].output(),
+                                   cluster.nodes[1].output(), victim.output(),
+                                   rejoiner};
+  for (const auto& output : outputs)
+    CHECK_MESSAGE(lines_of(output, "error").empty(), output);
+  // Every step line is one contribution of 1.0 that was acknowledged, and
+  // the killed node stopped before it was killed: the final value is the
+  // number of step lines, exactly.
+  std::size_t contributions = 0;
+  for (const auto& output : outputs)
+    contributions += lines_of(output, "step").size();
+  auto replica0 = steps_of(outputs[0], "0");
+  REQUIRE_FALSE(replica0.empty());
+  auto final_value = replica0.back().second;
+  CHECK(final_value >= until_value);
+  CHECK(final_value == static_cast<double>(contributions));
+  CHECK(steps_of(victim.output(), "4").size() == victim_steps);
+  // The rejoined replicas started at a value the survivors had reached
+  // after the loss, and every value they read after a step is one the
+  // survivors read after the same step.
+  std::set<double> survivor_values;
+  for (const auto& [k, value] : replica0)
+    survivor_values.insert(value);
+  for (const auto* replica : {"4", "5"}) {
+    CAPTURE(replica);
+    auto starts = lines_of(rejoiner, "start");
+    auto start = std::find_if(starts.begin(), starts.end(), [&](auto& row) {
+      return row.size() >= 3 && row[1] == replica;
+    });
+    REQUIRE(start != starts.end());
+    auto start_value = std::stod((*start)[2]);
+    CHECK(start_value > 4.0 * victim_steps + 6.0 * victim_steps);
+    CHECK(survivor_values.contains(start_value));
+    auto mine = steps_of(rejoiner, replica);
+    REQUIRE_FALSE(mine.empty());
+    for (const auto& [k, value] : mine)
+      CHECK_MESSAGE(survivor_values.contains(value), "step " << k);
+    CHECK(mine.back().second == final_value);
+  }
+  // The rejoiner sees the whole group alive again.
+  CHECK_MESSAGE(rejoiner.find("membership alive=0,1,2,3,4,5 lost=-") !=
+                    std::string::npos,
+                rejoiner);
+  restarted->signal(SIGTERM);
+  CHECK(restarted->wait(20s));
+  CHECK_MESSAGE(cluster.stop(2), cluster.transcript());
+}
