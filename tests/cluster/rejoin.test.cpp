@@ -116,10 +116,61 @@ TEST_CASE("a killed replica node started again rejoins: its replicas start "
       CHECK_MESSAGE(survivor_values.contains(value), "step " << k);
     CHECK(mine.back().second == final_value);
   }
+  // on_read/sum: the lost copies went with their node, the rejoined ones
+  // started at 0 (a cross-replica read stayed what the survivors held):
+  // the final sum counts the survivors' and the rejoined replicas' steps.
+  std::size_t live_steps = 0;
+  for (const auto* replica : {"0", "1"})
+    live_steps += steps_of(outputs[0], replica).size();
+  for (const auto* replica : {"2", "3"})
+    live_steps += steps_of(outputs[1], replica).size();
+  for (const auto* replica : {"4", "5"})
+    live_steps += steps_of(rejoiner, replica).size();
+  auto counts = lines_of(outputs[0], "count");
+  REQUIRE(counts.size() == 1);
+  CHECK(std::stod(counts.front()[1]) == static_cast<double>(live_steps));
   // The rejoiner sees the whole group alive again.
   CHECK_MESSAGE(rejoiner.find("membership alive=0,1,2,3,4,5 lost=-") !=
                     std::string::npos,
                 rejoiner);
+  restarted->signal(SIGTERM);
+  CHECK(restarted->wait(20s));
+  CHECK_MESSAGE(cluster.stop(2), cluster.transcript());
+}
+
+TEST_CASE("a group with a bounded_staleness variable refuses a rejoin with "
+          "a clear error; the survivors go on") {
+  std::vector<std::string> common{"--scenario", "until_value", "--until-value",
+                                  "300",        "--pace-ms",   "2",
+                                  "--with-ssp", "true"};
+  auto cluster = start_test_cluster(
+      {{{0, 1}, {}}, {{2, 3}, {}}, {{4, 5}, {"--stop-after", "5"}}}, common);
+  REQUIRE_MESSAGE(cluster.failure.empty(), cluster.failure);
+  REQUIRE_MESSAGE(cluster.nodes[2].wait_for_line("done", 60s),
+                  cluster.transcript());
+  REQUIRE(cluster.nodes[2].signal(SIGKILL));
+  REQUIRE_MESSAGE(cluster.nodes[0].wait_for_line("step 0 10 ", 60s),
+                  cluster.transcript());
+  auto program =
+      binary_path(VARSYNC_TEST_BINARY_DIR, "varsync_test_cluster_worker");
+  std::vector<std::string> args{
+      "--port",     "0",      "--name",
+      "node-2",     "--join", "127.0.0.1:" + std::to_string(cluster.seed_port),
+      "--replicas", "4,5"};
+  args.insert(args.end(), common.begin(), common.end());
+  auto restarted = child_process::start(program, args);
+  REQUIRE(restarted);
+  auto refused = restarted->wait_for_line("join_error ", 60s);
+  REQUIRE_MESSAGE(refused, restarted->output() << restarted->errors());
+  CHECK_MESSAGE(refused->find("invalid_argument") != std::string::npos,
+                *refused);
+  CHECK_MESSAGE(refused->find("variable 's' is bounded_staleness") !=
+                    std::string::npos,
+                *refused);
+  for (std::size_t i = 0; i < 2; ++i)
+    REQUIRE_MESSAGE(cluster.nodes[i].wait_for_line("done", 120s),
+                    cluster.transcript());
+  CHECK(lines_of(cluster.nodes[0].output(), "error").empty());
   restarted->signal(SIGTERM);
   CHECK(restarted->wait(20s));
   CHECK_MESSAGE(cluster.stop(2), cluster.transcript());

@@ -36,7 +36,10 @@
 //               reads the same value after the same step, so all stop
 //               together); --stop-after K stops this process's replicas
 //               after K steps; prints "start <replica> <value>" first and
-//               "step <replica> <k> <value>" per step
+//               "step <replica> <k> <value>" per step. Before each step a
+//               replica adds 1 to its copy of on_read/sum variable "c";
+//               node-0 prints "count <cross-replica read of c>" at the end.
+//               --with-ssp also creates bounded_staleness variable "s"
 //   bad_update  sends updates with a wrong dtype, shape and op straight to
 //               the variable actor, as a faulty remote replica would
 //   late_ssp    every local replica clocks --clocks-before K times, then
@@ -100,6 +103,7 @@ struct scenario_options {
   std::uint64_t clocks_with_variable = 6;
   std::uint64_t bound = 0;
   double until_value = 0;
+  bool with_ssp = false;
 };
 
 expected<scenario_options>
@@ -133,6 +137,8 @@ parse_scenario(const std::vector<std::string>& rest) {
       options.bound = std::stoull(value);
     } else if (key == "--until-value") {
       options.until_value = std::stod(value);
+    } else if (key == "--with-ssp") {
+      options.with_ssp = value == "true";
     } else {
       return error{errc::invalid_argument, "unknown option " + key};
     }
@@ -215,9 +221,23 @@ void run_until_value(runtime& rt, const replica_group& group,
   sum.sync = synchronization::on_write;
   sum.aggregation = aggregation::sum;
   auto w = rt.create_variable(group, "w", tensor(0.0), sum);
-  if (!w) {
-    say("error - - " + std::string{to_string(w.error().code())} + " 0");
+  variable_options local_sum;
+  local_sum.sync = synchronization::on_read;
+  local_sum.aggregation = aggregation::sum;
+  auto c = rt.create_variable(group, "c", tensor(0.0), local_sum);
+  if (!w || !c) {
+    say("error - - " + std::string{to_string((w ? c : w).error().code())} +
+        " 0");
     return;
+  }
+  if (options.with_ssp) {
+    variable_options ssp;
+    ssp.sync = synchronization::bounded_staleness;
+    ssp.aggregation = aggregation::sum;
+    if (auto s = rt.create_variable(group, "s", tensor(0.0), ssp); !s) {
+      say("error - - " + std::string{to_string(s.error().code())} + " 0");
+      return;
+    }
   }
   std::vector<std::thread> threads;
   for (auto index : group.local_indices()) {
@@ -236,7 +256,8 @@ void run_until_value(runtime& rt, const replica_group& group,
       for (int k = 0; k < limit; ++k) {
         // Simulated work of a training step (not synchronization).
         std::this_thread::sleep_for(std::chrono::milliseconds{options.pace_ms});
-        auto done = r.assign_add(*w, tensor(1.0));
+        auto counted = r.assign_add(*c, tensor(1.0));
+        auto done = counted ? r.assign_add(*w, tensor(1.0)) : counted;
         if (!done) {
           say("error " + std::to_string(index) + " " + std::to_string(k) + " " +
               to_string(done.error().code()) + " " +
@@ -253,6 +274,11 @@ void run_until_value(runtime& rt, const replica_group& group,
   }
   for (auto& thread : threads)
     thread.join();
+  if (rt.node_name() == "node-0") {
+    auto count = rt.read(*c, std::chrono::seconds{5});
+    say("count " + (count ? std::to_string(count->values<double>()[0])
+                          : to_string(count.error().code())));
+  }
   if (auto members = rt.membership(group, std::chrono::seconds{5}))
     say("membership alive=" + list(members->alive()) +
         " lost=" + list(members->lost()));
