@@ -56,6 +56,9 @@
 // and during which epoch, the other replicas train on (their steps
 // complete with the survivors), the next run uses the nodes still there,
 // and the table's "replicas" column says how many finished (e.g. 2/4).
+// A lost node started again by hand (`varsync_example_cluster node --join
+// SEED --name node-1 --secret-file F`) joins under its name and trains in
+// the next run.
 // Exit code 0 when both runs reached accuracy 0.8;
 // 1 when one did not or a varsync call failed (the error is printed); 2 on
 // bad flags; 128 + the signal number when stopped by SIGINT or SIGTERM.
@@ -282,6 +285,21 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
       .count();
 }
 
+/// The names of at most `count` live nodes besides the driver, sorted.
+expected<std::vector<std::string>> alive_nodes(runtime& rt, std::size_t count) {
+  auto status = rt.status(5s);
+  if (!status)
+    return status.error();
+  std::vector<std::string> nodes;
+  for (const auto& node : status->nodes)
+    if (node.alive && node.name != rt.node_name())
+      nodes.push_back(node.name);
+  std::sort(nodes.begin(), nodes.end());
+  if (nodes.size() > count)
+    nodes.resize(count);
+  return nodes;
+}
+
 /// Waits until `count` nodes besides the driver joined, or `patience`
 /// passed, or (demo) a child exited; returns their names, sorted.
 expected<std::vector<std::string>>
@@ -484,11 +502,21 @@ int train_and_report(runtime& rt, const driver_options& options) {
       break;
     }
     results.push_back(*result);
-    // The next run trains on the nodes still there.
-    std::erase_if(*nodes, [&](const std::string& node) {
-      return std::find(result->lost_nodes.begin(), result->lost_nodes.end(),
-                       node) != result->lost_nodes.end();
-    });
+    // The next run trains on the nodes there now: the survivors, and a
+    // lost node started again (it joined under its name).
+    if (auto now = alive_nodes(rt, options.nodes); now && !now->empty()) {
+      for (const auto& node : *now)
+        if (std::find(result->lost_nodes.begin(), result->lost_nodes.end(),
+                      node) != result->lost_nodes.end())
+          std::printf("driver: %s is back; it trains in the next run\n",
+                      node.c_str());
+      *nodes = std::move(*now);
+    } else {
+      std::erase_if(*nodes, [&](const std::string& node) {
+        return std::find(result->lost_nodes.begin(), result->lost_nodes.end(),
+                         node) != result->lost_nodes.end();
+      });
+    }
     // Once, when there is something to see: nodes, group and variables.
     if (results.size() == 1) {
       auto cluster = rt.status(5s);

@@ -6,6 +6,7 @@
 #include "tests/support/child_process.hpp"
 
 #include <csignal>
+#include <cstdlib>
 #include <doctest/doctest.h>
 
 using namespace varsync::test;
@@ -103,4 +104,40 @@ TEST_CASE("a worker killed mid-run (kill -9) is a loss, not a failure: the "
                 output);
   CHECK_MESSAGE(wait_for_no_process_matching("--join " + address, 10s).empty(),
                 "processes left behind");
+}
+
+TEST_CASE("a killed worker started again by hand trains in the next run") {
+  auto process = child_process::start(demo(), {"--epochs", "80"});
+  REQUIRE(process);
+  auto address = seed_address(*process);
+  REQUIRE_MESSAGE(process->wait_for_line("[on_write] epoch 2/", 60s),
+                  process->output() << process->errors());
+  // The demo's secret: this test binary's (VARSYNC_SECRET_FILE, which the
+  // demo inherits; doctest_main.cpp).
+  const char* secret = std::getenv("VARSYNC_SECRET_FILE");
+  REQUIRE(secret != nullptr);
+  auto victims = processes_matching("--join " + address + " --name node-1");
+  REQUIRE(victims.size() == 1);
+  REQUIRE(::kill(victims.front(), SIGKILL) == 0);
+  REQUIRE_MESSAGE(process->wait_for_line("driver: lost node-1", 60s),
+                  process->output() << process->errors());
+  auto again = child_process::start(demo(), {"node", "--port", "0", "--join",
+                                             address, "--name", "node-1",
+                                             "--secret-file", secret});
+  REQUIRE(again);
+  REQUIRE_MESSAGE(again->wait_for_line("node node-1 listening", 30s),
+                  again->output() << again->errors());
+  auto exit = process->wait(180s);
+  REQUIRE_MESSAGE(exit, process->output() << process->errors());
+  auto output = process->output();
+  CHECK_MESSAGE(*exit == exit_status::exited_with(0),
+                output << process->errors());
+  CHECK_MESSAGE(output.find("driver: node-1 is back; it trains in the next "
+                            "run") != std::string::npos,
+                output);
+  CHECK_MESSAGE(output.find("training with bounded_staleness (s = 2), mean "
+                            "of 4 replicas") != std::string::npos,
+                output);
+  again->signal(SIGTERM);
+  CHECK(again->wait(20s));
 }
