@@ -205,17 +205,6 @@ caf::result<group_info> join_group(directory_actor_type* self,
     if (group.replicas[index])
       rejoining.push_back(k);
   }
-  if (!rejoining.empty())
-    for (const auto& [variable, entry] : self->state.variables)
-      if (entry.info.group == name &&
-          entry.info.resolved.sync == synchronization::bounded_staleness)
-        return to_caf_error(
-            error{errc::invalid_argument,
-                  "replica " + std::to_string(indices[rejoining.front()]) +
-                      " of group '" + name + "' cannot rejoin: variable '" +
-                      variable +
-                      "' is bounded_staleness, whose groups do not take lost "
-                      "replicas back yet"});
   for (std::size_t k = 0; k < indices.size(); ++k) {
     auto index = static_cast<std::size_t>(indices[k]);
     if (group.replicas[index] == actors[k])
@@ -263,33 +252,33 @@ readmit_everywhere(directory_actor_type* self, const std::string& name,
   };
   auto promise = self->make_response_promise<group_info>();
   auto state = std::make_shared<gathering>();
-  std::vector<std::pair<caf::actor, std::size_t>> requests;
+  auto info = self->state.groups[name].info();
+  std::vector<caf::actor> variables;
   for (const auto& [variable, entry] : self->state.variables)
     if (entry.info.group == name && entry.available)
-      for (auto k : rejoining)
-        requests.emplace_back(entry.info.actor, k);
-  auto info = self->state.groups[name].info();
-  if (requests.empty()) {
+      variables.push_back(entry.info.actor);
+  state->remaining = variables.size() * rejoining.size();
+  if (state->remaining == 0) {
     promise.deliver(info);
     return promise;
   }
-  state->remaining = requests.size();
-  for (auto& [actor, k] : requests)
-    self->request(caf::actor_cast<variable_actor_interface>(actor),
-                  creation_timeout, rejoin_atom::value, indices[k], actors[k])
-        .then(
-            [state, promise, info](ok_atom) mutable {
-              if (--state->remaining == 0 && !state->answered) {
-                state->answered = true;
-                promise.deliver(info);
-              }
-            },
-            [state, promise](caf::error& err) mutable {
-              if (!state->answered) {
-                state->answered = true;
-                promise.deliver(err);
-              }
-            });
+  for (const auto& actor : variables)
+    for (auto k : rejoining)
+      self->request(caf::actor_cast<variable_actor_interface>(actor),
+                    creation_timeout, rejoin_atom::value, indices[k], actors[k])
+          .then(
+              [state, promise, info](ok_atom) mutable {
+                if (--state->remaining == 0 && !state->answered) {
+                  state->answered = true;
+                  promise.deliver(info);
+                }
+              },
+              [state, promise](caf::error& err) mutable {
+                if (!state->answered) {
+                  state->answered = true;
+                  promise.deliver(err);
+                }
+              });
   return promise;
 }
 

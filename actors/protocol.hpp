@@ -77,6 +77,9 @@ using bulk_ack_atom = caf::atom_constant<caf::atom("back")>;
 /// A lost replica's index joined again (directory -> variable actor ->
 /// the new replica actor).
 using rejoin_atom = caf::atom_constant<caf::atom("rejoin")>;
+/// A rejoining bounded_staleness replica's first snapshot (variable actor
+/// -> replica actor).
+using rejoin_refresh_atom = caf::atom_constant<caf::atom("rejoinref")>;
 /// The replica actor's deadline alarm: (update_alarm_atom, due ticks).
 using update_alarm_atom = caf::atom_constant<caf::atom("updalarm")>;
 

@@ -77,6 +77,7 @@ caf::behavior replica_actor(replica_actor_type* self, std::size_t index,
         // is tagged with this clock).
         return caf::result<std::uint64_t>{self->state.store->clock.load()};
       },
+
   };
   // Each protocol's replica side handles its own messages (the table
   // lists them).

@@ -122,8 +122,9 @@ void readmit_replica(variable_actor_type* self, std::uint64_t index,
                 spec.bulk ? spec.bulk->host() : std::string{},
                 spec.bulk ? spec.bulk->port() : std::uint16_t{0})
       .then(
-          [self, replica, promise, fail, follow_up](std::uint64_t) mutable {
-            auto message = follow_up ? follow_up() : std::nullopt;
+          [self, replica, promise, fail,
+           follow_up](std::uint64_t clock) mutable {
+            auto message = follow_up ? follow_up(clock) : std::nullopt;
             if (!message) {
               promise.deliver(ok_atom::value);
               return;

@@ -73,9 +73,11 @@ attach_everywhere(variable_actor_type* self, attached_hook attached = nullptr,
                   all_attached_hook all_attached = nullptr);
 
 /// What a policy sends a readmitted replica after attaching it (nullopt:
-/// nothing): evaluated once the attach was answered, so it carries the
-/// variable's state of that moment.
-using readmission_follow_up = std::function<std::optional<caf::message>()>;
+/// nothing), given the clock the replica reported: evaluated once the
+/// attach was answered, so it carries the variable's state of that moment.
+/// The replica answers it with ok.
+using readmission_follow_up =
+    std::function<std::optional<caf::message>(std::uint64_t clock)>;
 
 /// Takes the lost replica `index` back into the group as `replica` (its
 /// node came back, it joined again): monitors it, attaches the variable to

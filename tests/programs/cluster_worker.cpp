@@ -39,7 +39,12 @@
 //               "step <replica> <k> <value>" per step. Before each step a
 //               replica adds 1 to its copy of on_read/sum variable "c";
 //               node-0 prints "count <cross-replica read of c>" at the end.
-//               --with-ssp also creates bounded_staleness variable "s"
+//               --with-ssp also creates bounded_staleness/sum variable "s"
+//               (bound 2): each step a replica adds 1 to it and clocks
+//               first; node-0 prints "ssp_total <cross-replica read of s>"
+//               at the end (no catch_up: a rejoined replica's clock may
+//               end below the others'; with the bulk plane off every push
+//               reaches the seed before the step after it)
 //   bad_update  sends updates with a wrong dtype, shape and op straight to
 //               the variable actor, as a faulty remote replica would
 //   late_ssp    every local replica clocks --clocks-before K times, then
@@ -230,14 +235,18 @@ void run_until_value(runtime& rt, const replica_group& group,
         " 0");
     return;
   }
+  std::optional<variable> s;
   if (options.with_ssp) {
     variable_options ssp;
     ssp.sync = synchronization::bounded_staleness;
     ssp.aggregation = aggregation::sum;
-    if (auto s = rt.create_variable(group, "s", tensor(0.0), ssp); !s) {
-      say("error - - " + std::string{to_string(s.error().code())} + " 0");
+    ssp.staleness_bound = 2;
+    auto created = rt.create_variable(group, "s", tensor(0.0), ssp);
+    if (!created) {
+      say("error - - " + std::string{to_string(created.error().code())} + " 0");
       return;
     }
+    s = *created;
   }
   std::vector<std::thread> threads;
   for (auto index : group.local_indices()) {
@@ -257,6 +266,11 @@ void run_until_value(runtime& rt, const replica_group& group,
         // Simulated work of a training step (not synchronization).
         std::this_thread::sleep_for(std::chrono::milliseconds{options.pace_ms});
         auto counted = r.assign_add(*c, tensor(1.0));
+        if (counted && s) {
+          counted = r.assign_add(*s, tensor(1.0));
+          if (counted)
+            counted = r.clock();
+        }
         auto done = counted ? r.assign_add(*w, tensor(1.0)) : counted;
         if (!done) {
           say("error " + std::to_string(index) + " " + std::to_string(k) + " " +
@@ -268,7 +282,7 @@ void run_until_value(runtime& rt, const replica_group& group,
         say("step " + std::to_string(index) + " " + std::to_string(k) + " " +
             (value ? std::to_string(*value) : "?"));
         if (value && *value >= options.until_value)
-          return;
+          break;
       }
     });
   }
@@ -278,6 +292,11 @@ void run_until_value(runtime& rt, const replica_group& group,
     auto count = rt.read(*c, std::chrono::seconds{5});
     say("count " + (count ? std::to_string(count->values<double>()[0])
                           : to_string(count.error().code())));
+    if (s) {
+      auto total = rt.read(*s, std::chrono::seconds{5});
+      say("ssp_total " + (total ? std::to_string(total->values<double>()[0])
+                                : to_string(total.error().code())));
+    }
   }
   if (auto members = rt.membership(group, std::chrono::seconds{5}))
     say("membership alive=" + list(members->alive()) +

@@ -34,6 +34,11 @@ using bounded_staleness_replica = caf::typed_actor<
     // The host's catch_up (timeout_ms).
     caf::replies_to<catch_up_atom, std::int64_t>::with<ok_atom>,
     // A waiter's deadline (its token).
-    caf::reacts_to<wait_expired_atom, std::uint64_t>>;
+    caf::reacts_to<wait_expired_atom, std::uint64_t>,
+    // This replica rejoined: its clock moves up to the min clock and its
+    // cache starts from this snapshot (variable, min clock, version,
+    // snapshot); ok once it does.
+    caf::replies_to<rejoin_refresh_atom, variable_id, std::uint64_t,
+                    std::uint64_t, tensor>::with<ok_atom>>;
 
 } // namespace varsync

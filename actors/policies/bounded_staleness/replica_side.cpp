@@ -116,6 +116,20 @@ caf::message_handler bounded_staleness_replica_side(replica_actor_type* self) {
         i->second.cache->refresh({min_clock, version, std::move(snapshot)});
         release_waiters(self);
       },
+      [self](rejoin_refresh_atom, variable_id id, std::uint64_t min_clock,
+             std::uint64_t version, tensor& snapshot) -> caf::result<ok_atom> {
+        auto i = self->state.variables.find(id);
+        if (i == self->state.variables.end() || i->second.cache == nullptr)
+          return to_caf_error(not_attached(self->state.index, id));
+        // The variable holds this replica at its minimum clock: the
+        // replica's clock is at least that (never goes back).
+        auto& clock = self->state.store->clock;
+        if (clock.load() < min_clock)
+          clock.store(min_clock);
+        i->second.cache->refresh({min_clock, version, std::move(snapshot)});
+        release_waiters(self);
+        return ok_atom::value;
+      },
       [self](clock_atom, std::int64_t timeout_ms) -> caf::result<ok_atom> {
         auto& store = *self->state.store;
         auto clock = store.clock.load();

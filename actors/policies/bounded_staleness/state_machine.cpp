@@ -8,7 +8,7 @@ namespace varsync::policies {
 bounded_staleness::bounded_staleness(settings config, tensor initial)
     : config_(std::move(config)), snapshot_(std::move(initial)),
       clocks_(config_.replicas, 0), live_(config_.replicas, true),
-      attached_(config_.replicas, true) {
+      attached_(config_.replicas, true), rejoined_(config_.replicas, false) {
   // nop
 }
 
@@ -54,7 +54,8 @@ bounded_staleness::push(std::size_t replica, std::uint64_t clock,
                  "variable '" + name + "': replica " + std::to_string(replica) +
                      " pushed clock " + std::to_string(clock) +
                      " before it attached"};
-  if (clock != clocks_[replica])
+  if (clock != clocks_[replica] &&
+      !(rejoined_[replica] && clock > clocks_[replica]))
     return error{errc::invalid_argument,
                  "variable '" + name + "': replica " + std::to_string(replica) +
                      " pushed clock " + std::to_string(clock) +
@@ -139,6 +140,16 @@ bounded_staleness::drop_replica(std::size_t replica) {
     return std::nullopt;
   live_[replica] = false;
   return advance();
+}
+
+staleness_refresh bounded_staleness::add_replica(std::size_t replica) {
+  if (replica < config_.replicas && !live_[replica]) {
+    live_[replica] = true;
+    attached_[replica] = true;
+    rejoined_[replica] = true;
+    clocks_[replica] = min_clock_;
+  }
+  return current();
 }
 
 tensor bounded_staleness::total() const {

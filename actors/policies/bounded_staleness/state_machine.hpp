@@ -103,6 +103,14 @@ public:
   /// over the survivors. Returns the refresh when it advanced.
   std::optional<staleness_refresh> drop_replica(std::size_t replica);
 
+  /// Takes the lost `replica` back (it rejoined) at the minimum clock, which
+  /// it holds from now on until it pushes, and returns the refresh its
+  /// cache starts from (the replica moves its clock up to the refresh's
+  /// minimum clock). Its pushes may skip clocks (its clock is shared with
+  /// the group's other variables, which may be further on): a skipped
+  /// clock holds no update of it.
+  staleness_refresh add_replica(std::size_t replica);
+
   /// The snapshot plus every delta received (what a cross-replica read
   /// returns).
   tensor total() const;
@@ -135,6 +143,8 @@ private:
   std::vector<bool> live_;
   /// Whether each replica's clock is known (all, unless awaiting attaches).
   std::vector<bool> attached_;
+  /// Replicas that rejoined: their pushes may skip clocks.
+  std::vector<bool> rejoined_;
   /// False between `await_attachments()` and `start()`.
   bool started_ = true;
   /// Deltas by clock tag (>= min_clock_), then by replica index.

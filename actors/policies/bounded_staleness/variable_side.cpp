@@ -72,20 +72,22 @@ caf::behavior bounded_staleness_variable_side(variable_actor_type* self) {
         broadcast(*refresh);
         return ok_atom::value;
       },
-      // A rejoining replica would have to start at the group's minimum
-      // clock with the current snapshot; its replica actor's clock is
-      // shared by every variable of the group, so that needs the
-      // directory to hand it the clock at join. Not built yet: refused.
-      [self](rejoin_atom, std::uint64_t index,
-             caf::actor&) -> caf::result<ok_atom> {
-        return to_caf_error(error{
-            errc::invalid_argument,
-            "variable '" + self->state.spec.name +
-                "' (bounded_staleness): "
-                "replica " +
-                std::to_string(index) +
-                " cannot rejoin; a group with bounded_staleness variables "
-                "does not take lost replicas back yet"});
+      // A lost replica joined again. Once attached it is live at the
+      // minimum clock (holding it there until it pushes) and starts from
+      // the current snapshot; it moves its clock up to that minimum clock
+      // (its clock is shared with the group's other variables, so it may
+      // be further on; then its pushes skip clocks of this one).
+      [self, policy](rejoin_atom, std::uint64_t index,
+                     caf::actor& replica) -> caf::result<ok_atom> {
+        return readmit_replica(
+            self, index, replica, policy->current().snapshot,
+            [self, policy,
+             index](std::uint64_t) -> std::optional<caf::message> {
+              auto refresh = policy->add_replica(index);
+              return caf::make_message(rejoin_refresh_atom::value,
+                                       self->state.spec.id, refresh.min_clock,
+                                       refresh.version, refresh.snapshot);
+            });
       },
   };
   return std::move(behavior.unbox());

@@ -280,7 +280,8 @@ caf::behavior eager_broadcast_variable_side(variable_actor_type* self) {
         }
         return readmit_replica(
             self, index, replica, policy->value(),
-            [self, policy, index]() -> std::optional<caf::message> {
+            [self, policy,
+             index](std::uint64_t) -> std::optional<caf::message> {
               auto first_step = policy->add_replica(index);
               return caf::make_message(rejoin_atom::value, self->state.spec.id,
                                        policy->version(), first_step,

@@ -93,3 +93,31 @@ TEST_CASE("dropping the slowest replica advances the minimum clock") {
   CHECK(refresh->min_clock == 1);
   CHECK(refresh->snapshot == i64(2));
 }
+
+TEST_CASE("a rejoined replica is held at the minimum clock until it pushes; "
+          "its pushes may skip clocks, never go below") {
+  auto policy = make_policy(3);
+  for (std::uint64_t c = 0; c < 2; ++c)
+    for (std::size_t r = 0; r < 3; ++r)
+      REQUIRE(policy.push(r, c, i64(1)));
+  CHECK(policy.min_clock() == 2);
+  REQUIRE_FALSE(policy.drop_replica(2)); // at clock 2 like the others
+  REQUIRE(policy.push(0, 2, i64(1)));
+  auto moved = policy.push(1, 2, i64(1));
+  REQUIRE(moved);
+  REQUIRE(*moved);
+  CHECK(policy.min_clock() == 3);
+  auto refresh = policy.add_replica(2);
+  CHECK(refresh.min_clock == 3);
+  CHECK(refresh.snapshot == i64(8));
+  // The others go on; the minimum clock waits for the rejoined replica.
+  REQUIRE(policy.push(0, 3, i64(1)));
+  REQUIRE(policy.push(1, 3, i64(1)));
+  CHECK(policy.min_clock() == 3);
+  // Below its clock: refused. Skipping a clock (its clock is shared with
+  // other variables): allowed, the skipped clock holds nothing of it.
+  CHECK_FALSE(policy.push(2, 2, i64(1)));
+  REQUIRE(policy.push(2, 4, i64(100)));
+  CHECK(policy.min_clock() == 4);
+  CHECK(policy.total() == i64(110));
+}

@@ -184,3 +184,32 @@ TEST_CASE("a cross-replica update applies once and is not a step") {
             .code() == errc::dtype_mismatch);
   CHECK(policy.version() == 1);
 }
+
+TEST_CASE("a rejoined replica takes part from the first step nobody "
+          "contributed to; earlier steps complete without it") {
+  auto policy = make_policy(3, aggregation::sum);
+  REQUIRE(policy.contribute(0, 0, update_op::add, tensor(1.0)));
+  REQUIRE(policy.contribute(1, 0, update_op::add, tensor(1.0)));
+  REQUIRE(policy.contribute(2, 0, update_op::add, tensor(1.0)));
+  CHECK(policy.drop_replica(2).empty());
+  // Step 1 is under way (replica 0 contributed), step 2 not yet.
+  REQUIRE(policy.contribute(0, 1, update_op::add, tensor(1.0)));
+  CHECK(policy.add_replica(2) == 2);
+  CHECK(policy.live_replicas() == 3);
+  // Step 1 completes with the two that were there.
+  auto first = policy.contribute(1, 1, update_op::add, tensor(1.0));
+  REQUIRE(first);
+  REQUIRE(first->size() == 1);
+  CHECK(scalar_of(policy.value()) == 5.0);
+  // A contribution of the rejoined replica to an earlier step is refused.
+  CHECK(policy.contribute(2, 1, update_op::add, tensor(1.0)).error().code() ==
+        errc::invalid_argument);
+  // Step 2 waits for all three.
+  REQUIRE(policy.contribute(0, 2, update_op::add, tensor(1.0)));
+  REQUIRE(policy.contribute(1, 2, update_op::add, tensor(1.0)));
+  CHECK(policy.missing(2) == std::vector<std::size_t>{2});
+  auto second = policy.contribute(2, 2, update_op::add, tensor(1.0));
+  REQUIRE(second);
+  REQUIRE(second->size() == 1);
+  CHECK(scalar_of(policy.value()) == 8.0);
+}
