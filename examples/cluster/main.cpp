@@ -307,23 +307,14 @@ wait_for_nodes(runtime& rt, std::size_t count,
                std::chrono::milliseconds patience) {
   auto deadline = std::chrono::steady_clock::now() + patience;
   for (;;) {
-    auto status = rt.status(5s);
-    if (!status)
-      return status.error();
-    std::vector<std::string> nodes;
-    for (const auto& node : status->nodes)
-      if (node.alive && node.name != rt.node_name())
-        nodes.push_back(node.name);
-    if (nodes.size() >= count) {
-      std::sort(nodes.begin(), nodes.end());
-      nodes.resize(count);
+    auto nodes = alive_nodes(rt, count);
+    if (!nodes || nodes->size() >= count)
       return nodes;
-    }
     if (auto gone = exited_child())
       return varsync::error{errc::replica_lost, "node " + *gone};
     if (std::chrono::steady_clock::now() > deadline)
       return varsync::error{errc::timeout,
-                            "only " + std::to_string(nodes.size()) + " of " +
+                            "only " + std::to_string(nodes->size()) + " of " +
                                 std::to_string(count) + " nodes joined"};
     std::this_thread::sleep_for(100ms); // UI polling, not synchronization
   }

@@ -374,16 +374,7 @@ void connection::on_dims() {
     if (!expected_bytes || *expected_bytes != head_.payload)
       return reject("payload size does not match the shape");
   }
-  frame_ = bulk_frame{};
-  frame_.kind = kind;
-  frame_.code = head_.code;
-  frame_.target = head_.target;
-  frame_.reply_to = head_.reply_to;
-  frame_.variable = head_.variable;
-  frame_.index = head_.index;
-  frame_.number = head_.number;
-  frame_.tag = head_.tag;
-  frame_.timeout_ms = head_.timeout_ms;
+  frame_ = bulk_wire::frame_of(head_);
   auto take_text = [this](step then) {
     frame_.text.assign(head_.payload, '\0');
     take(reinterpret_cast<std::byte*>(frame_.text.data()), frame_.text.size(),

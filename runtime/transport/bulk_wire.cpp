@@ -38,6 +38,20 @@ std::vector<std::byte> encode_head(const bulk_frame& frame) {
   return result;
 }
 
+bulk_frame frame_of(const header& head) {
+  bulk_frame frame;
+  frame.kind = static_cast<bulk_kind>(head.kind);
+  frame.code = head.code;
+  frame.target = head.target;
+  frame.reply_to = head.reply_to;
+  frame.variable = head.variable;
+  frame.index = head.index;
+  frame.number = head.number;
+  frame.tag = head.tag;
+  frame.timeout_ms = head.timeout_ms;
+  return frame;
+}
+
 std::size_t payload_of(const bulk_frame& frame) noexcept {
   return carries_text(frame.kind) ? frame.text.size()
                                   : frame.value.bytes().size();

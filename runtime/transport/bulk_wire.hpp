@@ -50,6 +50,10 @@ bool carries_text(bulk_kind kind) noexcept;
 /// Header and dimensions of `frame`, ready to send.
 std::vector<std::byte> encode_head(const bulk_frame& frame);
 
+/// A frame with the fields of `head` (kind, code, ids, numbers; no
+/// payload). Call after `check_head` accepted it.
+bulk_frame frame_of(const header& head);
+
 /// The payload bytes of `frame`.
 std::size_t payload_of(const bulk_frame& frame) noexcept;
 

@@ -29,6 +29,22 @@ std::vector<std::pair<int, double>> steps_of(const std::string& output,
   return result;
 }
 
+/// Starts node-2 (replicas 4 and 5) again: the same name and indices,
+/// joining the cluster's seed, with `common` worker arguments.
+child_process restart_node_2(test_cluster& cluster,
+                             const std::vector<std::string>& common) {
+  auto program =
+      binary_path(VARSYNC_TEST_BINARY_DIR, "varsync_test_cluster_worker");
+  std::vector<std::string> args{
+      "--port",     "0",      "--name",
+      "node-2",     "--join", "127.0.0.1:" + std::to_string(cluster.seed_port),
+      "--replicas", "4,5"};
+  args.insert(args.end(), common.begin(), common.end());
+  auto process = child_process::start(program, args);
+  REQUIRE(process);
+  return std::move(*process);
+}
+
 } // namespace
 
 TEST_CASE("a killed replica node started again rejoins: its replicas start "
@@ -59,24 +75,16 @@ TEST_CASE("a killed replica node started again rejoins: its replicas start "
   REQUIRE_MESSAGE(cluster.nodes[0].wait_for_line("step 0 60 ", 60s),
                   cluster.transcript());
   // node-2 again, same name and indices, not stopping early.
-  auto program =
-      binary_path(VARSYNC_TEST_BINARY_DIR, "varsync_test_cluster_worker");
-  std::vector<std::string> args{
-      "--port",     "0",      "--name",
-      "node-2",     "--join", "127.0.0.1:" + std::to_string(cluster.seed_port),
-      "--replicas", "4,5"};
-  args.insert(args.end(), common.begin(), common.end());
-  auto restarted = child_process::start(program, args);
-  REQUIRE(restarted);
+  auto restarted = restart_node_2(cluster, common);
   auto rejoined_at = steady_now_ns();
-  REQUIRE_MESSAGE(restarted->wait_for_line("done", 120s),
-                  restarted->output() << restarted->errors());
+  REQUIRE_MESSAGE(restarted.wait_for_line("done", 120s),
+                  restarted.output() << restarted.errors());
   for (std::size_t i = 0; i < 2; ++i)
     REQUIRE_MESSAGE(cluster.nodes[i].wait_for_line("done", 120s),
                     cluster.transcript());
   MESSAGE("rejoined and finished " << (steady_now_ns() - rejoined_at) / 1000000
                                    << " ms after start");
-  const auto rejoiner = restarted->output();
+  const auto rejoiner = restarted.output();
   std::vector<std::string> outputs{cluster.nodes[0].output(),
                                    cluster.nodes[1].output(), victim.output(),
                                    rejoiner};
@@ -133,8 +141,8 @@ TEST_CASE("a killed replica node started again rejoins: its replicas start "
   CHECK_MESSAGE(rejoiner.find("membership alive=0,1,2,3,4,5 lost=-") !=
                     std::string::npos,
                 rejoiner);
-  restarted->signal(SIGTERM);
-  CHECK(restarted->wait(20s));
+  restarted.signal(SIGTERM);
+  CHECK(restarted.wait(20s));
   CHECK_MESSAGE(cluster.stop(2), cluster.transcript());
 }
 
@@ -152,23 +160,15 @@ TEST_CASE("bounded_staleness: a rejoined replica starts at the group's "
   REQUIRE(victim.signal(SIGKILL));
   REQUIRE_MESSAGE(cluster.nodes[0].wait_for_line("step 0 30 ", 60s),
                   cluster.transcript());
-  auto program =
-      binary_path(VARSYNC_TEST_BINARY_DIR, "varsync_test_cluster_worker");
-  std::vector<std::string> args{
-      "--port",     "0",      "--name",
-      "node-2",     "--join", "127.0.0.1:" + std::to_string(cluster.seed_port),
-      "--replicas", "4,5"};
-  args.insert(args.end(), common.begin(), common.end());
-  auto restarted = child_process::start(program, args);
-  REQUIRE(restarted);
-  REQUIRE_MESSAGE(restarted->wait_for_line("done", 120s),
-                  restarted->output() << restarted->errors());
+  auto restarted = restart_node_2(cluster, common);
+  REQUIRE_MESSAGE(restarted.wait_for_line("done", 120s),
+                  restarted.output() << restarted.errors());
   for (std::size_t i = 0; i < 2; ++i)
     REQUIRE_MESSAGE(cluster.nodes[i].wait_for_line("done", 120s),
                     cluster.transcript());
   std::vector<std::string> outputs{cluster.nodes[0].output(),
                                    cluster.nodes[1].output(), victim.output(),
-                                   restarted->output()};
+                                   restarted.output()};
   std::size_t steps = 0;
   for (const auto& output : outputs) {
     CHECK_MESSAGE(lines_of(output, "error").empty(), output);
@@ -186,7 +186,7 @@ TEST_CASE("bounded_staleness: a rejoined replica starts at the group's "
   CHECK_MESSAGE(outputs[3].find("membership alive=0,1,2,3,4,5 lost=-") !=
                     std::string::npos,
                 outputs[3]);
-  restarted->signal(SIGTERM);
-  CHECK(restarted->wait(20s));
+  restarted.signal(SIGTERM);
+  CHECK(restarted.wait(20s));
   CHECK_MESSAGE(cluster.stop(2), cluster.transcript());
 }

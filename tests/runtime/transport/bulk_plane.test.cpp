@@ -584,6 +584,58 @@ TEST_CASE_FIXTURE(fixture, "small frames written by the sender and large "
       caf::after(5s) >> [] { FAIL("no ack arrived"); });
 }
 
+namespace {
+
+/// A listener standing in for a peer's bulk plane: accepts one connection
+/// and runs the listening side of the cluster handshake on it.
+struct stand_in_peer {
+  int listener = -1;
+  std::uint16_t port = 0;
+  std::optional<raw_client> peer;
+
+  stand_in_peer() {
+    listener = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    ::inet_pton(AF_INET, "127.0.0.1", &address.sin_addr);
+    REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&address),
+                   sizeof(address)) == 0);
+    REQUIRE(::listen(listener, 1) == 0);
+    socklen_t length = sizeof(address);
+    ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
+    port = ntohs(address.sin_port);
+  }
+
+  ~stand_in_peer() { ::close(listener); }
+
+  /// Accepts the plane's connection and checks its proof.
+  raw_client& accept() {
+    int fd = ::accept(listener, nullptr, nullptr);
+    REQUIRE(fd >= 0);
+    peer.emplace(raw_client::adopt_tag{}, fd);
+    timeval limit{5, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
+    REQUIRE(auth::check_membership(
+        fd, *test::test_secret(), auth::channel::bulk,
+        std::chrono::steady_clock::now() + 5s, "the plane"));
+    return *peer;
+  }
+};
+
+/// A contribution for `variable` from replica actor `replica`.
+bulk_frame contribution(std::uint64_t target, std::uint64_t replica,
+                        std::uint64_t variable) {
+  bulk_frame frame;
+  frame.kind = bulk_kind::contribute;
+  frame.target = target;
+  frame.reply_to = replica;
+  frame.variable = variable;
+  frame.value = tensor{1.0f};
+  return frame;
+}
+
+} // namespace
+
 TEST_CASE_FIXTURE(fixture, "a process that connects cannot hand a node's "
                            "replicas installs or acks; a node's own "
                            "connections carry no contributions") {
@@ -615,28 +667,10 @@ TEST_CASE_FIXTURE(fixture, "a process that connects cannot hand a node's "
   // The other way round: a node that opened a connection accepts no
   // contribution on it. A listener stands in for the peer and answers the
   // first frame with a contribution.
-  int listener = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  ::inet_pton(AF_INET, "127.0.0.1", &address.sin_addr);
-  REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&address),
-                 sizeof(address)) == 0);
-  REQUIRE(::listen(listener, 1) == 0);
-  socklen_t length = sizeof(address);
-  ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
-  bulk_frame first;
-  first.kind = bulk_kind::contribute;
-  first.target = 1;
-  first.value = tensor{1.0f};
-  b->send({"127.0.0.1", ntohs(address.sin_port), {}}, first);
-  int peer = ::accept(listener, nullptr, nullptr);
-  REQUIRE(peer >= 0);
-  raw_client back{raw_client::adopt_tag{}, peer};
-  timeval limit{5, 0};
-  ::setsockopt(peer, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
-  REQUIRE(auth::check_membership(
-      peer, *test::test_secret(), auth::channel::bulk,
-      std::chrono::steady_clock::now() + 5s, "the plane"));
+  stand_in_peer stand_in;
+  b->send({"127.0.0.1", stand_in.port, {}}, contribution(1, 0, 0));
+  auto& back = stand_in.accept();
+  auto peer = back.fd;
   CHECK(back.read_hello() == b->node_name());
   back.hello("stand-in");
   back.frame(replica->id(), {2.0f}, 1); // a contribution
@@ -647,7 +681,6 @@ TEST_CASE_FIXTURE(fixture, "a process that connects cannot hand a node's "
   }
   CHECK(got == 0);
   CHECK(b->counters().frames_rejected.load() == 4);
-  ::close(listener);
 }
 
 TEST_CASE_FIXTURE(fixture, "out of descriptors, the plane backs off and "
@@ -802,58 +835,6 @@ TEST_CASE("a silent or trickling peer is closed at its deadline; a "
   }
   b.stop();
 }
-
-namespace {
-
-/// A listener standing in for a peer's bulk plane: accepts one connection
-/// and runs the listening side of the cluster handshake on it.
-struct stand_in_peer {
-  int listener = -1;
-  std::uint16_t port = 0;
-  std::optional<raw_client> peer;
-
-  stand_in_peer() {
-    listener = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    ::inet_pton(AF_INET, "127.0.0.1", &address.sin_addr);
-    REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&address),
-                   sizeof(address)) == 0);
-    REQUIRE(::listen(listener, 1) == 0);
-    socklen_t length = sizeof(address);
-    ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
-    port = ntohs(address.sin_port);
-  }
-
-  ~stand_in_peer() { ::close(listener); }
-
-  /// Accepts the plane's connection and checks its proof.
-  raw_client& accept() {
-    int fd = ::accept(listener, nullptr, nullptr);
-    REQUIRE(fd >= 0);
-    peer.emplace(raw_client::adopt_tag{}, fd);
-    timeval limit{5, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
-    REQUIRE(auth::check_membership(
-        fd, *test::test_secret(), auth::channel::bulk,
-        std::chrono::steady_clock::now() + 5s, "the plane"));
-    return *peer;
-  }
-};
-
-/// A contribution for `variable` from replica actor `replica`.
-bulk_frame contribution(std::uint64_t target, std::uint64_t replica,
-                        std::uint64_t variable) {
-  bulk_frame frame;
-  frame.kind = bulk_kind::contribute;
-  frame.target = target;
-  frame.reply_to = replica;
-  frame.variable = variable;
-  frame.value = tensor{1.0f};
-  return frame;
-}
-
-} // namespace
 
 TEST_CASE_FIXTURE(fixture, "an accepted connection's first frame must be a "
                            "hello naming its node") {
