@@ -20,6 +20,18 @@
 // `runtime::membership`), and lookups of a lost variable still answer so
 // that callers get `variable_unavailable` from the call itself.
 //
+// Rejoin. A node that comes back registers under its old name (its status
+// row is reused). A join naming a lost index of a complete group replaces
+// that index's replica actor: the directory sends every available variable
+// of the group (rejoin_atom, index, new actor) and answers the join once
+// all said ok. Each variable actor attaches the new replica and brings it
+// to its current state by its policy's rule (policies/<policy>/
+// variable_side.cpp): on_write/periodic the current version and the first
+// step it takes part in, on_read a copy that leaves cross-replica reads
+// unchanged, bounded_staleness the current snapshot at the minimum clock
+// (held there until it pushes), none the initial value. A join naming a
+// live index is still `already_exists`.
+//
 // See actors/cluster_protocol.hpp for the messages.
 
 #include "actors/actor_counters.hpp"
