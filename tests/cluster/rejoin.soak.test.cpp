@@ -101,9 +101,10 @@ TEST_CASE("20 seeded kills of a replica node at random points, each "
     auto counts = lines_of(seed, "count");
     REQUIRE(counts.size() == 1);
     CHECK(std::stod(counts.front()[1]) == static_cast<double>(live_steps));
-    CHECK_MESSAGE(rejoiner.find("membership alive=0,1,2,3,4,5 lost=-") !=
-                      std::string::npos,
-                  rejoiner);
+    CHECK_MESSAGE(
+        rejoiner.find("membership alive=0,1,2,3,4,5 lost=- rejoined=4,5") !=
+            std::string::npos,
+        rejoiner);
     restarted->signal(SIGTERM);
     CHECK(restarted->wait(20s));
     CHECK_MESSAGE(cluster.stop(2), cluster.transcript());

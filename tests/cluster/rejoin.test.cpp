@@ -138,9 +138,10 @@ TEST_CASE("a killed replica node started again rejoins: its replicas start "
   REQUIRE(counts.size() == 1);
   CHECK(std::stod(counts.front()[1]) == static_cast<double>(live_steps));
   // The rejoiner sees the whole group alive again.
-  CHECK_MESSAGE(rejoiner.find("membership alive=0,1,2,3,4,5 lost=-") !=
-                    std::string::npos,
-                rejoiner);
+  CHECK_MESSAGE(
+      rejoiner.find("membership alive=0,1,2,3,4,5 lost=- rejoined=4,5") !=
+          std::string::npos,
+      rejoiner);
   restarted.signal(SIGTERM);
   CHECK(restarted.wait(20s));
   CHECK_MESSAGE(cluster.stop(2), cluster.transcript());
@@ -183,9 +184,10 @@ TEST_CASE("bounded_staleness: a rejoined replica starts at the group's "
   auto totals = lines_of(outputs[0], "ssp_total");
   REQUIRE(totals.size() == 1);
   CHECK(std::stod(totals.front()[1]) == static_cast<double>(steps));
-  CHECK_MESSAGE(outputs[3].find("membership alive=0,1,2,3,4,5 lost=-") !=
-                    std::string::npos,
-                outputs[3]);
+  CHECK_MESSAGE(
+      outputs[3].find("membership alive=0,1,2,3,4,5 lost=- rejoined=4,5") !=
+          std::string::npos,
+      outputs[3]);
   restarted.signal(SIGTERM);
   CHECK(restarted.wait(20s));
   CHECK_MESSAGE(cluster.stop(2), cluster.transcript());

@@ -13,7 +13,8 @@
 //   retry <replica> <code> <us>          steps: the call after a failure
 //   cross_read <replica> <code> <us>     steps: cross-replica read after it
 //   local_read <replica> <value>         steps: local read after a failure
-//   membership alive=<list> lost=<list>  steps: the group's membership
+//   membership alive=<list> lost=<list> rejoined=<list>
+//                                        steps: the group's membership
 //   bad <what> <code>                    bad_update: a malformed update's
 //                                        error, then the value after it
 //   late <replica> <clock> <v0,v1,...>   late_ssp: read right after clock()
@@ -94,6 +95,17 @@ std::string list(const std::vector<std::size_t>& values) {
   for (auto value : values)
     result += (result.empty() ? "" : ",") + std::to_string(value);
   return result.empty() ? "-" : result;
+}
+
+/// "membership alive=<list> lost=<list> rejoined=<list>" (rejoined: the
+/// indices that joined again after a loss).
+std::string membership_line(const group_status& members) {
+  std::vector<std::size_t> rejoined;
+  for (const auto& replica : members.replicas)
+    if (replica.rejoins > 0)
+      rejoined.push_back(replica.index);
+  return "membership alive=" + list(members.alive()) +
+         " lost=" + list(members.lost()) + " rejoined=" + list(rejoined);
 }
 
 struct scenario_options {
@@ -214,8 +226,7 @@ void run_steps(runtime& rt, const replica_group& group,
   for (auto& thread : threads)
     thread.join();
   if (auto members = rt.membership(group, std::chrono::seconds{5}))
-    say("membership alive=" + list(members->alive()) +
-        " lost=" + list(members->lost()));
+    say(membership_line(*members));
   else
     say("membership error " + std::string{to_string(members.error().code())});
 }
@@ -299,8 +310,7 @@ void run_until_value(runtime& rt, const replica_group& group,
     }
   }
   if (auto members = rt.membership(group, std::chrono::seconds{5}))
-    say("membership alive=" + list(members->alive()) +
-        " lost=" + list(members->lost()));
+    say(membership_line(*members));
   else
     say("membership error " + std::string{to_string(members.error().code())});
 }
