@@ -321,3 +321,93 @@ TEST_CASE("a bulk contribution is refused unless the named replica sent it "
     CHECK(store->find(5)->load()->value == tensor(6.0));
   (*plane)->stop();
 }
+
+namespace {
+
+/// Kills replica `index` of `c` and has the variable actor take a fresh
+/// replica actor (with a store of its own) back in its place; returns the
+/// rejoin's outcome and the new replica's store. Retries while the variable
+/// has not seen the loss yet (bounded: 5 s).
+std::pair<expected<ok_atom>, std::shared_ptr<local_store>>
+kill_and_rejoin(cluster& c, std::size_t index) {
+  caf::anon_send_exit(c.replicas[index], caf::exit_reason::kill);
+  auto store = std::make_shared<local_store>();
+  auto fresh = spawn_replica_actor(*c.system, index, store, c.counters);
+  c.replicas[index] = fresh;
+  auto give_up = std::chrono::steady_clock::now() + 5s;
+  for (;;) {
+    auto joined = c.ask<ok_atom>(c.variable, rejoin_atom::value,
+                                 std::uint64_t{index}, fresh);
+    if (joined || joined.error().code() != errc::already_exists ||
+        std::chrono::steady_clock::now() > give_up)
+      return {joined, store};
+    std::this_thread::yield(); // the DOWN message is on its way
+  }
+}
+
+} // namespace
+
+TEST_CASE("on_read: a rejoined replica's copy leaves the cross-replica read "
+          "unchanged (sum: 0, mean and only_first_replica: the survivors' "
+          "aggregate)") {
+  struct expectation {
+    aggregation how;
+    double read_after;
+    double fresh_copy;
+  };
+  // Copies 2, 4, 6; replica 0 is lost: survivors 4 and 6.
+  for (auto [how, read_after, fresh_copy] :
+       {expectation{aggregation::sum, 10.0, 0.0},
+        expectation{aggregation::mean, 5.0, 5.0},
+        expectation{aggregation::only_first_replica, 4.0, 4.0}}) {
+    CAPTURE(to_string(how));
+    cluster c{3, synchronization::on_read, how, tensor(0.0)};
+    for (std::size_t i = 0; i < 3; ++i)
+      REQUIRE(c.ask<ok_atom>(c.replicas[i], copy_set_atom::value,
+                             variable_id{5}, to_wire(update_op::assign),
+                             tensor(2.0 * static_cast<double>(i + 1))));
+    auto [joined, store] = kill_and_rejoin(c, 0);
+    REQUIRE_MESSAGE(joined, (joined ? "" : joined.error().to_string()));
+    auto copy =
+        c.ask<tensor>(c.replicas[0], copy_get_atom::value, variable_id{5});
+    REQUIRE(copy);
+    CHECK(*copy == tensor(fresh_copy));
+    auto read = c.ask<tensor>(c.variable, read_atom::value, std::int64_t{5000});
+    REQUIRE(read);
+    CHECK(*read == tensor(read_after));
+  }
+}
+
+TEST_CASE("on_write: a rejoined replica holds the current version and takes "
+          "part in the next step; a live index cannot rejoin") {
+  cluster c{3, synchronization::on_write, aggregation::sum, tensor(1.0)};
+  for (auto& result :
+       c.update_all(update_op::add, {tensor(1.0), tensor(2.0), tensor(3.0)}))
+    REQUIRE(result);
+  auto [joined, store] = kill_and_rejoin(c, 2);
+  REQUIRE_MESSAGE(joined, (joined ? "" : joined.error().to_string()));
+  auto installed = store->find(5)->load();
+  CHECK(installed->version == 1);
+  CHECK(installed->value == tensor(7.0));
+  // The next step needs all three, the rejoined one included.
+  for (auto& result :
+       c.update_all(update_op::add, {tensor(1.0), tensor(1.0), tensor(1.0)}))
+    CHECK(result);
+  CHECK(store->find(5)->load()->value == tensor(10.0));
+  CHECK(c.stores[0]->find(5)->load()->value == tensor(10.0));
+  // Replica 1 is alive: its index is taken.
+  auto other = spawn_replica_actor(*c.system, 1,
+                                   std::make_shared<local_store>(), c.counters);
+  auto refused =
+      c.ask<ok_atom>(c.variable, rejoin_atom::value, std::uint64_t{1}, other);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code() == errc::already_exists);
+  caf::anon_send_exit(other, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("none: a rejoined replica's copy starts at the initial value") {
+  cluster c{2, synchronization::none, aggregation::none, tensor(3.0)};
+  auto [joined, store] = kill_and_rejoin(c, 1);
+  REQUIRE_MESSAGE(joined, (joined ? "" : joined.error().to_string()));
+  CHECK(store->find(5)->load()->value == tensor(3.0));
+}
