@@ -75,14 +75,19 @@ TEST_CASE("a killed replica node started again rejoins: its replicas start "
   REQUIRE_MESSAGE(cluster.nodes[0].wait_for_line("step 0 60 ", 60s),
                   cluster.transcript());
   // node-2 again, same name and indices, not stopping early.
+  auto started_at = steady_now_ns();
   auto restarted = restart_node_2(cluster, common);
-  auto rejoined_at = steady_now_ns();
+  // "start 4 <value>": joined (rejoined) and holding the current value.
+  REQUIRE_MESSAGE(restarted.wait_for_line("start 4 ", 60s),
+                  restarted.output() << restarted.errors());
+  MESSAGE("node process started to replica 4 rejoined: "
+          << (steady_now_ns() - started_at) / 1000000 << " ms");
   REQUIRE_MESSAGE(restarted.wait_for_line("done", 120s),
                   restarted.output() << restarted.errors());
   for (std::size_t i = 0; i < 2; ++i)
     REQUIRE_MESSAGE(cluster.nodes[i].wait_for_line("done", 120s),
                     cluster.transcript());
-  MESSAGE("rejoined and finished " << (steady_now_ns() - rejoined_at) / 1000000
+  MESSAGE("rejoined and finished " << (steady_now_ns() - started_at) / 1000000
                                    << " ms after start");
   const auto rejoiner = restarted.output();
   std::vector<std::string> outputs{cluster.nodes[0].output(),
