@@ -256,8 +256,8 @@ std::vector<std::pair<std::string, std::string>> node_config::keys() {
       {"default-timeout", "deadline of calls that pass none (30s)"},
       {"serve-variables", "offer to host variable actors (true)"},
       {"spread-variables", "seed: spread variables over serving nodes (false)"},
-      {"reuse-buffers", "keep freed tensor buffers for reuse; retunes the "
-                        "process's malloc (default false)"},
+      {"reuse-buffers", "keep up to 1 GiB of freed tensor buffers for "
+                        "reuse, process-wide (default false)"},
       {"bulk-threshold",
        "on_write tensors of at least this many bytes use the bulk plane; "
        "off: never (0)"},

@@ -7,6 +7,7 @@
 #include "actors/replica_actor.hpp"
 #include "runtime/caf_setup.hpp"
 #include "runtime/connect_node.hpp"
+#include "runtime/core/buffer_pool.hpp"
 #include "runtime/node_secret.hpp"
 #include "runtime/task_actor.hpp"
 #include "runtime/transport/log.hpp"
@@ -14,7 +15,6 @@
 
 #include <caf/io/all.hpp>
 #include <filesystem>
-#include <malloc.h>
 #include <set>
 #include <thread>
 
@@ -28,18 +28,14 @@ caf::behavior lifetime_actor() {
   return {[](ok_atom) {}};
 }
 
-/// Tensors of a step are allocated and freed every step: keep freed blocks
-/// in the heap instead of unmapping them, so the next step reuses warm
-/// pages instead of faulting in zeroed ones. glibc would still hand blocks
-/// above 32 MiB to mmap (it refuses a higher mmap threshold), and a block a
-/// thread frees in its own arena is trimmed whatever the trim threshold:
-/// so no mmap, one arena (every thread, including CAF's, which start after
-/// this), and 1 GiB of free heap before trimming. Measured: P=4 64 MiB
-/// on_write step 545-760 -> 197-252 ms.
+/// Tensors of a step are allocated and freed every step: keep freed
+/// buffers for reuse, so the next step writes warm pages instead of
+/// faulting in zeroed ones (runtime/core/buffer_pool.hpp). (Before the
+/// pool, retuning glibc's malloc to the same end measured P=4 64 MiB
+/// on_write steps 545-760 -> 197-252 ms; it changed the whole process's
+/// allocator and kept an unbounded amount.)
 void keep_freed_buffers() {
-  ::mallopt(M_ARENA_MAX, 1);
-  ::mallopt(M_MMAP_MAX, 0);
-  ::mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  buffer_pool::keep_freed(buffer_pool::default_cap);
 }
 
 runtime_options options_of(const node_config& config) {

@@ -81,14 +81,12 @@ struct node_config {
   /// robin) among those that serve variables, instead of on the seed.
   bool spread_variables = false;
 
-  /// Keep freed tensor buffers in the heap for reuse instead of returning
-  /// them to the kernel, so that a node moving large tensors every step does
-  /// not fault in and zero fresh pages each time (measured: P=4 64 MiB
-  /// on_write steps 2.1x faster). Opt-in: it sets glibc's process-wide
-  /// malloc options (mallopt: one arena, no mmap, 1 GiB trim threshold)
-  /// before the node's threads start, which retunes the allocator of the
-  /// whole process (an embedding application's too), and the process keeps
-  /// up to 1 GiB of freed memory beyond its largest steps.
+  /// Keep freed tensor buffers (of at least 64 KiB) for reuse instead of
+  /// returning them to the allocator, so that a node moving large tensors
+  /// every step does not fault in and zero fresh pages each time. Opt-in;
+  /// process-wide. The buffers are kept in varsync's own pool, up to 1 GiB
+  /// in total (the process's malloc is not retuned), and handed out again
+  /// for tensors of the same size.
   bool reuse_buffers = false;
 
   /// on_write tensors of at least this many bytes travel between processes

@@ -1,5 +1,6 @@
 #include "varsync/tensor.hpp"
 
+#include "runtime/core/buffer_pool.hpp"
 #include "runtime/core/wording.hpp"
 
 #include <cstring>
@@ -45,10 +46,10 @@ std::string to_string(const shape_type& shape) {
 
 namespace {
 
-/// A heap buffer of `size` bytes whose contents are unspecified.
+/// A heap buffer of `size` bytes whose contents are unspecified (a kept
+/// one with reuse-buffers on: buffer_pool.hpp).
 std::shared_ptr<std::byte> raw_buffer(std::size_t size) {
-  auto block = std::make_shared_for_overwrite<std::byte[]>(size);
-  return std::shared_ptr<std::byte>(block, block.get());
+  return buffer_pool::allocate(size);
 }
 
 /// No tensor holds more elements than fit in a byte count of 2^60.

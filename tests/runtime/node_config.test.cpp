@@ -674,8 +674,8 @@ TEST_CASE("a bad or missing --config file is an error naming the file") {
                 describe(parsed));
 }
 
-TEST_CASE("reuse-buffers is off by default (it retunes the process's "
-          "malloc) and can be turned on") {
+TEST_CASE("reuse-buffers is off by default (it keeps up to 1 GiB of "
+          "freed buffers) and can be turned on") {
   node_config config;
   CHECK_FALSE(config.reuse_buffers);
   VARSYNC_CHECK_OK(config.set("reuse-buffers", "on"));
