@@ -2,6 +2,7 @@
 
 #include "actors/caf_error.hpp"
 #include "actors/policies/table.hpp"
+#include "actors/policies/variable_interface.hpp"
 #include "actors/variable_actor_state.hpp"
 
 #include <utility>
@@ -135,6 +136,22 @@ void readmit_replica(variable_actor_type* self, std::uint64_t index,
                       fail);
           },
           fail);
+}
+
+std::optional<caf::result<ok_atom>>
+rejoin_after_loss(variable_actor_type* self, std::uint64_t index,
+                  const caf::actor& replica) {
+  auto& state = self->state;
+  if (index >= state.spec.replicas.size() || state.lost[index] || !replica ||
+      state.spec.replicas[index] == replica)
+    return std::nullopt;
+  const auto& old = state.spec.replicas[index];
+  // Same sender, same receiver: the DOWN is handled before the rejoin.
+  self->send(self, caf::down_msg{old.address(),
+                                 caf::exit_reason::remote_link_unreachable});
+  return caf::result<ok_atom>{
+      self->delegate(caf::actor_cast<variable_actor_interface>(self),
+                     rejoin_atom::value, index, replica)};
 }
 
 caf::result<ok_atom> readmit_replica(variable_actor_type* self,

@@ -90,6 +90,16 @@ caf::result<ok_atom> readmit_replica(variable_actor_type* self,
                                      const caf::actor& replica, tensor start,
                                      readmission_follow_up follow_up = nullptr);
 
+/// When the directory says replica `index` rejoins as `replica` but this
+/// actor has not seen the old replica's DOWN yet (each actor learns of a
+/// lost node on its own connection): treats the old replica as lost now
+/// (a DOWN message to itself, handled by the policy's down handler) and
+/// handles the rejoin after it; nullopt when there is nothing to wait for.
+/// The directory only sends a rejoin for an index it saw lost.
+std::optional<caf::result<ok_atom>>
+rejoin_after_loss(variable_actor_type* self, std::uint64_t index,
+                  const caf::actor& replica);
+
 /// The same, answering `promise` (for a policy that works out `start`
 /// asynchronously first).
 void readmit_replica(variable_actor_type* self, std::uint64_t index,

@@ -79,6 +79,8 @@ caf::behavior bounded_staleness_variable_side(variable_actor_type* self) {
       // be further on; then its pushes skip clocks of this one).
       [self, policy](rejoin_atom, std::uint64_t index,
                      caf::actor& replica) -> caf::result<ok_atom> {
+        if (auto later = rejoin_after_loss(self, index, replica))
+          return std::move(*later);
         return readmit_replica(
             self, index, replica, policy->current().snapshot,
             [self, policy,

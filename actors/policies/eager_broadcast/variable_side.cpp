@@ -274,6 +274,8 @@ caf::behavior eager_broadcast_variable_side(variable_actor_type* self) {
       [self, policy, routes,
        replica_nodes](rejoin_atom, std::uint64_t index,
                       caf::actor& replica) -> caf::result<ok_atom> {
+        if (auto later = rejoin_after_loss(self, index, replica))
+          return std::move(*later);
         if (index < routes->size()) {
           (*routes)[index].reset();
           (*replica_nodes)[index] = caf::to_string(replica.node());

@@ -30,6 +30,8 @@ caf::behavior local_only_variable_side(variable_actor_type* self) {
       // variable's initial value, as a new replica's would.
       [self](rejoin_atom, std::uint64_t index,
              caf::actor& replica) -> caf::result<ok_atom> {
+        if (auto later = rejoin_after_loss(self, index, replica))
+          return std::move(*later);
         return readmit_replica(self, index, replica, self->state.spec.initial);
       },
   };

@@ -64,6 +64,8 @@ caf::behavior reduce_on_read_variable_side(variable_actor_type* self) {
       // otherwise, sets every copy at once; a rejoin sets one.)
       [self, policy](rejoin_atom, std::uint64_t index,
                      caf::actor& replica) -> caf::result<ok_atom> {
+        if (auto later = rejoin_after_loss(self, index, replica))
+          return std::move(*later);
         const auto& spec = self->state.spec;
         if (spec.options.aggregation == aggregation::none ||
             spec.options.aggregation == aggregation::sum) {
