@@ -53,30 +53,21 @@ TEST_CASE("20 seeded kills of a replica node at random points, each "
         cluster.transcript());
     std::this_thread::sleep_for(std::chrono::microseconds{delay_us});
     REQUIRE(victim.signal(SIGKILL));
-    auto program =
-        binary_path(VARSYNC_TEST_BINARY_DIR, "varsync_test_cluster_worker");
-    std::vector<std::string> args{
-        "--port",     "0",
-        "--name",     "node-2",
-        "--join",     "127.0.0.1:" + std::to_string(cluster.seed_port),
-        "--replicas", "4,5"};
-    args.insert(args.end(), common.begin(), common.end());
     // The loss must be seen before the node comes back (a live replica
     // cannot be replaced): wait until the survivors step without it.
     auto seen = lines_of(cluster.nodes[0].output(), "step").size();
     REQUIRE_MESSAGE(cluster.nodes[0].wait_for_line(
                         "step 0 " + std::to_string(seen / 2 + 3) + " ", 60s),
                     cluster.transcript());
-    auto restarted = child_process::start(program, args);
-    REQUIRE(restarted);
-    REQUIRE_MESSAGE(restarted->wait_for_line("done", 120s),
-                    restarted->output() << restarted->errors());
+    auto restarted = start_joining_worker(cluster, "node-2", "4,5", common);
+    REQUIRE_MESSAGE(restarted.wait_for_line("done", 120s),
+                    restarted.output() << restarted.errors());
     for (std::size_t i = 0; i < 2; ++i)
       REQUIRE_MESSAGE(cluster.nodes[i].wait_for_line("done", 120s),
                       cluster.transcript());
     auto seed = cluster.nodes[0].output();
     auto member = cluster.nodes[1].output();
-    auto rejoiner = restarted->output();
+    auto rejoiner = restarted.output();
     for (const auto* output : {&seed, &member, &rejoiner})
       CHECK_MESSAGE(lines_of(*output, "error").empty(), *output);
     std::set<std::string> survivor_values;
@@ -105,8 +96,8 @@ TEST_CASE("20 seeded kills of a replica node at random points, each "
         rejoiner.find("membership alive=0,1,2,3,4,5 lost=- rejoined=4,5") !=
             std::string::npos,
         rejoiner);
-    restarted->signal(SIGTERM);
-    CHECK(restarted->wait(20s));
+    restarted.signal(SIGTERM);
+    CHECK(restarted.wait(20s));
     CHECK_MESSAGE(cluster.stop(2), cluster.transcript());
   }
 }

@@ -29,22 +29,6 @@ std::vector<std::pair<int, double>> steps_of(const std::string& output,
   return result;
 }
 
-/// Starts node-2 (replicas 4 and 5) again: the same name and indices,
-/// joining the cluster's seed, with `common` worker arguments.
-child_process restart_node_2(test_cluster& cluster,
-                             const std::vector<std::string>& common) {
-  auto program =
-      binary_path(VARSYNC_TEST_BINARY_DIR, "varsync_test_cluster_worker");
-  std::vector<std::string> args{
-      "--port",     "0",      "--name",
-      "node-2",     "--join", "127.0.0.1:" + std::to_string(cluster.seed_port),
-      "--replicas", "4,5"};
-  args.insert(args.end(), common.begin(), common.end());
-  auto process = child_process::start(program, args);
-  REQUIRE(process);
-  return std::move(*process);
-}
-
 } // namespace
 
 TEST_CASE("a killed replica node started again rejoins: its replicas start "
@@ -76,7 +60,7 @@ TEST_CASE("a killed replica node started again rejoins: its replicas start "
                   cluster.transcript());
   // node-2 again, same name and indices, not stopping early.
   auto started_at = steady_now_ns();
-  auto restarted = restart_node_2(cluster, common);
+  auto restarted = start_joining_worker(cluster, "node-2", "4,5", common);
   // "start 4 <value>": joined (rejoined) and holding the current value.
   REQUIRE_MESSAGE(restarted.wait_for_line("start 4 ", 60s),
                   restarted.output() << restarted.errors());
@@ -166,7 +150,7 @@ TEST_CASE("bounded_staleness: a rejoined replica starts at the group's "
   REQUIRE(victim.signal(SIGKILL));
   REQUIRE_MESSAGE(cluster.nodes[0].wait_for_line("step 0 30 ", 60s),
                   cluster.transcript());
-  auto restarted = restart_node_2(cluster, common);
+  auto restarted = start_joining_worker(cluster, "node-2", "4,5", common);
   REQUIRE_MESSAGE(restarted.wait_for_line("done", 120s),
                   restarted.output() << restarted.errors());
   for (std::size_t i = 0; i < 2; ++i)

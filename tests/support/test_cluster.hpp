@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <doctest/doctest.h>
 #include <optional>
 #include <string>
 #include <vector>
@@ -125,6 +126,24 @@ start_test_cluster(const std::vector<worker_node>& nodes,
           static_cast<std::uint16_t>(std::stoi(line->substr(10)));
   }
   return cluster;
+}
+
+/// Starts one more worker joining `cluster`'s seed as node `name` with
+/// `replicas` and `common` arguments (e.g. a killed node started again).
+inline child_process
+start_joining_worker(const test_cluster& cluster, const std::string& name,
+                     const std::string& replicas,
+                     const std::vector<std::string>& common) {
+  auto program =
+      binary_path(VARSYNC_TEST_BINARY_DIR, "varsync_test_cluster_worker");
+  std::vector<std::string> args{
+      "--port",     "0",      "--name",
+      name,         "--join", "127.0.0.1:" + std::to_string(cluster.seed_port),
+      "--replicas", replicas};
+  args.insert(args.end(), common.begin(), common.end());
+  auto process = child_process::start(program, args);
+  REQUIRE(process);
+  return std::move(*process);
 }
 #endif
 
