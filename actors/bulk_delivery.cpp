@@ -12,13 +12,15 @@ bulk_sink deliver_as_messages(caf::actor actor) {
                      frame.tag, frame.code, std::move(frame.text));
       return;
     case bulk_kind::install:
+      // `index`: the steps the version holds.
       caf::anon_send(actor, install_atom::value, frame.variable, frame.number,
-                     std::move(frame.value));
+                     frame.index, std::move(frame.value));
       return;
     case bulk_kind::install_ack:
+      // `index`: the step acknowledged, the last one the version holds.
       // Two messages in a row: the second finds the actor scheduled already.
       caf::anon_send(actor, install_atom::value, frame.variable, frame.number,
-                     std::move(frame.value));
+                     frame.index + 1, std::move(frame.value));
       caf::anon_send(actor, bulk_ack_atom::value, frame.variable, frame.index,
                      frame.tag, std::uint8_t{0}, std::string{});
       return;

@@ -71,7 +71,15 @@ struct variable_request {
 struct variable_entry {
   variable_info info;
   bool available = true;
+  /// Its actor's node was lost; a new actor is being created elsewhere.
+  bool rehosting = false;
+  /// Lookups that wait for the re-hosting to end.
+  std::vector<caf::response_promise> lookups;
 };
+
+/// Sent to itself after a variable actor was lost: re-hosts it once the
+/// DOWN messages of the same loss (its node, its replicas) were handled.
+using rehost_now_atom = caf::atom_constant<caf::atom("rehostnow")>;
 
 struct directory_state {
   bool spread = false;
@@ -408,8 +416,8 @@ void create_variable(directory_actor_type* self, variable_request request) {
                 .then(
                     [self, info, name](ok_atom) {
                       self->monitor(info.actor);
-                      self->state.variables.emplace(name,
-                                                    variable_entry{info, true});
+                      self->state.variables.emplace(
+                          name, variable_entry{info, true, false, {}});
                       finish_creation(self, name, nullptr);
                     },
                     [self, actor, fail](caf::error& err) mutable {
@@ -514,6 +522,130 @@ caf::result<cluster_status> report_status(directory_actor_type* self,
   return promise;
 }
 
+// -- re-hosting
+// ------------------------------------------------------------------
+
+/// Where a variable lost with node `lost_node` is re-created: the first
+/// live node serving variables after the lost one in registration order
+/// (wrapping around), else the seed. Every node's view of the membership
+/// gives the same answer; no vote (and nothing from the lost node) needed.
+const node_entry* place_rehosted(directory_actor_type* self,
+                                 const std::string& lost_node) {
+  auto& nodes = self->state.nodes;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i < nodes.size(); ++i)
+    if (nodes[i].info.name == lost_node)
+      start = i + 1;
+  for (std::size_t k = 0; k < nodes.size(); ++k) {
+    const auto& candidate = nodes[(start + k) % nodes.size()];
+    if (candidate.alive && candidate.info.serves_variables &&
+        candidate.info.name != lost_node)
+      return &candidate;
+  }
+  if (!nodes.empty() && nodes.front().alive &&
+      nodes.front().info.name != lost_node)
+    return &nodes.front();
+  return nullptr;
+}
+
+bool node_alive(directory_actor_type* self, const std::string& name) {
+  for (const auto& entry : self->state.nodes)
+    if (entry.info.name == name)
+      return entry.alive;
+  return false;
+}
+
+/// Ends the re-hosting of `name` without a new actor: waiting lookups and
+/// the surviving replicas' held updates fail with `why`.
+void give_up_rehosting(directory_actor_type* self, const std::string& name,
+                       const std::string& why) {
+  auto i = self->state.variables.find(name);
+  if (i == self->state.variables.end())
+    return;
+  auto& entry = i->second;
+  entry.rehosting = false;
+  entry.available = false;
+  auto message = "variable '" + name + "': its node '" + entry.info.node +
+                 "' was lost and it could not be re-hosted: " + why;
+  log().error("{}", message);
+  for (auto& promise : entry.lookups)
+    promise.deliver(to_caf_error(error{errc::variable_unavailable, message}));
+  entry.lookups.clear();
+  if (auto group = self->state.groups.find(entry.info.group);
+      group != self->state.groups.end())
+    for (std::size_t r = 0; r < group->second.size; ++r)
+      if (group->second.replicas[r] && !group->second.lost[r])
+        self->send(group->second.replicas[r], rehost_failed_atom::value,
+                   entry.info.id, message);
+}
+
+/// Re-creates the actor of variable `name` (lost with its node) on a
+/// surviving node from what the surviving replicas hold; lookups wait
+/// meanwhile and get the new actor.
+void rehost_variable(directory_actor_type* self, const std::string& name) {
+  auto i = self->state.variables.find(name);
+  if (i == self->state.variables.end() || !i->second.rehosting)
+    return;
+  auto& entry = i->second;
+  auto group = self->state.groups.find(entry.info.group);
+  const auto* host = place_rehosted(self, entry.info.node);
+  if (host == nullptr || group == self->state.groups.end()) {
+    give_up_rehosting(self, name, "no live node can host it");
+    return;
+  }
+  // Replicas of the lost node went with it, whether or not their DOWN
+  // arrived yet.
+  std::vector<std::uint64_t> lost;
+  const auto& members = group->second;
+  for (std::size_t r = 0; r < members.size; ++r)
+    if (!members.replicas[r] || members.lost[r] ||
+        members.nodes[r] == entry.info.node ||
+        !node_alive(self, members.nodes[r]))
+      lost.push_back(r);
+  auto info = entry.info;
+  auto from = info.node;
+  info.node = host->info.name;
+  info.actor = nullptr;
+  auto started = std::chrono::steady_clock::now();
+  auto fail = [self, name](caf::error& err) {
+    give_up_rehosting(self, name, self->system().render(err));
+  };
+  self->request(host->info.agent, creation_timeout, rehost_atom::value, info,
+                members.replicas, lost)
+      .then(
+          [self, name, info, from, started, fail](caf::actor& actor) mutable {
+            auto i = self->state.variables.find(name);
+            if (i == self->state.variables.end())
+              return;
+            // Lookups still wait; a loss of the new actor re-hosts again.
+            i->second.info.actor = actor;
+            i->second.info.node = info.node;
+            self->monitor(actor);
+            self->request(actor, creation_timeout, rehost_atom::value)
+                .then(
+                    [self, name, from, started](ok_atom) {
+                      auto i = self->state.variables.find(name);
+                      if (i == self->state.variables.end())
+                        return;
+                      auto& entry = i->second;
+                      entry.rehosting = false;
+                      entry.available = true;
+                      log().info(
+                          "variable '{}' was re-hosted from lost node '{}' "
+                          "on node '{}' in {} ms",
+                          name, from, entry.info.node,
+                          std::chrono::duration_cast<milliseconds>(
+                              std::chrono::steady_clock::now() - started)
+                              .count());
+                      for (auto& promise : entry.lookups)
+                        promise.deliver(entry.info);
+                      entry.lookups.clear();
+                    },
+                    fail);
+          },
+          fail);
+}
+
 void on_down(directory_actor_type* self, const caf::down_msg& msg) {
   for (auto& entry : self->state.nodes)
     if (entry.info.agent.address() == msg.source && entry.alive) {
@@ -533,9 +665,21 @@ void on_down(directory_actor_type* self, const caf::down_msg& msg) {
     for (std::size_t i = 0; i < group.size; ++i)
       if (group.replicas[i] && group.replicas[i].address() == msg.source)
         group.lost[i] = true;
-  for (auto& [name, entry] : self->state.variables)
-    if (entry.info.actor.address() == msg.source)
-      entry.available = false;
+  for (auto& [name, entry] : self->state.variables) {
+    if (entry.info.actor.address() != msg.source)
+      continue;
+    entry.available = false;
+    // A variable whose node was lost (not shut down) is re-created
+    // elsewhere from its replicas; after the rest of this loss was seen.
+    auto shut_down = msg.reason == caf::exit_reason::user_shutdown ||
+                     msg.reason == caf::exit_reason::normal;
+    if (shut_down)
+      continue;
+    log().warn("variable '{}' was lost with node '{}': re-hosting it", name,
+               entry.info.node);
+    entry.rehosting = true;
+    self->send(self, rehost_now_atom::value, name);
+  }
 }
 
 caf::behavior directory_actor(directory_actor_type* self, bool spread,
@@ -571,7 +715,15 @@ caf::behavior directory_actor(directory_actor_type* self, bool spread,
           return to_caf_error(
               error{errc::unknown_variable,
                     "no variable named '" + name + "' exists in this cluster"});
+        if (i->second.rehosting) {
+          auto promise = self->make_response_promise<variable_info>();
+          i->second.lookups.push_back(promise);
+          return promise;
+        }
         return i->second.info;
+      },
+      [self](rehost_now_atom, const std::string& name) {
+        rehost_variable(self, name);
       },
       [self](status_atom, std::int64_t timeout_ms) {
         return report_status(

@@ -25,6 +25,42 @@ inline actor_counters* message_counters(node_agent_state& state) {
 
 using node_agent_type = counted_actor<node_agent_state>;
 
+/// Spawns the actor of variable `info` here, registers it with the bulk
+/// plane and answers with it. With `lost` (the replicas already lost, by
+/// index) the actor is re-created from its replicas (`initial` unused).
+caf::result<caf::actor> spawn_variable(node_agent_type* self,
+                                       const variable_info& info,
+                                       tensor initial,
+                                       std::vector<caf::actor> replicas,
+                                       std::optional<std::vector<bool>> lost) {
+  // Options from the network are checked like a caller's.
+  auto resolved = resolve(info.resolved, info.type, info.name);
+  if (!resolved)
+    return to_caf_error(resolved.error());
+  variable_spec spec{info.id,
+                     info.name,
+                     info.type,
+                     info.shape,
+                     *resolved,
+                     std::move(replicas),
+                     std::move(initial),
+                     self->state.counters,
+                     self->state.bulk,
+                     lost.has_value(),
+                     lost.value_or(std::vector<bool>{})};
+  auto actor = spawn_variable_actor(self->home_system(), std::move(spec));
+  if (const auto& bulk = self->state.bulk) {
+    add_bulk_target(*bulk, actor);
+    std::weak_ptr<bulk_plane> plane = bulk;
+    actor->attach_functor([plane, id = actor.id()] {
+      if (auto alive = plane.lock())
+        alive->remove_target(id);
+    });
+  }
+  self->state.spawned.push_back(actor);
+  return actor;
+}
+
 caf::behavior node_agent(node_agent_type* self, caf::actor directory,
                          std::shared_ptr<actor_counters> counters,
                          std::shared_ptr<bulk_plane> bulk) {
@@ -86,30 +122,35 @@ caf::behavior node_agent(node_agent_type* self, caf::actor directory,
                         "': the initial value is " + to_string(initial.type()) +
                         to_string(initial.shape()) + ", the variable is " +
                         to_string(info.type) + to_string(info.shape)});
-        // Options from the network are checked like a caller's.
-        auto resolved = resolve(info.resolved, initial.type(), info.name);
-        if (!resolved)
-          return to_caf_error(resolved.error());
-        variable_spec spec{info.id,
-                           info.name,
-                           initial.type(),
-                           initial.shape(),
-                           *resolved,
-                           std::move(replicas),
-                           std::move(initial),
-                           self->state.counters,
-                           self->state.bulk};
-        auto actor = spawn_variable_actor(self->home_system(), std::move(spec));
-        if (const auto& bulk = self->state.bulk) {
-          add_bulk_target(*bulk, actor);
-          std::weak_ptr<bulk_plane> plane = bulk;
-          actor->attach_functor([plane, id = actor.id()] {
-            if (auto alive = plane.lock())
-              alive->remove_target(id);
-          });
+        return spawn_variable(self, info, std::move(initial),
+                              std::move(replicas), std::nullopt);
+      },
+      // A variable whose actor's node was lost is re-created here; the
+      // directory then sends the new actor (rehost_atom).
+      [self](
+          rehost_atom, const variable_info& info,
+          std::vector<caf::actor>& replicas,
+          const std::vector<std::uint64_t>& lost) -> caf::result<caf::actor> {
+        if (replicas.empty() || info.name.empty())
+          return to_caf_error(
+              error{errc::invalid_argument,
+                    "re-hosting a variable actor needs a name and replicas"});
+        std::vector<bool> lost_flags(replicas.size(), false);
+        for (auto index : lost) {
+          if (index >= replicas.size())
+            return to_caf_error(
+                error{errc::invalid_argument,
+                      "re-hosting variable '" + info.name + "': lost replica " +
+                          std::to_string(index) + " is out of range"});
+          lost_flags[index] = true;
         }
-        self->state.spawned.push_back(actor);
-        return actor;
+        for (std::size_t i = 0; i < replicas.size(); ++i)
+          if (!replicas[i] && !lost_flags[i])
+            return to_caf_error(error{errc::invalid_argument,
+                                      "re-hosting variable '" + info.name +
+                                          "': a replica is missing"});
+        return spawn_variable(self, info, tensor{}, std::move(replicas),
+                              std::move(lost_flags));
       },
   };
 }

@@ -80,6 +80,16 @@ using rejoin_atom = caf::atom_constant<caf::atom("rejoin")>;
 /// A rejoining bounded_staleness replica's first snapshot (variable actor
 /// -> replica actor).
 using rejoin_refresh_atom = caf::atom_constant<caf::atom("rejoinref")>;
+/// Re-hosting a variable whose actor's node was lost: directory -> node
+/// agent (spawn the new actor), directory -> new variable actor (take the
+/// replicas over), new variable actor -> replica actor (point at me and
+/// report what you hold: actors/policies/replica_recovery.hpp).
+using rehost_atom = caf::atom_constant<caf::atom("rehost")>;
+/// The re-created on_write/periodic actor's first word to a replica
+/// (variable, version, steps, value): what it committed.
+using rehosted_atom = caf::atom_constant<caf::atom("rehosted")>;
+/// The directory could not re-host a variable (variable, why).
+using rehost_failed_atom = caf::atom_constant<caf::atom("rehostfail")>;
 /// The replica actor's deadline alarm: (update_alarm_atom, due ticks).
 using update_alarm_atom = caf::atom_constant<caf::atom("updalarm")>;
 

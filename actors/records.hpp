@@ -12,6 +12,7 @@
 #include <caf/all.hpp>
 #include <cstddef>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -39,9 +40,18 @@ struct variable_record {
   variable_options requested;
   variable_options resolved;
   group_record_ptr group;
-  caf::actor actor;
-  /// The node hosting the variable actor.
-  std::string node;
+  /// The variable's actor (thread-safe; it changes when the variable is
+  /// re-hosted on another node).
+  caf::actor current_actor() const {
+    std::lock_guard guard{host_mutex_};
+    return actor_;
+  }
+  /// Records that the variable was re-hosted: `actor` serves it now.
+  /// Thread-safe.
+  void rehosted(caf::actor actor) const {
+    std::lock_guard guard{host_mutex_};
+    actor_ = std::move(actor);
+  }
   /// This process's slots and SSP caches of the variable by replica index
   /// (null for replicas elsewhere), so that reads skip the store lookup.
   std::vector<std::shared_ptr<replica_slot>> slots;
@@ -50,6 +60,13 @@ struct variable_record {
   /// for replicas of other processes): the host path takes them from here
   /// without the store's lock.
   std::vector<std::shared_ptr<local_part>> parts;
+
+  /// Set once by the runtime that makes the record.
+  void set_actor(caf::actor actor) { actor_ = std::move(actor); }
+
+private:
+  mutable std::mutex host_mutex_;
+  mutable caf::actor actor_;
 };
 
 } // namespace varsync::detail

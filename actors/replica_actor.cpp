@@ -1,8 +1,10 @@
 #include "actors/replica_actor.hpp"
 
 #include "actors/caf_error.hpp"
+#include "actors/policies/replica_recovery.hpp"
 #include "actors/policies/table.hpp"
 #include "actors/replica_actor_state.hpp"
+#include "runtime/transport/log.hpp"
 
 #include <string>
 
@@ -14,30 +16,132 @@ namespace {
 /// queued ones and reads waiting for the variable; later calls fail at once.
 /// The local copy stays readable.
 void variable_lost(replica_actor_type* self, attached_variable& entry,
-                   variable_id id, const caf::error& reason) {
+                   variable_id id, const std::string& why) {
+  entry.rehosting = false;
   entry.unavailable =
       error{errc::variable_unavailable,
-            "variable '" + entry.name + "': its actor is unreachable (" +
-                caf::to_string(reason) +
-                "); local reads of the last installed value still work"};
+            "variable '" + entry.name + "': " + why +
+                "; local reads of the last installed value still work"};
   policies::fail_pending_calls(self, entry, id);
+}
+
+/// Whether the directory re-creates `entry`'s variable actor, which ended
+/// with `reason`: its node was lost (not shut down) and the directory
+/// lives elsewhere (the seed's variables are lost with the directory).
+bool rehostable(const replica_actor_type* self, const attached_variable& entry,
+                const caf::error& reason) {
+  const auto& directory = self->state.directory;
+  if (!directory || self->state.directory_lost)
+    return false;
+  if (reason == caf::exit_reason::user_shutdown ||
+      reason == caf::exit_reason::normal)
+    return false;
+  return entry.variable_actor.node() != directory.node();
+}
+
+void on_down(replica_actor_type* self, const caf::down_msg& msg) {
+  auto& state = self->state;
+  if (state.directory && msg.source == state.directory.address()) {
+    state.directory_lost = true;
+    for (auto& [id, entry] : state.variables)
+      if (entry.rehosting)
+        variable_lost(self, entry, id,
+                      "its node was lost and so was the seed (the "
+                      "cluster's directory): nobody can re-host it");
+    return;
+  }
+  for (auto& [id, entry] : state.variables) {
+    if (entry.unavailable || entry.variable_actor.address() != msg.source)
+      continue;
+    if (rehostable(self, entry, msg.reason))
+      entry.rehosting = true; // the directory re-creates it elsewhere
+    else
+      variable_lost(self, entry, id,
+                    "its actor is unreachable (" + caf::to_string(msg.reason) +
+                        ")");
+  }
+}
+
+/// Points `entry` at `variable_actor` (at attach, or when a re-created
+/// actor takes over): monitors it and decides whether updates of
+/// `bytes`-byte tensors travel on the bulk plane to `bulk_host:bulk_port`.
+void point_at(replica_actor_type* self, attached_variable& entry,
+              const local_part& part, const caf::actor& variable_actor,
+              std::size_t bytes, std::string bulk_host,
+              std::uint16_t bulk_port) {
+  if (entry.variable_actor != variable_actor)
+    self->monitor(variable_actor);
+  entry.variable_actor = variable_actor;
+  const auto& threshold = self->state.bulk_threshold;
+  entry.use_bulk = self->state.bulk != nullptr && threshold &&
+                   !bulk_host.empty() && bulk_port != 0 && variable_actor &&
+                   variable_actor.node() != self->node() &&
+                   part.takes_steps() && bytes >= *threshold;
+  entry.bulk_host = std::move(bulk_host);
+  entry.bulk_port = bulk_port;
+  entry.bulk_node = variable_actor ? caf::to_string(variable_actor.node()) : "";
+}
+
+/// A re-created variable actor takes this replica over: the replica points
+/// `id` at it and reports what it holds (actors/policies/
+/// replica_recovery.hpp). Updates keep waiting until the new actor says
+/// which steps it holds (on_write, periodic).
+caf::result<replica_recovery> take_over(replica_actor_type* self,
+                                        variable_id id,
+                                        const caf::actor& variable_actor,
+                                        std::string& bulk_host,
+                                        std::uint16_t bulk_port) {
+  auto& state = self->state;
+  auto i = state.variables.find(id);
+  auto part = state.store->find_part(id);
+  auto slot = state.store->find(id);
+  if (i == state.variables.end() || !part || !slot)
+    return to_caf_error(not_attached(state.index, id));
+  if (!variable_actor)
+    return to_caf_error(
+        error{errc::invalid_argument, "a re-hosted variable names no actor"});
+  auto& entry = i->second;
+  point_at(self, entry, *part, variable_actor,
+           slot->load()->value.bytes().size(), std::move(bulk_host), bulk_port);
+  entry.unavailable.reset();
+  entry.rehosting = part->takes_steps();
+  replica_recovery held;
+  held.index = static_cast<std::uint64_t>(state.index);
+  held.clock = state.store->clock.load();
+  held.version = entry.committed_version;
+  held.steps = entry.committed_steps;
+  held.value = entry.committed_value;
+  held.next_step = entry.next_step;
+  if (entry.cache) {
+    auto [refresh, own] = entry.cache->recovery();
+    held.min_clock = refresh.min_clock;
+    held.snapshot_version = refresh.version;
+    held.snapshot = std::move(refresh.snapshot);
+    for (auto& [tag, delta] : own) {
+      held.own_tags.push_back(tag);
+      held.own_deltas.push_back(std::move(delta));
+    }
+  }
+  log().info("replica {}: variable '{}' is re-hosted on {}", state.index,
+             entry.name, caf::to_string(variable_actor.node()));
+  return held;
 }
 
 caf::behavior replica_actor(replica_actor_type* self, std::size_t index,
                             std::shared_ptr<local_store> store,
                             std::shared_ptr<actor_counters> counters,
                             std::shared_ptr<bulk_plane> bulk,
-                            std::optional<std::uint64_t> bulk_threshold) {
+                            std::optional<std::uint64_t> bulk_threshold,
+                            caf::actor directory) {
   self->state.bulk = std::move(bulk);
   self->state.bulk_threshold = bulk_threshold;
   self->state.index = index;
   self->state.store = std::move(store);
   self->state.counters = std::move(counters);
-  self->set_down_handler([self](caf::down_msg& msg) {
-    for (auto& [id, entry] : self->state.variables)
-      if (!entry.unavailable && entry.variable_actor.address() == msg.source)
-        variable_lost(self, entry, id, msg.reason);
-  });
+  self->state.directory = std::move(directory);
+  if (self->state.directory && self->state.directory.node() != self->node())
+    self->monitor(self->state.directory);
+  self->set_down_handler([self](caf::down_msg& msg) { on_down(self, msg); });
   caf::message_handler attach{
       [self](attach_atom, variable_id id, std::string& name,
              const caf::actor& variable_actor, const tensor& initial,
@@ -59,25 +163,25 @@ caf::behavior replica_actor(replica_actor_type* self, std::size_t index,
         }
         auto& entry = self->state.variables[id];
         entry.name = std::move(name);
-        if (entry.variable_actor != variable_actor)
-          self->monitor(variable_actor);
-        entry.variable_actor = variable_actor;
-        const auto& threshold = self->state.bulk_threshold;
-        entry.use_bulk =
-            self->state.bulk != nullptr && threshold && !bulk_host.empty() &&
-            bulk_port != 0 && variable_actor &&
-            variable_actor.node() != self->node() && part->takes_steps() &&
-            initial.bytes().size() >= *threshold;
-        entry.bulk_host = std::move(bulk_host);
-        entry.bulk_port = bulk_port;
-        entry.bulk_node =
-            variable_actor ? caf::to_string(variable_actor.node()) : "";
+        point_at(self, entry, *part, variable_actor, initial.bytes().size(),
+                 std::move(bulk_host), bulk_port);
+        if (entry.committed_version == 0)
+          entry.committed_value = slot->load()->value;
         entry.cache = store.find_cache(id);
         // The variable's clocks start where this replica is (its next push
         // is tagged with this clock).
         return caf::result<std::uint64_t>{self->state.store->clock.load()};
       },
-
+      [self](rehost_atom, variable_id id, const caf::actor& variable_actor,
+             std::string& bulk_host, std::uint16_t bulk_port) {
+        return take_over(self, id, variable_actor, bulk_host, bulk_port);
+      },
+      // The directory gave up re-hosting the variable: what waited fails.
+      [self](rehost_failed_atom, variable_id id, const std::string& why) {
+        auto i = self->state.variables.find(id);
+        if (i != self->state.variables.end() && i->second.rehosting)
+          variable_lost(self, i->second, id, why);
+      },
   };
   // Each protocol's replica side handles its own messages (the table
   // lists them).
@@ -90,9 +194,11 @@ caf::actor spawn_replica_actor(caf::actor_system& system, std::size_t index,
                                std::shared_ptr<local_store> store,
                                std::shared_ptr<actor_counters> counters,
                                std::shared_ptr<bulk_plane> bulk,
-                               std::optional<std::uint64_t> bulk_threshold) {
+                               std::optional<std::uint64_t> bulk_threshold,
+                               caf::actor directory) {
   return system.spawn(replica_actor, index, std::move(store),
-                      std::move(counters), std::move(bulk), bulk_threshold);
+                      std::move(counters), std::move(bulk), bulk_threshold,
+                      std::move(directory));
 }
 
 } // namespace varsync

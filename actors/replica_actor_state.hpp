@@ -46,6 +46,11 @@ struct attached_variable {
   bool in_flight = false;
   /// The caller of the update in flight.
   update_reply in_flight_reply;
+  /// The update in flight as the caller made it: sent again to a
+  /// re-created variable actor when the lost one had not committed it.
+  update_op in_flight_op = update_op::assign;
+  tensor in_flight_operand;
+  clock_type::time_point in_flight_call_deadline;
   /// When the update in flight fails with a timeout if unanswered.
   clock_type::time_point in_flight_deadline;
   std::deque<queued_update> queue;
@@ -57,9 +62,19 @@ struct attached_variable {
   std::string bulk_node;
   /// Tags the attempts: an answer ends only the attempt with its tag.
   std::uint64_t tag = 0;
-  /// Set once the variable actor is gone (its node died or it stopped):
-  /// every call that needs it fails with this error from then on.
+  /// Set once the variable actor is gone for good (it stopped, or it
+  /// cannot be re-hosted): every call that needs it fails with this error
+  /// from then on.
   std::optional<error> unavailable;
+  /// The variable actor's node was lost and the directory re-creates it
+  /// elsewhere: updates wait (the one in flight included) until the new
+  /// actor took this replica's state, or fail at their deadline.
+  bool rehosting = false;
+  /// on_write/periodic: the latest version installed here, the steps it
+  /// holds and its value (what a re-created actor recovers from).
+  std::uint64_t committed_version = 0;
+  std::uint64_t committed_steps = 0;
+  tensor committed_value;
 };
 
 /// A clock() or read waiting for fresher bounded_staleness snapshots.
@@ -97,6 +112,10 @@ struct replica_state {
   std::unordered_map<variable_id, attached_variable> variables;
   std::shared_ptr<bulk_plane> bulk;
   std::optional<std::uint64_t> bulk_threshold;
+  /// The cluster's directory (null when unknown): it re-hosts a variable
+  /// whose actor's node was lost, unless it was lost too.
+  caf::actor directory;
+  bool directory_lost = false;
   /// Guards the updates in flight of every variable (their deadlines).
   deadline_alarm<update_alarm_atom> update_alarm;
   static inline const char* name = "varsync.replica";

@@ -1,6 +1,7 @@
 #include "actors/variable_actor.hpp"
 
 #include "actors/caf_error.hpp"
+#include "actors/policies/replica_recovery.hpp"
 #include "actors/policies/table.hpp"
 #include "actors/policies/variable_interface.hpp"
 #include "actors/variable_actor_state.hpp"
@@ -33,14 +34,97 @@ caf::behavior refusing_behavior(variable_actor_type* self, error why) {
   };
 }
 
+/// Asks every surviving replica to take this actor over and report what it
+/// holds; once all answered (a replica found lost meanwhile is dropped),
+/// becomes `side` built from the reports and delivers ok to `promise`.
+void take_over_replicas(variable_actor_type* self,
+                        policies::rehosted_side_factory side,
+                        caf::typed_response_promise<ok_atom> promise) {
+  auto& state = self->state;
+  auto& spec = state.spec;
+  std::vector<caf::actor> targets;
+  auto asked = std::make_shared<std::vector<std::size_t>>();
+  for (std::size_t i = 0; i < spec.replicas.size(); ++i) {
+    if (state.lost[i])
+      continue;
+    self->monitor(spec.replicas[i]);
+    targets.push_back(spec.replicas[i]);
+    asked->push_back(i);
+  }
+  // Which of the asked replicas answered (the replies come in `asked`
+  // order, without the lost ones).
+  auto replied = std::make_shared<std::vector<bool>>(asked->size(), false);
+  auto fail = [self, promise](const caf::error& err) mutable {
+    promise.deliver(err);
+    self->quit(caf::exit_reason::user_shutdown);
+  };
+  request_all<replica_recovery>(
+      self, targets, attach_timeout,
+      caf::make_message(rehost_atom::value, spec.id,
+                        caf::actor_cast<caf::actor>(self),
+                        spec.bulk ? spec.bulk->host() : std::string{},
+                        spec.bulk ? spec.bulk->port() : std::uint16_t{0}),
+      [self, side, promise, asked, replied,
+       fail](std::vector<replica_recovery> held) mutable {
+        auto& state = self->state;
+        std::fill(state.lost.begin(), state.lost.end(), true);
+        std::size_t next = 0;
+        for (std::size_t k = 0; k < asked->size(); ++k) {
+          if (!(*replied)[k])
+            continue;
+          // The replica asked, whatever it claims.
+          held[next++].index = (*asked)[k];
+          state.lost[(*asked)[k]] = false;
+        }
+        if (held.empty()) {
+          fail(to_caf_error(error{
+              errc::variable_unavailable,
+              "variable '" + state.spec.name +
+                  "': no surviving replica answered; nothing to re-host it "
+                  "from"}));
+          return;
+        }
+        self->set_default_handler(caf::print_and_drop);
+        self->become(side(self, held));
+        promise.deliver(ok_atom::value);
+      },
+      fail, &state.gatherings,
+      [replied](std::size_t k, const replica_recovery&) {
+        (*replied)[k] = true;
+      });
+}
+
+/// A re-created variable actor until the replicas reported: takes
+/// (rehost_atom) from the directory; every other message waits.
+caf::behavior recovering_behavior(variable_actor_type* self,
+                                  policies::rehosted_side_factory side) {
+  self->set_default_handler(caf::skip);
+  return {
+      [self, side](rehost_atom) -> caf::result<ok_atom> {
+        auto promise = self->make_response_promise<ok_atom>();
+        take_over_replicas(self, side, promise);
+        return promise;
+      },
+  };
+}
+
 caf::behavior variable_actor(variable_actor_type* self, variable_spec spec) {
   self->state.spec = std::move(spec);
   self->state.lost.assign(self->state.spec.replicas.size(), false);
+  for (std::size_t i = 0;
+       i < self->state.spec.lost.size() && i < self->state.lost.size(); ++i)
+    self->state.lost[i] = self->state.spec.lost[i];
   // The variable monitors its replicas; a policy that does not care about
   // a lost replica still takes the DOWN message (CAF's default handler
   // prints every unhandled one, e.g. at every shutdown).
   self->set_down_handler(
       [self](caf::down_msg& msg) { replica_down(self, msg); });
+  if (self->state.spec.rehosted) {
+    auto side = policies::rehosted_side_of(self->state.spec.options.sync);
+    if (!side)
+      return refusing_behavior(self, side.error());
+    return recovering_behavior(self, *side);
+  }
   auto side = policies::variable_side_of(self->state.spec.options.sync);
   if (!side)
     return refusing_behavior(self, side.error());

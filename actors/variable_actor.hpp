@@ -11,6 +11,16 @@
 // Every behavior first handles `attach_atom` (sent once by the directory):
 // it attaches the variable to every replica actor with the initial value
 // and answers when all did.
+//
+// Re-hosting. When a variable actor's node is lost, the directory spawns
+// a new one elsewhere (spec.rehosted) and sends it (rehost_atom). The new
+// actor asks every surviving replica to take it as the variable's actor
+// and to report what it holds (actors/policies/replica_recovery.hpp);
+// until all answered (a replica that does not is treated as lost) every
+// other message waits in its mailbox. Then its policy's re-hosted side
+// (actors/policies/table.hpp) rebuilds the protocol state from the
+// reports, tells the survivors what they need to go on, and the actor
+// answers the directory.
 
 #include "actors/actor_counters.hpp"
 #include "actors/protocol.hpp"
@@ -42,6 +52,12 @@ struct variable_spec {
   /// This node's bulk plane, or null: remote replicas may then contribute
   /// on_write updates as bulk frames (answered on the same connection).
   std::shared_ptr<bulk_plane> bulk;
+  /// Re-created after its first actor's node was lost: the actor starts
+  /// with (rehost_atom) from the directory instead of attach_atom and takes
+  /// its state from the surviving replicas (`initial` is unused then).
+  bool rehosted = false;
+  /// Replicas already lost, by index (empty: none).
+  std::vector<bool> lost;
 };
 
 /// Spawns the variable actor for `spec` (policy from spec.options.sync).

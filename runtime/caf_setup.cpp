@@ -1,6 +1,7 @@
 #include "runtime/caf_setup.hpp"
 
 #include "actors/cluster_protocol.hpp"
+#include "actors/policies/replica_recovery.hpp"
 #include "actors/protocol.hpp"
 
 #include <algorithm>
@@ -36,6 +37,7 @@ void configure_caf(caf::actor_system_config& config,
   config.add_message_type<group_info>("varsync.group_info.v1");
   config.add_message_type<variable_info>("varsync.variable_info.v1");
   config.add_message_type<cluster_status>("varsync.cluster_status.v1");
+  config.add_message_type<replica_recovery>("varsync.replica_recovery.v1");
 }
 
 void configure_network(caf::actor_system_config& config,

@@ -157,8 +157,8 @@ void runtime::read_async(const variable& var, read_callback done,
   if (auto refused = core_->refuse_if_stopping("read"))
     return done(*refused);
   auto deadline = core_->deadline_of(timeout);
-  core_->ask<tensor>(
-      var.record()->actor, deadline + reply_grace,
+  core_->ask_variable<tensor>(
+      var.record(), deadline + reply_grace,
       caf::make_message(read_atom::value, std::int64_t{deadline.count()}),
       std::move(done), detail::describe_call("read", var));
 }
@@ -174,10 +174,11 @@ void cross_update_async(detail::runtime_core& core, const variable& var,
   if (auto refused = core.refuse_if_stopping(to_string(op)))
     return done(*refused);
   auto deadline = core.deadline_of(timeout);
-  core.ask_ok(var.record()->actor, deadline + reply_grace,
-              caf::make_message(cross_update_atom::value, to_wire(op), operand,
-                                std::int64_t{deadline.count()}),
-              std::move(done), detail::describe_call(to_string(op), var));
+  core.ask_variable_ok(
+      var.record(), deadline + reply_grace,
+      caf::make_message(cross_update_atom::value, to_wire(op), operand,
+                        std::int64_t{deadline.count()}),
+      std::move(done), detail::describe_call(to_string(op), var));
 }
 
 expected<void> cross_update(detail::runtime_core& core, const variable& var,
@@ -234,10 +235,9 @@ expected<std::uint64_t> runtime::min_clock(const variable& var,
   return wait_for_result<std::uint64_t>(
       blocking_limit(deadline),
       [&](auto done) {
-        core_->ask<std::uint64_t>(var.record()->actor, deadline,
-                                  caf::make_message(min_clock_atom::value),
-                                  done,
-                                  detail::describe_call("min_clock", var));
+        core_->ask_variable<std::uint64_t>(
+            var.record(), deadline, caf::make_message(min_clock_atom::value),
+            done, detail::describe_call("min_clock", var));
       },
       detail::describe_call("min_clock", var));
 }

@@ -357,7 +357,7 @@ runtime_core::join_group(const std::string& name, std::size_t size,
       if (!record->stores[index]) {
         auto store = std::make_shared<local_store>();
         auto actor = spawn_replica_actor(*system_, index, store, counters_,
-                                         bulk_, bulk_threshold_);
+                                         bulk_, bulk_threshold_, directory_);
         if (bulk_)
           add_bulk_target(*bulk_, actor);
         replicas_.push_back(actor);
@@ -413,8 +413,7 @@ variable_record_ptr runtime_core::make_record(const variable_info& info) {
   record->requested = info.requested;
   record->resolved = info.resolved;
   record->group = std::move(group);
-  record->actor = info.actor;
-  record->node = info.node;
+  record->set_actor(info.actor);
   // The local replicas attached the variable before the directory answered.
   for (const auto& store : record->group->stores) {
     record->slots.push_back(store ? store->find(info.id) : nullptr);
@@ -436,6 +435,22 @@ void runtime_core::ask_ok(const caf::actor& target,
                           std::string what) {
   ask<ok_atom>(
       target, timeout, std::move(message),
+      [done](expected<ok_atom> result) {
+        if (result)
+          done(expected<void>{});
+        else
+          done(result.error());
+      },
+      std::move(what));
+}
+
+void runtime_core::ask_variable_ok(const variable_record_ptr& record,
+                                   std::chrono::milliseconds timeout,
+                                   caf::message message,
+                                   std::function<void(expected<void>)> done,
+                                   std::string what) {
+  ask_variable<ok_atom>(
+      record, timeout, std::move(message),
       [done](expected<ok_atom> result) {
         if (result)
           done(expected<void>{});

@@ -127,10 +127,50 @@ public:
     send_through_gateway(host_request{target, std::move(send), call});
   }
 
+  /// `ask` of variable `record`'s actor. When that actor is unreachable
+  /// (its node was lost) asks the directory for the variable's actor now —
+  /// the directory answers once a re-hosting ended — and, when that is
+  /// another actor, sends `message` to it once, within `timeout`.
+  template <class Reply>
+  void ask_variable(const variable_record_ptr& record,
+                    std::chrono::milliseconds timeout, caf::message message,
+                    std::function<void(expected<Reply>)> done,
+                    std::string what) {
+    auto first = record->current_actor();
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    auto retry = [this, record, first, deadline, message, done,
+                  what](expected<Reply> result) mutable {
+      if (result || result.error().code() != errc::variable_unavailable)
+        return done(std::move(result));
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0)
+        return done(std::move(result));
+      ask<variable_info>(
+          directory_, left, caf::make_message(lookup_atom::value, record->name),
+          [this, record, first, left, message, done, what,
+           failed = result.error()](expected<variable_info> info) mutable {
+            if (!info || !info->actor || info->actor == first)
+              return done(info ? failed : info.error());
+            record->rehosted(info->actor);
+            ask<Reply>(info->actor, left, std::move(message), std::move(done),
+                       std::move(what));
+          },
+          what);
+    };
+    ask<Reply>(first, timeout, std::move(message), std::move(retry), what);
+  }
+
   /// `ask` for requests answered with `ok_atom`.
   void ask_ok(const caf::actor& target, std::chrono::milliseconds timeout,
               caf::message message, std::function<void(expected<void>)> done,
               std::string what);
+
+  /// `ask_variable` for requests answered with `ok_atom`.
+  void ask_variable_ok(const variable_record_ptr& record,
+                       std::chrono::milliseconds timeout, caf::message message,
+                       std::function<void(expected<void>)> done,
+                       std::string what);
 
 private:
   runtime_core(runtime_options options, const node_config* config);

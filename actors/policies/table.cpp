@@ -26,7 +26,33 @@ error no_row(synchronization sync, const char* what) {
                    " (automatic must be resolved first)"};
 }
 
+/// A policy whose variable actor holds no state (the replicas' copies
+/// are the state): the re-created actor is a new one.
+template <caf::behavior (*Side)(variable_actor_type*)>
+caf::behavior from_copies(variable_actor_type* self,
+                          const std::vector<replica_recovery>&) {
+  return Side(self);
+}
+
 } // namespace
+
+expected<rehosted_side_factory> rehosted_side_of(synchronization sync) {
+  // No default: the compiler (-Wswitch) names a policy without a row.
+  switch (sync) {
+  case synchronization::on_write:
+  case synchronization::periodic:
+    return &eager_broadcast_rehosted_side;
+  case synchronization::on_read:
+    return &from_copies<&reduce_on_read_variable_side>;
+  case synchronization::none:
+    return &from_copies<&local_only_variable_side>;
+  case synchronization::bounded_staleness:
+    return &bounded_staleness_rehosted_side;
+  case synchronization::automatic:
+    break; // resolved before a variable actor exists
+  }
+  return no_row(sync, "re-hosted variable actor behavior");
+}
 
 expected<variable_side_factory> variable_side_of(synchronization sync) {
   // No default: the compiler (-Wswitch) names a policy without a row.

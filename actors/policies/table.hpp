@@ -9,10 +9,13 @@
 // default.
 
 #include "actors/policies/local_part.hpp"
+#include "actors/policies/replica_recovery.hpp"
 #include "actors/replica_actor_state.hpp"
 #include "actors/variable_actor_state.hpp"
 #include "varsync/error.hpp"
 #include "varsync/policy.hpp"
+
+#include <vector>
 
 namespace varsync::policies {
 
@@ -22,6 +25,16 @@ using variable_side_factory = caf::behavior (*)(variable_actor_type*);
 /// The variable side of `sync`, or `invalid_policy` naming the value when
 /// no row exists.
 expected<variable_side_factory> variable_side_of(synchronization sync);
+
+/// Builds the behavior of a variable actor re-created on another node from
+/// what the surviving replicas hold (`held`: one entry per survivor, each
+/// already pointed at the new actor); sends the survivors what they need
+/// to go on.
+using rehosted_side_factory = caf::behavior (*)(
+    variable_actor_type*, const std::vector<replica_recovery>& held);
+
+/// The re-hosted variable side of `sync`, or `invalid_policy`.
+expected<rehosted_side_factory> rehosted_side_of(synchronization sync);
 
 /// Every policy's replica-side handlers, combined: one replica actor
 /// serves variables of every policy. A policy with replica-side messages

@@ -38,7 +38,8 @@ struct bulk_frame {
   /// contribute: the actor id of the sending replica actor (for replies).
   std::uint64_t reply_to = 0;
   std::uint64_t variable = 0;
-  /// contribute: the replica index; install_ack: the step.
+  /// contribute: the replica index; install: the steps the version holds;
+  /// install_ack: the step (the version holds it and the ones before).
   std::uint64_t index = 0;
   /// contribute, ack: the step; install: the version.
   std::uint64_t number = 0;

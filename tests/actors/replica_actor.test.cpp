@@ -82,9 +82,9 @@ TEST_CASE_FIXTURE(fixture,
   REQUIRE(attach(1, tensor(0.0)));
   caf::scoped_actor self{*system};
   self->send(replica, install_atom::value, variable_id{1}, std::uint64_t{2},
-             tensor(2.0));
+             std::uint64_t{2}, tensor(2.0));
   self->send(replica, install_atom::value, variable_id{1}, std::uint64_t{1},
-             tensor(1.0));
+             std::uint64_t{1}, tensor(1.0));
   // copy_get is handled after both installs (same sender, FIFO).
   auto copy = ask<tensor>(copy_get_atom::value, variable_id{1});
   REQUIRE(copy);

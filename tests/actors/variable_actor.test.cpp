@@ -38,9 +38,17 @@ struct cluster {
     variable_options options;
     options.sync = sync;
     options.aggregation = how;
-    variable = spawn_variable_actor(
-        *system, variable_spec{5, "v", initial.type(), initial.shape(), options,
-                               replicas, initial, counters, bulk});
+    variable = spawn_variable_actor(*system, variable_spec{5,
+                                                           "v",
+                                                           initial.type(),
+                                                           initial.shape(),
+                                                           options,
+                                                           replicas,
+                                                           initial,
+                                                           counters,
+                                                           bulk,
+                                                           false,
+                                                           {}});
     REQUIRE(ask<ok_atom>(variable, attach_atom::value));
   }
 
@@ -229,7 +237,9 @@ TEST_CASE("a variable actor whose policy has no row refuses every request "
                                                              {},
                                                              initial,
                                                              counters,
-                                                             nullptr});
+                                                             nullptr,
+                                                             false,
+                                                             {}});
   caf::scoped_actor self{system};
   auto code_of = [&](auto... xs) {
     std::optional<errc> code;

@@ -320,7 +320,7 @@ void send_bad(runtime& rt, const variable& var, const std::string& what,
               caf::message message) {
   caf::scoped_actor self{rt.core().system()};
   std::string code = "no_error";
-  self->request(var.record()->actor, std::chrono::seconds{5}, message)
+  self->request(var.record()->current_actor(), std::chrono::seconds{5}, message)
       .receive([&](ok_atom) {},
                [&](caf::error& err) {
                  code = to_string(from_caf_error(err, what).code());

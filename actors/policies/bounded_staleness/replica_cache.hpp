@@ -9,9 +9,10 @@
 //
 // where `pending` is what the worker added during its current clock and
 // own deltas are the ones already pushed but not yet in a snapshot. Deltas
-// are kept as the server will apply them (mean: divided by R), so the view
-// moves smoothly when a snapshot absorbs them. All members are
-// thread-safe.
+// are kept as pushed (a re-created variable actor takes them back,
+// actors/policies/replica_recovery.hpp) and enter the view as the server
+// will apply them (mean: divided by R), so the view moves smoothly when a
+// snapshot absorbs them. All members are thread-safe.
 
 #include "actors/policies/bounded_staleness/state_machine.hpp"
 #include "actors/replica_slot.hpp"
@@ -83,7 +84,7 @@ public:
       return std::nullopt;
     auto delta = std::move(*pending_);
     pending_.reset();
-    own_[clock] = scaled(delta);
+    own_[clock] = delta;
     return delta;
   }
 
@@ -103,6 +104,14 @@ public:
     publish_view();
   }
 
+  /// What a re-created variable actor needs from this cache: the latest
+  /// refresh and the deltas pushed since (raw, by clock tag).
+  std::pair<policies::staleness_refresh, std::map<std::uint64_t, tensor>>
+  recovery() const {
+    std::lock_guard guard{mutex_};
+    return {{min_clock_, version_, snapshot_}, own_};
+  }
+
 private:
   static tensor zero_like(const tensor& x) {
     return *tensor::filled(x.type(), x.shape(), 0.0);
@@ -117,7 +126,7 @@ private:
   void publish_view() {
     auto view = snapshot_;
     for (const auto& [tag, delta] : own_)
-      view = apply(update_op::add, view, delta);
+      view = apply(update_op::add, view, scaled(delta));
     if (pending_)
       view = apply(update_op::add, view, scaled(*pending_));
     slot_->install(++view_version_, std::move(view), min_clock_);
@@ -132,6 +141,8 @@ private:
   std::uint64_t min_clock_ = 0;
   std::uint64_t version_ = 0;
   std::uint64_t view_version_ = 0;
+  /// Pushed deltas no snapshot holds yet, by tag, as pushed (the view
+  /// scales them).
   std::map<std::uint64_t, tensor> own_;
   std::optional<tensor> pending_;
 };

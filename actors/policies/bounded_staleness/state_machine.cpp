@@ -12,6 +12,36 @@ bounded_staleness::bounded_staleness(settings config, tensor initial)
   // nop
 }
 
+bounded_staleness
+bounded_staleness::recovered(settings config,
+                             const std::vector<cached_state>& held) {
+  const staleness_refresh* newest = nullptr;
+  for (const auto& state : held)
+    if (newest == nullptr || state.refresh.version > newest->version)
+      newest = &state.refresh;
+  bounded_staleness result{config,
+                           newest != nullptr ? newest->snapshot : tensor{}};
+  result.live_.assign(config.replicas, false);
+  if (newest == nullptr)
+    return result;
+  result.min_clock_ = newest->min_clock;
+  result.version_ = newest->version;
+  for (const auto& state : held) {
+    if (state.replica >= config.replicas)
+      continue;
+    result.live_[state.replica] = true;
+    result.clocks_[state.replica] = std::max(state.clock, result.min_clock_);
+    for (const auto& [tag, delta] : state.own) {
+      if (tag < result.min_clock_ || tag >= state.clock)
+        continue; // in the snapshot already, or never pushed
+      auto& slots = result.pending_[tag];
+      slots.resize(config.replicas);
+      slots[state.replica] = delta;
+    }
+  }
+  return result;
+}
+
 void bounded_staleness::await_attachments() {
   attached_.assign(config_.replicas, false);
   started_ = false;

@@ -62,10 +62,34 @@ struct staleness_refresh {
   tensor snapshot;
 };
 
+/// What a surviving replica holds of a bounded_staleness variable whose
+/// actor was lost.
+struct cached_state {
+  std::size_t replica = 0;
+  /// The replica's clock: it pushed every tag below it.
+  std::uint64_t clock = 0;
+  /// The latest refresh it installed.
+  staleness_refresh refresh;
+  /// Its pushed deltas that no snapshot it holds includes, by tag (raw, as
+  /// pushed).
+  std::map<std::uint64_t, tensor> own;
+};
+
 /// The server-side SSP state of one variable.
 class bounded_staleness {
 public:
   using settings = policy_settings;
+
+  /// The state of a variable re-created after its actor was lost, from
+  /// what the surviving replicas (`held`; the others are lost) hold: the
+  /// newest snapshot any of them installed, each survivor's pushed deltas
+  /// tagged at or above that snapshot's minimum clock (pushed again, as
+  /// if they arrived now), and each survivor's clock. Lost: the deltas of
+  /// replicas that are not among the survivors and that no snapshot a
+  /// survivor holds includes. `start()` gives the first refresh
+  /// (it folds the tags every survivor pushed).
+  static bounded_staleness recovered(settings config,
+                                     const std::vector<cached_state>& held);
 
   /// Every replica starts at clock 0 (the variable existed from the start);
   /// call `await_attachments()` right after to learn the clocks instead.

@@ -10,18 +10,24 @@
 
 namespace varsync {
 
-caf::behavior bounded_staleness_variable_side(variable_actor_type* self) {
-  auto& spec = self->state.spec;
-  auto policy = std::make_shared<policies::bounded_staleness>(settings_of(spec),
-                                                              spec.initial);
-  // The group may have clocked before this variable was created: its
-  // clocks are learned from the attach replies.
-  policy->await_attachments();
+namespace {
+
+/// Sends `refresh` to every live replica.
+void broadcast(variable_actor_type* self,
+               const policies::staleness_refresh& refresh) {
+  for (const auto& replica : self->state.live_replicas())
+    self->send(caf::actor_cast<bounded_staleness_replica>(replica),
+               refresh_atom::value, self->state.spec.id, refresh.min_clock,
+               refresh.version, refresh.snapshot);
+}
+
+/// The variable side of bounded_staleness around `policy` (new, or
+/// recovered from the replicas).
+caf::behavior bounded_staleness_behavior(
+    variable_actor_type* self,
+    std::shared_ptr<policies::bounded_staleness> policy) {
   auto broadcast = [self](const policies::staleness_refresh& refresh) {
-    for (const auto& replica : self->state.live_replicas())
-      self->send(caf::actor_cast<bounded_staleness_replica>(replica),
-                 refresh_atom::value, self->state.spec.id, refresh.min_clock,
-                 refresh.version, refresh.snapshot);
+    varsync::broadcast(self, refresh);
   };
   // A lost replica no longer holds the minimum clock back.
   self->set_down_handler([self, policy, broadcast](caf::down_msg& msg) {
@@ -93,6 +99,42 @@ caf::behavior bounded_staleness_variable_side(variable_actor_type* self) {
       },
   };
   return std::move(behavior.unbox());
+}
+
+} // namespace
+
+caf::behavior bounded_staleness_variable_side(variable_actor_type* self) {
+  const auto& spec = self->state.spec;
+  auto policy = std::make_shared<policies::bounded_staleness>(settings_of(spec),
+                                                              spec.initial);
+  // The group may have clocked before this variable was created: its
+  // clocks are learned from the attach replies.
+  policy->await_attachments();
+  return bounded_staleness_behavior(self, std::move(policy));
+}
+
+caf::behavior
+bounded_staleness_rehosted_side(variable_actor_type* self,
+                                const std::vector<replica_recovery>& held) {
+  const auto& spec = self->state.spec;
+  std::vector<policies::cached_state> states;
+  for (const auto& replica : held) {
+    policies::cached_state state;
+    state.replica = static_cast<std::size_t>(replica.index);
+    state.clock = replica.clock;
+    state.refresh = {replica.min_clock, replica.snapshot_version,
+                     replica.snapshot};
+    for (std::size_t k = 0;
+         k < replica.own_tags.size() && k < replica.own_deltas.size(); ++k)
+      state.own.emplace(replica.own_tags[k], replica.own_deltas[k]);
+    states.push_back(std::move(state));
+  }
+  auto policy = std::make_shared<policies::bounded_staleness>(
+      policies::bounded_staleness::recovered(settings_of(spec), states));
+  // The first refresh folds what every survivor pushed; it is newer than
+  // any snapshot a survivor holds, so every cache takes it.
+  broadcast(self, policy->start());
+  return bounded_staleness_behavior(self, std::move(policy));
 }
 
 } // namespace varsync

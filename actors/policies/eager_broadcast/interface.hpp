@@ -43,18 +43,25 @@ using eager_broadcast_replica = caf::typed_actor<
     // The same from the host thread, reported through the completion.
     caf::reacts_to<local_update_atom, variable_id, std::uint64_t, std::uint8_t,
                    tensor, std::int64_t, update_completion_ptr>,
-    // A published version (variable, version, value).
-    caf::reacts_to<install_atom, variable_id, std::uint64_t, tensor>,
+    // A published version (variable, version, the steps it holds, value).
+    caf::reacts_to<install_atom, variable_id, std::uint64_t, std::uint64_t,
+                   tensor>,
     // The outcome of a bulk contribution (variable, step, tag, errc byte
     // or 0, message).
     caf::reacts_to<bulk_ack_atom, variable_id, std::uint64_t, std::uint64_t,
                    std::uint8_t, std::string>,
     // The actor's own deadline alarm (due ticks).
     caf::reacts_to<update_alarm_atom, std::int64_t>,
-    // This replica rejoined the group (variable, version, its first step,
-    // the current value): ok once it holds the value and numbers its next
-    // update with that step.
+    // This replica rejoined the group (variable, version, the steps it
+    // holds, this replica's first step, the current value): ok once it
+    // holds the value and numbers its next update with that step.
     caf::replies_to<rejoin_atom, variable_id, std::uint64_t, std::uint64_t,
-                    tensor>::with<ok_atom>>;
+                    std::uint64_t, tensor>::with<ok_atom>,
+    // The variable's actor was re-created from the replicas (variable,
+    // version, the steps it holds, value): the update in flight succeeded
+    // if its step is among them, else it is sent again; then the waiting
+    // updates go on.
+    caf::reacts_to<rehosted_atom, variable_id, std::uint64_t, std::uint64_t,
+                   tensor>>;
 
 } // namespace varsync

@@ -23,7 +23,9 @@ void finish_attempt(replica_actor_type* self, variable_id id, std::uint64_t tag,
 /// deadline ends it, whichever comes first (`finish_attempt`).
 void send_next_update(replica_actor_type* self, variable_id id) {
   auto& entry = self->state.variables[id];
-  while (!entry.in_flight && !entry.queue.empty()) {
+  // While the variable is re-hosted, updates wait (the alarm still guards
+  // their deadlines, `expire_attempts`).
+  while (!entry.in_flight && !entry.rehosting && !entry.queue.empty()) {
     auto update = std::move(entry.queue.front());
     entry.queue.pop_front();
     if (entry.unavailable) {
@@ -42,6 +44,9 @@ void send_next_update(replica_actor_type* self, variable_id id) {
     }
     entry.in_flight = true;
     entry.in_flight_reply = update.reply;
+    entry.in_flight_op = update.op;
+    entry.in_flight_operand = update.operand; // shares the buffer
+    entry.in_flight_call_deadline = update.deadline;
     entry.in_flight_deadline = update.deadline + reply_grace;
     self->state.update_alarm.arm(self, entry.in_flight_deadline);
     auto step = entry.next_step;
@@ -96,6 +101,7 @@ void finish_attempt(replica_actor_type* self, variable_id id, std::uint64_t tag,
   if (!entry.in_flight || entry.tag != tag || entry.unavailable)
     return;
   entry.in_flight = false;
+  entry.in_flight_operand = tensor{};
   if (outcome) {
     entry.in_flight_reply.fail(*outcome);
   } else {
@@ -105,35 +111,115 @@ void finish_attempt(replica_actor_type* self, variable_id id, std::uint64_t tag,
   send_next_update(self, id);
 }
 
+/// The error for an update whose deadline passed while its variable was
+/// re-hosted.
+error rehosting_timeout(const attached_variable& entry, bool sent) {
+  return error{errc::variable_unavailable,
+               "variable '" + entry.name +
+                   "': its node was lost and it is being re-hosted; the "
+                   "deadline passed first (" +
+                   (sent ? "the update may or may not have been applied"
+                         : "nothing was applied") +
+                   ")"};
+}
+
 /// The update alarm went off: fails every attempt whose deadline passed
-/// and arms the alarm for the earliest one left.
+/// (and, for a variable being re-hosted, every queued update whose deadline
+/// passed) and arms the alarm for the earliest one left.
 void expire_attempts(replica_actor_type* self, std::int64_t ticks) {
   auto now = self->state.update_alarm.fired(ticks);
   std::vector<std::pair<variable_id, std::uint64_t>> expired;
   std::optional<clock_type::time_point> earliest;
+  auto keep_earliest = [&earliest](clock_type::time_point at) {
+    if (!earliest || at < *earliest)
+      earliest = at;
+  };
   for (auto& [id, entry] : self->state.variables) {
-    if (!entry.in_flight || entry.unavailable)
+    if (entry.unavailable)
+      continue;
+    if (entry.rehosting) {
+      std::erase_if(entry.queue, [&](queued_update& update) {
+        if (update.deadline > now) {
+          keep_earliest(update.deadline);
+          return false;
+        }
+        update.reply.fail(rehosting_timeout(entry, false));
+        return true;
+      });
+    }
+    if (!entry.in_flight)
       continue;
     if (entry.in_flight_deadline <= now)
       expired.emplace_back(id, entry.tag);
-    else if (!earliest || entry.in_flight_deadline < *earliest)
-      earliest = entry.in_flight_deadline;
+    else
+      keep_earliest(entry.in_flight_deadline);
   }
   if (earliest)
     self->state.update_alarm.arm(self, *earliest);
-  for (auto [id, tag] : expired)
+  for (auto [id, tag] : expired) {
+    const auto& entry = self->state.variables[id];
     finish_attempt(
         self, id, tag,
-        error{errc::timeout,
-              "variable '" + self->state.variables[id].name +
-                  "': no answer from its actor by the deadline; the step may "
-                  "or may not have been applied"});
+        entry.rehosting
+            ? rehosting_timeout(entry, true)
+            : error{errc::timeout,
+                    "variable '" + entry.name +
+                        "': no answer from its actor by the deadline; the "
+                        "step may or may not have been applied"});
+  }
 }
 
 /// Queues an update behind the variable's earlier ones.
 void accept_update(replica_actor_type* self, numbered_update update) {
-  self->state.variables[update.id].queue.push_back(std::move(update.update));
+  auto& entry = self->state.variables[update.id];
+  if (entry.rehosting)
+    self->state.update_alarm.arm(self, update.update.deadline);
+  entry.queue.push_back(std::move(update.update));
   send_next_update(self, update.id);
+}
+
+/// Records version `version` (holding `steps` steps) of `id` as installed
+/// and hands it to the policy's local part.
+void install(replica_actor_type* self, variable_id id, std::uint64_t version,
+             std::uint64_t steps, tensor value) {
+  if (auto i = self->state.variables.find(id);
+      i != self->state.variables.end()) {
+    auto& entry = i->second;
+    if (version > entry.committed_version ||
+        (version == entry.committed_version && steps > entry.committed_steps)) {
+      entry.committed_version = version;
+      entry.committed_steps = steps;
+      entry.committed_value = value; // shares the buffer
+    }
+  }
+  // The policy's part decides where it goes (periodic: under the
+  // replica's own change).
+  if (auto part = self->state.store->find_part(id))
+    part->install(version, std::move(value));
+}
+
+/// A re-created variable actor holds `steps` steps: the update in flight
+/// succeeded if its step is among them, else it is sent again (same step,
+/// same operand); then the waiting updates go on.
+void resume_after_rehosting(replica_actor_type* self, variable_id id,
+                            std::uint64_t steps) {
+  auto i = self->state.variables.find(id);
+  if (i == self->state.variables.end())
+    return;
+  auto& entry = i->second;
+  entry.rehosting = false;
+  if (entry.in_flight) {
+    entry.in_flight = false;
+    if (entry.next_step < steps) {
+      ++entry.next_step;
+      entry.in_flight_reply.succeed();
+    } else {
+      entry.queue.push_front(queued_update{
+          entry.in_flight_op, std::move(entry.in_flight_operand),
+          entry.in_flight_call_deadline, std::move(entry.in_flight_reply)});
+    }
+  }
+  send_next_update(self, id);
 }
 
 /// Takes a replica-context update of `id` (the `call`-th call of this
@@ -196,11 +282,8 @@ caf::message_handler eager_broadcast_replica_side(replica_actor_type* self) {
   // Typed: the compiler checks these handlers against the interface.
   eager_broadcast_replica::behavior_type behavior{
       [self](install_atom, variable_id id, std::uint64_t version,
-             tensor& value) {
-        // The policy's part decides where it goes (periodic: under the
-        // replica's own change).
-        if (auto part = self->state.store->find_part(id))
-          part->install(version, std::move(value));
+             std::uint64_t steps, tensor& value) {
+        install(self, id, version, steps, std::move(value));
       },
       [self](bulk_ack_atom, variable_id id, std::uint64_t step,
              std::uint64_t tag, std::uint8_t code, std::string& text) {
@@ -224,14 +307,21 @@ caf::message_handler eager_broadcast_replica_side(replica_actor_type* self) {
       // This replica rejoined the group: it holds the current version and
       // numbers its next update with the step the variable expects.
       [self](rejoin_atom, variable_id id, std::uint64_t version,
-             std::uint64_t first_step, tensor& value) -> caf::result<ok_atom> {
+             std::uint64_t steps, std::uint64_t first_step,
+             tensor& value) -> caf::result<ok_atom> {
         auto i = self->state.variables.find(id);
         if (i == self->state.variables.end())
           return to_caf_error(not_attached(self->state.index, id));
         i->second.next_step = first_step;
-        if (auto part = self->state.store->find_part(id))
-          part->install(version, std::move(value));
+        install(self, id, version, steps, std::move(value));
         return ok_atom::value;
+      },
+      // The variable's actor was re-created from the replicas: it holds
+      // this version and this many steps.
+      [self](rehosted_atom, variable_id id, std::uint64_t version,
+             std::uint64_t steps, tensor& value) {
+        install(self, id, version, steps, std::move(value));
+        resume_after_rehosting(self, id, steps);
       },
       [self](update_atom, variable_id id, std::uint64_t call,
              std::uint8_t op_byte, tensor& operand,

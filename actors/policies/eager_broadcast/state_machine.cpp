@@ -12,6 +12,32 @@ eager_broadcast::eager_broadcast(settings config, tensor initial)
   // nop
 }
 
+eager_broadcast
+eager_broadcast::recovered(settings config,
+                           const std::vector<committed_state>& held) {
+  const committed_state* latest = nullptr;
+  for (const auto& state : held)
+    if (latest == nullptr || state.version > latest->version ||
+        (state.version == latest->version && state.steps > latest->steps))
+      latest = &state;
+  auto result = latest == nullptr ? eager_broadcast{config, tensor{}}
+                                  : eager_broadcast{config, latest->value};
+  if (latest != nullptr) {
+    result.version_ = latest->version;
+    result.next_step_ = latest->steps;
+  }
+  result.live_.assign(result.live_.size(), false);
+  for (const auto& state : held) {
+    if (state.replica >= result.live_.size())
+      continue;
+    result.live_[state.replica] = true;
+    // A replica that rejoined was told its first step; it keeps it.
+    if (state.next_step > result.next_step_)
+      result.joined_at_[state.replica] = state.next_step;
+  }
+  return result;
+}
+
 std::size_t eager_broadcast::live_replicas() const noexcept {
   return static_cast<std::size_t>(std::count(live_.begin(), live_.end(), true));
 }
@@ -111,9 +137,10 @@ std::vector<published_version> eager_broadcast::complete_ready_steps() {
                                  ? aggregation::only_first_replica
                                  : config_.how);
     ++version_;
-    result.push_back(published_version{version_, value_, next_step_});
-    pending_.erase(i);
     ++next_step_;
+    result.push_back(
+        published_version{version_, value_, next_step_ - 1, next_step_});
+    pending_.erase(i);
   }
   return result;
 }
@@ -160,7 +187,7 @@ eager_broadcast::cross_update(update_op op, const tensor& operand) {
     return checked.error();
   value_ = apply(op, value_, operand);
   ++version_;
-  return published_version{version_, value_, std::nullopt};
+  return published_version{version_, value_, std::nullopt, next_step_};
 }
 
 std::vector<published_version>

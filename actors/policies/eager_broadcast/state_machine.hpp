@@ -53,6 +53,24 @@ struct published_version {
   /// The collective step this version completes, or nullopt for a
   /// cross-replica update.
   std::optional<std::uint64_t> step;
+  /// How many steps this version holds (the variable's next step once it
+  /// is published): replicas keep it with the value, so that a re-hosted
+  /// variable knows which steps its lost actor committed.
+  std::uint64_t steps = 0;
+};
+
+/// What a surviving replica holds of an on_write variable whose actor was
+/// lost: the latest version installed there.
+struct committed_state {
+  std::size_t replica = 0;
+  /// The step the replica contributes next (or has in flight): beyond the
+  /// recovered steps only for a replica that rejoined and was told to
+  /// start later.
+  std::uint64_t next_step = 0;
+  std::uint64_t version = 0;
+  /// The steps that version holds.
+  std::uint64_t steps = 0;
+  tensor value;
 };
 
 /// The on_write protocol state of one variable.
@@ -89,6 +107,15 @@ public:
   /// yet. Earlier steps complete without it; from that step on every step
   /// waits for it too. Nothing is published.
   std::uint64_t add_replica(std::size_t replica);
+
+  /// The state of a variable re-created after its actor was lost: the
+  /// latest version any surviving replica (those in `held`; the others
+  /// are lost) holds: the highest version, the most steps among equal
+  /// versions. It holds every step that was acknowledged to anyone (a
+  /// replica installs a version before its step is acknowledged). Steps
+  /// after it start anew.
+  static eager_broadcast recovered(settings config,
+                                   const std::vector<committed_state>& held);
 
   /// The current value (the latest published).
   const tensor& value() const noexcept { return value_; }

@@ -34,10 +34,14 @@ struct contributor {
 
 } // namespace
 
-caf::behavior eager_broadcast_variable_side(variable_actor_type* self) {
+namespace {
+
+/// The variable side of on_write around `policy` (new, or recovered from
+/// the replicas).
+caf::behavior
+eager_broadcast_behavior(variable_actor_type* self,
+                         std::shared_ptr<policies::eager_broadcast> policy) {
   auto& spec = self->state.spec;
-  auto policy = std::make_shared<policies::eager_broadcast>(settings_of(spec),
-                                                            spec.initial);
   // Contributors waiting for their step, by (step, replica index).
   using waiting_map =
       std::map<std::pair<std::uint64_t, std::size_t>, contributor>;
@@ -86,7 +90,7 @@ caf::behavior eager_broadcast_variable_side(variable_actor_type* self) {
     auto replica =
         caf::actor_cast<eager_broadcast_replica>(spec.replicas[index]);
     self->send(replica, install_atom::value, spec.id, policy->version(),
-               policy->value());
+               policy->next_step(), policy->value());
     self->send(replica, bulk_ack_atom::value, spec.id, step, who.tag, code,
                text);
   };
@@ -110,6 +114,7 @@ caf::behavior eager_broadcast_variable_side(variable_actor_type* self) {
           install.target = route->replica_actor;
           install.variable = state.spec.id;
           install.number = published.version;
+          install.index = published.steps;
           install.value = published.value;
           if (published.step) {
             auto who = waiting->find({*published.step, i});
@@ -131,7 +136,7 @@ caf::behavior eager_broadcast_variable_side(variable_actor_type* self) {
         self->send(
             caf::actor_cast<eager_broadcast_replica>(state.spec.replicas[i]),
             install_atom::value, state.spec.id, published.version,
-            published.value);
+            published.steps, published.value);
       }
       if (!published.step)
         continue;
@@ -266,7 +271,7 @@ caf::behavior eager_broadcast_variable_side(variable_actor_type* self) {
         return send_to_all_replicas<void>(
             self, timeout_ms,
             caf::make_message(install_atom::value, spec.id, published->version,
-                              published->value));
+                              published->steps, published->value));
       },
       // A lost replica joined again: once attached it receives the current
       // version and the first step it takes part in (every later step
@@ -286,12 +291,42 @@ caf::behavior eager_broadcast_variable_side(variable_actor_type* self) {
              index](std::uint64_t) -> std::optional<caf::message> {
               auto first_step = policy->add_replica(index);
               return caf::make_message(rejoin_atom::value, self->state.spec.id,
-                                       policy->version(), first_step,
-                                       policy->value());
+                                       policy->version(), policy->next_step(),
+                                       first_step, policy->value());
             });
       },
   };
   return std::move(behavior.unbox());
+}
+
+} // namespace
+
+caf::behavior eager_broadcast_variable_side(variable_actor_type* self) {
+  const auto& spec = self->state.spec;
+  return eager_broadcast_behavior(
+      self, std::make_shared<policies::eager_broadcast>(settings_of(spec),
+                                                        spec.initial));
+}
+
+caf::behavior
+eager_broadcast_rehosted_side(variable_actor_type* self,
+                              const std::vector<replica_recovery>& held) {
+  const auto& spec = self->state.spec;
+  std::vector<policies::committed_state> states;
+  for (const auto& replica : held)
+    states.push_back({static_cast<std::size_t>(replica.index),
+                      replica.next_step, replica.version, replica.steps,
+                      replica.value});
+  auto policy = std::make_shared<policies::eager_broadcast>(
+      policies::eager_broadcast::recovered(settings_of(spec), states));
+  // Every survivor learns what the new actor holds: its update in flight
+  // succeeded if its step is among the steps, else it sends it again.
+  for (const auto& replica : held)
+    self->send(caf::actor_cast<eager_broadcast_replica>(
+                   spec.replicas[static_cast<std::size_t>(replica.index)]),
+               rehosted_atom::value, spec.id, policy->version(),
+               policy->next_step(), policy->value());
+  return eager_broadcast_behavior(self, std::move(policy));
 }
 
 } // namespace varsync

@@ -234,7 +234,8 @@ std::optional<std::pair<std::uint64_t, std::vector<float>>>
 receive_install(caf::scoped_actor& self) {
   std::optional<std::pair<std::uint64_t, std::vector<float>>> result;
   self->receive(
-      [&](install_atom, variable_id, std::uint64_t version, tensor& value) {
+      [&](install_atom, variable_id, std::uint64_t version, std::uint64_t,
+          tensor& value) {
         auto values = value.values<float>();
         result.emplace(version,
                        std::vector<float>(values.begin(), values.end()));
@@ -658,7 +659,7 @@ TEST_CASE_FIXTURE(fixture, "a process that connects cannot hand a node's "
   }
   CHECK(b->counters().frames_rejected.load() == 3);
   CHECK(b->counters().frames_received.load() == 0);
-  replica->receive([](install_atom, variable_id, std::uint64_t,
+  replica->receive([](install_atom, variable_id, std::uint64_t, std::uint64_t,
                       tensor&) { FAIL("a forged install was delivered"); },
                    [](bulk_ack_atom, variable_id, std::uint64_t, std::uint64_t,
                       std::uint8_t,
@@ -909,7 +910,7 @@ TEST_CASE_FIXTURE(fixture, "a connection this node opens is bound to the "
     CHECK(peer.closed_by_peer());
     CHECK(b->counters().frames_rejected.load() == 1);
     replica->receive(
-        [](install_atom, variable_id, std::uint64_t, tensor&) {
+        [](install_atom, variable_id, std::uint64_t, std::uint64_t, tensor&) {
           FAIL("an install for another variable was delivered");
         },
         caf::after(std::chrono::milliseconds{0}) >> [] {});
