@@ -54,6 +54,16 @@
 //               10 * c + replica + 1 to its own element at every clock c
 //               from its current clock to K + --clocks-with-variable N
 //               and reads right after each clock()
+//   rehost      f64 variable "v" (sum) of --policy (periodic: every 2nd
+//               update; bounded_staleness: bound 2, clock() after each
+//               update), then on_write variable "b" (the barrier): every
+//               replica makes --steps N updates of v += 1, printing
+//               "step <replica> <k> <local read of v> <ns>" (or "error
+//               <replica> <k> <code> <ns>" and stops), then one step of
+//               b += 1 (all replicas made their N updates once it
+//               returns). node-0 then catches up (bounded_staleness) and
+//               prints "final <cross-replica read of v, or its error
+//               code>" and "host <node hosting v> <available 0|1>".
 //   idle        joins no group; serves the remote tasks below
 //
 // Remote tasks every worker registers (node_config::tasks):
@@ -121,6 +131,7 @@ struct scenario_options {
   std::uint64_t bound = 0;
   double until_value = 0;
   bool with_ssp = false;
+  synchronization policy = synchronization::on_write;
 };
 
 expected<scenario_options>
@@ -156,6 +167,11 @@ parse_scenario(const std::vector<std::string>& rest) {
       options.until_value = std::stod(value);
     } else if (key == "--with-ssp") {
       options.with_ssp = value == "true";
+    } else if (key == "--policy") {
+      auto policy = synchronization_from_string(value);
+      if (!policy)
+        return policy.error();
+      options.policy = *policy;
     } else {
       return error{errc::invalid_argument, "unknown option " + key};
     }
@@ -315,6 +331,70 @@ void run_until_value(runtime& rt, const replica_group& group,
     say("membership error " + std::string{to_string(members.error().code())});
 }
 
+void run_rehost(runtime& rt, const replica_group& group,
+                const scenario_options& options) {
+  variable_options how;
+  how.sync = options.policy;
+  how.aggregation = aggregation::sum;
+  if (how.sync == synchronization::periodic)
+    how.period = 2;
+  if (how.sync == synchronization::bounded_staleness)
+    how.staleness_bound = 2;
+  auto v = rt.create_variable(group, "v", tensor(0.0), how);
+  variable_options barrier_how;
+  barrier_how.sync = synchronization::on_write;
+  barrier_how.aggregation = aggregation::sum;
+  auto b = rt.create_variable(group, "b", tensor(0.0), barrier_how);
+  if (!v || !b) {
+    say("error - - " + std::string{to_string((v ? b : v).error().code())} +
+        " 0");
+    return;
+  }
+  std::vector<std::thread> threads;
+  for (auto index : group.local_indices()) {
+    threads.emplace_back([&, index] {
+      auto r = *group.at(index);
+      for (int k = 0; k < options.steps; ++k) {
+        // Simulated work of a training step (not synchronization).
+        std::this_thread::sleep_for(std::chrono::milliseconds{options.pace_ms});
+        auto done = r.assign_add(*v, tensor(1.0));
+        if (done && how.sync == synchronization::bounded_staleness)
+          done = r.clock();
+        if (!done) {
+          say("error " + std::to_string(index) + " " + std::to_string(k) + " " +
+              to_string(done.error().code()) + " " +
+              std::to_string(steady_ns()));
+          return;
+        }
+        auto value = r.read(*v);
+        say("step " + std::to_string(index) + " " + std::to_string(k) + " " +
+            (value ? std::to_string(value->values<double>()[0]) : "?") + " " +
+            std::to_string(steady_ns()));
+      }
+      if (auto passed = r.assign_add(*b, tensor(1.0)); !passed)
+        say("error " + std::to_string(index) + " barrier " +
+            to_string(passed.error().code()) + " " +
+            std::to_string(steady_ns()));
+    });
+  }
+  for (auto& thread : threads)
+    thread.join();
+  if (rt.node_name() != "node-0")
+    return;
+  if (how.sync == synchronization::bounded_staleness)
+    if (auto caught_up = group.at(group.local_indices().front())->catch_up();
+        !caught_up)
+      say("error - catch_up " +
+          std::string{to_string(caught_up.error().code())});
+  auto total = rt.read(*v, std::chrono::seconds{5});
+  say("final " + (total ? std::to_string(total->values<double>()[0])
+                        : std::string{to_string(total.error().code())}));
+  if (auto status = rt.status(std::chrono::seconds{5}))
+    for (const auto& row : status->variables)
+      if (row.name == "v")
+        say("host " + row.node + " " + (row.available ? "1" : "0"));
+}
+
 /// Sends `message` to the variable actor and reports the error code.
 void send_bad(runtime& rt, const variable& var, const std::string& what,
               caf::message message) {
@@ -457,6 +537,8 @@ int main(int argc, char** argv) {
     run_steps(**rt, *group, *options);
   } else if (options->scenario == "until_value") {
     run_until_value(**rt, *group, *options);
+  } else if (options->scenario == "rehost") {
+    run_rehost(**rt, *group, *options);
   } else if (options->scenario == "late_ssp") {
     run_late_ssp(**rt, *group, *options);
   } else if (options->scenario == "bad_update") {
