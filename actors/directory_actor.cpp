@@ -20,6 +20,10 @@ using std::chrono::milliseconds;
 /// Sent to itself when a group join reaches its deadline.
 using join_expired_atom = caf::atom_constant<caf::atom("joinexp")>;
 
+/// Lookups that may wait for one variable's re-hosting (or for its
+/// actor's loss to be seen here); more are answered at once.
+constexpr std::size_t max_waiting_lookups = 4096;
+
 /// How long spawning and attaching a variable may take.
 constexpr milliseconds creation_timeout{std::chrono::seconds{60}};
 
@@ -558,14 +562,14 @@ bool node_alive(directory_actor_type* self, const std::string& name) {
 /// Ends the re-hosting of `name` without a new actor: waiting lookups and
 /// the surviving replicas' held updates fail with `why`.
 void give_up_rehosting(directory_actor_type* self, const std::string& name,
-                       const std::string& why) {
+                       const std::string& lost_node, const std::string& why) {
   auto i = self->state.variables.find(name);
   if (i == self->state.variables.end())
     return;
   auto& entry = i->second;
   entry.rehosting = false;
   entry.available = false;
-  auto message = "variable '" + name + "': its node '" + entry.info.node +
+  auto message = "variable '" + name + "': its node '" + lost_node +
                  "' was lost and it could not be re-hosted: " + why;
   log().error("{}", message);
   for (auto& promise : entry.lookups)
@@ -590,7 +594,7 @@ void rehost_variable(directory_actor_type* self, const std::string& name) {
   auto group = self->state.groups.find(entry.info.group);
   const auto* host = place_rehosted(self, entry.info.node);
   if (host == nullptr || group == self->state.groups.end()) {
-    give_up_rehosting(self, name, "no live node can host it");
+    give_up_rehosting(self, name, entry.info.node, "no live node can host it");
     return;
   }
   // Replicas of the lost node went with it, whether or not their DOWN
@@ -607,8 +611,8 @@ void rehost_variable(directory_actor_type* self, const std::string& name) {
   info.node = host->info.name;
   info.actor = nullptr;
   auto started = std::chrono::steady_clock::now();
-  auto fail = [self, name](caf::error& err) {
-    give_up_rehosting(self, name, self->system().render(err));
+  auto fail = [self, name, from](caf::error& err) {
+    give_up_rehosting(self, name, from, self->system().render(err));
   };
   self->request(host->info.agent, creation_timeout, rehost_atom::value, info,
                 members.replicas, lost)
@@ -673,8 +677,12 @@ void on_down(directory_actor_type* self, const caf::down_msg& msg) {
     // elsewhere from its replicas; after the rest of this loss was seen.
     auto shut_down = msg.reason == caf::exit_reason::user_shutdown ||
                      msg.reason == caf::exit_reason::normal;
-    if (shut_down)
+    if (shut_down) {
+      for (auto& promise : entry.lookups)
+        promise.deliver(entry.info);
+      entry.lookups.clear();
       continue;
+    }
     log().warn("variable '{}' was lost with node '{}': re-hosting it", name,
                entry.info.node);
     entry.rehosting = true;
@@ -721,6 +729,26 @@ caf::behavior directory_actor(directory_actor_type* self, bool spread,
           return promise;
         }
         return i->second.info;
+      },
+      // A caller found `stale` (the variable's actor it knew) unreachable:
+      // answered once the directory knows more than the caller (another
+      // actor, a re-hosting that ended, or the actor's end seen here too).
+      [self](lookup_atom, const std::string& name,
+             const caf::actor& stale) -> caf::result<variable_info> {
+        auto i = self->state.variables.find(name);
+        if (i == self->state.variables.end())
+          return to_caf_error(
+              error{errc::unknown_variable,
+                    "no variable named '" + name + "' exists in this cluster"});
+        auto& entry = i->second;
+        auto waiting =
+            entry.rehosting || (entry.available && entry.info.actor == stale);
+        if (waiting && entry.lookups.size() < max_waiting_lookups) {
+          auto promise = self->make_response_promise<variable_info>();
+          entry.lookups.push_back(promise);
+          return promise;
+        }
+        return entry.info;
       },
       [self](rehost_now_atom, const std::string& name) {
         rehost_variable(self, name);

@@ -4,7 +4,6 @@
 #include "actors/policies/replica_recovery.hpp"
 #include "actors/policies/table.hpp"
 #include "actors/replica_actor_state.hpp"
-#include "runtime/transport/log.hpp"
 
 #include <string>
 
@@ -122,8 +121,6 @@ caf::result<replica_recovery> take_over(replica_actor_type* self,
       held.own_deltas.push_back(std::move(delta));
     }
   }
-  log().info("replica {}: variable '{}' is re-hosted on {}", state.index,
-             entry.name, caf::to_string(variable_actor.node()));
   return held;
 }
 

@@ -146,8 +146,10 @@ public:
           deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0)
         return done(std::move(result));
+      // The directory answers once it knows more than "unreachable".
       ask<variable_info>(
-          directory_, left, caf::make_message(lookup_atom::value, record->name),
+          directory_, left,
+          caf::make_message(lookup_atom::value, record->name, first),
           [this, record, first, left, message, done, what,
            failed = result.error()](expected<variable_info> info) mutable {
             if (!info || !info->actor || info->actor == first)

@@ -11,9 +11,11 @@
 // the replica's cache until clock(); a replica waits only when it is more
 // than 2 clocks ahead of the slowest). An on_read/sum counter counts the
 // examples processed: replicas add to their local copy (no message), the
-// driver's cross-replica read sums the copies. The seed hosts the directory
-// and the variable actors; the nodes hold the replicas. The model, the data
-// and the task are in logistic.hpp.
+// driver's cross-replica read sums the copies. The seed hosts the
+// directory; the nodes hold the replicas and the variable actors (the
+// driver spreads them over the nodes and hosts none itself, unless given
+// --spread-variables false or --serve-variables true). The model, the
+// data and the task are in logistic.hpp.
 //
 // Run on one machine (what scripts/demo does; about 2 s):
 //   build/varsync_example_cluster [--epochs E]
@@ -56,6 +58,9 @@
 // and during which epoch, the other replicas train on (their steps
 // complete with the survivors), the next run uses the nodes still there,
 // and the table's "replicas" column says how many finished (e.g. 2/4).
+// A variable whose actor lived on the lost node is re-hosted on a node
+// left, from what the surviving replicas hold, and the driver says so
+// ("variable 'X' was re-hosted from node-1 on node-2").
 // A lost node started again by hand (`varsync_example_cluster node --join
 // SEED --name node-1 --secret-file F`) joins under its name and trains in
 // the next run.
@@ -75,6 +80,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <pthread.h>
@@ -350,6 +356,17 @@ expected<run_result> train(runtime& rt, const std::vector<std::string>& nodes,
       static_cast<double>(example::train_examples / base.group_size);
   std::size_t live_replicas = base.group_size;
   int shown = 0;
+  // Where each variable's actor lives (the seed spreads them over the
+  // nodes): a variable whose node is lost is re-hosted on another node.
+  std::map<std::string, std::string> hosts;
+  auto variable_hosts = [&rt] {
+    std::map<std::string, std::string> result;
+    if (auto status = rt.status(2s))
+      for (const auto& row : status->variables)
+        if (row.available)
+          result[row.name] = row.node;
+    return result;
+  };
   // A progress line for every epoch the examples counter passed.
   auto report_progress = [&]() -> expected<void> {
     if (!weights)
@@ -360,6 +377,8 @@ expected<run_result> train(runtime& rt, const std::vector<std::string>& nodes,
         counter = *found;
     if (!weights || !counter)
       return {};
+    if (hosts.empty())
+      hosts = variable_hosts();
     auto count = rt.read(*counter);
     if (!count)
       return count.error();
@@ -417,6 +436,11 @@ expected<run_result> train(runtime& rt, const std::vector<std::string>& nodes,
   }
   if (auto progress = report_progress(); !progress)
     return progress.error();
+  for (const auto& [name, node] : variable_hosts())
+    if (auto before = hosts.find(name);
+        before != hosts.end() && before->second != node)
+      std::printf("driver: variable '%s' was re-hosted from %s on %s\n",
+                  name.c_str(), before->second.c_str(), node.c_str());
   run_result result;
   result.policy = base.policy;
   result.seconds = seconds_since(start);
@@ -682,5 +706,17 @@ int main(int argc, char** argv) {
     std::cerr << "--join: the driver is the seed; only nodes join\n";
     return 2;
   }
+  // The driver places the variable actors on the nodes, not on itself,
+  // unless told otherwise: a lost node then also loses variable hosts,
+  // which the cluster re-hosts on the nodes left.
+  auto given = [&args](std::string_view flag) {
+    return std::any_of(args.begin(), args.end(), [flag](const auto& word) {
+      return std::string_view{word}.starts_with(flag);
+    });
+  };
+  if (!given("--spread-variables"))
+    options.config.spread_variables = true;
+  if (!given("--serve-variables") && options.nodes > 0)
+    options.config.serve_variables = false;
   return run_driver(options);
 }

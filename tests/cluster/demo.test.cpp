@@ -102,6 +102,11 @@ TEST_CASE("a worker killed mid-run (kill -9) is a loss, not a failure: the "
   CHECK_MESSAGE(output.find("[bounded_staleness] epoch 30/30") !=
                     std::string::npos,
                 output);
+  // node-1 also hosted one of the on_write run's two variables (the
+  // driver spreads them over the nodes): it was re-hosted on node-2.
+  CHECK_MESSAGE(output.find("-on_write' was re-hosted from node-1 on node-2") !=
+                    std::string::npos,
+                output);
   CHECK_MESSAGE(wait_for_no_process_matching("--join " + address, 10s).empty(),
                 "processes left behind");
 }

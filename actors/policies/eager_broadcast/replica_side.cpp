@@ -82,6 +82,11 @@ void send_next_update(replica_actor_type* self, variable_id id) {
                 auto i = self->state.variables.find(id);
                 if (i == self->state.variables.end())
                   return;
+                // The actor is gone: its DOWN (monitored) decides, whether
+                // it arrived yet or not: the attempt waits for a re-hosted
+                // actor, or fails as the variable is lost.
+                if (err == caf::sec::request_receiver_down)
+                  return;
                 finish_attempt(
                     self, id, tag,
                     from_caf_error(err, "variable '" + i->second.name + "'"));
