@@ -10,8 +10,10 @@
 // is lost, so nothing may be lost: every policy's final value is exactly
 // 4 x the updates (on_write and periodic: no step committed twice or
 // dropped; bounded_staleness: every pushed delta recovered from the
-// replicas' caches).
+// replicas' caches), and the bounded_staleness history of every update and
+// read across the processes passes the SSP history checker.
 
+#include "tests/support/ssp_history.hpp"
 #include "tests/support/test_cluster.hpp"
 #include "tests/support/worker_lines.hpp"
 
@@ -19,6 +21,7 @@
 #include <csignal>
 #include <doctest/doctest.h>
 #include <map>
+#include <sstream>
 
 using namespace varsync::test;
 using namespace std::chrono_literals;
@@ -115,6 +118,30 @@ void lose_the_host_of(const std::string& policy, int signal = SIGKILL,
         CHECK(std::stod(row[3]) == std::stoi(row[2]) + 1);
   } else {
     CHECK(std::stod(final_value[0][1]) == 4.0 * updates);
+  }
+  if (policy == "bounded_staleness") {
+    // The replicas' updates and reads across the four processes, ordered
+    // by the machine's monotonic clock, keep the SSP guarantee (bound 2)
+    // across the re-hosting.
+    ssp_history history{4, std::vector<std::int64_t>(4, 0)};
+    for (auto node : {0, 2}) {
+      auto lines = cluster.nodes[node].output();
+      for (const auto& row : lines_of(lines, "update"))
+        history.updates()[std::stoul(row[1])].push_back(
+            {std::stoull(row[2]), std::stoll(row[3]), std::stoull(row[4])});
+      for (const auto& row : lines_of(lines, "read")) {
+        std::vector<std::int64_t> value;
+        std::istringstream elements{row[4]};
+        for (std::string element; std::getline(elements, element, ',');)
+          value.push_back(std::stoll(element));
+        history.reads()[std::stoul(row[1])].push_back(
+            {std::stoull(row[2]), std::move(value), std::stoull(row[3]),
+             std::stoull(row[5])});
+      }
+    }
+    CHECK(history.read_count() == 4 * updates);
+    auto violations = check_ssp_history(history, 2);
+    CHECK_MESSAGE(violations.empty(), violations.front());
   }
   if (policy == "on_write") {
     // Every read after step k shows exactly the 4 (k + 1) updates.

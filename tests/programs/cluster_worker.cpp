@@ -55,11 +55,14 @@
 //               from its current clock to K + --clocks-with-variable N
 //               and reads right after each clock()
 //   rehost      f64 variable "v" (sum) of --policy (periodic: every 2nd
-//               update; bounded_staleness: bound 2, clock() after each
-//               update), then on_write variable "b" (the barrier): every
-//               replica makes --steps N updates of v += 1, printing
-//               "step <replica> <k> <local read of v> <ns>" (or "error
-//               <replica> <k> <code> <ns>" and stops), then one step of
+//               update; bounded_staleness: bound 2, i64 [group size]
+//               where replica q adds 1 to element q, printing "update <q>
+//               <clock> 1 <ns>" after it and "read <q> <clock> <staleness>
+//               <v0,v1,...> <ns>" before clock()), then on_write variable
+//               "b" (the barrier): every replica makes --steps N updates
+//               of v += 1, printing "step <replica> <k> <sum of a local
+//               read of v> <ns>" (or "error <replica> <k> <code> <ns>" and
+//               stops), then one step of
 //               b += 1 (all replicas made their N updates once it
 //               returns). node-0 then catches up (bounded_staleness) and
 //               prints "final <cross-replica read of v, or its error
@@ -74,6 +77,7 @@
 #include "actors/records.hpp"
 #include "runtime/runtime_core.hpp"
 #include "tests/support/cluster_workload.hpp"
+#include "tests/support/ssp_tensors.hpp"
 
 #include <csignal>
 #include <iostream>
@@ -331,16 +335,31 @@ void run_until_value(runtime& rt, const replica_group& group,
     say("membership error " + std::string{to_string(members.error().code())});
 }
 
+/// The sum of `x`'s elements (f64 or i64).
+double total_of(const tensor& x) {
+  double total = 0;
+  for (std::size_t i = 0; i < x.size(); ++i)
+    total += x.to_double(i);
+  return total;
+}
+
 void run_rehost(runtime& rt, const replica_group& group,
                 const scenario_options& options) {
   variable_options how;
   how.sync = options.policy;
   how.aggregation = aggregation::sum;
+  const bool ssp = how.sync == synchronization::bounded_staleness;
   if (how.sync == synchronization::periodic)
     how.period = 2;
-  if (how.sync == synchronization::bounded_staleness)
+  if (ssp)
     how.staleness_bound = 2;
-  auto v = rt.create_variable(group, "v", tensor(0.0), how);
+  // bounded_staleness: i64 [group size], replica q adds to element q (the
+  // history checker's workload, tests/support/ssp_history.hpp).
+  auto initial =
+      ssp ? *tensor::filled(dtype::i64,
+                            {static_cast<std::int64_t>(group.size())}, 0.0)
+          : tensor(0.0);
+  auto v = rt.create_variable(group, "v", initial, how);
   variable_options barrier_how;
   barrier_how.sync = synchronization::on_write;
   barrier_how.aggregation = aggregation::sum;
@@ -354,21 +373,37 @@ void run_rehost(runtime& rt, const replica_group& group,
   for (auto index : group.local_indices()) {
     threads.emplace_back([&, index] {
       auto r = *group.at(index);
+      auto fail = [&](int k, const error& why) {
+        say("error " + std::to_string(index) + " " + std::to_string(k) + " " +
+            to_string(why.code()) + " " + std::to_string(steady_ns()));
+      };
       for (int k = 0; k < options.steps; ++k) {
         // Simulated work of a training step (not synchronization).
         std::this_thread::sleep_for(std::chrono::milliseconds{options.pace_ms});
-        auto done = r.assign_add(*v, tensor(1.0));
-        if (done && how.sync == synchronization::bounded_staleness)
-          done = r.clock();
-        if (!done) {
-          say("error " + std::to_string(index) + " " + std::to_string(k) + " " +
-              to_string(done.error().code()) + " " +
+        auto done =
+            ssp ? r.assign_add(*v, test::one_hot(group.size(), index, 1))
+                : r.assign_add(*v, tensor(1.0));
+        if (!done)
+          return fail(k, done.error());
+        if (ssp) {
+          say("update " + std::to_string(index) + " " + std::to_string(k) +
+              " 1 " + std::to_string(steady_ns()));
+          auto read = r.read_stamped(*v);
+          if (!read)
+            return fail(k, read.error());
+          std::string elements;
+          for (auto element : test::elements_of(read->value))
+            elements += (elements.empty() ? "" : ",") + std::to_string(element);
+          say("read " + std::to_string(index) + " " +
+              std::to_string(read->clock) + " " +
+              std::to_string(read->staleness) + " " + elements + " " +
               std::to_string(steady_ns()));
-          return;
+          if (auto clocked = r.clock(); !clocked)
+            return fail(k, clocked.error());
         }
         auto value = r.read(*v);
         say("step " + std::to_string(index) + " " + std::to_string(k) + " " +
-            (value ? std::to_string(value->values<double>()[0]) : "?") + " " +
+            (value ? std::to_string(total_of(*value)) : "?") + " " +
             std::to_string(steady_ns()));
       }
       if (auto passed = r.assign_add(*b, tensor(1.0)); !passed)
@@ -381,13 +416,13 @@ void run_rehost(runtime& rt, const replica_group& group,
     thread.join();
   if (rt.node_name() != "node-0")
     return;
-  if (how.sync == synchronization::bounded_staleness)
+  if (ssp)
     if (auto caught_up = group.at(group.local_indices().front())->catch_up();
         !caught_up)
       say("error - catch_up " +
           std::string{to_string(caught_up.error().code())});
   auto total = rt.read(*v, std::chrono::seconds{5});
-  say("final " + (total ? std::to_string(total->values<double>()[0])
+  say("final " + (total ? std::to_string(total_of(*total))
                         : std::string{to_string(total.error().code())}));
   if (auto status = rt.status(std::chrono::seconds{5}))
     for (const auto& row : status->variables)
