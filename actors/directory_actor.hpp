@@ -32,6 +32,17 @@
 // (held there until it pushes), none the initial value. A join naming a
 // live index is still `already_exists`.
 //
+// Re-hosting. When a variable actor's node is lost (not shut down), the
+// directory re-creates the actor on the next live node that serves
+// variables after the lost one (registration order, wrapping; else the
+// seed) — a rule every node's view of the membership agrees on, without a
+// vote. The new actor takes its state from the surviving replicas
+// (actors/variable_actor.hpp, "Re-hosting"); lookups wait until it is
+// done and then get the new actor. If it cannot be done (no live node, no
+// surviving replica), waiting lookups and the replicas' held updates fail
+// with `variable_unavailable` saying why. The seed's own variables are
+// lost with the directory.
+//
 // See actors/cluster_protocol.hpp for the messages.
 
 #include "actors/actor_counters.hpp"

@@ -1,0 +1,165 @@
+#pragma once
+
+// One run of the re-hosting scenario of tests/cluster/rehost.test.cpp (and
+// its soak): four worker processes on loopback, node-0 (the seed, replicas
+// 0 and 1) and node-2 (replicas 2 and 3) update variable "v" of one policy
+// every millisecond and host no variables; node-1 and node-3 host
+// variables only ("v" lands on node-1, the barrier "b" on node-3). node-1
+// is lost while the replicas update v; nothing may be lost (no replica is
+// lost): every policy's final value is exactly 4 x the updates, on_write
+// reads show exactly 4 (k + 1) after step k, and the bounded_staleness
+// history of every update and read across the processes passes the SSP
+// history checker. Only for test targets (needs VARSYNC_TEST_BINARY_DIR).
+
+#include "tests/support/ssp_history.hpp"
+#include "tests/support/test_cluster.hpp"
+#include "tests/support/worker_lines.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <doctest/doctest.h>
+#include <map>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace varsync::test {
+
+#ifdef VARSYNC_TEST_BINARY_DIR
+
+inline constexpr auto rehost_connection_timeout =
+    std::chrono::milliseconds{1000};
+inline constexpr int rehost_updates = 60;
+
+/// Loses the host of a `policy` variable: `signal` SIGKILL, or SIGSTOP (a
+/// frozen host, found lost after the connection timeout); `bulk`: on_write
+/// steps travel on the bulk plane (the default) or as CAF messages. The
+/// host is lost `delay` after replica 0 finished update `kill_after`
+/// (randomizes the point of the step it hits; not a synchronization).
+inline void lose_the_host_of(const std::string& policy, int signal = SIGKILL,
+                             bool bulk = true, int kill_after = 20,
+                             std::chrono::microseconds delay = {}) {
+  using namespace std::chrono_literals;
+  std::vector<std::string> common{
+      "--group-size",
+      "4",
+      "--scenario",
+      "rehost",
+      "--policy",
+      policy,
+      "--steps",
+      std::to_string(rehost_updates),
+      "--pace-ms",
+      "1",
+      "--heartbeat-interval",
+      "100ms",
+      "--connection-timeout",
+      std::to_string(rehost_connection_timeout.count()) + "ms"};
+  if (!bulk) {
+    common.push_back("--bulk-threshold");
+    common.push_back("off");
+  }
+  std::vector<std::string> host_only{"--scenario", "idle"};
+  auto cluster = start_test_cluster(
+      {{{0, 1}, {"--spread-variables", "true", "--serve-variables", "false"}},
+       {{}, host_only},
+       {{2, 3}, {"--serve-variables", "false"}},
+       {{}, host_only}},
+      common);
+  REQUIRE_MESSAGE(cluster.failure.empty(), cluster.failure);
+  auto& seed = cluster.nodes[0];
+  REQUIRE_MESSAGE(
+      seed.wait_for_line("step 0 " + std::to_string(kill_after) + " ", 60s),
+      cluster.transcript());
+  if (delay.count() > 0)
+    std::this_thread::sleep_for(delay);
+  auto lost_at = steady_now_ns();
+  REQUIRE(cluster.nodes[1].signal(signal));
+  for (auto node : {0, 2})
+    REQUIRE_MESSAGE(cluster.nodes[node].wait_for_line("done", 60s),
+                    cluster.transcript());
+  // Every update of every replica succeeded, and the first one after the
+  // loss came within the connection timeout plus 1 s.
+  std::int64_t first_after = 0;
+  std::int64_t longest_gap = 0;
+  for (auto node : {0, 2}) {
+    auto output = cluster.nodes[node].output();
+    CHECK_MESSAGE(lines_of(output, "error").empty(), output);
+    std::map<std::string, std::vector<std::int64_t>> finished;
+    for (const auto& row : lines_of(output, "step"))
+      finished[row[1]].push_back(std::stoll(row[4]));
+    CHECK(finished.size() == 2);
+    for (const auto& [replica, times] : finished) {
+      CHECK(times.size() == rehost_updates);
+      for (std::size_t k = 1; k < times.size(); ++k)
+        if (times[k - 1] < lost_at)
+          longest_gap = std::max(longest_gap, times[k] - times[k - 1]);
+      for (auto at : times)
+        if (at > lost_at && (first_after == 0 || at < first_after))
+          first_after = at;
+    }
+  }
+  REQUIRE(first_after > 0);
+  MESSAGE(policy << ": first update after the loss "
+                 << (first_after - lost_at) / 1000000
+                 << " ms after it; longest pause of a replica across it "
+                 << longest_gap / 1000000 << " ms");
+  CHECK(std::chrono::nanoseconds{first_after - lost_at} <=
+        rehost_connection_timeout + 1s);
+  CHECK(std::chrono::nanoseconds{longest_gap} <=
+        rehost_connection_timeout + 1s);
+  auto output = seed.output();
+  // The variable lives on node-3 now.
+  auto host = lines_of(output, "host");
+  REQUIRE_MESSAGE(host.size() == 1, output);
+  CHECK(host[0][1] == "node-3");
+  CHECK(host[0][2] == "1");
+  auto final_value = lines_of(output, "final");
+  REQUIRE_MESSAGE(final_value.size() == 1, output);
+  if (policy == "none") {
+    // No cross-replica reads; each copy holds its own updates.
+    CHECK(final_value[0][1] == "wrong_context");
+    for (auto node : {0, 2})
+      for (const auto& row : lines_of(cluster.nodes[node].output(), "step"))
+        CHECK(std::stod(row[3]) == std::stoi(row[2]) + 1);
+  } else {
+    CHECK(std::stod(final_value[0][1]) == 4.0 * rehost_updates);
+  }
+  if (policy == "bounded_staleness") {
+    // The replicas' updates and reads across the four processes, ordered
+    // by the machine's monotonic clock, keep the SSP guarantee (bound 2)
+    // across the re-hosting.
+    ssp_history history{4, std::vector<std::int64_t>(4, 0)};
+    for (auto node : {0, 2}) {
+      auto lines = cluster.nodes[node].output();
+      for (const auto& row : lines_of(lines, "update"))
+        history.updates()[std::stoul(row[1])].push_back(
+            {std::stoull(row[2]), std::stoll(row[3]), std::stoull(row[4])});
+      for (const auto& row : lines_of(lines, "read")) {
+        std::vector<std::int64_t> value;
+        std::istringstream elements{row[4]};
+        for (std::string element; std::getline(elements, element, ',');)
+          value.push_back(std::stoll(element));
+        history.reads()[std::stoul(row[1])].push_back(
+            {std::stoull(row[2]), std::move(value), std::stoull(row[3]),
+             std::stoull(row[5])});
+      }
+    }
+    CHECK(history.read_count() == 4 * rehost_updates);
+    auto violations = check_ssp_history(history, 2);
+    CHECK_MESSAGE(violations.empty(), violations.front());
+  }
+  if (policy == "on_write") {
+    // Every read after step k shows exactly the 4 (k + 1) updates.
+    for (auto node : {0, 2})
+      for (const auto& row : lines_of(cluster.nodes[node].output(), "step"))
+        CHECK(std::stod(row[3]) == 4.0 * (std::stoi(row[2]) + 1));
+  }
+  CHECK_MESSAGE(cluster.stop(1), cluster.transcript());
+}
+
+#endif
+
+} // namespace varsync::test
