@@ -11,7 +11,10 @@
 // 4 x the updates (on_write and periodic: no step committed twice or
 // dropped; bounded_staleness: every pushed delta recovered from the
 // replicas' caches), and the bounded_staleness history of every update and
-// read across the processes passes the SSP history checker.
+// read across the processes passes the SSP history checker. Then a worker
+// that holds replicas and hosts the variable dies: its replicas are lost
+// with the host, and what may be lost is bounded
+// (tests/support/rehost_run.hpp, lose_a_worker_hosting).
 
 #include "tests/support/rehost_run.hpp"
 
@@ -52,4 +55,19 @@ TEST_CASE("kill -9 of an on_read variable's host: re-hosted, cross-replica "
 
 TEST_CASE("kill -9 of a none variable's host: re-hosted") {
   lose_the_host_of("none");
+}
+
+TEST_CASE("kill -9 of a worker that also hosts the on_write variable: "
+          "re-hosted from the survivors, every step they were acknowledged "
+          "is kept") {
+  lose_a_worker_hosting("on_write");
+}
+
+TEST_CASE("kill -9 of a worker that also hosts the bounded_staleness "
+          "variable: the survivors' updates are all kept, the lost "
+          "replicas' within the bound") {
+  auto missing = lose_a_worker_hosting("bounded_staleness");
+  MESSAGE("updates of the lost replicas missing from the re-hosted "
+          "variable: "
+          << missing << " (bound: 2 (s + 1) clocks of each, 12)");
 }

@@ -33,6 +33,24 @@ inline constexpr auto rehost_connection_timeout =
     std::chrono::milliseconds{1000};
 inline constexpr int rehost_updates = 60;
 
+/// The workers' arguments of a re-hosting run of `policy`.
+inline std::vector<std::string> rehost_arguments(const std::string& policy) {
+  return {"--group-size",
+          "4",
+          "--scenario",
+          "rehost",
+          "--policy",
+          policy,
+          "--steps",
+          std::to_string(rehost_updates),
+          "--pace-ms",
+          "1",
+          "--heartbeat-interval",
+          "100ms",
+          "--connection-timeout",
+          std::to_string(rehost_connection_timeout.count()) + "ms"};
+}
+
 /// Loses the host of a `policy` variable: `signal` SIGKILL, or SIGSTOP (a
 /// frozen host, found lost after the connection timeout); `bulk`: on_write
 /// steps travel on the bulk plane (the default) or as CAF messages. The
@@ -42,21 +60,7 @@ inline void lose_the_host_of(const std::string& policy, int signal = SIGKILL,
                              bool bulk = true, int kill_after = 20,
                              std::chrono::microseconds delay = {}) {
   using namespace std::chrono_literals;
-  std::vector<std::string> common{
-      "--group-size",
-      "4",
-      "--scenario",
-      "rehost",
-      "--policy",
-      policy,
-      "--steps",
-      std::to_string(rehost_updates),
-      "--pace-ms",
-      "1",
-      "--heartbeat-interval",
-      "100ms",
-      "--connection-timeout",
-      std::to_string(rehost_connection_timeout.count()) + "ms"};
+  auto common = rehost_arguments(policy);
   if (!bulk) {
     common.push_back("--bulk-threshold");
     common.push_back("off");
@@ -160,6 +164,80 @@ inline void lose_the_host_of(const std::string& policy, int signal = SIGKILL,
   CHECK_MESSAGE(cluster.stop(1), cluster.transcript());
 }
 
+/// Loses (kill -9) a worker node that holds replicas 2 and 3 *and* hosts
+/// the `policy` variable (on_write or bounded_staleness, bound 2): the
+/// variable is re-hosted from the two surviving replicas, which go on.
+/// on_write: the survivors read the same value after every step, each
+/// step adds 4 (both nodes) or 2 (survivors only), every 4 before every 2,
+/// and every step acknowledged to a survivor is in the final value; at
+/// most the last step the lost replicas were told about may be redone
+/// without them (it was acknowledged to them only). bounded_staleness:
+/// the survivors' updates are all in the final value; of the lost
+/// replicas' updates at most 2 (s + 1) clocks each are missing. Returns
+/// how many of the lost replicas' updates are missing (bounded_staleness).
+inline std::int64_t lose_a_worker_hosting(const std::string& policy) {
+  using namespace std::chrono_literals;
+  constexpr std::int64_t bound = 2;
+  std::vector<std::string> host_only{"--scenario", "idle"};
+  auto cluster = start_test_cluster(
+      {{{0, 1}, {"--spread-variables", "true", "--serve-variables", "false"}},
+       {{2, 3}, {}},
+       {{}, host_only}},
+      rehost_arguments(policy));
+  REQUIRE_MESSAGE(cluster.failure.empty(), cluster.failure);
+  auto& seed = cluster.nodes[0];
+  REQUIRE_MESSAGE(seed.wait_for_line("step 0 20 ", 60s), cluster.transcript());
+  REQUIRE(cluster.nodes[1].signal(SIGKILL));
+  REQUIRE_MESSAGE(seed.wait_for_line("done", 60s), cluster.transcript());
+  auto output = seed.output();
+  CHECK_MESSAGE(lines_of(output, "error").empty(), output);
+  auto host = lines_of(output, "host");
+  REQUIRE_MESSAGE(host.size() == 1, output);
+  CHECK(host[0][1] == "node-2");
+  auto final_value = lines_of(output, "final");
+  REQUIRE_MESSAGE(final_value.size() == 1, output);
+  auto total = std::stod(final_value[0][1]);
+  auto victim = cluster.nodes[1].output();
+  std::int64_t missing = 0;
+  if (policy == "on_write") {
+    std::map<int, std::vector<double>> reads; // by step: each survivor's
+    for (const auto& row : lines_of(output, "step"))
+      reads[std::stoi(row[2])].push_back(std::stod(row[3]));
+    REQUIRE(reads.size() == rehost_updates);
+    double before = 0;
+    bool survivors_only = false;
+    int with_all = 0;
+    for (const auto& [k, values] : reads) {
+      REQUIRE(values.size() == 2);
+      CHECK(values[0] == values[1]);
+      auto added = values[0] - before;
+      CAPTURE(k);
+      CHECK((added == 4 || added == 2));
+      if (added == 2)
+        survivors_only = true;
+      else
+        CHECK_FALSE(survivors_only);
+      with_all += added == 4 ? 1 : 0;
+      before = values[0];
+    }
+    CHECK(total == before);
+    // The lost replicas' acknowledged steps, one each per step.
+    auto acknowledged = static_cast<int>(lines_of(victim, "step").size() / 2);
+    CHECK(with_all >= acknowledged - 1);
+    CHECK(with_all <= acknowledged + 1);
+  } else {
+    // Every survivor update is in; the lost ones that made it are a count
+    // between what the lost replicas reported and that minus the bound.
+    auto made = static_cast<std::int64_t>(lines_of(victim, "update").size());
+    auto theirs = static_cast<std::int64_t>(total) - 2 * rehost_updates;
+    CHECK(theirs >= 0);
+    CHECK(theirs <= made + 2); // + the unreported last update of each
+    missing = std::max<std::int64_t>(0, made - theirs);
+    CHECK(missing <= 2 * 2 * (bound + 1));
+  }
+  CHECK_MESSAGE(cluster.stop(1), cluster.transcript());
+  return missing;
+}
 #endif
 
 } // namespace varsync::test
