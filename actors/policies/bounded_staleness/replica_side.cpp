@@ -172,9 +172,16 @@ caf::message_handler bounded_staleness_replica_side(replica_actor_type* self) {
         if (i == waiters.end())
           return;
         auto* lagging = lagging_variable(self, i->clock, i->read, i->exact);
-        i->promise.deliver(to_caf_error(
-            error{errc::timeout,
-                  staleness_timeout_message(self->state.index, *i, lagging)}));
+        if (lagging != nullptr && lagging->rehosting)
+          i->promise.deliver(to_caf_error(
+              error{errc::variable_unavailable,
+                    "variable '" + lagging->name +
+                        "': its node was lost and it is being re-hosted; the "
+                        "deadline passed first"}));
+        else
+          i->promise.deliver(to_caf_error(
+              error{errc::timeout, staleness_timeout_message(self->state.index,
+                                                             *i, lagging)}));
         waiters.erase(i);
       },
   };

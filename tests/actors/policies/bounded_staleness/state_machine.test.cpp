@@ -121,3 +121,36 @@ TEST_CASE("a rejoined replica is held at the minimum clock until it pushes; "
   CHECK(policy.min_clock() == 4);
   CHECK(policy.total() == i64(110));
 }
+
+TEST_CASE("a re-created actor starts from the newest snapshot a survivor "
+          "holds plus the survivors' pushed deltas it lacks") {
+  using varsync::policies::cached_state;
+  // Three replicas; replica 2 died with the old actor. Replica 0 holds the
+  // snapshot at min clock 3 (version 7, value 30); replica 1 still the one
+  // at min clock 2 (version 6, 20). Replica 0 pushed tags 2..4 (5 each),
+  // replica 1 tags 2..3 (1 each); tag 2 is in the newer snapshot already.
+  cached_state zero{
+      0, 5, {3, 7, i64(30)}, {{2, i64(5)}, {3, i64(5)}, {4, i64(5)}}};
+  cached_state one{1, 4, {2, 6, i64(20)}, {{2, i64(1)}, {3, i64(1)}}};
+  auto policy = bounded_staleness::recovered(
+      {"w", dtype::i64, {}, aggregation::sum, 3}, {zero, one});
+  CHECK(policy.min_clock() == 3);
+  CHECK(policy.clocks()[0] == 5);
+  CHECK(policy.clocks()[1] == 4);
+  // Everything received: 30 + tags 3 and 4 of replica 0 + tag 3 of
+  // replica 1 (tag 2 of both is in the snapshot; replica 2's are lost).
+  CHECK(policy.total() == i64(41));
+  // The first refresh folds tag 3 (both survivors are past it) and is
+  // newer than any snapshot a survivor holds.
+  auto first = policy.start();
+  CHECK(first.min_clock == 4);
+  CHECK(first.version > 7);
+  CHECK(first.snapshot == i64(36));
+  // The survivors go on from their clocks; the lost replica holds nothing.
+  auto pushed = policy.push(1, 4, i64(1));
+  REQUIRE(pushed);
+  REQUIRE(*pushed);
+  CHECK((*pushed)->min_clock == 5);
+  CHECK((*pushed)->snapshot == i64(42));
+  CHECK_FALSE(policy.push(2, 0, i64(1)));
+}

@@ -213,3 +213,68 @@ TEST_CASE("a rejoined replica takes part from the first step nobody "
   REQUIRE(second->size() == 1);
   CHECK(scalar_of(policy.value()) == 8.0);
 }
+
+TEST_CASE("published versions carry the steps they hold: a step's version "
+          "holds it and every earlier one, a cross update the steps so far") {
+  auto policy = make_policy(2, aggregation::sum);
+  REQUIRE(policy.contribute(0, 0, update_op::add, tensor(1.0)));
+  auto step = policy.contribute(1, 0, update_op::add, tensor(1.0));
+  REQUIRE(step);
+  REQUIRE(step->size() == 1);
+  CHECK(step->front().steps == 1);
+  auto cross = policy.cross_update(update_op::add, tensor(5.0));
+  REQUIRE(cross);
+  CHECK(cross->steps == 1);
+  CHECK(cross->version == 2);
+}
+
+TEST_CASE("a re-created actor continues from the newest version a survivor "
+          "holds: the step in flight is committed if that version holds it, "
+          "else it is taken again") {
+  using varsync::policies::committed_state;
+  // Four replicas; replica 3 died with the old actor. Step 4 (version 5)
+  // reached replica 0 only: replicas 1 and 2 are still at version 4.
+  std::vector<committed_state> held{{0, 5, 5, 5, tensor(50.0)},
+                                    {1, 4, 4, 4, tensor(40.0)},
+                                    {2, 4, 4, 4, tensor(40.0)}};
+  auto policy = eager_broadcast::recovered(
+      {"w", dtype::f64, {}, aggregation::sum, 4}, held);
+  CHECK(policy.version() == 5);
+  CHECK(policy.next_step() == 5);
+  CHECK(scalar_of(policy.value()) == 50.0);
+  CHECK(policy.live_replicas() == 3);
+  // Replicas 1 and 2 had step 4 in flight: it is committed (5 steps), so
+  // they go on with step 5, which completes with the three survivors.
+  REQUIRE(policy.contribute(0, 5, update_op::add, tensor(1.0)));
+  REQUIRE(policy.contribute(1, 5, update_op::add, tensor(1.0)));
+  auto published = policy.contribute(2, 5, update_op::add, tensor(1.0));
+  REQUIRE(published);
+  REQUIRE(published->size() == 1);
+  CHECK(published->front().version == 6);
+  CHECK(scalar_of(policy.value()) == 53.0);
+  // A step nobody's version holds is taken anew (retried): contributions
+  // to step 4 now are rejected as already completed.
+  CHECK_FALSE(policy.contribute(0, 4, update_op::add, tensor(1.0)));
+}
+
+TEST_CASE("a re-created actor keeps a rejoined replica's first step") {
+  using varsync::policies::committed_state;
+  // Replica 1 rejoined and was told to start at step 7; the others are at
+  // step 5 (5 steps committed).
+  std::vector<committed_state> held{{0, 5, 5, 5, tensor(5.0)},
+                                    {1, 7, 5, 5, tensor(5.0)}};
+  auto policy = eager_broadcast::recovered(
+      {"w", dtype::f64, {}, aggregation::sum, 2}, held);
+  // Steps 5 and 6 complete without replica 1.
+  auto five = policy.contribute(0, 5, update_op::add, tensor(1.0));
+  REQUIRE(five);
+  CHECK(five->size() == 1);
+  auto six = policy.contribute(0, 6, update_op::add, tensor(1.0));
+  REQUIRE(six);
+  CHECK(six->size() == 1);
+  // Step 7 waits for it.
+  auto seven = policy.contribute(0, 7, update_op::add, tensor(1.0));
+  REQUIRE(seven);
+  CHECK(seven->empty());
+  CHECK(policy.missing(7) == std::vector<std::size_t>{1});
+}
