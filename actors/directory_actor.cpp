@@ -7,6 +7,7 @@
 #include "runtime/transport/log.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -79,6 +80,9 @@ struct variable_entry {
   bool rehosting = false;
   /// Lookups that wait for the re-hosting to end.
   std::vector<caf::response_promise> lookups;
+  /// Rejoins that wait for the re-hosting to end: each takes the new actor
+  /// (nullptr when the variable could not be re-hosted).
+  std::vector<std::function<void(const caf::actor*)>> after_rehosting;
 };
 
 /// Sent to itself after a variable actor was lost: re-hosts it once the
@@ -265,32 +269,49 @@ readmit_everywhere(directory_actor_type* self, const std::string& name,
   auto promise = self->make_response_promise<group_info>();
   auto state = std::make_shared<gathering>();
   auto info = self->state.groups[name].info();
-  std::vector<caf::actor> variables;
-  for (const auto& [variable, entry] : self->state.variables)
-    if (entry.info.group == name && entry.available)
-      variables.push_back(entry.info.actor);
+  auto succeeded = [state, promise, info]() mutable {
+    if (--state->remaining == 0 && !state->answered) {
+      state->answered = true;
+      promise.deliver(info);
+    }
+  };
+  auto failed = [state, promise](caf::error& err) mutable {
+    if (!state->answered) {
+      state->answered = true;
+      promise.deliver(err);
+    }
+  };
+  auto readmit = [self, indices, actors, succeeded,
+                  failed](const caf::actor& variable, std::size_t k) {
+    self->request(caf::actor_cast<variable_actor_interface>(variable),
+                  creation_timeout, rejoin_atom::value, indices[k], actors[k])
+        .then([succeeded](ok_atom) mutable { succeeded(); }, failed);
+  };
+  std::vector<variable_entry*> variables;
+  for (auto& [variable, entry] : self->state.variables)
+    if (entry.info.group == name && (entry.available || entry.rehosting))
+      variables.push_back(&entry);
   state->remaining = variables.size() * rejoining.size();
   if (state->remaining == 0) {
     promise.deliver(info);
     return promise;
   }
-  for (const auto& actor : variables)
-    for (auto k : rejoining)
-      self->request(caf::actor_cast<variable_actor_interface>(actor),
-                    creation_timeout, rejoin_atom::value, indices[k], actors[k])
-          .then(
-              [state, promise, info](ok_atom) mutable {
-                if (--state->remaining == 0 && !state->answered) {
-                  state->answered = true;
-                  promise.deliver(info);
-                }
-              },
-              [state, promise](caf::error& err) mutable {
-                if (!state->answered) {
-                  state->answered = true;
-                  promise.deliver(err);
-                }
-              });
+  for (auto* entry : variables)
+    for (auto k : rejoining) {
+      if (!entry->rehosting) {
+        readmit(entry->info.actor, k);
+        continue;
+      }
+      // Its new actor counts the replica as lost; it readmits it once
+      // ready (or the rejoin goes on without a variable that is gone).
+      entry->after_rehosting.push_back(
+          [readmit, succeeded, k](const caf::actor* actor) mutable {
+            if (actor != nullptr)
+              readmit(*actor, k);
+            else
+              succeeded();
+          });
+    }
   return promise;
 }
 
@@ -421,7 +442,7 @@ void create_variable(directory_actor_type* self, variable_request request) {
                     [self, info, name](ok_atom) {
                       self->monitor(info.actor);
                       self->state.variables.emplace(
-                          name, variable_entry{info, true, false, {}});
+                          name, variable_entry{info, true, false, {}, {}});
                       finish_creation(self, name, nullptr);
                     },
                     [self, actor, fail](caf::error& err) mutable {
@@ -575,6 +596,10 @@ void give_up_rehosting(directory_actor_type* self, const std::string& name,
   for (auto& promise : entry.lookups)
     promise.deliver(to_caf_error(error{errc::variable_unavailable, message}));
   entry.lookups.clear();
+  auto rejoins = std::move(entry.after_rehosting);
+  entry.after_rehosting.clear();
+  for (auto& rejoin : rejoins)
+    rejoin(nullptr);
   if (auto group = self->state.groups.find(entry.info.group);
       group != self->state.groups.end())
     for (std::size_t r = 0; r < group->second.size; ++r)
@@ -644,6 +669,10 @@ void rehost_variable(directory_actor_type* self, const std::string& name) {
                       for (auto& promise : entry.lookups)
                         promise.deliver(entry.info);
                       entry.lookups.clear();
+                      auto rejoins = std::move(entry.after_rehosting);
+                      entry.after_rehosting.clear();
+                      for (auto& rejoin : rejoins)
+                        rejoin(&entry.info.actor);
                     },
                     fail);
           },

@@ -94,8 +94,12 @@ caf::result<replica_recovery> take_over(replica_actor_type* self,
   auto i = state.variables.find(id);
   auto part = state.store->find_part(id);
   auto slot = state.store->find(id);
-  if (i == state.variables.end() || !part || !slot)
-    return to_caf_error(not_attached(state.index, id));
+  if (i == state.variables.end() || !part || !slot) {
+    replica_recovery absent;
+    absent.index = static_cast<std::uint64_t>(state.index);
+    absent.holds = false;
+    return absent;
+  }
   if (!variable_actor)
     return to_caf_error(
         error{errc::invalid_argument, "a re-hosted variable names no actor"});

@@ -76,6 +76,14 @@ void take_over_replicas(variable_actor_type* self,
           held[next++].index = (*asked)[k];
           state.lost[(*asked)[k]] = false;
         }
+        // A replica without the variable (it rejoined meanwhile) counts as
+        // lost here; the directory readmits it once this actor is ready.
+        std::erase_if(held, [&state](const replica_recovery& replica) {
+          if (replica.holds)
+            return false;
+          state.lost[static_cast<std::size_t>(replica.index)] = true;
+          return true;
+        });
         if (held.empty()) {
           fail(to_caf_error(error{
               errc::variable_unavailable,
@@ -185,7 +193,7 @@ void readmit_replica(variable_actor_type* self, std::uint64_t index,
             std::to_string(spec.replicas.size()) + " (or has no actor)"}));
     return;
   }
-  if (spec.replicas[index] == replica) {
+  if (spec.replicas[index] == replica && !state.lost[index]) {
     promise.deliver(ok_atom::value);
     return;
   }

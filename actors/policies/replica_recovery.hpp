@@ -25,6 +25,9 @@ namespace varsync {
 struct replica_recovery {
   /// The replica's index in the group.
   std::uint64_t index = 0;
+  /// False when the replica does not hold the variable (it rejoined after
+  /// the variable's actor was lost: the re-created actor readmits it).
+  bool holds = true;
   /// The replica's clock (its next push is tagged with it).
   std::uint64_t clock = 0;
   /// on_write/periodic: the latest installed version, how many steps it
@@ -46,7 +49,7 @@ struct replica_recovery {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, replica_recovery& x) {
-  return f(caf::meta::type_name("replica_recovery"), x.index, x.clock,
+  return f(caf::meta::type_name("replica_recovery"), x.index, x.holds, x.clock,
            x.version, x.steps, x.value, x.next_step, x.min_clock,
            x.snapshot_version, x.snapshot, x.own_tags, x.own_deltas);
 }
