@@ -580,6 +580,24 @@ bool node_alive(directory_actor_type* self, const std::string& name) {
   return false;
 }
 
+/// Ends the re-hosting of `entry`: with its new actor (`failure` empty) or
+/// without one. Answers the waiting lookups (the new actor, or `failure`)
+/// and runs the waiting rejoins.
+void end_rehosting(variable_entry& entry, const std::optional<error>& failure) {
+  entry.rehosting = false;
+  entry.available = !failure;
+  for (auto& promise : entry.lookups)
+    if (failure)
+      promise.deliver(to_caf_error(*failure));
+    else
+      promise.deliver(entry.info);
+  entry.lookups.clear();
+  auto rejoins = std::move(entry.after_rehosting);
+  entry.after_rehosting.clear();
+  for (auto& rejoin : rejoins)
+    rejoin(failure ? nullptr : &entry.info.actor);
+}
+
 /// Ends the re-hosting of `name` without a new actor: waiting lookups and
 /// the surviving replicas' held updates fail with `why`.
 void give_up_rehosting(directory_actor_type* self, const std::string& name,
@@ -588,18 +606,10 @@ void give_up_rehosting(directory_actor_type* self, const std::string& name,
   if (i == self->state.variables.end())
     return;
   auto& entry = i->second;
-  entry.rehosting = false;
-  entry.available = false;
   auto message = "variable '" + name + "': its node '" + lost_node +
                  "' was lost and it could not be re-hosted: " + why;
   log().error("{}", message);
-  for (auto& promise : entry.lookups)
-    promise.deliver(to_caf_error(error{errc::variable_unavailable, message}));
-  entry.lookups.clear();
-  auto rejoins = std::move(entry.after_rehosting);
-  entry.after_rehosting.clear();
-  for (auto& rejoin : rejoins)
-    rejoin(nullptr);
+  end_rehosting(entry, error{errc::variable_unavailable, message});
   if (auto group = self->state.groups.find(entry.info.group);
       group != self->state.groups.end())
     for (std::size_t r = 0; r < group->second.size; ++r)
@@ -657,8 +667,7 @@ void rehost_variable(directory_actor_type* self, const std::string& name) {
                       if (i == self->state.variables.end())
                         return;
                       auto& entry = i->second;
-                      entry.rehosting = false;
-                      entry.available = true;
+                      end_rehosting(entry, std::nullopt);
                       log().info(
                           "variable '{}' was re-hosted from lost node '{}' "
                           "on node '{}' in {} ms",
@@ -666,13 +675,6 @@ void rehost_variable(directory_actor_type* self, const std::string& name) {
                           std::chrono::duration_cast<milliseconds>(
                               std::chrono::steady_clock::now() - started)
                               .count());
-                      for (auto& promise : entry.lookups)
-                        promise.deliver(entry.info);
-                      entry.lookups.clear();
-                      auto rejoins = std::move(entry.after_rehosting);
-                      entry.after_rehosting.clear();
-                      for (auto& rejoin : rejoins)
-                        rejoin(&entry.info.actor);
                     },
                     fail);
           },

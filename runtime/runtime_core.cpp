@@ -428,20 +428,28 @@ void runtime_core::send_through_gateway(host_request request) {
   caf::anon_send(gateway_, host_ask_atom::value, std::move(request));
 }
 
+namespace {
+
+/// Reports an ok reply as success to a caller that expects no value.
+std::function<void(expected<ok_atom>)>
+without_value(std::function<void(expected<void>)> done) {
+  return [done = std::move(done)](expected<ok_atom> result) {
+    if (result)
+      done(expected<void>{});
+    else
+      done(result.error());
+  };
+}
+
+} // namespace
+
 void runtime_core::ask_ok(const caf::actor& target,
                           std::chrono::milliseconds timeout,
                           caf::message message,
                           std::function<void(expected<void>)> done,
                           std::string what) {
-  ask<ok_atom>(
-      target, timeout, std::move(message),
-      [done](expected<ok_atom> result) {
-        if (result)
-          done(expected<void>{});
-        else
-          done(result.error());
-      },
-      std::move(what));
+  ask<ok_atom>(target, timeout, std::move(message),
+               without_value(std::move(done)), std::move(what));
 }
 
 void runtime_core::ask_variable_ok(const variable_record_ptr& record,
@@ -449,15 +457,8 @@ void runtime_core::ask_variable_ok(const variable_record_ptr& record,
                                    caf::message message,
                                    std::function<void(expected<void>)> done,
                                    std::string what) {
-  ask_variable<ok_atom>(
-      record, timeout, std::move(message),
-      [done](expected<ok_atom> result) {
-        if (result)
-          done(expected<void>{});
-        else
-          done(result.error());
-      },
-      std::move(what));
+  ask_variable<ok_atom>(record, timeout, std::move(message),
+                        without_value(std::move(done)), std::move(what));
 }
 
 } // namespace varsync::detail
