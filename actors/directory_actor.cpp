@@ -681,6 +681,28 @@ void rehost_variable(directory_actor_type* self, const std::string& name) {
           fail);
 }
 
+/// The variable named `name`; waits while it is re-hosted, or (with
+/// `stale`, an actor the caller found unreachable) while the directory
+/// knows no more than the caller. At most max_waiting_lookups wait.
+caf::result<variable_info> lookup(directory_actor_type* self,
+                                  const std::string& name,
+                                  const caf::actor* stale) {
+  auto i = self->state.variables.find(name);
+  if (i == self->state.variables.end())
+    return to_caf_error(
+        error{errc::unknown_variable,
+              "no variable named '" + name + "' exists in this cluster"});
+  auto& entry = i->second;
+  auto waiting = entry.rehosting || (stale != nullptr && entry.available &&
+                                     entry.info.actor == *stale);
+  if (waiting && entry.lookups.size() < max_waiting_lookups) {
+    auto promise = self->make_response_promise<variable_info>();
+    entry.lookups.push_back(promise);
+    return promise;
+  }
+  return entry.info;
+}
+
 void on_down(directory_actor_type* self, const caf::down_msg& msg) {
   for (auto& entry : self->state.nodes)
     if (entry.info.agent.address() == msg.source && entry.alive) {
@@ -747,39 +769,14 @@ caf::behavior directory_actor(directory_actor_type* self, bool spread,
                                               std::move(initial), options,
                                               self->make_response_promise()});
       },
-      [self](lookup_atom,
-             const std::string& name) -> caf::result<variable_info> {
-        auto i = self->state.variables.find(name);
-        if (i == self->state.variables.end())
-          return to_caf_error(
-              error{errc::unknown_variable,
-                    "no variable named '" + name + "' exists in this cluster"});
-        if (i->second.rehosting) {
-          auto promise = self->make_response_promise<variable_info>();
-          i->second.lookups.push_back(promise);
-          return promise;
-        }
-        return i->second.info;
+      [self](lookup_atom, const std::string& name) {
+        return lookup(self, name, nullptr);
       },
       // A caller found `stale` (the variable's actor it knew) unreachable:
       // answered once the directory knows more than the caller (another
       // actor, a re-hosting that ended, or the actor's end seen here too).
-      [self](lookup_atom, const std::string& name,
-             const caf::actor& stale) -> caf::result<variable_info> {
-        auto i = self->state.variables.find(name);
-        if (i == self->state.variables.end())
-          return to_caf_error(
-              error{errc::unknown_variable,
-                    "no variable named '" + name + "' exists in this cluster"});
-        auto& entry = i->second;
-        auto waiting =
-            entry.rehosting || (entry.available && entry.info.actor == stale);
-        if (waiting && entry.lookups.size() < max_waiting_lookups) {
-          auto promise = self->make_response_promise<variable_info>();
-          entry.lookups.push_back(promise);
-          return promise;
-        }
-        return entry.info;
+      [self](lookup_atom, const std::string& name, const caf::actor& stale) {
+        return lookup(self, name, &stale);
       },
       [self](rehost_now_atom, const std::string& name) {
         rehost_variable(self, name);
