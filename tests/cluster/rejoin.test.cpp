@@ -113,6 +113,17 @@ TEST_CASE("a killed replica node started again rejoins: its replicas start "
       CHECK_MESSAGE(survivor_values.contains(value), "step " << k);
     CHECK(mine.back().second == final_value);
   }
+  // The histories of all replicas, the killed node's (it had stopped, all
+  // its updates acknowledged) and the rejoined incarnations' apart, are
+  // one consistent sequence of versions (tests/support/write_history.hpp).
+  auto histories = unit_step_histories(
+      {{outputs[0], false}, {outputs[1], false}, {victim.output(), false}});
+  for (auto& history : unit_step_histories({{rejoiner, false}})) {
+    history.name += " after its rejoin";
+    histories.push_back(std::move(history));
+  }
+  auto violations = check_write_histories(histories, 0);
+  CHECK_MESSAGE(violations.empty(), violations.front());
   // on_read/sum: the lost copies went with their node, the rejoined ones
   // started at 0 (a cross-replica read stayed what the survivors held):
   // the final sum counts the survivors' and the rejoined replicas' steps.

@@ -156,10 +156,16 @@ inline void lose_the_host_of(const std::string& policy, int signal = SIGKILL,
     CHECK_MESSAGE(violations.empty(), violations.front());
   }
   if (policy == "on_write") {
-    // Every read after step k shows exactly the 4 (k + 1) updates.
+    // Every read after step k shows exactly the 4 (k + 1) updates, and
+    // the history checker finds the four histories consistent.
     for (auto node : {0, 2})
       for (const auto& row : lines_of(cluster.nodes[node].output(), "step"))
         CHECK(std::stod(row[3]) == 4.0 * (std::stoi(row[2]) + 1));
+    auto violations = check_write_histories(
+        unit_step_histories({{cluster.nodes[0].output(), false},
+                             {cluster.nodes[2].output(), false}}),
+        0);
+    CHECK_MESSAGE(violations.empty(), violations.front());
   }
   CHECK_MESSAGE(cluster.stop(1), cluster.transcript());
 }
@@ -221,6 +227,9 @@ inline std::int64_t lose_a_worker_hosting(const std::string& policy) {
       before = values[0];
     }
     CHECK(total == before);
+    auto violations = check_write_histories(
+        unit_step_histories({{output, false}, {victim, true}}), 0);
+    CHECK_MESSAGE(violations.empty(), violations.front());
     // The lost replicas' acknowledged steps, one each per step.
     auto acknowledged = static_cast<int>(lines_of(victim, "step").size() / 2);
     CHECK(with_all >= acknowledged - 1);

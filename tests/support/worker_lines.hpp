@@ -3,8 +3,12 @@
 // Parsing the event lines of tests/programs/cluster_worker (see the table
 // at the top of that file).
 
+#include "tests/support/write_history.hpp"
+
 #include <chrono>
+#include <cmath>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -55,6 +59,29 @@ inline std::int64_t steady_now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
+}
+
+/// The on_write histories (tests/support/write_history.hpp) of the
+/// replicas in worker outputs ("step <replica> <k> <value>" lines, each
+/// update adding 1); `lost`: that worker was killed.
+inline std::vector<write_history>
+unit_step_histories(const std::vector<std::pair<std::string, bool>>& outputs) {
+  std::vector<write_history> result;
+  for (const auto& [output, lost] : outputs) {
+    std::map<std::string, write_history> by_replica;
+    for (const auto& row : lines_of(output, "step")) {
+      if (row.size() < 4)
+        continue; // cut short by a kill
+      auto& history = by_replica[row[1]];
+      history.name = "replica " + row[1];
+      history.lost = lost;
+      history.added.push_back(1);
+      history.read.push_back(std::llround(std::stod(row[3])));
+    }
+    for (auto& [replica, history] : by_replica)
+      result.push_back(std::move(history));
+  }
+  return result;
 }
 
 } // namespace varsync::test
