@@ -193,10 +193,22 @@ inline std::int64_t lose_a_worker_hosting(const std::string& policy) {
   REQUIRE_MESSAGE(cluster.failure.empty(), cluster.failure);
   auto& seed = cluster.nodes[0];
   REQUIRE_MESSAGE(seed.wait_for_line("step 0 20 ", 60s), cluster.transcript());
+  auto lost_at = steady_now_ns();
   REQUIRE(cluster.nodes[1].signal(SIGKILL));
   REQUIRE_MESSAGE(seed.wait_for_line("done", 60s), cluster.transcript());
   auto output = seed.output();
   CHECK_MESSAGE(lines_of(output, "error").empty(), output);
+  std::int64_t first_after = 0;
+  for (const auto& row : lines_of(output, "step"))
+    if (row.size() >= 5 && std::stoll(row[4]) > lost_at &&
+        (first_after == 0 || std::stoll(row[4]) < first_after))
+      first_after = std::stoll(row[4]);
+  REQUIRE(first_after > 0);
+  MESSAGE(policy << ": worker and host lost; the survivors' first update "
+                    "completed "
+                 << (first_after - lost_at) / 1000000 << " ms later");
+  CHECK(std::chrono::nanoseconds{first_after - lost_at} <=
+        rehost_connection_timeout + 1s);
   auto host = lines_of(output, "host");
   REQUIRE_MESSAGE(host.size() == 1, output);
   CHECK(host[0][1] == "node-2");
