@@ -31,7 +31,7 @@ namespace varsync::test {
 
 inline constexpr auto rehost_connection_timeout =
     std::chrono::milliseconds{1000};
-inline constexpr int rehost_updates = 60;
+inline constexpr int rehost_updates = 300;
 
 /// The workers' arguments of a re-hosting run of `policy`.
 inline std::vector<std::string> rehost_arguments(const std::string& policy) {
