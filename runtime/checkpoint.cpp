@@ -163,13 +163,22 @@ expected<void> write_checkpoint(const std::filesystem::path& path,
   put(out, static_cast<std::uint64_t>(payload.size()));
   out.insert(out.end(), payload.begin(), payload.end());
   put(out, fnv1a(out));
+  return write_file_atomically(path, out);
+}
+
+std::uint64_t checksum_of(std::span<const std::byte> bytes) {
+  return fnv1a(bytes);
+}
+
+expected<void> write_file_atomically(const std::filesystem::path& path,
+                                     std::span<const std::byte> bytes) {
   auto temporary = path;
   temporary += ".tmp." + std::to_string(::getpid());
   int fd =
       ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0)
     return io_error(temporary, "cannot create");
-  bool ok = write_all(fd, out) && ::fsync(fd) == 0;
+  bool ok = write_all(fd, bytes) && ::fsync(fd) == 0;
   auto saved_errno = errno;
   ::close(fd);
   if (!ok) {

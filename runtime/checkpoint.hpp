@@ -12,7 +12,10 @@
 #include "varsync/error.hpp"
 #include "varsync/tensor.hpp"
 
+#include <cstddef>
+#include <cstdint>
 #include <filesystem>
+#include <span>
 #include <string>
 
 namespace varsync {
@@ -27,5 +30,14 @@ expected<void> write_checkpoint(const std::filesystem::path& path,
 expected<tensor> read_checkpoint(const std::filesystem::path& path,
                                  const std::string& name, dtype type,
                                  const shape_type& shape);
+
+/// FNV-1a 64 of `bytes` (the checksum of checkpoint files).
+std::uint64_t checksum_of(std::span<const std::byte> bytes);
+
+/// Writes `bytes` to `path` atomically: a temporary sibling, fsynced,
+/// renamed over `path`, and the directory fsynced; a crash leaves the old
+/// file or the new one. Blocks.
+expected<void> write_file_atomically(const std::filesystem::path& path,
+                                     std::span<const std::byte> bytes);
 
 } // namespace varsync

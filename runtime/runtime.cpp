@@ -2,8 +2,10 @@
 
 #include "runtime/call_checks.hpp"
 #include "runtime/checkpoint.hpp"
+#include "runtime/job_checkpoint.hpp"
 #include "runtime/runtime_core.hpp"
 #include "runtime/task_actor.hpp"
+#include "runtime/transport/log.hpp"
 
 #include <caf/io/all.hpp>
 
@@ -263,6 +265,98 @@ expected<void> runtime::restore(const variable& var,
   if (!value)
     return value.error();
   return assign(var, *value, timeout);
+}
+
+expected<std::filesystem::path> runtime::save(const std::filesystem::path& root,
+                                              timeout_type timeout) {
+  auto status = this->status(timeout);
+  if (!status)
+    return status.error();
+  std::error_code ec;
+  std::filesystem::create_directories(root, ec);
+  auto numbers = checkpoint_numbers(root);
+  auto directory =
+      checkpoint_directory(root, numbers.empty() ? 1 : numbers.back() + 1);
+  if (!std::filesystem::create_directory(directory, ec) || ec)
+    return error{errc::checkpoint_io, "checkpoint '" + directory.string() +
+                                          "': cannot create the directory (" +
+                                          ec.message() + ")"};
+  checkpoint_manifest manifest;
+  for (const auto& row : status->variables) {
+    auto var = find_variable(row.name);
+    if (!var)
+      return var.error();
+    if (var->options().sync == synchronization::none)
+      continue; // per-replica state: no cross-replica value to save
+    checkpoint_entry entry{var->name(),
+                           var->group_name(),
+                           var->type(),
+                           var->shape(),
+                           var->requested_options(),
+                           "v" + std::to_string(manifest.entries.size()) +
+                               ".vsk"};
+    if (auto saved = save(*var, directory / entry.file, timeout); !saved)
+      return saved.error();
+    manifest.entries.push_back(std::move(entry));
+  }
+  if (auto written = write_manifest(directory, manifest); !written)
+    return written.error();
+  return directory;
+}
+
+namespace {
+
+/// The saved values of `group`'s variables in the checkpoint in
+/// `directory`, every file read and checked; the first problem otherwise.
+expected<std::vector<std::pair<checkpoint_entry, tensor>>>
+read_group(const std::filesystem::path& directory, const std::string& group) {
+  auto manifest = read_manifest(directory);
+  if (!manifest)
+    return manifest.error();
+  std::vector<std::pair<checkpoint_entry, tensor>> result;
+  for (auto& entry : manifest->entries) {
+    if (entry.group != group)
+      continue;
+    auto value = read_checkpoint(directory / entry.file, entry.variable,
+                                 entry.type, entry.shape);
+    if (!value)
+      return value.error();
+    result.emplace_back(std::move(entry), std::move(*value));
+  }
+  return result;
+}
+
+} // namespace
+
+expected<std::filesystem::path>
+runtime::restore(const std::filesystem::path& root, const replica_group& group,
+                 timeout_type timeout) {
+  auto numbers = checkpoint_numbers(root);
+  for (auto number = numbers.rbegin(); number != numbers.rend(); ++number) {
+    auto directory = checkpoint_directory(root, *number);
+    auto saved = read_group(directory, group.name());
+    if (!saved) {
+      varsync::log().warn("skipping checkpoint '{}': {}", directory.string(),
+                          saved.error().message());
+      continue;
+    }
+    for (auto& [entry, value] : *saved) {
+      auto var = find_variable(entry.variable);
+      if (!var) {
+        auto zeros = tensor::filled(entry.type, entry.shape, 0.0);
+        if (!zeros)
+          return zeros.error();
+        var = create_variable(group, entry.variable, *zeros, entry.options);
+      }
+      if (!var)
+        return var.error();
+      if (auto assigned = assign(*var, value, timeout); !assigned)
+        return assigned.error();
+    }
+    return directory;
+  }
+  return error{errc::checkpoint_io,
+               "no complete checkpoint under '" + root.string() + "'"};
 }
 
 runtime_stats runtime::stats() const noexcept {

@@ -214,6 +214,31 @@ public:
   expected<void> restore(const variable& var, const std::filesystem::path& path,
                          timeout_type timeout = {});
 
+  /// Saves every variable of the cluster (but `none` variables, which have
+  /// no cross-replica value) into a new numbered checkpoint under `root`
+  /// (created if missing): each variable's cross-replica value to its own
+  /// file, then a manifest naming them, written last and atomically, so
+  /// that a crash mid-save leaves the previous checkpoints as they were
+  /// (runtime/job_checkpoint.hpp has the layout). Returns the new
+  /// checkpoint's directory. The values are read one after another: save
+  /// where no update is in flight (e.g. after a step every replica waited
+  /// for) to get a consistent cut. Blocks.
+  expected<std::filesystem::path> save(const std::filesystem::path& root,
+                                       timeout_type timeout = {});
+
+  /// Restores the newest complete checkpoint under `root` into the
+  /// variables of `group` it holds: creates those that do not exist yet
+  /// (with the saved options), then assigns each saved value in
+  /// cross-replica context (TF's restore rule per policy, as
+  /// `restore(var, path)`). All-or-nothing as far as files go: every file
+  /// is read and checked before anything is assigned, and a newest
+  /// checkpoint that is incomplete or corrupt is skipped, with a log line,
+  /// for the one before it. Returns the directory restored from;
+  /// `checkpoint_io` when `root` holds no complete checkpoint. Blocks.
+  expected<std::filesystem::path> restore(const std::filesystem::path& root,
+                                          const replica_group& group,
+                                          timeout_type timeout = {});
+
   // -- introspection ----------------------------------------------------------
 
   /// Counters of the actors' work so far. Thread-safe, never blocks.

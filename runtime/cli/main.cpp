@@ -5,11 +5,14 @@
 //   varsync status HOST:PORT [--timeout 5s]
 //       prints the cluster's nodes, replica groups and variables as the node
 //       at HOST:PORT (any node of the cluster) reports them
+//   varsync checkpoint inspect DIR
+//       lists the whole-job checkpoints under DIR and what they hold
 //   varsync --help | varsync <command> --help
 //
 // Exit status: 0 on success, 1 on a runtime error, 2 on a usage error.
 
 #include "runtime/cli/certs_command.hpp"
+#include "runtime/cli/checkpoint_command.hpp"
 #include "runtime/core/wording.hpp"
 
 #include <algorithm>
@@ -35,7 +38,9 @@ void print_usage() {
                "commands:\n"
                "  node      run a bare node until SIGINT/SIGTERM\n"
                "  status    print a cluster's nodes, groups and variables\n"
-               "  certs     make a cluster CA and node certificates for TLS\n\n"
+               "  certs     make a cluster CA and node certificates for TLS\n"
+               "  checkpoint inspect DIR\n"
+               "            list what whole-job checkpoints hold\n\n"
                "`varsync <command> --help` describes a command's options.\n";
 }
 
@@ -231,6 +236,8 @@ int main(int argc, char** argv) {
     return run_node(args);
   if (command == "certs")
     return run_certs(args);
+  if (command == "checkpoint")
+    return run_checkpoint(args);
   if (command == "status")
     return run_status(args);
   std::cerr << "varsync: unknown command '"
