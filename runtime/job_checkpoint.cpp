@@ -129,6 +129,27 @@ checkpoint_numbers(const std::filesystem::path& root) {
   return numbers;
 }
 
+std::size_t prune_checkpoints(const std::filesystem::path& root,
+                              std::size_t keep) {
+  auto numbers = checkpoint_numbers(root);
+  std::size_t complete = 0;
+  std::size_t removed = 0;
+  // Newest first: the first `keep` complete ones stay, and anything newer
+  // than the newest complete one may be a save in progress.
+  for (auto number = numbers.rbegin(); number != numbers.rend(); ++number) {
+    auto directory = checkpoint_directory(root, *number);
+    auto is_complete = read_manifest(directory).has_value();
+    if (is_complete && ++complete <= keep)
+      continue;
+    if (complete == 0)
+      continue;
+    std::error_code ec;
+    if (std::filesystem::remove_all(directory, ec) > 0 && !ec)
+      ++removed;
+  }
+  return removed;
+}
+
 expected<void> write_manifest(const std::filesystem::path& directory,
                               const checkpoint_manifest& manifest) {
   std::string text = std::string{manifest_header} + "\n";

@@ -54,6 +54,13 @@ std::filesystem::path checkpoint_directory(const std::filesystem::path& root,
 std::vector<std::uint64_t>
 checkpoint_numbers(const std::filesystem::path& root);
 
+/// Keeps the newest `keep` complete checkpoints under `root`: removes the
+/// older complete ones and every incomplete one older than the newest
+/// complete one (what a crash mid-save left). Returns how many it removed.
+/// Blocks.
+std::size_t prune_checkpoints(const std::filesystem::path& root,
+                              std::size_t keep);
+
 /// Writes `manifest` into `directory` atomically (the checkpoint is
 /// complete once this returned). A name with a tab or newline is
 /// `invalid_argument`. Blocks.

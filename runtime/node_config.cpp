@@ -278,6 +278,11 @@ std::vector<std::pair<std::string, std::string>> node_config::keys() {
        "members' CAF connections kept at most, 1-65536 (1024)"},
       {"handshake-deadline",
        "how long a connecting peer has to prove it holds the secret (5s)"},
+      {"checkpoint-dir", "seed: save whole-job checkpoints here (unset: "
+                         "no automatic checkpoints)"},
+      {"checkpoint-every", "seed: time between automatic checkpoints (10min)"},
+      {"checkpoint-keep",
+       "seed: complete automatic checkpoints kept, 1-1000 (3)"},
   };
 }
 
@@ -319,6 +324,16 @@ expected<void> node_config::set(std::string_view key, std::string_view value) {
       return bad_value(key, value,
                        "one of trace, debug, info, warn, error, off");
     log_level = value;
+  } else if (key == "checkpoint-dir") {
+    if (value.empty())
+      return bad_value(key, value, "a directory (it is empty)");
+    checkpoint_dir = value;
+  } else if (key == "checkpoint-keep") {
+    auto parsed = parse_unsigned(value, 1000);
+    if (!parsed || *parsed == 0)
+      return bad_value(key, value,
+                       "a checkpoint count (expected an integer 1-1000)");
+    checkpoint_keep = static_cast<std::size_t>(*parsed);
   } else if (key == "max-connections") {
     auto parsed = parse_unsigned(value, 65536);
     if (!parsed || *parsed == 0)
@@ -336,7 +351,7 @@ expected<void> node_config::set(std::string_view key, std::string_view value) {
     max_message = *parsed;
   } else if (key == "heartbeat-interval" || key == "connection-timeout" ||
              key == "join-deadline" || key == "default-timeout" ||
-             key == "handshake-deadline") {
+             key == "handshake-deadline" || key == "checkpoint-every") {
     auto parsed = parse_duration(key, value);
     if (!parsed)
       return parsed.error();
@@ -344,6 +359,7 @@ expected<void> node_config::set(std::string_view key, std::string_view value) {
                   : key == "connection-timeout" ? connection_timeout
                   : key == "join-deadline"      ? join_deadline
                   : key == "handshake-deadline" ? handshake_deadline
+                  : key == "checkpoint-every"   ? checkpoint_every
                                                 : default_timeout;
     field = *parsed;
   } else if (is_bool_key(key)) {
@@ -405,6 +421,10 @@ expected<void> node_config::validate() const {
     return error{errc::invalid_argument,
                  "tls-cert, tls-key and tls-ca go together: set all three or "
                  "none"};
+  if (checkpoint_every.count() <= 0)
+    return error{errc::invalid_argument,
+                 "checkpoint-every must be positive (got " +
+                     std::to_string(checkpoint_every.count()) + "ms)"};
   if (handshake_deadline.count() <= 0)
     return error{errc::invalid_argument,
                  "handshake-deadline must be positive (got " +

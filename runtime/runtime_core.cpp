@@ -276,7 +276,9 @@ runtime_core::~runtime_core() {
     caf::anon_send_exit(actor, caf::exit_reason::user_shutdown);
   if (seed_)
     caf::anon_send_exit(directory_, caf::exit_reason::user_shutdown);
-  // Tasks see shutting_down from every call now and return.
+  // Tasks and automatic checkpoints see shutting_down from every call now
+  // and return.
+  checkpoints_.reset();
   for (;;) {
     std::vector<std::thread> tasks;
     {
@@ -422,6 +424,13 @@ variable_record_ptr runtime_core::make_record(const variable_info& info) {
   }
   std::lock_guard guard{mutex_};
   return variables_.try_emplace(info.id, std::move(record)).first->second;
+}
+
+void runtime_core::start_checkpoints(const std::filesystem::path& root,
+                                     std::chrono::milliseconds every,
+                                     std::size_t keep) {
+  checkpoints_ =
+      std::make_unique<periodic_checkpoints>(*owner_, root, every, keep);
 }
 
 void runtime_core::send_through_gateway(host_request request) {

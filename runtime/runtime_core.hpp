@@ -12,6 +12,7 @@
 #include "actors/protocol.hpp"
 #include "actors/records.hpp"
 #include "runtime/basp_port.hpp"
+#include "runtime/periodic_checkpoints.hpp"
 #include "runtime/transport/bulk_plane.hpp"
 #include "runtime/transport/refusal_log.hpp"
 #include "varsync/node_config.hpp"
@@ -95,6 +96,11 @@ public:
 
   /// The public runtime owning this core; tasks run with it.
   void set_owner(runtime* owner) noexcept { owner_ = owner; }
+
+  /// Starts automatic checkpoints of the owner's variables under `root`
+  /// (the seed of a node started with checkpoint_dir).
+  void start_checkpoints(const std::filesystem::path& root,
+                         std::chrono::milliseconds every, std::size_t keep);
 
   /// Connects to `host:port` once; returns the node id and the actor
   /// published there. Blocks at most `timeout`.
@@ -226,6 +232,9 @@ private:
   std::unique_ptr<detail::basp_port> basp_port_;
   /// Threads of the tasks started on this node; joined at shutdown.
   std::vector<std::thread> task_threads_;
+  /// Automatic checkpoints (seed with node_config::checkpoint_dir); stopped
+  /// with the tasks at shutdown.
+  std::unique_ptr<periodic_checkpoints> checkpoints_;
 };
 
 /// How long a blocking call waits for the callback of its asynchronous

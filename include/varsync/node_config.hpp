@@ -125,6 +125,13 @@ struct node_config {
   /// before its connection is closed.
   std::chrono::milliseconds handshake_deadline{std::chrono::seconds{5}};
 
+  /// Seed only: save a whole-job checkpoint (`runtime::save`) under this
+  /// directory every `checkpoint_every`, keeping the newest
+  /// `checkpoint_keep` complete ones; empty: no automatic checkpoints.
+  std::string checkpoint_dir;
+  std::chrono::milliseconds checkpoint_every{std::chrono::minutes{10}};
+  std::size_t checkpoint_keep = 3;
+
   /// Mutual TLS on the CAF port (for networks where others can read or
   /// inject packets): this node's certificate and key and the cluster CA's
   /// certificate, PEM files (`varsync certs init DIR`, `varsync certs issue

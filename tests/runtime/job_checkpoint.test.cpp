@@ -12,6 +12,7 @@
 #include <doctest/doctest.h>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 #include <unistd.h>
 #include <varsync/varsync.hpp>
 
@@ -222,4 +223,41 @@ TEST_CASE("varsync checkpoint inspect lists what a checkpoint holds and "
   std::tie(status, shown) = inspect();
   CHECK(status == test::exit_status::exited_with(1));
   CHECK_MESSAGE(test::contains(shown, "v3.vsk  BAD: "), shown);
+}
+
+TEST_CASE("a seed with --checkpoint-dir saves every --checkpoint-every and "
+          "keeps the newest --checkpoint-keep") {
+  temp_root root;
+  node_config config;
+  VARSYNC_REQUIRE_OK(config.set("checkpoint-dir", root.path.string()));
+  VARSYNC_REQUIRE_OK(config.set("checkpoint-every", "20ms"));
+  VARSYNC_REQUIRE_OK(config.set("checkpoint-keep", "2"));
+  CHECK(test::code_of(config.set("checkpoint-keep", "0")) ==
+        errc::invalid_argument);
+  auto rt = runtime::start(config);
+  VARSYNC_REQUIRE_OK(rt);
+  auto group = (*rt)->create_group("g", 2);
+  VARSYNC_REQUIRE_OK(group);
+  make_job(**rt, *group, 3.0);
+  // Waits (bounded) until the fifth automatic save started.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{30};
+  while (checkpoint_numbers(root.path).empty() ||
+         checkpoint_numbers(root.path).back() < 5) {
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    std::this_thread::sleep_for(std::chrono::milliseconds{5});
+  }
+  rt->reset(); // stops the saver (a save in progress ends first)
+  std::size_t complete = 0;
+  for (auto number : checkpoint_numbers(root.path))
+    complete +=
+        read_manifest(checkpoint_directory(root.path, number)).has_value();
+  CHECK(complete >= 1);
+  CHECK(complete <= 3); // 2 kept, + one saved after the last prune
+  runtime fresh;
+  auto again = fresh.create_group("g", 2);
+  VARSYNC_REQUIRE_OK(again);
+  VARSYNC_REQUIRE_OK(fresh.restore(root.path, *again));
+  auto var = fresh.find_variable("v0");
+  VARSYNC_REQUIRE_OK(var);
+  CHECK(first_of(fresh, *var) == 3.0);
 }

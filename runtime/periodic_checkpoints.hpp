@@ -1,0 +1,50 @@
+#pragma once
+
+// Automatic whole-job checkpoints (node_config::checkpoint_dir): a thread
+// of the seed that calls runtime::save(root) every interval and then
+// keeps the newest complete checkpoints (runtime/job_checkpoint.hpp). A
+// failed save is logged and retried at the next interval.
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+namespace varsync {
+
+class runtime;
+
+class periodic_checkpoints {
+public:
+  /// Starts saving `owner`'s variables under `root` every `every`, keeping
+  /// `keep` complete checkpoints. `owner` must outlive this object.
+  periodic_checkpoints(runtime& owner, std::filesystem::path root,
+                       std::chrono::milliseconds every, std::size_t keep);
+
+  /// Stops and joins the thread (a save in progress ends first: its calls
+  /// fail with shutting_down once the runtime stops). Blocks.
+  ~periodic_checkpoints();
+
+  periodic_checkpoints(const periodic_checkpoints&) = delete;
+  periodic_checkpoints& operator=(const periodic_checkpoints&) = delete;
+
+  /// Tells the thread to stop after the current save; does not wait.
+  /// Thread-safe.
+  void stop();
+
+private:
+  void run();
+
+  runtime& owner_;
+  std::filesystem::path root_;
+  std::chrono::milliseconds every_;
+  std::size_t keep_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+} // namespace varsync
