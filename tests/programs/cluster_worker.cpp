@@ -67,6 +67,10 @@
 //               returns). node-0 then catches up (bounded_staleness) and
 //               prints "final <cross-replica read of v, or its error
 //               code>" and "host <node hosting v> <available 0|1>".
+//               With --hold-at K every replica waits before update K until
+//               the process gets SIGUSR1 (a test kills a node while the
+//               replicas update and lets them go on only then, however
+//               late it sees their progress).
 //   idle        joins no group; serves the remote tasks below
 //
 // Remote tasks every worker registers (node_config::tasks):
@@ -79,6 +83,7 @@
 #include "tests/support/cluster_workload.hpp"
 #include "tests/support/ssp_tensors.hpp"
 
+#include <condition_variable>
 #include <csignal>
 #include <iostream>
 #include <mutex>
@@ -92,6 +97,16 @@ using namespace varsync;
 namespace {
 
 std::mutex output_mutex;
+
+/// --hold-at: set once SIGUSR1 arrived (a thread waits for it).
+std::mutex release_mutex;
+std::condition_variable release_signal;
+bool released = false;
+
+void wait_for_release() {
+  std::unique_lock lock{release_mutex};
+  release_signal.wait(lock, [] { return released; });
+}
 
 void say(const std::string& line) {
   std::lock_guard guard{output_mutex};
@@ -136,6 +151,8 @@ struct scenario_options {
   double until_value = 0;
   bool with_ssp = false;
   synchronization policy = synchronization::on_write;
+  /// rehost: replicas wait before this update until SIGUSR1 (-1: never).
+  int hold_at = -1;
 };
 
 expected<scenario_options>
@@ -171,6 +188,8 @@ parse_scenario(const std::vector<std::string>& rest) {
       options.until_value = std::stod(value);
     } else if (key == "--with-ssp") {
       options.with_ssp = value == "true";
+    } else if (key == "--hold-at") {
+      options.hold_at = std::stoi(value);
     } else if (key == "--policy") {
       auto policy = synchronization_from_string(value);
       if (!policy)
@@ -378,6 +397,8 @@ void run_rehost(runtime& rt, const replica_group& group,
             to_string(why.code()) + " " + std::to_string(steady_ns()));
       };
       for (int k = 0; k < options.steps; ++k) {
+        if (k == options.hold_at)
+          wait_for_release();
         // Simulated work of a training step (not synchronization).
         std::this_thread::sleep_for(std::chrono::milliseconds{options.pace_ms});
         auto done =
@@ -544,7 +565,20 @@ int main(int argc, char** argv) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  sigset_t blocked = stop_signals;
+  sigaddset(&blocked, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &blocked, nullptr);
+  // SIGUSR1 releases replicas held by --hold-at.
+  std::thread{[] {
+    sigset_t release;
+    sigemptyset(&release);
+    sigaddset(&release, SIGUSR1);
+    int received = 0;
+    sigwait(&release, &received);
+    std::lock_guard guard{release_mutex};
+    released = true;
+    release_signal.notify_all();
+  }}.detach();
   parsed->config.tasks["echo"] =
       [](runtime& node, const std::string& arg) -> expected<std::string> {
     return node.node_name() + ":" + arg;

@@ -381,7 +381,10 @@ TEST_CASE("keys lists every settable key once with a help text") {
                                                 "insecure",
                                                 "log-level",
                                                 "max-connections",
-                                                "handshake-deadline"};
+                                                "handshake-deadline",
+                                                "checkpoint-dir",
+                                                "checkpoint-every",
+                                                "checkpoint-keep"};
   CHECK_EQ(names, expected_names);
   // Every listed key is accepted by set (with some value of its kind).
   node_config config;

@@ -45,6 +45,8 @@ inline std::vector<std::string> rehost_arguments(const std::string& policy) {
           std::to_string(rehost_updates),
           "--pace-ms",
           "1",
+          "--hold-at",
+          "60",
           "--heartbeat-interval",
           "100ms",
           "--connection-timeout",
@@ -81,13 +83,18 @@ inline void lose_the_host_of(const std::string& policy, int signal = SIGKILL,
     std::this_thread::sleep_for(delay);
   auto lost_at = steady_now_ns();
   REQUIRE(cluster.nodes[1].signal(signal));
+  // The replicas wait at update 60 if they got there before the loss.
+  for (auto node : {0, 2})
+    REQUIRE(cluster.nodes[node].signal(SIGUSR1));
   for (auto node : {0, 2})
     REQUIRE_MESSAGE(cluster.nodes[node].wait_for_line("done", 60s),
                     cluster.transcript());
   // Every update of every replica succeeded, and the first one after the
   // loss came within the connection timeout plus 1 s.
+  // (A replica held at update 60 before the loss shows no pause before
+  // it: the times after the loss are what counts.)
   std::int64_t first_after = 0;
-  std::int64_t longest_gap = 0;
+  std::int64_t slowest_after = 0;
   for (auto node : {0, 2}) {
     auto output = cluster.nodes[node].output();
     CHECK_MESSAGE(lines_of(output, "error").empty(), output);
@@ -97,22 +104,22 @@ inline void lose_the_host_of(const std::string& policy, int signal = SIGKILL,
     CHECK(finished.size() == 2);
     for (const auto& [replica, times] : finished) {
       CHECK(times.size() == rehost_updates);
-      for (std::size_t k = 1; k < times.size(); ++k)
-        if (times[k - 1] < lost_at)
-          longest_gap = std::max(longest_gap, times[k] - times[k - 1]);
-      for (auto at : times)
-        if (at > lost_at && (first_after == 0 || at < first_after))
-          first_after = at;
+      auto next = std::find_if(times.begin(), times.end(),
+                               [lost_at](auto at) { return at > lost_at; });
+      REQUIRE(next != times.end());
+      if (first_after == 0 || *next < first_after)
+        first_after = *next;
+      slowest_after = std::max(slowest_after, *next - lost_at);
     }
   }
   REQUIRE(first_after > 0);
   MESSAGE(policy << ": first update after the loss "
                  << (first_after - lost_at) / 1000000
-                 << " ms after it; longest pause of a replica across it "
-                 << longest_gap / 1000000 << " ms");
+                 << " ms after it; the slowest replica's "
+                 << slowest_after / 1000000 << " ms after it");
   CHECK(std::chrono::nanoseconds{first_after - lost_at} <=
         rehost_connection_timeout + 1s);
-  CHECK(std::chrono::nanoseconds{longest_gap} <=
+  CHECK(std::chrono::nanoseconds{slowest_after} <=
         rehost_connection_timeout + 1s);
   auto output = seed.output();
   // The variable lives on node-3 now.
@@ -195,6 +202,7 @@ inline std::int64_t lose_a_worker_hosting(const std::string& policy) {
   REQUIRE_MESSAGE(seed.wait_for_line("step 0 20 ", 60s), cluster.transcript());
   auto lost_at = steady_now_ns();
   REQUIRE(cluster.nodes[1].signal(SIGKILL));
+  REQUIRE(seed.signal(SIGUSR1)); // see rehost_arguments (--hold-at)
   REQUIRE_MESSAGE(seed.wait_for_line("done", 60s), cluster.transcript());
   auto output = seed.output();
   CHECK_MESSAGE(lines_of(output, "error").empty(), output);
