@@ -10,13 +10,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <vector>
+#include <zlib.h>
 
 namespace varsync {
 
 namespace {
 
 constexpr std::array<char, 8> magic{'V', 'S', 'Y', 'N', 'C', 'K', 'P', 'T'};
-constexpr std::uint32_t format_version = 1;
+/// Version 2 (written): CRC-32 (zlib) checksum. Version 1 (still read):
+/// FNV-1a 64, byte-serial and about 8x slower on large payloads.
+constexpr std::uint32_t format_version = 2;
+constexpr std::uint32_t fnv_format_version = 1;
 constexpr std::uint64_t max_name_length = 4096;
 
 constexpr std::uint64_t fnv1a_start = 14695981039346656037ULL;
@@ -29,6 +33,13 @@ std::uint64_t fnv1a(std::span<const std::byte> bytes,
     hash *= 1099511628211ULL;
   }
   return hash;
+}
+
+/// CRC-32 (zlib's, which processes several bytes per step) of `bytes`,
+/// continuing from `crc`.
+std::uint64_t crc32_of(std::span<const std::byte> bytes, std::uint64_t crc) {
+  return ::crc32_z(static_cast<uLong>(crc),
+                   reinterpret_cast<const Bytef*>(bytes.data()), bytes.size());
 }
 
 template <class T> void put(std::vector<std::byte>& out, T value) {
@@ -51,10 +62,18 @@ public:
   bool read(void* out, std::size_t count) {
     if (count > left_ || !read_exactly(out, count))
       return false;
-    hash_ = fnv1a(std::span{static_cast<const std::byte*>(out), count}, hash_);
+    std::span<const std::byte> bytes{static_cast<const std::byte*>(out), count};
+    if (!version_ || *version_ == fnv_format_version)
+      fnv_ = fnv1a(bytes, fnv_);
+    if (!version_ || *version_ != fnv_format_version)
+      crc_ = crc32_of(bytes, crc_);
     left_ -= count;
     return true;
   }
+
+  /// The file's format version is known: from now on only its checksum
+  /// is computed.
+  void set_version(std::uint32_t version) { version_ = version; }
 
   template <class T> bool get(T& value) { return read(&value, sizeof(T)); }
 
@@ -76,7 +95,9 @@ public:
   }
 
   std::uint64_t left() const noexcept { return left_; }
-  std::uint64_t hash() const noexcept { return hash_; }
+  std::uint64_t hash() const noexcept {
+    return version_ && *version_ == fnv_format_version ? fnv_ : crc_;
+  }
 
 private:
   bool read_exactly(void* out, std::size_t count) {
@@ -95,7 +116,9 @@ private:
 
   int fd_;
   std::uint64_t left_;
-  std::uint64_t hash_ = fnv1a_start;
+  std::optional<std::uint32_t> version_;
+  std::uint64_t fnv_ = fnv1a_start;
+  std::uint64_t crc_ = 0;
 };
 
 /// Closes a descriptor when it goes out of scope.
@@ -162,12 +185,12 @@ expected<void> write_checkpoint(const std::filesystem::path& path,
   auto payload = value.bytes();
   put(out, static_cast<std::uint64_t>(payload.size()));
   out.insert(out.end(), payload.begin(), payload.end());
-  put(out, fnv1a(out));
+  put(out, checksum_of(out));
   return write_file_atomically(path, out);
 }
 
 std::uint64_t checksum_of(std::span<const std::byte> bytes) {
-  return fnv1a(bytes);
+  return crc32_of(bytes, 0);
 }
 
 expected<void> write_file_atomically(const std::filesystem::path& path,
@@ -247,9 +270,12 @@ expected<tensor> read_checkpoint(const std::filesystem::path& path,
     std::uint32_t version = 0;
     std::uint8_t stored_type = 0;
     std::uint32_t rank = 0;
-    if (!body.get(version) || !body.get(stored_type) || !body.get(rank))
+    if (!body.get(version))
       return fail(corrupt(path, "the header is truncated"));
-    if (version != format_version)
+    body.set_version(version);
+    if (!body.get(stored_type) || !body.get(rank))
+      return fail(corrupt(path, "the header is truncated"));
+    if (version != format_version && version != fnv_format_version)
       return fail(corrupt(path, "format version " + std::to_string(version) +
                                     " is not supported (expected " +
                                     std::to_string(format_version) + ")"));

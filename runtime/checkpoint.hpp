@@ -3,9 +3,10 @@
 // Checkpoint files: one variable's value, versioned and checksummed.
 //
 // Layout (little-endian, as every supported host):
-//   magic "VSYNCKPT" (8 bytes) | format version u32 (= 1) | dtype u8 |
+//   magic "VSYNCKPT" (8 bytes) | format version u32 (= 2) | dtype u8 |
 //   rank u32 | dimensions i64 x rank | name length u32 | name bytes |
-//   payload length u64 | payload | FNV-1a 64 checksum u64 of all before.
+//   payload length u64 | payload | checksum u64 of all before: CRC-32
+//   (zlib; version 2, written) or FNV-1a 64 (version 1, still read).
 // A file is written to a temporary sibling, fsynced and renamed over the
 // target, so a crash leaves either the old or the new checkpoint.
 
@@ -31,7 +32,8 @@ expected<tensor> read_checkpoint(const std::filesystem::path& path,
                                  const std::string& name, dtype type,
                                  const shape_type& shape);
 
-/// FNV-1a 64 of `bytes` (the checksum of checkpoint files).
+/// The checksum of checkpoint files written now (CRC-32 of `bytes`,
+/// zero-extended).
 std::uint64_t checksum_of(std::span<const std::byte> bytes);
 
 /// Writes `bytes` to `path` atomically: a temporary sibling, fsynced,

@@ -1,8 +1,8 @@
 // Checkpoint files: bit-exact round trips, atomic replacement, and that every
 // damaged or foreign file is reported as an error (never a crash).
 //
-// Several cases edit a header field and then recompute the trailing FNV-1a
-// 64 checksum (see runtime/checkpoint.cpp), so the field's own check is what
+// Several cases edit a header field and then recompute the trailing
+// checksum (see runtime/checkpoint.cpp), so the field's own check is what
 // rejects the file, not the checksum.
 
 #include "runtime/checkpoint.hpp"
@@ -18,6 +18,7 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <span>
 #include <string>
 #include <sys/stat.h>
 #include <system_error>
@@ -102,8 +103,17 @@ T get_at(const std::vector<char>& bytes, std::size_t offset) {
   return value;
 }
 
-/// Recomputes the trailing FNV-1a 64 checksum over everything before it.
+/// Recomputes the trailing checksum over everything before it, as the
+/// current format computes it.
 void fix_checksum(std::vector<char>& bytes) {
+  REQUIRE(bytes.size() >= sizeof(std::uint64_t));
+  auto body_size = bytes.size() - sizeof(std::uint64_t);
+  put_at(bytes, body_size,
+         checksum_of(std::as_bytes(std::span{bytes.data(), body_size})));
+}
+
+/// Recomputes the trailing checksum as format version 1 did: FNV-1a 64.
+void fix_v1_checksum(std::vector<char>& bytes) {
   REQUIRE(bytes.size() >= sizeof(std::uint64_t));
   auto body_size = bytes.size() - sizeof(std::uint64_t);
   std::uint64_t hash = 14695981039346656037ULL;
@@ -307,8 +317,8 @@ TEST_CASE("a file with the wrong magic is checkpoint_corrupt") {
 TEST_CASE("a file of another format version is checkpoint_corrupt even with "
           "a valid checksum") {
   written_checkpoint checkpoint;
-  REQUIRE_EQ(get_at<std::uint32_t>(checkpoint.bytes, version_offset), 1u);
-  for (std::uint32_t version : {0u, 2u, 0xFFFFFFFFu}) {
+  REQUIRE_EQ(get_at<std::uint32_t>(checkpoint.bytes, version_offset), 2u);
+  for (std::uint32_t version : {0u, 3u, 0xFFFFFFFFu}) {
     CAPTURE(version);
     auto other = checkpoint.bytes;
     put_at(other, version_offset, version);
@@ -321,6 +331,21 @@ TEST_CASE("a file of another format version is checkpoint_corrupt even with "
     CHECK_MESSAGE(!contains(message_of(restored), "checksum"),
                   message_of(restored));
   }
+}
+
+TEST_CASE("a format version 1 file (FNV-1a 64 checksum) still reads; with a "
+          "version 2 checksum it is corrupt") {
+  written_checkpoint checkpoint;
+  auto old = checkpoint.bytes;
+  put_at(old, version_offset, std::uint32_t{1});
+  fix_v1_checksum(old);
+  write_file(checkpoint.path, old);
+  auto restored = checkpoint.read();
+  REQUIRE_MESSAGE(restored.has_value(), describe(restored));
+  CHECK_EQ(*restored, checkpoint.value);
+  fix_checksum(old);
+  write_file(checkpoint.path, old);
+  CHECK_EQ(code_of(checkpoint.read()), errc::checkpoint_corrupt);
 }
 
 TEST_CASE("a file with an unknown dtype byte is checkpoint_corrupt even with "
