@@ -184,9 +184,11 @@ expected<void> write_checkpoint(const std::filesystem::path& path,
   out.insert(out.end(), name_bytes.begin(), name_bytes.end());
   auto payload = value.bytes();
   put(out, static_cast<std::uint64_t>(payload.size()));
-  out.insert(out.end(), payload.begin(), payload.end());
-  put(out, checksum_of(out));
-  return write_file_atomically(path, out);
+  // The payload is written from the tensor itself (no copy of it).
+  std::uint64_t checksum = crc32_of(payload, crc32_of(out, 0));
+  std::array<std::byte, sizeof checksum> trailer{};
+  std::memcpy(trailer.data(), &checksum, sizeof checksum);
+  return write_file_atomically(path, {out, payload, trailer});
 }
 
 std::uint64_t checksum_of(std::span<const std::byte> bytes) {
@@ -195,13 +197,22 @@ std::uint64_t checksum_of(std::span<const std::byte> bytes) {
 
 expected<void> write_file_atomically(const std::filesystem::path& path,
                                      std::span<const std::byte> bytes) {
+  return write_file_atomically(path, {bytes});
+}
+
+expected<void> write_file_atomically(
+    const std::filesystem::path& path,
+    std::initializer_list<std::span<const std::byte>> pieces) {
   auto temporary = path;
   temporary += ".tmp." + std::to_string(::getpid());
   int fd =
       ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0)
     return io_error(temporary, "cannot create");
-  bool ok = write_all(fd, bytes) && ::fsync(fd) == 0;
+  bool ok = true;
+  for (auto piece : pieces)
+    ok = ok && write_all(fd, piece);
+  ok = ok && ::fsync(fd) == 0;
   auto saved_errno = errno;
   ::close(fd);
   if (!ok) {

@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <initializer_list>
 #include <span>
 #include <string>
 
@@ -41,5 +42,10 @@ std::uint64_t checksum_of(std::span<const std::byte> bytes);
 /// file or the new one. Blocks.
 expected<void> write_file_atomically(const std::filesystem::path& path,
                                      std::span<const std::byte> bytes);
+
+/// The same for a file made of `pieces`, written one after another.
+expected<void>
+write_file_atomically(const std::filesystem::path& path,
+                      std::initializer_list<std::span<const std::byte>> pieces);
 
 } // namespace varsync
