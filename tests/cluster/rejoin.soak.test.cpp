@@ -8,6 +8,7 @@
 // replica (a contribution the node sent just before it died may have
 // completed its step).
 
+#include "tests/support/rejoin_checks.hpp"
 #include "tests/support/test_cluster.hpp"
 #include "tests/support/worker_lines.hpp"
 
@@ -89,15 +90,6 @@ TEST_CASE("20 seeded kills of a replica node at random points, each "
     auto live_steps = count_steps(seed, {"0", "1"}) +
                       count_steps(member, {"2", "3"}) +
                       count_steps(rejoiner, {"4", "5"});
-    auto counts = lines_of(seed, "count");
-    REQUIRE(counts.size() == 1);
-    CHECK(std::stod(counts.front()[1]) == static_cast<double>(live_steps));
-    CHECK_MESSAGE(
-        rejoiner.find("membership alive=0,1,2,3,4,5 lost=- rejoined=4,5") !=
-            std::string::npos,
-        rejoiner);
-    restarted.signal(SIGTERM);
-    CHECK(restarted.wait(20s));
-    CHECK_MESSAGE(cluster.stop(2), cluster.transcript());
+    finish_rejoin_run(cluster, restarted, seed, live_steps);
   }
 }

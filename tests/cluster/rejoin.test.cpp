@@ -3,6 +3,7 @@
 // from the variable's current value, take part from the next step on, and
 // every contribution anyone made is in the final value exactly.
 
+#include "tests/support/rejoin_checks.hpp"
 #include "tests/support/test_cluster.hpp"
 #include "tests/support/worker_lines.hpp"
 
@@ -134,17 +135,7 @@ TEST_CASE("a killed replica node started again rejoins: its replicas start "
     live_steps += steps_of(outputs[1], replica).size();
   for (const auto* replica : {"4", "5"})
     live_steps += steps_of(rejoiner, replica).size();
-  auto counts = lines_of(outputs[0], "count");
-  REQUIRE(counts.size() == 1);
-  CHECK(std::stod(counts.front()[1]) == static_cast<double>(live_steps));
-  // The rejoiner sees the whole group alive again.
-  CHECK_MESSAGE(
-      rejoiner.find("membership alive=0,1,2,3,4,5 lost=- rejoined=4,5") !=
-          std::string::npos,
-      rejoiner);
-  restarted.signal(SIGTERM);
-  CHECK(restarted.wait(20s));
-  CHECK_MESSAGE(cluster.stop(2), cluster.transcript());
+  finish_rejoin_run(cluster, restarted, outputs[0], live_steps);
 }
 
 TEST_CASE("bounded_staleness: a rejoined replica starts at the group's "
