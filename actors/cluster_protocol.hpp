@@ -99,7 +99,7 @@ typename Inspector::result_type inspect(Inspector& f, variable_info& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_status& x) {
-  return f(caf::meta::type_name("node_status"), x.name, x.address, x.seed,
+  return f(caf::meta::type_name("node_status"), x.name, x.address, x.holder,
            x.serves_variables, x.alive);
 }
 
@@ -131,8 +131,8 @@ typename Inspector::result_type inspect(Inspector& f, variable_status& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cluster_status& x) {
-  return f(caf::meta::type_name("cluster_status"), x.nodes, x.groups,
-           x.variables);
+  return f(caf::meta::type_name("cluster_status"), x.holder, x.epoch,
+           x.directory_note, x.nodes, x.groups, x.variables);
 }
 
 } // namespace varsync

@@ -2,6 +2,7 @@
 
 #include "actors/caf_error.hpp"
 #include "actors/counted_actor.hpp"
+#include "actors/directory_state.hpp"
 #include "actors/policies/variable_interface.hpp"
 #include "runtime/core/wording.hpp"
 #include "runtime/transport/log.hpp"
@@ -13,6 +14,8 @@
 #include <vector>
 
 namespace varsync {
+
+namespace directory_parts {
 
 namespace {
 
@@ -28,87 +31,6 @@ constexpr std::size_t max_waiting_lookups = 4096;
 /// How long spawning and attaching a variable may take.
 constexpr milliseconds creation_timeout{std::chrono::seconds{60}};
 
-struct node_entry {
-  node_info info;
-  bool alive = true;
-};
-
-struct join_waiter {
-  std::uint64_t token = 0;
-  caf::response_promise promise;
-};
-
-struct group_entry {
-  std::string name;
-  std::size_t size = 0;
-  /// Replica actors by index; null until joined.
-  std::vector<caf::actor> replicas;
-  /// The node each replica joined from.
-  std::vector<std::string> nodes;
-  std::vector<bool> lost;
-  /// How often each replica rejoined after it was lost.
-  std::vector<std::uint64_t> rejoins;
-  bool complete = false;
-  std::vector<join_waiter> waiters;
-
-  group_info info() const {
-    return group_info{name, static_cast<std::uint64_t>(size), replicas};
-  }
-
-  std::vector<std::size_t> missing() const {
-    std::vector<std::size_t> result;
-    for (std::size_t i = 0; i < size; ++i)
-      if (!replicas[i])
-        result.push_back(i);
-    return result;
-  }
-};
-
-/// A request for a variable, kept while its name is being created.
-struct variable_request {
-  std::string group;
-  std::string name;
-  tensor initial;
-  variable_options options;
-  caf::response_promise promise;
-};
-
-struct variable_entry {
-  variable_info info;
-  bool available = true;
-  /// Its actor's node was lost; a new actor is being created elsewhere.
-  bool rehosting = false;
-  /// Lookups that wait for the re-hosting to end.
-  std::vector<caf::response_promise> lookups;
-  /// Rejoins that wait for the re-hosting to end: each takes the new actor
-  /// (nullptr when the variable could not be re-hosted).
-  std::vector<std::function<void(const caf::actor*)>> after_rehosting;
-};
-
-/// Sent to itself after a variable actor was lost: re-hosts it once the
-/// DOWN messages of the same loss (its node, its replicas) were handled.
-using rehost_now_atom = caf::atom_constant<caf::atom("rehostnow")>;
-
-struct directory_state {
-  bool spread = false;
-  std::shared_ptr<actor_counters> counters;
-  std::vector<node_entry> nodes;
-  std::map<std::string, group_entry> groups;
-  std::map<std::string, variable_entry> variables;
-  /// Requests waiting for a name under creation, by name.
-  std::map<std::string, std::vector<variable_request>> creating;
-  variable_id next_id = 1;
-  std::size_t next_placement = 0;
-  std::uint64_t next_token = 1;
-  static inline const char* name = "varsync.directory";
-};
-
-inline actor_counters* message_counters(directory_state& state) {
-  return state.counters.get();
-}
-
-using directory_actor_type = counted_actor<directory_state>;
-
 caf::error invalid(std::string message) {
   return to_caf_error(error{errc::invalid_argument, std::move(message)});
 }
@@ -120,6 +42,9 @@ caf::result<std::vector<node_info>> register_node(directory_actor_type* self,
                                                   node_info& info) {
   if (info.name.empty() || !info.agent)
     return invalid("a node registers with a non-empty name and an agent");
+  if (auto refused =
+          refuse_change(self, "registering node '" + info.name + "'"))
+    return *refused;
   std::vector<node_info> others;
   node_entry* returning = nullptr;
   for (auto& entry : self->state.nodes) {
@@ -138,11 +63,13 @@ caf::result<std::vector<node_info>> register_node(directory_actor_type* self,
     log().info("node '{}' joined the cluster again ({}:{})", info.name,
                info.host, info.port);
     *returning = node_entry{std::move(info), true};
+    changed(self);
     return others;
   }
   log().info("node '{}' joined the cluster ({}:{})", info.name, info.host,
              info.port);
   self->state.nodes.push_back(node_entry{std::move(info), true});
+  changed(self);
   return others;
 }
 
@@ -189,6 +116,9 @@ caf::result<group_info> join_group(directory_actor_type* self,
       return invalid("join of group '" + name + "': replica index " +
                      std::to_string(indices[i]) + " is out of range 0.." +
                      std::to_string(size - 1) + " or has no actor");
+  if (auto refused = refuse_change(self, "join of group '" + name + "'"))
+    return *refused;
+  changed(self);
   auto [i, created] = self->state.groups.try_emplace(name);
   auto& group = i->second;
   if (created) {
@@ -402,6 +332,11 @@ void create_variable(directory_actor_type* self, variable_request request) {
                                request.group + "' " + why}));
     return;
   }
+  if (auto refused =
+          refuse_change(self, "creating variable '" + request.name + "'")) {
+    request.promise.deliver(*refused);
+    return;
+  }
   auto resolved =
       resolve(request.options, request.initial.type(), request.name);
   if (!resolved) {
@@ -443,6 +378,7 @@ void create_variable(directory_actor_type* self, variable_request request) {
                       self->monitor(info.actor);
                       self->state.variables.emplace(
                           name, variable_entry{info, true, false, {}, {}});
+                      changed(self);
                       finish_creation(self, name, nullptr);
                     },
                     [self, actor, fail](caf::error& err) mutable {
@@ -473,15 +409,19 @@ caf::result<variable_info> create_or_get(directory_actor_type* self,
 
 cluster_status snapshot(directory_actor_type* self) {
   cluster_status status;
-  bool first = true;
+  status.holder = self->state.own_node;
+  status.epoch = self->state.epoch;
+  if (self->state.refusal)
+    status.directory_note = *self->state.refusal;
+  else if (!sees_majority(self->state))
+    status.directory_note = "the holder sees no majority of the cluster";
   for (const auto& entry : self->state.nodes) {
     auto address = entry.info.port == 0 ? std::string{}
                                         : entry.info.host + ":" +
                                               std::to_string(entry.info.port);
-    status.nodes.push_back(node_status{entry.info.name, address, first,
-                                       entry.info.serves_variables,
-                                       entry.alive});
-    first = false;
+    status.nodes.push_back(node_status{
+        entry.info.name, address, entry.info.name == self->state.own_node,
+        entry.info.serves_variables, entry.alive});
   }
   for (const auto& [name, group] : self->state.groups) {
     group_status row{name, group.size, {}, group.complete};
@@ -598,26 +538,6 @@ void end_rehosting(variable_entry& entry, const std::optional<error>& failure) {
     rejoin(failure ? nullptr : &entry.info.actor);
 }
 
-/// Ends the re-hosting of `name` without a new actor: waiting lookups and
-/// the surviving replicas' held updates fail with `why`.
-void give_up_rehosting(directory_actor_type* self, const std::string& name,
-                       const std::string& lost_node, const std::string& why) {
-  auto i = self->state.variables.find(name);
-  if (i == self->state.variables.end())
-    return;
-  auto& entry = i->second;
-  auto message = "variable '" + name + "': its node '" + lost_node +
-                 "' was lost and it could not be re-hosted: " + why;
-  log().error("{}", message);
-  end_rehosting(entry, error{errc::variable_unavailable, message});
-  if (auto group = self->state.groups.find(entry.info.group);
-      group != self->state.groups.end())
-    for (std::size_t r = 0; r < group->second.size; ++r)
-      if (group->second.replicas[r] && !group->second.lost[r])
-        self->send(group->second.replicas[r], rehost_failed_atom::value,
-                   entry.info.id, message);
-}
-
 /// Re-creates the actor of variable `name` (lost with its node) on a
 /// surviving node from what the surviving replicas hold; lookups wait
 /// meanwhile and get the new actor.
@@ -626,6 +546,10 @@ void rehost_variable(directory_actor_type* self, const std::string& name) {
   if (i == self->state.variables.end() || !i->second.rehosting)
     return;
   auto& entry = i->second;
+  // Without a majority the holder leaves it to the next holder (lookups
+  // keep waiting until their deadline).
+  if (refuse_change(self, "re-hosting"))
+    return;
   auto group = self->state.groups.find(entry.info.group);
   const auto* host = place_rehosted(self, entry.info.node);
   if (host == nullptr || group == self->state.groups.end()) {
@@ -668,6 +592,7 @@ void rehost_variable(directory_actor_type* self, const std::string& name) {
                         return;
                       auto& entry = i->second;
                       end_rehosting(entry, std::nullopt);
+                      changed(self);
                       log().info(
                           "variable '{}' was re-hosted from lost node '{}' "
                           "on node '{}' in {} ms",
@@ -703,50 +628,122 @@ caf::result<variable_info> lookup(directory_actor_type* self,
   return entry.info;
 }
 
+/// Variable `name`'s actor ended: with its node's shutdown, or lost (then
+/// it is re-created elsewhere once the rest of this loss was seen).
+void variable_ended(directory_actor_type* self, const std::string& name,
+                    variable_entry& entry, bool shut_down) {
+  entry.available = false;
+  if (shut_down) {
+    for (auto& promise : entry.lookups)
+      promise.deliver(entry.info);
+    entry.lookups.clear();
+    return;
+  }
+  if (entry.rehosting)
+    return;
+  log().warn("variable '{}' was lost with node '{}': re-hosting it", name,
+             entry.info.node);
+  entry.rehosting = true;
+  self->send(self, rehost_now_atom::value, name);
+}
+
 void on_down(directory_actor_type* self, const caf::down_msg& msg) {
+  // A node that shut down left; any other end is a loss.
+  auto shut_down = msg.reason == caf::exit_reason::user_shutdown ||
+                   msg.reason == caf::exit_reason::normal;
   for (auto& entry : self->state.nodes)
     if (entry.info.agent.address() == msg.source && entry.alive) {
       entry.alive = false;
-      // A node that shut down left; any other end is a loss.
-      auto left = msg.reason == caf::exit_reason::user_shutdown ||
-                  msg.reason == caf::exit_reason::normal;
-      if (left)
+      if (shut_down)
         log().info("node '{}' ({}:{}) left the cluster", entry.info.name,
                    entry.info.host, entry.info.port);
       else
         log().warn("node '{}' ({}:{}) was lost: {}", entry.info.name,
                    entry.info.host, entry.info.port,
                    self->system().render(msg.reason));
+      changed(self);
     }
   for (auto& [name, group] : self->state.groups)
     for (std::size_t i = 0; i < group.size; ++i)
-      if (group.replicas[i] && group.replicas[i].address() == msg.source)
+      if (group.replicas[i] && group.replicas[i].address() == msg.source &&
+          !group.lost[i]) {
         group.lost[i] = true;
-  for (auto& [name, entry] : self->state.variables) {
-    if (entry.info.actor.address() != msg.source)
-      continue;
-    entry.available = false;
-    // A variable whose node was lost (not shut down) is re-created
-    // elsewhere from its replicas; after the rest of this loss was seen.
-    auto shut_down = msg.reason == caf::exit_reason::user_shutdown ||
-                     msg.reason == caf::exit_reason::normal;
-    if (shut_down) {
-      for (auto& promise : entry.lookups)
-        promise.deliver(entry.info);
-      entry.lookups.clear();
-      continue;
+        changed(self);
+      }
+  for (auto& [name, entry] : self->state.variables)
+    if (entry.available && entry.info.actor.address() == msg.source) {
+      variable_ended(self, name, entry, shut_down);
+      changed(self);
     }
-    log().warn("variable '{}' was lost with node '{}': re-hosting it", name,
-               entry.info.node);
-    entry.rehosting = true;
-    self->send(self, rehost_now_atom::value, name);
-  }
 }
 
 caf::behavior directory_actor(directory_actor_type* self, bool spread,
-                              std::shared_ptr<actor_counters> counters) {
+                              std::shared_ptr<actor_counters> counters,
+                              directory_holder holder) {
   self->state.spread = spread;
   self->state.counters = std::move(counters);
+  self->state.own_node = std::move(holder.node);
+  self->state.own_host = std::move(holder.host);
+  self->state.own_port = holder.port;
+  return acting_directory(self);
+}
+
+} // namespace
+
+void lose_node(directory_actor_type* self, const std::string& node,
+               const std::string& why) {
+  for (auto& entry : self->state.nodes)
+    if (entry.info.name == node && entry.alive) {
+      entry.alive = false;
+      log().warn("node '{}' ({}:{}) was lost: {}", node, entry.info.host,
+                 entry.info.port, why);
+    }
+  for (auto& [name, group] : self->state.groups)
+    for (std::size_t i = 0; i < group.size; ++i)
+      if (group.replicas[i] && group.nodes[i] == node)
+        group.lost[i] = true;
+  for (auto& [name, entry] : self->state.variables)
+    if (entry.available && entry.info.node == node)
+      variable_ended(self, name, entry, false);
+  changed(self);
+}
+
+/// Ends the re-hosting of `name` without a new actor: waiting lookups and
+/// the surviving replicas' held updates fail with `why`.
+void give_up_rehosting(directory_actor_type* self, const std::string& name,
+                       const std::string& lost_node, const std::string& why) {
+  auto i = self->state.variables.find(name);
+  if (i == self->state.variables.end())
+    return;
+  auto& entry = i->second;
+  auto message = "variable '" + name + "': its node '" + lost_node +
+                 "' was lost and it could not be re-hosted: " + why;
+  log().error("{}", message);
+  end_rehosting(entry, error{errc::variable_unavailable, message});
+  changed(self);
+  if (auto group = self->state.groups.find(entry.info.group);
+      group != self->state.groups.end())
+    for (std::size_t r = 0; r < group->second.size; ++r)
+      if (group->second.replicas[r] && !group->second.lost[r])
+        self->send(group->second.replicas[r], rehost_failed_atom::value,
+                   entry.info.id, message);
+}
+
+void monitor_recorded(directory_actor_type* self) {
+  auto& state = self->state;
+  for (const auto& node : state.nodes)
+    if (node.alive)
+      self->monitor(node.info.agent);
+  for (const auto& [name, group] : state.groups)
+    for (std::size_t i = 0; i < group.size; ++i)
+      if (group.replicas[i] && !group.lost[i])
+        self->monitor(group.replicas[i]);
+  for (const auto& [name, entry] : state.variables)
+    if (entry.available && entry.info.actor)
+      self->monitor(entry.info.actor);
+}
+
+caf::behavior acting_directory(directory_actor_type* self) {
   self->set_down_handler([self](caf::down_msg& msg) { on_down(self, msg); });
   return {
       [self](node_atom, node_info& info) { return register_node(self, info); },
@@ -781,6 +778,7 @@ caf::behavior directory_actor(directory_actor_type* self, bool spread,
       [self](rehost_now_atom, const std::string& name) {
         rehost_variable(self, name);
       },
+      [self](replicate_now_atom) { replicate(self); },
       [self](status_atom, std::int64_t timeout_ms) {
         return report_status(
             self, milliseconds{std::max<std::int64_t>(timeout_ms, 1)});
@@ -788,12 +786,14 @@ caf::behavior directory_actor(directory_actor_type* self, bool spread,
   };
 }
 
-} // namespace
+} // namespace directory_parts
 
 caf::actor spawn_directory_actor(caf::actor_system& system,
                                  bool spread_variables,
-                                 std::shared_ptr<actor_counters> counters) {
-  return system.spawn(directory_actor, spread_variables, std::move(counters));
+                                 std::shared_ptr<actor_counters> counters,
+                                 directory_holder holder) {
+  return system.spawn(directory_parts::directory_actor, spread_variables,
+                      std::move(counters), std::move(holder));
 }
 
 } // namespace varsync

@@ -1,7 +1,10 @@
 #pragma once
 
-// The directory actor: one per cluster, on the seed node (an embedded
-// runtime is a cluster of one). The authority on names and membership.
+// The directory actor: one acting per cluster, on its holder node (the seed
+// first; an embedded runtime is a cluster of one). The authority on names
+// and membership. Every node keeps a copy of its state and a new holder
+// takes over when the holder is lost (actors/directory_snapshot.hpp,
+// actors/directory_election.hpp).
 //
 // How it works. Nodes register their agent (node_atom); the reply lists the
 // other nodes so that the newcomer connects to each directly. Processes
@@ -41,23 +44,36 @@
 // done and then get the new actor. If it cannot be done (no live node, no
 // surviving replica), waiting lookups and the replicas' held updates fail
 // with `variable_unavailable` saying why. The seed's own variables are
-// lost with the directory.
+// re-hosted by the next holder.
 //
 // See actors/cluster_protocol.hpp for the messages.
 
 #include "actors/actor_counters.hpp"
 #include "actors/cluster_protocol.hpp"
+#include "actors/directory_handle.hpp"
+#include "actors/directory_snapshot.hpp"
 
 #include <caf/all.hpp>
 #include <memory>
 
 namespace varsync {
 
-/// Spawns the directory. `spread_variables`: place variable actors round
-/// robin over the nodes that serve variables instead of on the first
-/// registered node (the seed).
+/// Spawns the directory of a new cluster (epoch 1) on node `holder`.
+/// `spread_variables`: place variable actors round robin over the nodes
+/// that serve variables instead of on the first registered node (the seed).
 caf::actor spawn_directory_actor(caf::actor_system& system,
                                  bool spread_variables,
-                                 std::shared_ptr<actor_counters> counters);
+                                 std::shared_ptr<actor_counters> counters,
+                                 directory_holder holder = {"local", "", 0});
+
+/// Spawns the directory of node `holder` as the candidate to succeed the
+/// lost holder of `copy` (this node's newest copy) in `epoch` (higher than
+/// any this node followed; actors/directory_election.hpp). Requests wait while
+/// it gathers a majority of the nodes alive in `copy`; it then holds the
+/// directory, or refuses every change when it could not.
+caf::actor spawn_elected_directory(caf::actor_system& system,
+                                   directory_snapshot copy, std::uint64_t epoch,
+                                   std::shared_ptr<actor_counters> counters,
+                                   directory_holder holder);
 
 } // namespace varsync

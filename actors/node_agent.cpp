@@ -3,6 +3,7 @@
 #include "actors/bulk_delivery.hpp"
 #include "actors/caf_error.hpp"
 #include "actors/counted_actor.hpp"
+#include "actors/directory_follower.hpp"
 #include "actors/variable_actor.hpp"
 
 #include <vector>
@@ -12,7 +13,7 @@ namespace varsync {
 namespace {
 
 struct node_agent_state {
-  caf::actor directory;
+  directory_follower follower;
   std::shared_ptr<actor_counters> counters;
   std::vector<caf::actor> spawned;
   std::shared_ptr<bulk_plane> bulk;
@@ -61,12 +62,35 @@ caf::result<caf::actor> spawn_variable(node_agent_type* self,
   return actor;
 }
 
+/// An error unless the current message comes from the directory this node
+/// follows (a holder of an older epoch is fenced off).
+std::optional<caf::error> not_from_holder(node_agent_type* self,
+                                          const std::string& what) {
+  const auto& follower = self->state.follower;
+  if (follower.directory &&
+      self->current_sender() == follower.directory.address())
+    return std::nullopt;
+  return to_caf_error(
+      error{errc::variable_unavailable,
+            what + ": refused, it does not come from the directory node '" +
+                follower.own.node + "' follows (epoch " +
+                std::to_string(follower.epoch) + ")"});
+}
+
 caf::behavior node_agent(node_agent_type* self, caf::actor directory,
                          std::shared_ptr<actor_counters> counters,
-                         std::shared_ptr<bulk_plane> bulk) {
+                         std::shared_ptr<bulk_plane> bulk,
+                         std::shared_ptr<directory_handle> handle) {
   self->state.bulk = std::move(bulk);
-  self->state.directory = std::move(directory);
   self->state.counters = std::move(counters);
+  auto& follower = self->state.follower;
+  follower.handle = std::move(handle);
+  follower.counters = self->state.counters;
+  if (directory)
+    follow(self, follower, std::move(directory), 0);
+  self->set_down_handler([self](caf::down_msg& msg) {
+    follower_down(self, self->state.follower, msg);
+  });
   self->set_exit_handler([self](caf::exit_msg& msg) {
     for (const auto& actor : self->state.spawned)
       self->send_exit(actor, msg.reason);
@@ -78,23 +102,42 @@ caf::behavior node_agent(node_agent_type* self, caf::actor directory,
                               "this node has not joined a cluster yet"});
   };
   return {
-      [self, no_directory](node_atom) -> caf::result<caf::actor> {
-        if (!self->state.directory)
+      // A joining node asks for the directory and its holder's address
+      // (empty: this node's), which it connects to first.
+      [self, no_directory](
+          node_atom) -> caf::result<caf::actor, std::string, std::uint16_t> {
+        const auto& follower = self->state.follower;
+        if (!follower.directory)
           return no_directory();
-        return self->state.directory;
+        return {follower.directory, follower.copy.holder_host,
+                follower.copy.holder_port};
       },
-      [self](node_atom, caf::actor& directory) {
-        if (!self->state.directory)
-          self->state.directory = std::move(directory);
+      // The host thread found the directory (or joined again): follow
+      // what the shared handle says. The handle, not the message, carries
+      // the actor: a peer cannot redirect this node with a message.
+      [self](node_atom, ok_atom) {
+        auto& follower = self->state.follower;
+        if (!follower.handle)
+          return;
+        follower.own = follower.handle->own();
+        if (auto directory = follower.handle->get();
+            directory && directory != follower.directory)
+          follow(self, follower, std::move(directory), 0);
+      },
+      [self](directory_state_atom, directory_snapshot& copy) {
+        return accept_copy(self, self->state.follower, copy);
+      },
+      [self](follow_atom, std::uint64_t epoch, const std::string& holder) {
+        return answer_follow(self, self->state.follower, epoch, holder);
       },
       [self, no_directory](
           status_atom, std::int64_t timeout_ms) -> caf::result<cluster_status> {
-        if (!self->state.directory)
+        if (!self->state.follower.directory)
           return no_directory();
         // Not a delegation: the directory may have no connection to the
         // asker (a status client connects to this node only).
         auto promise = self->make_response_promise();
-        self->request(self->state.directory,
+        self->request(self->state.follower.directory,
                       std::chrono::milliseconds{timeout_ms} + reply_grace,
                       status_atom::value, timeout_ms)
             .then(
@@ -106,6 +149,9 @@ caf::behavior node_agent(node_agent_type* self, caf::actor directory,
       },
       [self](spawn_atom, const variable_info& info, tensor& initial,
              std::vector<caf::actor>& replicas) -> caf::result<caf::actor> {
+        if (auto refused =
+                not_from_holder(self, "spawn of '" + info.name + "'"))
+          return *refused;
         if (replicas.empty() || info.name.empty())
           return to_caf_error(
               error{errc::invalid_argument,
@@ -131,6 +177,9 @@ caf::behavior node_agent(node_agent_type* self, caf::actor directory,
           rehost_atom, const variable_info& info,
           std::vector<caf::actor>& replicas,
           const std::vector<std::uint64_t>& lost) -> caf::result<caf::actor> {
+        if (auto refused =
+                not_from_holder(self, "re-hosting of '" + info.name + "'"))
+          return *refused;
         if (replicas.empty() || info.name.empty())
           return to_caf_error(
               error{errc::invalid_argument,
@@ -159,9 +208,10 @@ caf::behavior node_agent(node_agent_type* self, caf::actor directory,
 
 caf::actor spawn_node_agent(caf::actor_system& system, caf::actor directory,
                             std::shared_ptr<actor_counters> counters,
-                            std::shared_ptr<bulk_plane> bulk) {
+                            std::shared_ptr<bulk_plane> bulk,
+                            std::shared_ptr<directory_handle> handle) {
   return system.spawn(node_agent, std::move(directory), std::move(counters),
-                      std::move(bulk));
+                      std::move(bulk), std::move(handle));
 }
 
 } // namespace varsync

@@ -24,35 +24,21 @@ void variable_lost(replica_actor_type* self, attached_variable& entry,
   policies::fail_pending_calls(self, entry, id);
 }
 
-/// Whether the directory re-creates `entry`'s variable actor, which ended
-/// with `reason`: its node was lost (not shut down) and the directory
-/// lives elsewhere (the seed's variables are lost with the directory).
-bool rehostable(const replica_actor_type* self, const attached_variable& entry,
-                const caf::error& reason) {
-  const auto& directory = self->state.directory;
-  if (!directory || self->state.directory_lost)
-    return false;
-  if (reason == caf::exit_reason::user_shutdown ||
-      reason == caf::exit_reason::normal)
-    return false;
-  return entry.variable_actor.node() != directory.node();
+/// Whether the directory re-creates a variable actor that ended with
+/// `reason`: its node was lost (not shut down). When the directory's holder
+/// was lost with it, the next holder does (or, without a majority, sends
+/// rehost_failed_atom at once).
+bool rehostable(const caf::error& reason) {
+  return reason != caf::exit_reason::user_shutdown &&
+         reason != caf::exit_reason::normal;
 }
 
 void on_down(replica_actor_type* self, const caf::down_msg& msg) {
   auto& state = self->state;
-  if (state.directory && msg.source == state.directory.address()) {
-    state.directory_lost = true;
-    for (auto& [id, entry] : state.variables)
-      if (entry.rehosting)
-        variable_lost(self, entry, id,
-                      "its node was lost and so was the seed (the "
-                      "cluster's directory): nobody can re-host it");
-    return;
-  }
   for (auto& [id, entry] : state.variables) {
     if (entry.unavailable || entry.variable_actor.address() != msg.source)
       continue;
-    if (rehostable(self, entry, msg.reason))
+    if (rehostable(msg.reason))
       entry.rehosting = true; // the directory re-creates it elsewhere
     else
       variable_lost(self, entry, id,
@@ -132,16 +118,12 @@ caf::behavior replica_actor(replica_actor_type* self, std::size_t index,
                             std::shared_ptr<local_store> store,
                             std::shared_ptr<actor_counters> counters,
                             std::shared_ptr<bulk_plane> bulk,
-                            std::optional<std::uint64_t> bulk_threshold,
-                            caf::actor directory) {
+                            std::optional<std::uint64_t> bulk_threshold) {
   self->state.bulk = std::move(bulk);
   self->state.bulk_threshold = bulk_threshold;
   self->state.index = index;
   self->state.store = std::move(store);
   self->state.counters = std::move(counters);
-  self->state.directory = std::move(directory);
-  if (self->state.directory && self->state.directory.node() != self->node())
-    self->monitor(self->state.directory);
   self->set_down_handler([self](caf::down_msg& msg) { on_down(self, msg); });
   caf::message_handler attach{
       [self](attach_atom, variable_id id, std::string& name,
@@ -180,7 +162,8 @@ caf::behavior replica_actor(replica_actor_type* self, std::size_t index,
       // The directory gave up re-hosting the variable: what waited fails.
       [self](rehost_failed_atom, variable_id id, const std::string& why) {
         auto i = self->state.variables.find(id);
-        if (i != self->state.variables.end() && i->second.rehosting)
+        // Also before this replica saw the actor's loss itself.
+        if (i != self->state.variables.end() && !i->second.unavailable)
           variable_lost(self, i->second, id, why);
       },
   };
@@ -195,11 +178,9 @@ caf::actor spawn_replica_actor(caf::actor_system& system, std::size_t index,
                                std::shared_ptr<local_store> store,
                                std::shared_ptr<actor_counters> counters,
                                std::shared_ptr<bulk_plane> bulk,
-                               std::optional<std::uint64_t> bulk_threshold,
-                               caf::actor directory) {
+                               std::optional<std::uint64_t> bulk_threshold) {
   return system.spawn(replica_actor, index, std::move(store),
-                      std::move(counters), std::move(bulk), bulk_threshold,
-                      std::move(directory));
+                      std::move(counters), std::move(bulk), bulk_threshold);
 }
 
 } // namespace varsync

@@ -38,15 +38,16 @@ namespace varsync {
 /// Spawns the actor of replica `index`, holding its copies in `store`.
 /// With `bulk`, updates of remote on_write variables whose tensors have at
 /// least `bulk_threshold` bytes travel on the bulk plane (register the
-/// actor with `add_bulk_target` so that replies reach it). `directory`:
-/// the cluster's directory; when a variable's actor is lost with its node,
-/// the replica holds that variable's updates until the directory re-created
-/// the actor elsewhere (or fails them when the directory was lost too).
-caf::actor spawn_replica_actor(caf::actor_system& system, std::size_t index,
-                               std::shared_ptr<local_store> store,
-                               std::shared_ptr<actor_counters> counters,
-                               std::shared_ptr<bulk_plane> bulk = nullptr,
-                               std::optional<std::uint64_t> bulk_threshold = {},
-                               caf::actor directory = {});
+/// actor with `add_bulk_target` so that replies reach it). When a
+/// variable's actor is lost with its node, the replica holds that
+/// variable's updates until the directory re-created the actor elsewhere,
+/// until their deadlines, or until the directory gives up
+/// (rehost_failed_atom).
+caf::actor
+spawn_replica_actor(caf::actor_system& system, std::size_t index,
+                    std::shared_ptr<local_store> store,
+                    std::shared_ptr<actor_counters> counters,
+                    std::shared_ptr<bulk_plane> bulk = nullptr,
+                    std::optional<std::uint64_t> bulk_threshold = {});
 
 } // namespace varsync

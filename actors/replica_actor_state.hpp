@@ -112,10 +112,6 @@ struct replica_state {
   std::unordered_map<variable_id, attached_variable> variables;
   std::shared_ptr<bulk_plane> bulk;
   std::optional<std::uint64_t> bulk_threshold;
-  /// The cluster's directory (null when unknown): it re-hosts a variable
-  /// whose actor's node was lost, unless it was lost too.
-  caf::actor directory;
-  bool directory_lost = false;
   /// Guards the updates in flight of every variable (their deadlines).
   deadline_alarm<update_alarm_atom> update_alarm;
   static inline const char* name = "varsync.replica";

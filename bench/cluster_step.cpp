@@ -211,7 +211,7 @@ int run_worker(const bench_options& options) {
     auto seed = varsync::parse_endpoint(options.join, "--join");
     if (!seed)
       return fail(seed.error().to_string());
-    config.join = *seed;
+    config.join = {*seed};
   }
   auto rt = varsync::runtime::start(config);
   if (!rt)

@@ -1,6 +1,7 @@
 #include "runtime/caf_setup.hpp"
 
 #include "actors/cluster_protocol.hpp"
+#include "actors/directory_snapshot.hpp"
 #include "actors/policies/replica_recovery.hpp"
 #include "actors/protocol.hpp"
 
@@ -36,7 +37,8 @@ void configure_caf(caf::actor_system_config& config,
   config.add_message_type<node_info>("varsync.node_info.v1");
   config.add_message_type<group_info>("varsync.group_info.v1");
   config.add_message_type<variable_info>("varsync.variable_info.v1");
-  config.add_message_type<cluster_status>("varsync.cluster_status.v1");
+  config.add_message_type<cluster_status>("varsync.cluster_status.v2");
+  config.add_message_type<directory_snapshot>("varsync.directory_snapshot.v1");
   config.add_message_type<replica_recovery>("varsync.replica_recovery.v1");
 }
 

@@ -56,12 +56,16 @@ std::string join(const std::vector<std::size_t>& indices) {
 } // namespace
 
 std::string to_string(const cluster_status& status) {
-  std::string result = "nodes (" + std::to_string(status.nodes.size()) + ")\n";
+  std::string result = "directory held by " + status.holder + " (epoch " +
+                       std::to_string(status.epoch) + ")\n";
+  if (!status.directory_note.empty())
+    result += "  note: " + status.directory_note + "\n";
+  result += "nodes (" + std::to_string(status.nodes.size()) + ")\n";
   std::vector<std::vector<std::string>> rows{
       {"NAME", "ADDRESS", "ROLE", "SERVES", "STATE"}};
   for (const auto& node : status.nodes)
     rows.push_back({node.name, node.address.empty() ? "-" : node.address,
-                    node.seed ? "seed" : "member",
+                    node.holder ? "holder" : "member",
                     node.serves_variables ? "yes" : "no",
                     node.alive ? "alive" : "lost"});
   result += table(rows);

@@ -246,7 +246,8 @@ std::vector<std::pair<std::string, std::string>> node_config::keys() {
   return {
       {"host", "address to listen on (default 127.0.0.1)"},
       {"port", "port to listen on, 0-65535; 0 picks a free one (default 0)"},
-      {"join", "HOST:PORT of the seed to join; unset: this node is the seed"},
+      {"join", "HOST:PORT[,HOST:PORT...] of cluster members to join, tried "
+               "in order; unset: this node is the seed"},
       {"name", "name of this node in status output (default HOST:PORT)"},
       {"heartbeat-interval",
        "how often to tell peers we are alive, below connection-timeout "
@@ -298,10 +299,19 @@ expected<void> node_config::set(std::string_view key, std::string_view value) {
       return bad_value(key, value, "a port (expected an integer 0-65535)");
     port = static_cast<std::uint16_t>(*parsed);
   } else if (key == "join") {
-    auto parsed = parse_endpoint(value, key);
-    if (!parsed)
-      return parsed.error();
-    join = std::move(*parsed);
+    std::vector<endpoint> members;
+    std::size_t begin = 0;
+    for (;;) {
+      auto end = value.find(',', begin);
+      auto parsed = parse_endpoint(value.substr(begin, end - begin), key);
+      if (!parsed)
+        return parsed.error();
+      members.push_back(std::move(*parsed));
+      if (end == std::string::npos)
+        break;
+      begin = end + 1;
+    }
+    join = std::move(members);
   } else if (key == "name") {
     if (value.empty())
       return bad_value(key, value, "a name (it is empty)");
@@ -402,13 +412,15 @@ expected<void> node_config::validate() const {
   if (host.empty())
     return error{errc::invalid_argument,
                  "host: must not be empty (expected a host name or address)"};
-  if (join && join->host.empty())
-    return error{errc::invalid_argument,
-                 "join: '" + to_string(*join) + "' has an empty host"};
-  if (join && join->port == 0)
-    return error{errc::invalid_argument,
-                 "join: '" + to_string(*join) +
-                     "' has port 0 (expected the seed's port 1-65535)"};
+  for (const auto& member : join) {
+    if (member.host.empty())
+      return error{errc::invalid_argument,
+                   "join: '" + to_string(member) + "' has an empty host"};
+    if (member.port == 0)
+      return error{errc::invalid_argument,
+                   "join: '" + to_string(member) +
+                       "' has port 0 (expected a member's port 1-65535)"};
+  }
   if (heartbeat_interval >= connection_timeout)
     return error{errc::invalid_argument,
                  "heartbeat-interval " +

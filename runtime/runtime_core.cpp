@@ -76,10 +76,11 @@ runtime_core::runtime_core(runtime_options options, const node_config* config)
   gateway_ = spawn_host_gateway(*system_, lifetime_);
   if (config == nullptr) {
     // Embedded: this runtime is the seed of a cluster of one.
-    directory_ = spawn_directory_actor(*system_, false, counters_);
-    agent_ = spawn_node_agent(*system_, directory_, counters_);
+    directory_->set(spawn_directory_actor(*system_, false, counters_));
+    agent_ =
+        spawn_node_agent(*system_, directory(), counters_, nullptr, directory_);
     caf::scoped_actor self{*system_};
-    self->request(directory_, std::chrono::seconds{10}, node_atom::value,
+    self->request(directory(), std::chrono::seconds{10}, node_atom::value,
                   node_info{node_name_, "", 0, true, agent_})
         .receive([](std::vector<node_info>&) {}, [](caf::error&) {});
   }
@@ -113,7 +114,7 @@ runtime_core::start(const node_config& config) {
 }
 
 expected<void> runtime_core::start_node(const node_config& config) {
-  seed_ = !config.join.has_value();
+  seed_ = config.join.empty();
   set_log_level(config.log_level);
   auto secret = detail::resolve_secret(config.secret_file, seed_);
   if (!secret)
@@ -127,9 +128,6 @@ expected<void> runtime_core::start_node(const node_config& config) {
                                            const std::string& reason) {
     (*log)(address, reason);
   };
-  if (seed_)
-    directory_ =
-        spawn_directory_actor(*system_, config.spread_variables, counters_);
   // With TLS the bulk plane runs it too (the same files as BASP).
   if (config.bulk_threshold) {
     bulk_limits limits;
@@ -149,7 +147,7 @@ expected<void> runtime_core::start_node(const node_config& config) {
     bulk_ = std::move(*plane);
     bulk_threshold_ = config.bulk_threshold;
   }
-  agent_ = spawn_node_agent(*system_, directory_, counters_, bulk_);
+  agent_ = spawn_node_agent(*system_, nullptr, counters_, bulk_, directory_);
   // Every node publishes its agent: peers connect to this port (after the
   // cluster handshake), and `varsync status` asks any agent (which
   // forwards to the directory).
@@ -164,42 +162,48 @@ expected<void> runtime_core::start_node(const node_config& config) {
   port_ = basp_port_->port();
   node_name_ = config.name.empty() ? config.host + ":" + std::to_string(port_)
                                    : config.name;
-  if (!seed_) {
-    auto seed_agent = connect_with_retry(*config.join, config.join_deadline);
-    if (!seed_agent)
-      return seed_agent.error();
-    caf::scoped_actor self{*system_};
-    std::optional<error> failure;
-    self->request(*seed_agent, std::chrono::seconds{10}, node_atom::value)
-        .receive([&](caf::actor& directory) { directory_ = directory; },
-                 [&](caf::error& err) {
-                   failure = from_caf_error(err, "asking the seed " +
-                                                     to_string(*config.join) +
-                                                     " for its directory");
-                 });
-    if (failure)
-      return *failure;
-    caf::anon_send(agent_, node_atom::value, directory_);
-  }
-  caf::scoped_actor self{*system_};
-  std::optional<error> failure;
+  std::vector<endpoint> connected;
   std::vector<node_info> others;
-  self->request(directory_, std::chrono::seconds{10}, node_atom::value,
-                node_info{node_name_, config.host, port_,
-                          config.serve_variables, agent_})
-      .receive(
-          [&](std::vector<node_info>& nodes) { others = std::move(nodes); },
-          [&](caf::error& err) {
-            failure =
-                from_caf_error(err, "registering node '" + node_name_ + "'");
-          });
-  if (failure)
-    return *failure;
+  directory_->set_own(directory_holder{node_name_, config.host, port_});
+  if (seed_) {
+    directory_->set(spawn_directory_actor(
+        *system_, config.spread_variables, counters_,
+        directory_holder{node_name_, config.host, port_}));
+    auto registered = register_here(config);
+    if (!registered)
+      return registered.error();
+    others = std::move(*registered);
+  } else {
+    // A member may name a holder that was just lost (an election is under
+    // way): ask again, with backoff, until the join deadline.
+    using clock = std::chrono::steady_clock;
+    auto give_up = clock::now() + config.join_deadline;
+    auto backoff = std::chrono::milliseconds{50};
+    for (;;) {
+      auto found = find_directory(config);
+      auto registered = found ? register_here(config)
+                              : expected<std::vector<node_info>>{found.error()};
+      if (registered) {
+        connected = std::move(*found);
+        others = std::move(*registered);
+        break;
+      }
+      auto code = registered.error().code();
+      if (code == errc::unauthenticated || code == errc::already_exists ||
+          code == errc::invalid_argument || clock::now() + backoff >= give_up)
+        return registered.error();
+      log().info("joining: {}; asking again", registered.error().message());
+      // A retry delay after a failed attempt, not synchronization.
+      std::this_thread::sleep_for(backoff);
+      backoff = std::min(backoff * 2, std::chrono::milliseconds{1000});
+    }
+  }
   // Connect directly to every other node: CAF 0.17 does not route reliably
   // through a third node (see shared/CAF-0.17.md).
   for (const auto& other : others) {
-    if (other.port == 0 || (config.join && other.host == config.join->host &&
-                            other.port == config.join->port))
+    if (other.port == 0 ||
+        std::find(connected.begin(), connected.end(),
+                  endpoint{other.host, other.port}) != connected.end())
       continue;
     if (auto peer = connect(other.host, other.port, config.join_deadline);
         !peer)
@@ -210,6 +214,27 @@ expected<void> runtime_core::start_node(const node_config& config) {
                        peer.error().message()};
   }
   return {};
+}
+
+expected<std::vector<node_info>>
+runtime_core::register_here(const node_config& config) {
+  // Before registering: the directory may place a variable here at once.
+  caf::anon_send(agent_, node_atom::value, ok_atom::value);
+  caf::scoped_actor self{*system_};
+  std::optional<error> failure;
+  std::vector<node_info> others;
+  self->request(directory(), std::chrono::seconds{10}, node_atom::value,
+                node_info{node_name_, config.host, port_,
+                          config.serve_variables, agent_})
+      .receive(
+          [&](std::vector<node_info>& nodes) { others = std::move(nodes); },
+          [&](caf::error& err) {
+            failure =
+                from_caf_error(err, "registering node '" + node_name_ + "'");
+          });
+  if (failure)
+    return *failure;
+  return others;
 }
 
 expected<std::pair<caf::node_id, caf::actor>>
@@ -225,35 +250,86 @@ runtime_core::connect(const std::string& host, std::uint16_t port,
   return std::pair{std::move(peer->node), std::move(peer->published)};
 }
 
-expected<caf::actor>
-runtime_core::connect_with_retry(const endpoint& seed,
+expected<std::pair<endpoint, caf::actor>>
+runtime_core::connect_with_retry(const std::vector<endpoint>& members,
                                  std::chrono::milliseconds deadline) {
   using clock = std::chrono::steady_clock;
   auto give_up = clock::now() + deadline;
   auto backoff = std::chrono::milliseconds{50};
+  std::string names;
+  for (const auto& member : members)
+    names += (names.empty() ? "" : ", ") + to_string(member);
   for (int attempt = 1;; ++attempt) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        give_up - clock::now());
-    auto result = connect(seed.host, seed.port,
-                          std::max(left, std::chrono::milliseconds{100}));
-    if (result)
-      return result->second;
-    // A wrong secret does not get better by trying again.
-    if (result.error().code() == errc::unauthenticated)
-      return error{errc::unauthenticated, "cannot join the seed at " +
-                                              to_string(seed) + ": " +
-                                              result.error().message()};
+    std::optional<error> last;
+    for (const auto& member : members) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          give_up - clock::now());
+      auto result = connect(member.host, member.port,
+                            std::max(left, std::chrono::milliseconds{100}));
+      if (result)
+        return std::pair{member, std::move(result->second)};
+      // A wrong secret does not get better by trying again.
+      if (result.error().code() == errc::unauthenticated)
+        return error{errc::unauthenticated, "cannot join the cluster at " +
+                                                to_string(member) + ": " +
+                                                result.error().message()};
+      last = result.error();
+    }
     if (clock::now() + backoff >= give_up)
       return error{errc::timeout,
-                   "cannot join the seed at " + to_string(seed) + " within " +
+                   "cannot join the seed at " + names + " within " +
                        std::to_string(deadline.count()) + " ms (" +
                        std::to_string(attempt) +
-                       " attempts), last error: " + result.error().message()};
+                       " attempts), last error: " + last->message()};
     // Backoff between attempts of an operation that failed: the seed may
     // still be starting. This is a retry delay, not synchronization.
     std::this_thread::sleep_for(backoff);
     backoff = std::min(backoff * 2, std::chrono::milliseconds{1000});
   }
+}
+
+expected<std::vector<endpoint>>
+runtime_core::find_directory(const node_config& config) {
+  auto member = connect_with_retry(config.join, config.join_deadline);
+  if (!member)
+    return member.error();
+  std::vector<endpoint> connected{member->first};
+  caf::scoped_actor self{*system_};
+  std::optional<error> failure;
+  endpoint holder;
+  caf::actor directory;
+  auto ask = [&](const caf::actor& agent, const endpoint& at) {
+    self->request(agent, std::chrono::seconds{10}, node_atom::value)
+        .receive(
+            [&](caf::actor& found, std::string& host, std::uint16_t port) {
+              directory = std::move(found);
+              holder = host.empty() ? at : endpoint{host, port};
+            },
+            [&](caf::error& err) {
+              failure =
+                  from_caf_error(err, "asking the node at " + to_string(at) +
+                                          " for the directory");
+            });
+  };
+  ask(member->second, member->first);
+  if (failure)
+    return *failure;
+  if (holder != member->first) {
+    // CAF 0.17 does not route reliably through a third node: talk to the
+    // holder over a direct connection, and ask it for its own handle.
+    auto direct = connect(holder.host, holder.port, config.join_deadline);
+    if (!direct)
+      return error{errc::variable_unavailable,
+                   "the directory's holder at " + to_string(holder) +
+                       " (named by " + to_string(member->first) +
+                       ") is unreachable: " + direct.error().message()};
+    connected.push_back(holder);
+    ask(direct->second, holder);
+    if (failure)
+      return *failure;
+  }
+  directory_->set(std::move(directory));
+  return connected;
 }
 
 runtime_core::~runtime_core() {
@@ -274,8 +350,9 @@ runtime_core::~runtime_core() {
   }
   for (const auto& actor : owned)
     caf::anon_send_exit(actor, caf::exit_reason::user_shutdown);
-  if (seed_)
-    caf::anon_send_exit(directory_, caf::exit_reason::user_shutdown);
+  if (auto directory = this->directory();
+      directory && directory.node() == system_->node())
+    caf::anon_send_exit(directory, caf::exit_reason::user_shutdown);
   // Tasks and automatic checkpoints see shutting_down from every call now
   // and return.
   checkpoints_.reset();
@@ -293,7 +370,7 @@ runtime_core::~runtime_core() {
   // No bulk frame reaches an actor once the actor system is gone.
   if (bulk_)
     bulk_->stop();
-  directory_ = nullptr;
+  directory_->set(nullptr);
   agent_ = nullptr;
   lifetime_ = nullptr;
   gateway_ = nullptr;
@@ -359,7 +436,7 @@ runtime_core::join_group(const std::string& name, std::size_t size,
       if (!record->stores[index]) {
         auto store = std::make_shared<local_store>();
         auto actor = spawn_replica_actor(*system_, index, store, counters_,
-                                         bulk_, bulk_threshold_, directory_);
+                                         bulk_, bulk_threshold_);
         if (bulk_)
           add_bulk_target(*bulk_, actor);
         replicas_.push_back(actor);
@@ -374,7 +451,7 @@ runtime_core::join_group(const std::string& name, std::size_t size,
   auto info = wait_for_result<group_info>(
       blocking_limit(timeout),
       [&](auto done) {
-        ask<group_info>(directory_, timeout + reply_grace,
+        ask<group_info>(directory(), timeout + reply_grace,
                         caf::make_message(group_atom::value, name,
                                           std::uint64_t{size}, joined, actors,
                                           node_name_,

@@ -8,6 +8,7 @@
 #include "actors/actor_counters.hpp"
 #include "actors/caf_error.hpp"
 #include "actors/cluster_protocol.hpp"
+#include "actors/directory_handle.hpp"
 #include "actors/host_call.hpp"
 #include "actors/protocol.hpp"
 #include "actors/records.hpp"
@@ -54,7 +55,9 @@ public:
 
   caf::actor_system& system() noexcept { return *system_; }
 
-  const caf::actor& directory() const noexcept { return directory_; }
+  /// The directory actor this node follows now (it changes when a new
+  /// holder is elected). Thread-safe.
+  caf::actor directory() const { return directory_->get(); }
 
   /// This node's name ("local" for an embedded runtime).
   const std::string& node_name() const noexcept { return node_name_; }
@@ -65,7 +68,7 @@ public:
   /// The cluster secret file this node uses; empty for an embedded runtime.
   const std::string& secret_file() const noexcept { return secret_path_; }
 
-  /// Whether this node hosts the directory.
+  /// Whether this node started the cluster (held the directory first).
   bool is_seed() const noexcept { return seed_; }
 
   /// This node's bulk plane; null when it has none.
@@ -118,6 +121,11 @@ public:
   void ask(const caf::actor& target, std::chrono::milliseconds timeout,
            caf::message message, std::function<void(expected<Reply>)> done,
            std::string what) {
+    if (!target)
+      return done(error{errc::variable_unavailable,
+                        what + ": this node follows no directory (not joined, "
+                               "or the holder was lost and no successor "
+                               "is known yet)"});
     auto call = std::make_shared<host_call>(
         [done](error failure) { done(std::move(failure)); }, std::move(what));
     auto send = [target, timeout, message = std::move(message), done,
@@ -154,7 +162,7 @@ public:
         return done(std::move(result));
       // The directory answers once it knows more than "unreachable".
       ask<variable_info>(
-          directory_, left,
+          directory(), left,
           caf::make_message(lookup_atom::value, record->name, first),
           [this, record, first, left, message, done, what,
            failed = result.error()](expected<variable_info> info) mutable {
@@ -183,10 +191,19 @@ public:
 private:
   runtime_core(runtime_options options, const node_config* config);
 
-  /// Connects to the seed at `seed` (retrying with backoff until `deadline`)
-  /// and returns its agent.
-  expected<caf::actor> connect_with_retry(const endpoint& seed,
-                                          std::chrono::milliseconds deadline);
+  /// Connects to one of `members` (in turn, retrying with backoff until
+  /// `deadline`); returns the address it reached and that node's agent.
+  expected<std::pair<endpoint, caf::actor>>
+  connect_with_retry(const std::vector<endpoint>& members,
+                     std::chrono::milliseconds deadline);
+
+  /// Joins the cluster through one of `config.join`: finds the directory
+  /// and connects to its holder; returns the addresses connected to.
+  expected<std::vector<endpoint>> find_directory(const node_config& config);
+
+  /// Registers this node with the directory it follows; returns the other
+  /// live nodes.
+  expected<std::vector<node_info>> register_here(const node_config& config);
 
   expected<void> start_node(const node_config& config);
 
@@ -204,7 +221,8 @@ private:
   /// Makes every host request (actors/host_gateway.hpp).
   caf::actor gateway_;
   caf::actor agent_;
-  caf::actor directory_;
+  std::shared_ptr<directory_handle> directory_ =
+      std::make_shared<directory_handle>();
   std::string node_name_ = "local";
   std::uint16_t port_ = 0;
   bool seed_ = true;

@@ -662,7 +662,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (run_mode == mode::node) {
-    if (!parsed->rest.empty() || !parsed->config.join) {
+    if (!parsed->rest.empty() || parsed->config.join.empty()) {
       std::cerr << (parsed->rest.empty() ? "node: --join HOST:PORT is missing"
                                          : "node: unknown argument '" +
                                                parsed->rest.front() + "'")
@@ -702,7 +702,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (options.config.join) {
+  if (!options.config.join.empty()) {
     std::cerr << "--join: the driver is the seed; only nodes join\n";
     return 2;
   }

@@ -21,8 +21,8 @@ struct node_status {
   std::string name;
   /// The address it listens on, "host:port"; empty for an embedded runtime.
   std::string address;
-  /// Whether it hosts the directory.
-  bool seed = false;
+  /// Whether it holds the directory (the seed until it is lost).
+  bool holder = false;
   /// Whether it offers to host variable actors.
   bool serves_variables = false;
   /// False once its connection was lost (killed, frozen, or gone).
@@ -75,6 +75,13 @@ struct variable_status {
 
 /// The cluster as the directory sees it.
 struct cluster_status {
+  /// The node holding the directory that answered.
+  std::string holder;
+  /// The holder's term: 1 for the seed, one more for each holder after it.
+  std::uint64_t epoch = 0;
+  /// Empty, or why the holder changes nothing now (no majority, a newer
+  /// holder exists).
+  std::string directory_note;
   std::vector<node_status> nodes;
   std::vector<group_status> groups;
   std::vector<variable_status> variables;

@@ -51,9 +51,11 @@ struct node_config {
   /// Port to listen on; 0 picks a free port (see `runtime::port()`).
   std::uint16_t port = 0;
 
-  /// The seed node to join; unset makes this node the seed (it hosts the
-  /// cluster's directory).
-  std::optional<endpoint> join;
+  /// Nodes of the cluster to join, tried in order (any live member will
+  /// do: it names the directory's holder, which this node then connects
+  /// to); empty makes this node the seed (it holds the cluster's directory
+  /// until it is lost). Flag form: `--join h1:p1,h2:p2`.
+  std::vector<endpoint> join;
 
   /// A name for this node in status output; default "host:port".
   std::string name;

@@ -143,7 +143,7 @@ int run_node(const std::vector<std::string>& args) {
             << config.host << ':' << (*node)->port()
             << ((*node)->is_seed()
                     ? " (seed)"
-                    : " (joined " + to_string(*config.join) + ")")
+                    : " (joined " + to_string(config.join.front()) + ")")
             << std::endl;
   int received = state->received.get_future().get();
   std::cout << "varsync node '" << (*node)->node_name()

@@ -233,7 +233,7 @@ TEST_CASE_FIXTURE(fixture, "status reports nodes, a lost replica and the "
     std::this_thread::yield();
   } while (std::chrono::steady_clock::now() < give_up);
   REQUIRE(status->nodes.size() == 1);
-  CHECK(status->nodes.front().seed);
+  CHECK(status->nodes.front().holder);
   REQUIRE(status->groups.size() == 1);
   CHECK(status->groups.front().lost() == std::vector<std::size_t>{1});
   CHECK(status->groups.front().alive() == std::vector<std::size_t>{0});
@@ -257,7 +257,20 @@ TEST_CASE_FIXTURE(fixture, "the node agent refuses a spawn whose initial value "
   std::vector<caf::actor> group{new_replica(0)};
   caf::scoped_actor self{*system};
   std::optional<error> refused;
+  // Only the directory the agent follows may place actors on its node.
   self->request(agent, 5s, spawn_atom::value, info, tensor(1.0), group)
+      .receive(
+          [](caf::actor&) { FAIL("a spawn from a stranger was accepted"); },
+          [&](caf::error& err) { refused = from_caf_error(err, "spawn"); });
+  REQUIRE(refused);
+  CHECK(refused->code() == errc::variable_unavailable);
+  CHECK(refused->message().find("does not come from the directory") !=
+        std::string::npos);
+  // An agent that follows `self` checks what `self` sends.
+  auto follower =
+      spawn_node_agent(*system, caf::actor_cast<caf::actor>(self), counters);
+  refused.reset();
+  self->request(follower, 5s, spawn_atom::value, info, tensor(1.0), group)
       .receive(
           [](caf::actor&) { FAIL("a mismatched spawn was accepted"); },
           [&](caf::error& err) { refused = from_caf_error(err, "spawn"); });
@@ -267,7 +280,7 @@ TEST_CASE_FIXTURE(fixture, "the node agent refuses a spawn whose initial value "
         "spawn of variable 'forged': the initial value is f64[], the variable "
         "is f64[3]");
   // A consistent one is accepted.
-  self->request(agent, 5s, spawn_atom::value, info,
+  self->request(follower, 5s, spawn_atom::value, info,
                 *tensor::from_values<double>(std::vector<double>{1, 2, 3},
                                              shape_type{3}),
                 group)
@@ -277,4 +290,5 @@ TEST_CASE_FIXTURE(fixture, "the node agent refuses a spawn whose initial value "
             self->send_exit(actor, caf::exit_reason::user_shutdown);
           },
           [](caf::error& err) { FAIL(caf::to_string(err)); });
+  self->send_exit(follower, caf::exit_reason::user_shutdown);
 }

@@ -129,7 +129,7 @@ TEST_CASE("a node survives garbage and a truncated handshake on its port "
   REQUIRE_MESSAGE(status, status.error().to_string());
   REQUIRE(status->nodes.size() == 2);
   CHECK(status->nodes[0].name == "seed");
-  CHECK(status->nodes[0].seed);
+  CHECK(status->nodes[0].holder);
   CHECK(status->nodes[1].name == "member");
   CHECK(status->nodes[1].alive);
   // The CLI prints the same, asked through the member.

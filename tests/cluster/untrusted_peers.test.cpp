@@ -119,7 +119,7 @@ TEST_CASE("a process without the cluster secret cannot join, read status or "
   // An embedding application with the wrong secret cannot join either, so
   // it can neither create nor write a variable nor spawn a task there.
   node_config intruder;
-  intruder.join = endpoint{"127.0.0.1", port};
+  intruder.join = {endpoint{"127.0.0.1", port}};
   intruder.secret_file = wrong.path;
   intruder.join_deadline = 5s;
   auto rt = runtime::start(intruder);

@@ -64,11 +64,11 @@
 //               read of v> <ns>" (or "error <replica> <k> <code> <ns>" and
 //               stops), then one step of
 //               b += 1 (all replicas made their N updates once it
-//               returns). node-0 then catches up (bounded_staleness) and
-//               prints "final <cross-replica read of v, or its error
-//               code>" and "host <node hosting v> <available 0|1>".
-//               With --hold-at K every replica waits before update K until
-//               the process gets SIGUSR1 (a test kills a node while the
+//               returns). The node of replica 0 then catches up
+//               (bounded_staleness) and prints "final <cross-replica read of v,
+//               or its error code>" and "host <node hosting v> <available
+//               0|1>". With --hold-at K every replica waits before update K
+//               until the process gets SIGUSR1 (a test kills a node while the
 //               replicas update and lets them go on only then, however
 //               late it sees their progress).
 //   idle        joins no group; serves the remote tasks below
@@ -83,6 +83,7 @@
 #include "tests/support/cluster_workload.hpp"
 #include "tests/support/ssp_tensors.hpp"
 
+#include <algorithm>
 #include <condition_variable>
 #include <csignal>
 #include <iostream>
@@ -435,7 +436,9 @@ void run_rehost(runtime& rt, const replica_group& group,
   }
   for (auto& thread : threads)
     thread.join();
-  if (rt.node_name() != "node-0")
+  // The node of replica 0 reports the end.
+  auto local = group.local_indices();
+  if (std::find(local.begin(), local.end(), 0) == local.end())
     return;
   if (ssp)
     if (auto caught_up = group.at(group.local_indices().front())->catch_up();

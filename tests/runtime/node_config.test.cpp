@@ -80,7 +80,7 @@ node_config customized() {
   node_config config;
   config.host = "10.0.0.5";
   config.port = 4242;
-  config.join = endpoint{"10.0.0.1", 4000};
+  config.join = {endpoint{"10.0.0.1", 4000}};
   config.name = "worker-7";
   config.heartbeat_interval = 150ms;
   config.connection_timeout = 3s;
@@ -161,7 +161,7 @@ TEST_CASE("the defaults of a node config are valid") {
   VARSYNC_CHECK_OK(config.validate());
   CHECK_EQ(config.host, "127.0.0.1");
   CHECK_EQ(config.port, 0);
-  CHECK_FALSE(config.join.has_value());
+  CHECK(config.join.empty());
   CHECK_LT(config.heartbeat_interval, config.connection_timeout);
 }
 
@@ -176,8 +176,12 @@ TEST_CASE("host, port, join and name are set from text") {
   VARSYNC_CHECK_OK(config.set("port", "65535"));
   CHECK_EQ(config.port, 65535);
   VARSYNC_CHECK_OK(config.set("join", "10.1.2.3:5000"));
-  REQUIRE(config.join.has_value());
-  CHECK_EQ(*config.join, (endpoint{"10.1.2.3", 5000}));
+  REQUIRE(config.join.size() == 1);
+  CHECK_EQ(config.join[0], (endpoint{"10.1.2.3", 5000}));
+  VARSYNC_REQUIRE_OK(config.set("join", "127.0.0.1:4000,localhost:4001"));
+  REQUIRE(config.join.size() == 2);
+  CHECK_EQ(config.join[1], (endpoint{"localhost", 4001}));
+  CHECK_FALSE(config.set("join", "127.0.0.1:4000,").has_value());
   VARSYNC_CHECK_OK(config.set("name", "trainer-0"));
   CHECK_EQ(config.name, "trainer-0");
   VARSYNC_CHECK_OK(config.validate());
@@ -290,7 +294,7 @@ TEST_CASE("a bad join endpoint is an error naming join and the text") {
     check_rejected(customized(), "join", value);
   node_config config;
   CHECK_FALSE(config.set("join", "localhost").has_value());
-  CHECK_FALSE(config.join.has_value());
+  CHECK(config.join.empty());
 }
 
 TEST_CASE("a bad worker thread count, an empty host or an empty name is an "
@@ -341,13 +345,13 @@ TEST_CASE("an empty host or a join endpoint with port 0 is rejected by "
   CHECK_EQ(code_of(config.validate()), errc::invalid_argument);
   CHECK(contains(message_of(config.validate()), "host"));
   config.host = "127.0.0.1";
-  config.join = endpoint{"10.0.0.1", 0};
+  config.join = {endpoint{"10.0.0.1", 0}};
   CHECK_EQ(code_of(config.validate()), errc::invalid_argument);
   CHECK(contains(message_of(config.validate()), "join"));
   CHECK(contains(message_of(config.validate()), "10.0.0.1:0"));
-  config.join = endpoint{"", 80};
+  config.join = {endpoint{"", 80}};
   CHECK_EQ(code_of(config.validate()), errc::invalid_argument);
-  config.join = endpoint{"10.0.0.1", 80};
+  config.join = {endpoint{"10.0.0.1", 80}};
   VARSYNC_CHECK_OK(config.validate());
 }
 
@@ -428,8 +432,8 @@ TEST_CASE("a config file with comments, blank lines and spaces sets every "
   VARSYNC_REQUIRE_OK(loaded);
   CHECK_EQ(loaded->host, "10.0.0.5");
   CHECK_EQ(loaded->port, 4242);
-  REQUIRE(loaded->join.has_value());
-  CHECK_EQ(*loaded->join, (endpoint{"10.0.0.1", 4000}));
+  REQUIRE(loaded->join.size() == 1);
+  CHECK_EQ(loaded->join[0], (endpoint{"10.0.0.1", 4000}));
   CHECK_EQ(loaded->name, "node#2");
   CHECK_EQ(loaded->heartbeat_interval, 100ms);
   CHECK_EQ(loaded->connection_timeout, 3s);
@@ -532,8 +536,8 @@ TEST_CASE("flags are applied in the --key=value and the --key value forms") {
   const auto& config = parsed->config;
   CHECK_EQ(config.host, "0.0.0.0");
   CHECK_EQ(config.port, 4242);
-  REQUIRE(config.join.has_value());
-  CHECK_EQ(*config.join, (endpoint{"10.0.0.1", 4000}));
+  REQUIRE(config.join.size() == 1);
+  CHECK_EQ(config.join[0], (endpoint{"10.0.0.1", 4000}));
   CHECK_EQ(config.name, "w1");
   CHECK_EQ(config.heartbeat_interval, 50ms);
   CHECK_EQ(config.connection_timeout, 1s);

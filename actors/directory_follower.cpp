@@ -1,0 +1,130 @@
+#include "actors/directory_follower.hpp"
+
+#include "actors/caf_error.hpp"
+#include "actors/directory_election.hpp"
+#include "runtime/transport/log.hpp"
+
+#include <algorithm>
+
+namespace varsync {
+
+namespace {
+
+/// Watches the agents of the nodes in `follower.copy` (their DOWN tells
+/// who is gone when a candidate must be named).
+void watch_agents(caf::event_based_actor* self, directory_follower& follower) {
+  for (const auto& node : follower.copy.nodes) {
+    if (!node.alive || node.info.name == follower.own.node ||
+        follower.watched.count(node.info.agent.address()) > 0)
+      continue;
+    follower.watched.emplace(node.info.agent.address(), node.info.name);
+    self->monitor(node.info.agent);
+  }
+}
+
+/// Names the candidate for the next holder (actors/directory_election.hpp)
+/// and, if it is this node, spawns its directory.
+void start_election(caf::event_based_actor* self,
+                    directory_follower& follower) {
+  const auto& copy = follower.copy;
+  if (copy.epoch == 0 || follower.own.node.empty())
+    return; // not joined yet: nothing to hold
+  const directory_node_row* candidate = nullptr;
+  for (const auto& node : copy.nodes)
+    if (node.alive && node.info.name != copy.holder &&
+        follower.lost_nodes.count(node.info.name) == 0) {
+      candidate = &node;
+      break;
+    }
+  if (candidate == nullptr) {
+    log().error("the directory's holder '{}' was lost and no node is left to "
+                "hold it",
+                copy.holder);
+    return;
+  }
+  if (candidate->info.name != follower.own.node) {
+    log().info("the directory's holder '{}' was lost: waiting for node '{}' "
+               "to hold it",
+               copy.holder, candidate->info.name);
+    return;
+  }
+  auto epoch = std::max(copy.epoch, follower.epoch) + 1;
+  auto directory = spawn_elected_directory(self->home_system(), copy, epoch,
+                                           follower.counters, follower.own);
+  follow(self, follower, std::move(directory), epoch);
+}
+
+} // namespace
+
+void follow(caf::event_based_actor* self, directory_follower& follower,
+            caf::actor directory, std::uint64_t epoch) {
+  follower.orphaned = false;
+  follower.epoch = epoch;
+  follower.directory = std::move(directory);
+  if (follower.handle)
+    follower.handle->set(follower.directory);
+  self->monitor(follower.directory);
+}
+
+caf::result<std::uint64_t> accept_copy(caf::event_based_actor* self,
+                                       directory_follower& follower,
+                                       directory_snapshot& copy) {
+  if (auto why = check_snapshot(copy); !why.empty())
+    return to_caf_error(error{errc::invalid_argument, why});
+  if (!follower.directory ||
+      self->current_sender() != follower.directory.address() ||
+      copy.epoch < follower.epoch)
+    return follower.epoch;
+  if (follower.epoch == 0)
+    follower.epoch = copy.epoch;
+  if (copy.newer_than(follower.copy)) {
+    follower.copy = std::move(copy);
+    watch_agents(self, follower);
+  }
+  return follower.epoch;
+}
+
+caf::result<directory_snapshot> answer_follow(caf::event_based_actor* self,
+                                              directory_follower& follower,
+                                              std::uint64_t epoch,
+                                              const std::string& holder) {
+  if (epoch <= follower.epoch)
+    return to_caf_error(error{
+        errc::already_exists,
+        "node '" + follower.own.node + "' follows the directory of epoch " +
+            std::to_string(follower.epoch) + ", not epoch " +
+            std::to_string(epoch) + " of node '" + holder + "'"});
+  auto candidate = caf::actor_cast<caf::actor>(self->current_sender());
+  if (!candidate)
+    return to_caf_error(
+        error{errc::invalid_argument, "a follow request without a sender"});
+  log().info("node '{}' follows node '{}' as the directory's holder (epoch "
+             "{})",
+             follower.own.node, holder, epoch);
+  follow(self, follower, std::move(candidate), epoch);
+  return follower.copy;
+}
+
+bool follower_down(caf::event_based_actor* self, directory_follower& follower,
+                   const caf::down_msg& msg) {
+  if (follower.directory && msg.source == follower.directory.address()) {
+    auto shut_down = msg.reason == caf::exit_reason::user_shutdown ||
+                     msg.reason == caf::exit_reason::normal;
+    if (shut_down)
+      return true; // the holder stopped on purpose: the cluster ends
+    follower.orphaned = true;
+    start_election(self, follower);
+    return true;
+  }
+  auto i = follower.watched.find(msg.source);
+  if (i == follower.watched.end())
+    return false;
+  follower.lost_nodes.insert(i->second);
+  follower.watched.erase(i);
+  // The candidate this node waited for may be the one that died.
+  if (follower.orphaned)
+    start_election(self, follower);
+  return true;
+}
+
+} // namespace varsync
