@@ -59,7 +59,7 @@ void start_election(caf::event_based_actor* self,
 void follow(caf::event_based_actor* self, directory_follower& follower,
             caf::actor directory, std::uint64_t epoch) {
   follower.orphaned = false;
-  follower.epoch = epoch;
+  follower.epoch = std::max(follower.epoch, epoch);
   follower.directory = std::move(directory);
   if (follower.handle)
     follower.handle->set(follower.directory);
@@ -75,8 +75,7 @@ caf::result<std::uint64_t> accept_copy(caf::event_based_actor* self,
       self->current_sender() != follower.directory.address() ||
       copy.epoch < follower.epoch)
     return follower.epoch;
-  if (follower.epoch == 0)
-    follower.epoch = copy.epoch;
+  follower.epoch = std::max(follower.epoch, copy.epoch);
   if (copy.newer_than(follower.copy)) {
     follower.copy = std::move(copy);
     watch_agents(self, follower);
@@ -105,6 +104,51 @@ caf::result<directory_snapshot> answer_follow(caf::event_based_actor* self,
   return follower.copy;
 }
 
+void follow_handle(caf::event_based_actor* self, directory_follower& follower) {
+  if (!follower.handle)
+    return;
+  follower.own = follower.handle->own();
+  auto directory = follower.handle->get();
+  if (!directory || directory == follower.directory)
+    return;
+  follower.isolated = false;
+  follower.lost_nodes.clear();
+  follower.watched.clear();
+  follow(self, follower, std::move(directory), 0);
+}
+
+namespace {
+
+/// Asks the host to look for a newer holder when this node sees fewer than
+/// a majority of the nodes alive in its copy (a holder that was frozen and
+/// came back, a node on the small side of a partition).
+void check_isolation(directory_follower& follower) {
+  if (follower.isolated || !follower.handle || follower.copy.epoch == 0)
+    return;
+  std::size_t members = 0;
+  std::size_t alive = 0;
+  std::vector<endpoint> others;
+  for (const auto& node : follower.copy.nodes) {
+    if (!node.alive)
+      continue;
+    ++members;
+    if (node.info.name == follower.own.node ||
+        follower.lost_nodes.count(node.info.name) == 0)
+      ++alive;
+    if (node.info.name != follower.own.node && node.info.port != 0)
+      others.push_back(endpoint{node.info.host, node.info.port});
+  }
+  if (alive >= members / 2 + 1 || others.empty())
+    return;
+  follower.isolated = true;
+  log().warn("node '{}' sees {} of the {} nodes of the cluster: looking for "
+             "a newer directory holder",
+             follower.own.node, alive, members);
+  follower.handle->isolated(std::move(others), follower.epoch);
+}
+
+} // namespace
+
 bool follower_down(caf::event_based_actor* self, directory_follower& follower,
                    const caf::down_msg& msg) {
   if (follower.directory && msg.source == follower.directory.address()) {
@@ -121,6 +165,7 @@ bool follower_down(caf::event_based_actor* self, directory_follower& follower,
     return false;
   follower.lost_nodes.insert(i->second);
   follower.watched.erase(i);
+  check_isolation(follower);
   // The candidate this node waited for may be the one that died.
   if (follower.orphaned)
     start_election(self, follower);

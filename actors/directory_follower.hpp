@@ -36,9 +36,13 @@ struct directory_follower {
   std::set<std::string> lost_nodes;
   /// The followed directory died and no successor asked yet.
   bool orphaned = false;
+  /// This node saw most nodes of its copy die and asked the host to look
+  /// for a newer holder (once, until it follows another directory).
+  bool isolated = false;
 };
 
-/// Follows `directory` (of `epoch`) from now on.
+/// Follows `directory` (of `epoch`, or 0 when unknown until its first
+/// copy) from now on.
 void follow(caf::event_based_actor* self, directory_follower& follower,
             caf::actor directory, std::uint64_t epoch);
 
@@ -57,6 +61,10 @@ caf::result<directory_snapshot> answer_follow(caf::event_based_actor* self,
                                               directory_follower& follower,
                                               std::uint64_t epoch,
                                               const std::string& holder);
+
+/// Follows what `follower.handle` names, a directory the host found after
+/// this node was cut off (or joined): forgets which nodes it saw die.
+void follow_handle(caf::event_based_actor* self, directory_follower& follower);
 
 /// Handles `msg` if it is the DOWN of the followed directory or of a
 /// watched agent (then maybe starts an election); false otherwise.

@@ -4,10 +4,14 @@
 // agent (which changes it when a new holder is elected) and the host
 // threads of the runtime (which send requests to it).
 
+#include "varsync/node_config.hpp"
+
 #include <caf/all.hpp>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
+#include <vector>
 
 namespace varsync {
 
@@ -46,10 +50,34 @@ public:
     own_ = std::move(own);
   }
 
+  /// What the node does when its agent finds it cut off from most of the
+  /// cluster: look for a newer holder at `members` (this node follows
+  /// `epoch`). Called on the agent's thread; must not block.
+  using isolation_handler =
+      std::function<void(std::vector<endpoint> members, std::uint64_t epoch)>;
+
+  /// Sets the isolation handler. Thread-safe.
+  void on_isolated(isolation_handler handler) {
+    std::lock_guard<std::mutex> guard{mutex_};
+    isolated_ = std::move(handler);
+  }
+
+  /// Calls the isolation handler, if any. Thread-safe.
+  void isolated(std::vector<endpoint> members, std::uint64_t epoch) const {
+    isolation_handler handler;
+    {
+      std::lock_guard<std::mutex> guard{mutex_};
+      handler = isolated_;
+    }
+    if (handler)
+      handler(std::move(members), epoch);
+  }
+
 private:
   mutable std::mutex mutex_;
   caf::actor actor_;
   directory_holder own_;
+  isolation_handler isolated_;
 };
 
 } // namespace varsync

@@ -104,26 +104,19 @@ caf::behavior node_agent(node_agent_type* self, caf::actor directory,
   return {
       // A joining node asks for the directory and its holder's address
       // (empty: this node's), which it connects to first.
-      [self, no_directory](
-          node_atom) -> caf::result<caf::actor, std::string, std::uint16_t> {
+      [self,
+       no_directory](node_atom) -> caf::result<caf::actor, std::string,
+                                               std::uint16_t, std::uint64_t> {
         const auto& follower = self->state.follower;
         if (!follower.directory)
           return no_directory();
         return {follower.directory, follower.copy.holder_host,
-                follower.copy.holder_port};
+                follower.copy.holder_port, follower.epoch};
       },
       // The host thread found the directory (or joined again): follow
       // what the shared handle says. The handle, not the message, carries
       // the actor: a peer cannot redirect this node with a message.
-      [self](node_atom, ok_atom) {
-        auto& follower = self->state.follower;
-        if (!follower.handle)
-          return;
-        follower.own = follower.handle->own();
-        if (auto directory = follower.handle->get();
-            directory && directory != follower.directory)
-          follow(self, follower, std::move(directory), 0);
-      },
+      [self](node_atom, ok_atom) { follow_handle(self, self->state.follower); },
       [self](directory_state_atom, directory_snapshot& copy) {
         return accept_copy(self, self->state.follower, copy);
       },

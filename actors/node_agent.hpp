@@ -7,7 +7,7 @@
 //   (spawn_atom, variable_info, initial, replicas) -> caf::actor
 //   (rehost_atom, variable_info, replicas, lost) -> caf::actor
 //       both only from the directory this node follows
-//   (node_atom) -> (directory, holder host, holder port)
+//   (node_atom) -> (directory, holder host, holder port, epoch)
 //       how a joining node finds the directory (through any node)
 //   (node_atom, ok_atom)                  follow the directory and take the
 //                                         identity the shared handle holds

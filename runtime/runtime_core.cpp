@@ -181,10 +181,12 @@ expected<void> runtime_core::start_node(const node_config& config) {
     auto backoff = std::chrono::milliseconds{50};
     for (;;) {
       auto found = find_directory(config);
+      if (found)
+        directory_->set(found->directory);
       auto registered = found ? register_here(config)
                               : expected<std::vector<node_info>>{found.error()};
       if (registered) {
-        connected = std::move(*found);
+        connected = std::move(found->connected);
         others = std::move(*registered);
         break;
       }
@@ -200,13 +202,37 @@ expected<void> runtime_core::start_node(const node_config& config) {
   }
   // Connect directly to every other node: CAF 0.17 does not route reliably
   // through a third node (see shared/CAF-0.17.md).
+  if (auto reached = connect_to_others(others, connected, config.join_deadline);
+      !reached)
+    return reached.error();
+  node_config_ = config;
+  directory_->on_isolated(
+      [this](std::vector<endpoint> members, std::uint64_t epoch) {
+        std::lock_guard guard{mutex_};
+        if (rejoining_ || stopping_)
+          return;
+        rejoining_ = true;
+        if (rejoin_thread_.joinable())
+          rejoin_thread_.join(); // the previous one ended
+        rejoin_thread_ = std::thread{[this, members, epoch] {
+          rejoin_newer_holder(members, epoch);
+          std::lock_guard guard{mutex_};
+          rejoining_ = false;
+        }};
+      });
+  return {};
+}
+
+expected<void>
+runtime_core::connect_to_others(const std::vector<node_info>& others,
+                                const std::vector<endpoint>& connected,
+                                std::chrono::milliseconds timeout) {
   for (const auto& other : others) {
     if (other.port == 0 ||
         std::find(connected.begin(), connected.end(),
                   endpoint{other.host, other.port}) != connected.end())
       continue;
-    if (auto peer = connect(other.host, other.port, config.join_deadline);
-        !peer)
+    if (auto peer = connect(other.host, other.port, timeout); !peer)
       return error{errc::variable_unavailable,
                    "node '" + node_name_ + "' cannot reach node '" +
                        other.name + "' at " + other.host + ":" +
@@ -214,6 +240,41 @@ expected<void> runtime_core::start_node(const node_config& config) {
                        peer.error().message()};
   }
   return {};
+}
+
+void runtime_core::rejoin_newer_holder(std::vector<endpoint> members,
+                                       std::uint64_t epoch) {
+  using clock = std::chrono::steady_clock;
+  auto config = node_config_;
+  config.join = std::move(members);
+  auto give_up = clock::now() + std::max(config.join_deadline,
+                                         std::chrono::milliseconds{30000});
+  auto backoff = std::chrono::milliseconds{100};
+  while (!stopping_ && clock::now() < give_up) {
+    config.join_deadline = std::chrono::milliseconds{2000};
+    auto found = find_directory(config);
+    if (found && found->epoch > epoch) {
+      auto old = directory();
+      directory_->set(found->directory);
+      auto others = register_here(config);
+      if (others) {
+        if (old && old.node() == system_->node() && old != found->directory)
+          caf::anon_send_exit(old, caf::exit_reason::user_shutdown);
+        (void)connect_to_others(*others, found->connected,
+                                std::chrono::milliseconds{2000});
+        log().warn("node '{}' follows the directory of epoch {} again",
+                   node_name_, found->epoch);
+        return;
+      }
+      directory_->set(old);
+      log().info("joining the cluster again: {}", others.error().message());
+    }
+    // A retry delay after a failed attempt, not synchronization.
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds{1000});
+  }
+  log().error("node '{}' found no newer directory holder; it stays apart",
+              node_name_);
 }
 
 expected<std::vector<node_info>>
@@ -288,7 +349,7 @@ runtime_core::connect_with_retry(const std::vector<endpoint>& members,
   }
 }
 
-expected<std::vector<endpoint>>
+expected<runtime_core::found_directory>
 runtime_core::find_directory(const node_config& config) {
   auto member = connect_with_retry(config.join, config.join_deadline);
   if (!member)
@@ -298,11 +359,14 @@ runtime_core::find_directory(const node_config& config) {
   std::optional<error> failure;
   endpoint holder;
   caf::actor directory;
+  std::uint64_t epoch = 0;
   auto ask = [&](const caf::actor& agent, const endpoint& at) {
     self->request(agent, std::chrono::seconds{10}, node_atom::value)
         .receive(
-            [&](caf::actor& found, std::string& host, std::uint16_t port) {
+            [&](caf::actor& found, std::string& host, std::uint16_t port,
+                std::uint64_t followed) {
               directory = std::move(found);
+              epoch = followed;
               holder = host.empty() ? at : endpoint{host, port};
             },
             [&](caf::error& err) {
@@ -328,8 +392,7 @@ runtime_core::find_directory(const node_config& config) {
     if (failure)
       return *failure;
   }
-  directory_->set(std::move(directory));
-  return connected;
+  return found_directory{std::move(connected), std::move(directory), epoch};
 }
 
 runtime_core::~runtime_core() {
@@ -354,8 +417,18 @@ runtime_core::~runtime_core() {
       directory && directory.node() == system_->node())
     caf::anon_send_exit(directory, caf::exit_reason::user_shutdown);
   // Tasks and automatic checkpoints see shutting_down from every call now
-  // and return.
+  // and return; so does a search for a newer directory holder.
   checkpoints_.reset();
+  directory_->on_isolated(nullptr);
+  {
+    std::thread rejoin;
+    {
+      std::lock_guard guard{mutex_};
+      rejoin.swap(rejoin_thread_);
+    }
+    if (rejoin.joinable())
+      rejoin.join();
+  }
   for (;;) {
     std::vector<std::thread> tasks;
     {

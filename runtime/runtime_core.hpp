@@ -197,9 +197,29 @@ private:
   connect_with_retry(const std::vector<endpoint>& members,
                      std::chrono::milliseconds deadline);
 
-  /// Joins the cluster through one of `config.join`: finds the directory
-  /// and connects to its holder; returns the addresses connected to.
-  expected<std::vector<endpoint>> find_directory(const node_config& config);
+  /// The directory a member named, once this node connected to its holder.
+  struct found_directory {
+    /// The addresses this node connected to on the way.
+    std::vector<endpoint> connected;
+    caf::actor directory;
+    std::uint64_t epoch = 0;
+  };
+
+  /// Finds the directory through one of `config.join` and connects to its
+  /// holder. Blocks (at most about `config.join_deadline`).
+  expected<found_directory> find_directory(const node_config& config);
+
+  /// Joins the cluster again after this node's agent found it cut off from
+  /// most nodes (actors/directory_follower.cpp): looks at `members` for a
+  /// holder of an epoch after `epoch`, follows it and registers again.
+  /// Runs on its own thread (joined at shutdown); gives up at the join
+  /// deadline.
+  void rejoin_newer_holder(std::vector<endpoint> members, std::uint64_t epoch);
+
+  /// Connects to every node in `others` not in `connected`.
+  expected<void> connect_to_others(const std::vector<node_info>& others,
+                                   const std::vector<endpoint>& connected,
+                                   std::chrono::milliseconds timeout);
 
   /// Registers this node with the directory it follows; returns the other
   /// live nodes.
@@ -248,6 +268,12 @@ private:
       std::make_shared<refusal_log>("CAF connection");
   /// The listening BASP port (null for an embedded runtime).
   std::unique_ptr<detail::basp_port> basp_port_;
+  /// The node's configuration (a joining node's join list and deadlines).
+  node_config node_config_;
+  /// Looks for a newer directory holder after an isolation; joined at
+  /// shutdown. Guarded by mutex_.
+  std::thread rejoin_thread_;
+  bool rejoining_ = false;
   /// Threads of the tasks started on this node; joined at shutdown.
   std::vector<std::thread> task_threads_;
   /// Automatic checkpoints (seed with node_config::checkpoint_dir); stopped

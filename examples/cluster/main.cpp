@@ -64,6 +64,12 @@
 // A lost node started again by hand (`varsync_example_cluster node --join
 // SEED --name node-1 --secret-file F`) joins under its name and trains in
 // the next run.
+// The driver may also run on a member of a cluster whose seed is another
+// process (`node` without --join; `driver --join SEED,...`): a kill -9 of
+// that seed is then the loss of a worker *and* of the directory's holder.
+// The next node in registration order holds the directory, the variables
+// the seed hosted are re-hosted, the job finishes, and nodes join through
+// any survivor.
 // Exit code 0 when both runs reached accuracy 0.8;
 // 1 when one did not or a varsync call failed (the error is printed); 2 on
 // bad flags; 128 + the signal number when stopped by SIGINT or SIGTERM.
@@ -573,8 +579,9 @@ int train_and_report(runtime& rt, const driver_options& options) {
 
 int run_driver(const driver_options& options) {
   auto config = options.config;
+  const bool seed = config.join.empty();
   if (config.name.empty())
-    config.name = "seed";
+    config.name = seed ? "seed" : "driver";
   config.tasks["train"] = example::train_task;
   auto stop = stop_signals();
   ::pthread_sigmask(SIG_BLOCK, &stop, nullptr);
@@ -585,7 +592,11 @@ int run_driver(const driver_options& options) {
     return 1;
   }
   auto address = config.host + ":" + std::to_string((*rt)->port());
-  std::cout << "seed listening on " << address << std::endl;
+  if (seed)
+    std::cout << "seed listening on " << address << std::endl;
+  else
+    std::cout << "driver listening on " << address << " (joined "
+              << varsync::to_string(config.join.front()) << ")" << std::endl;
   int status = 0;
   if (options.launch_nodes) {
     for (std::size_t i = 1; i <= options.nodes && status == 0; ++i)
@@ -618,9 +629,14 @@ void print_usage(std::ostream& out) {
          "  varsync_example_cluster driver --host H --port P --nodes N "
          "[--epochs E]\n"
          "      the seed; waits for N nodes started by hand\n"
-         "  varsync_example_cluster node --join HOST:PORT [--host H] "
+         "  varsync_example_cluster driver --join HOST:PORT[,...] --nodes N "
+         "[--epochs E]\n"
+         "      the driver as a member of a running cluster (the seed may "
+         "be lost)\n"
+         "  varsync_example_cluster node [--join HOST:PORT[,...]] [--host H] "
          "[--port P] [--name N]\n"
-         "      a node; runs until Ctrl-C\n"
+         "      a node (without --join: the seed of a new cluster); runs "
+         "until Ctrl-C\n"
          "node flags (every mode):\n";
   for (const auto& [key, help] : varsync::node_config::keys())
     out << "  --" << key << "  " << help << '\n';
@@ -662,10 +678,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (run_mode == mode::node) {
-    if (!parsed->rest.empty() || parsed->config.join.empty()) {
-      std::cerr << (parsed->rest.empty() ? "node: --join HOST:PORT is missing"
-                                         : "node: unknown argument '" +
-                                               parsed->rest.front() + "'")
+    // Without --join the node is the seed of a new cluster (the driver
+    // then joins it with --join).
+    if (!parsed->rest.empty()) {
+      std::cerr << "node: unknown argument '" + parsed->rest.front() + "'"
                 << '\n';
       std::cerr << "(--help shows the usage)\n";
       return 2;
@@ -702,8 +718,9 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (!options.config.join.empty()) {
-    std::cerr << "--join: the driver is the seed; only nodes join\n";
+  if (!options.config.join.empty() && run_mode == mode::demo) {
+    std::cerr << "--join: the demo is the seed; use `driver --join` to run "
+                 "the driver on a member of a running cluster\n";
     return 2;
   }
   // The driver places the variable actors on the nodes, not on itself,

@@ -146,3 +146,64 @@ TEST_CASE("a killed worker started again by hand trains in the next run") {
   again->signal(SIGTERM);
   CHECK(again->wait(20s));
 }
+
+TEST_CASE("kill -9 of the seed while the driver runs on a member: the next "
+          "node holds the directory, the job finishes, status through a "
+          "survivor names the new holder, a new node joins through it") {
+  const char* secret = std::getenv("VARSYNC_SECRET_FILE");
+  REQUIRE(secret != nullptr);
+  auto node = [&](const std::string& name, const std::string& join) {
+    std::vector<std::string> args{
+        "node", "--port",        "0",    "--name",
+        name,   "--secret-file", secret, "--spread-variables",
+        "true"};
+    if (!join.empty()) {
+      args.push_back("--join");
+      args.push_back(join);
+    }
+    auto process = child_process::start(demo(), args);
+    REQUIRE(process);
+    auto line = process->wait_for_line("node " + name + " listening on ", 30s);
+    REQUIRE_MESSAGE(line, process->output() << process->errors());
+    return std::pair{std::move(*process),
+                     line->substr(line->find("listening on ") + 13)};
+  };
+  auto [seed, seed_address] = node("node-0", "");
+  auto [first, first_address] = node("node-1", seed_address);
+  auto [second, second_address] = node("node-2", seed_address);
+  auto driver = child_process::start(
+      demo(), {"driver", "--port", "0", "--join", seed_address, "--nodes", "3",
+               "--epochs", "30", "--secret-file", secret});
+  REQUIRE(driver);
+  REQUIRE_MESSAGE(driver->wait_for_line("[on_write] epoch 2/", 60s),
+                  driver->output() << driver->errors());
+  REQUIRE(seed.signal(SIGKILL));
+  // A new node joins through a survivor (node-2's address only).
+  auto [third, third_address] = node("node-3", second_address);
+  auto exit = driver->wait(180s);
+  REQUIRE_MESSAGE(exit, driver->output() << driver->errors());
+  auto output = driver->output();
+  CHECK_MESSAGE(*exit == exit_status::exited_with(0),
+                output << driver->errors());
+  CHECK_MESSAGE(output.find("driver: lost node-0 (replicas 0 and 1) during "
+                            "epoch ") != std::string::npos,
+                output);
+  // The seed hosted one of the on_write run's variables (it spreads them
+  // over the nodes): the new holder re-hosted it on node-1.
+  CHECK_MESSAGE(output.find("-on_write' was re-hosted from node-0 on node-1") !=
+                    std::string::npos,
+                output);
+  auto status = child_process::start(binary_path(VARSYNC_BINARY_DIR, "varsync"),
+                                     {"status", second_address});
+  REQUIRE(status);
+  REQUIRE(status->wait(30s));
+  auto shown = status->output();
+  CHECK_MESSAGE(shown.find("directory held by node-1 (epoch 2)") !=
+                    std::string::npos,
+                shown << status->errors());
+  CHECK_MESSAGE(shown.find("node-3") != std::string::npos, shown);
+  for (auto* process : {&first, &second, &third}) {
+    process->signal(SIGTERM);
+    CHECK(process->wait(20s));
+  }
+}
