@@ -279,11 +279,11 @@ std::vector<std::pair<std::string, std::string>> node_config::keys() {
        "members' CAF connections kept at most, 1-65536 (1024)"},
       {"handshake-deadline",
        "how long a connecting peer has to prove it holds the secret (5s)"},
-      {"checkpoint-dir", "seed: save whole-job checkpoints here (unset: "
+      {"checkpoint-dir", "the directory's holder (the seed, then its "
+                         "successor) saves whole-job checkpoints here (unset: "
                          "no automatic checkpoints)"},
-      {"checkpoint-every", "seed: time between automatic checkpoints (10min)"},
-      {"checkpoint-keep",
-       "seed: complete automatic checkpoints kept, 1-1000 (3)"},
+      {"checkpoint-every", "time between automatic checkpoints (10min)"},
+      {"checkpoint-keep", "complete automatic checkpoints kept, 1-1000 (3)"},
   };
 }
 

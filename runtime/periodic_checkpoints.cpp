@@ -9,8 +9,10 @@ namespace varsync {
 periodic_checkpoints::periodic_checkpoints(runtime& owner,
                                            std::filesystem::path root,
                                            std::chrono::milliseconds every,
-                                           std::size_t keep)
-    : owner_(owner), root_(std::move(root)), every_(every), keep_(keep) {
+                                           std::size_t keep,
+                                           std::function<bool()> active)
+    : owner_(owner), root_(std::move(root)), every_(every), keep_(keep),
+      active_(std::move(active)) {
   thread_ = std::thread{[this] { run(); }};
 }
 
@@ -33,6 +35,8 @@ void periodic_checkpoints::run() {
       if (wake_.wait_for(lock, every_, [this] { return stopping_; }))
         return;
     }
+    if (!active_())
+      continue;
     auto saved = owner_.save(root_);
     if (!saved) {
       log().warn("automatic checkpoint under '{}' failed: {}", root_.string(),

@@ -1,14 +1,17 @@
 #pragma once
 
 // Automatic whole-job checkpoints (node_config::checkpoint_dir): a thread
-// of the seed that calls runtime::save(root) every interval and then
-// keeps the newest complete checkpoints (runtime/job_checkpoint.hpp). A
-// failed save is logged and retried at the next interval.
+// of every node started with a checkpoint directory that, while its node
+// holds the cluster's directory (the seed, then whoever took over), calls
+// runtime::save(root) every interval and then keeps the newest complete
+// checkpoints (runtime/job_checkpoint.hpp). A failed save is logged and
+// retried at the next interval.
 
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -18,10 +21,12 @@ class runtime;
 
 class periodic_checkpoints {
 public:
-  /// Starts saving `owner`'s variables under `root` every `every`, keeping
-  /// `keep` complete checkpoints. `owner` must outlive this object.
+  /// Starts saving `owner`'s variables under `root` every `every` while
+  /// `active()` (this node holds the directory), keeping `keep` complete
+  /// checkpoints. `owner` must outlive this object.
   periodic_checkpoints(runtime& owner, std::filesystem::path root,
-                       std::chrono::milliseconds every, std::size_t keep);
+                       std::chrono::milliseconds every, std::size_t keep,
+                       std::function<bool()> active);
 
   /// Stops and joins the thread (a save in progress ends first: its calls
   /// fail with shutting_down once the runtime stops). Blocks.
@@ -41,6 +46,7 @@ private:
   std::filesystem::path root_;
   std::chrono::milliseconds every_;
   std::size_t keep_;
+  std::function<bool()> active_;
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;

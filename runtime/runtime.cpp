@@ -75,7 +75,7 @@ expected<std::unique_ptr<runtime>> runtime::start(const node_config& config) {
     return core.error();
   std::unique_ptr<runtime> result{new runtime(std::move(*core))};
   result->core_->set_owner(result.get());
-  if (!config.checkpoint_dir.empty() && result->is_seed())
+  if (!config.checkpoint_dir.empty())
     result->core_->start_checkpoints(
         config.checkpoint_dir, config.checkpoint_every, config.checkpoint_keep);
   return result;

@@ -579,8 +579,13 @@ variable_record_ptr runtime_core::make_record(const variable_info& info) {
 void runtime_core::start_checkpoints(const std::filesystem::path& root,
                                      std::chrono::milliseconds every,
                                      std::size_t keep) {
-  checkpoints_ =
-      std::make_unique<periodic_checkpoints>(*owner_, root, every, keep);
+  // Every node started with a checkpoint directory runs the thread; the
+  // one holding the directory saves (the seed, then its successor).
+  checkpoints_ = std::make_unique<periodic_checkpoints>(
+      *owner_, root, every, keep, [this] {
+        auto directory = this->directory();
+        return directory && directory.node() == system_->node();
+      });
 }
 
 void runtime_core::send_through_gateway(host_request request) {

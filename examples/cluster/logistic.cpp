@@ -1,7 +1,9 @@
 #include "logistic.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <filesystem>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -100,7 +102,10 @@ std::string to_argument(const settings& s) {
   std::ostringstream out;
   out << "policy=" << s.policy << " group=" << s.group_size
       << " epochs=" << s.epochs << " batch=" << s.batch
-      << " lr=" << s.learning_rate << " replicas=";
+      << " lr=" << s.learning_rate;
+  if (!s.resume.empty())
+    out << " resume=" << s.resume;
+  out << " replicas=";
   for (std::size_t i = 0; i < s.replicas.size(); ++i)
     out << (i == 0 ? "" : ",") << s.replicas[i];
   return out.str();
@@ -126,6 +131,8 @@ varsync::expected<settings> from_argument(const std::string& text) {
       s.batch = std::stoul(value);
     } else if (key == "lr") {
       s.learning_rate = std::stod(value);
+    } else if (key == "resume") {
+      s.resume = value;
     } else if (key == "replicas") {
       std::istringstream list{value};
       for (std::string item; std::getline(list, item, ',');)
@@ -143,6 +150,8 @@ task_stats parse_task_result(const std::string& text) {
       stats.bytes_sent = std::stoull(word.substr(6));
     else if (word.rfind("max_staleness=", 0) == 0)
       stats.max_staleness = std::stoull(word.substr(14));
+    else if (word.rfind("first_epoch=", 0) == 0)
+      stats.first_epoch = std::stoi(word.substr(12));
   }
   return stats;
 }
@@ -171,6 +180,18 @@ varsync::expected<std::string> train_task(varsync::runtime& node,
     return counter.error();
   const bool stale = s->policy == "bounded_staleness";
   const auto shard = train_examples / s->group_size;
+  std::optional<varsync::variable> resumed;
+  if (!s->resume.empty()) {
+    varsync::variable_options first_replica;
+    first_replica.sync = varsync::synchronization::on_write;
+    first_replica.aggregation = varsync::aggregation::only_first_replica;
+    auto made = node.create_variable(*group, "resume-" + s->policy,
+                                     varsync::tensor(0.0), first_replica);
+    if (!made)
+      return made.error();
+    resumed = *made;
+  }
+  std::atomic<int> first_epoch{0};
   std::mutex failure_mutex;
   std::optional<varsync::error> failure;
   std::uint64_t max_staleness = 0;
@@ -186,7 +207,31 @@ varsync::expected<std::string> train_task(varsync::runtime& node,
       if (!r)
         return fail(r.error());
       auto data = make_dataset(shard, 100 + index);
-      for (int epoch = 0; epoch < s->epochs; ++epoch) {
+      int start = 0;
+      if (resumed) {
+        double done = 0;
+        if (index == 0) {
+          auto restored =
+              node.restore(std::filesystem::path{s->resume}, *group);
+          if (restored) {
+            auto count = node.read(*counter);
+            if (!count)
+              return fail(count.error());
+            done = std::floor(count->to_double() /
+                              static_cast<double>(shard * s->group_size));
+          } else if (restored.error().code() != varsync::errc::checkpoint_io) {
+            return fail(restored.error()); // nothing saved yet: start at 0
+          }
+        }
+        if (auto agreed = r->assign(*resumed, varsync::tensor(done)); !agreed)
+          return fail(agreed.error());
+        auto epochs = r->read(*resumed);
+        if (!epochs)
+          return fail(epochs.error());
+        start = static_cast<int>(epochs->to_double());
+        first_epoch = start;
+      }
+      for (int epoch = start; epoch < s->epochs; ++epoch) {
         for (std::size_t first = 0; first < shard; first += s->batch) {
           auto w = r->read(*weights);
           if (!w)
@@ -222,7 +267,8 @@ varsync::expected<std::string> train_task(varsync::runtime& node,
   if (failure)
     return *failure;
   return "bytes=" + std::to_string(node.stats().bytes_sent - bytes_before) +
-         " max_staleness=" + std::to_string(max_staleness);
+         " max_staleness=" + std::to_string(max_staleness) +
+         " first_epoch=" + std::to_string(first_epoch.load());
 }
 
 } // namespace example

@@ -56,6 +56,9 @@ struct settings {
   int epochs = 5;
   std::size_t batch = 32;
   double learning_rate = 0.5;
+  /// Resume from the newest complete checkpoint under this directory
+  /// (empty: start from zero). No spaces (task arguments are words).
+  std::string resume;
 
   std::string weights_name() const { return "weights-" + policy; }
   std::string counter_name() const { return "examples-" + policy; }
@@ -69,6 +72,8 @@ varsync::expected<settings> from_argument(const std::string& text);
 struct task_stats {
   std::uint64_t bytes_sent = 0;
   std::uint64_t max_staleness = 0;
+  /// The epoch training started at (after a resume; 0 otherwise).
+  int first_epoch = 0;
 };
 
 task_stats parse_task_result(const std::string& text);
@@ -77,6 +82,15 @@ task_stats parse_task_result(const std::string& text);
 /// creates (or gets) the weights and the examples counter, trains every
 /// local replica on its own thread and its own shard, and returns the
 /// node's task_stats as text.
+///
+/// Resuming (`settings.resume`): replica 0's thread restores the group's
+/// variables from the newest complete checkpoint (runtime::restore) and
+/// computes the epochs it holds from the examples counter; then every
+/// replica takes part in one collective assign of an on_write /
+/// only_first_replica variable "resume-<policy>" to replica 0's epoch
+/// count. That step completes only once replica 0 contributed, i.e. after
+/// the restore, so no replica trains on the values from before it, and all
+/// start at the same epoch.
 varsync::expected<std::string> train_task(varsync::runtime& node,
                                           const std::string& argument);
 

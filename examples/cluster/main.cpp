@@ -290,6 +290,8 @@ struct run_result {
   double accuracy = 0;
   std::uint64_t bytes = 0;
   std::uint64_t max_staleness = 0;
+  /// The epoch the run started at (resumed from a checkpoint; else 0).
+  int first_epoch = 0;
 };
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
@@ -362,6 +364,7 @@ expected<run_result> train(runtime& rt, const std::vector<std::string>& nodes,
       static_cast<double>(example::train_examples / base.group_size);
   std::size_t live_replicas = base.group_size;
   int shown = 0;
+  std::optional<double> first_count;
   // Where each variable's actor lives (the seed spreads them over the
   // nodes): a variable whose node is lost is re-hosted on another node.
   std::map<std::string, std::string> hosts;
@@ -399,7 +402,10 @@ expected<run_result> train(runtime& rt, const std::vector<std::string>& nodes,
     if (!w)
       return w.error();
     auto metrics = example::evaluate(*w, test);
-    auto rate = examples / seconds_since(start);
+    // A resumed run's counter starts at the examples of the checkpoint.
+    if (!first_count)
+      first_count = examples;
+    auto rate = (examples - *first_count) / seconds_since(start);
     for (; shown < epochs_done; ++shown)
       std::printf("  [%s] epoch %d/%d  loss %.4f  acc %.3f  examples/s %.0f\n",
                   base.policy.c_str(), shown + 1, base.epochs, metrics.loss,
@@ -462,6 +468,7 @@ expected<run_result> train(runtime& rt, const std::vector<std::string>& nodes,
     if (!outcome)
       continue; // its node was lost
     auto stats = example::parse_task_result(*outcome);
+    result.first_epoch = std::max(result.first_epoch, stats.first_epoch);
     result.bytes += stats.bytes_sent;
     result.max_staleness = std::max(result.max_staleness, stats.max_staleness);
   }
@@ -488,6 +495,8 @@ struct driver_options {
   /// Demo: start the nodes as child processes.
   bool launch_nodes = true;
   int epochs = 5;
+  /// Continue from the newest checkpoint under config.checkpoint_dir.
+  bool resume = false;
 };
 
 /// Both runs and the table; the exit code.
@@ -510,6 +519,8 @@ int train_and_report(runtime& rt, const driver_options& options) {
     settings.policy = policy;
     settings.epochs = options.epochs;
     settings.group_size = 2 * nodes->size();
+    if (options.resume)
+      settings.resume = options.config.checkpoint_dir;
     std::cout << "training with " << policy
               << (settings.policy == "bounded_staleness" ? " (s = 2)" : "")
               << ", mean of " << settings.group_size << " replicas"
@@ -522,6 +533,11 @@ int train_and_report(runtime& rt, const driver_options& options) {
       status = 1;
       break;
     }
+    if (result->first_epoch > 0)
+      std::printf("driver: %s resumed at epoch %d/%d from a checkpoint under "
+                  "%s\n",
+                  policy, result->first_epoch, options.epochs,
+                  options.config.checkpoint_dir.c_str());
     results.push_back(*result);
     // The next run trains on the nodes there now: the survivors, and a
     // lost node started again (it joined under its name).
@@ -633,6 +649,9 @@ void print_usage(std::ostream& out) {
          "[--epochs E]\n"
          "      the driver as a member of a running cluster (the seed may "
          "be lost)\n"
+         "  add --checkpoint-dir D [--checkpoint-every T] to save the job "
+         "as it trains,\n"
+         "  and --resume to continue from the newest checkpoint under D\n"
          "  varsync_example_cluster node [--join HOST:PORT[,...]] [--host H] "
          "[--port P] [--name N]\n"
          "      a node (without --join: the seed of a new cluster); runs "
@@ -694,6 +713,10 @@ int main(int argc, char** argv) {
   const auto& rest = parsed->rest;
   for (std::size_t i = 0; i < rest.size(); ++i) {
     const auto& word = rest[i];
+    if (word == "--resume") { // a flag without a value
+      options.resume = true;
+      continue;
+    }
     auto flag = word;
     std::string value;
     if (auto equals = flag.find('='); equals != std::string::npos) {
@@ -717,6 +740,11 @@ int main(int argc, char** argv) {
       std::cerr << "(--help shows the usage)\n";
       return 2;
     }
+  }
+  if (options.resume && options.config.checkpoint_dir.empty()) {
+    std::cerr << "--resume: needs --checkpoint-dir (where the checkpoints "
+                 "are)\n";
+    return 2;
   }
   if (!options.config.join.empty() && run_mode == mode::demo) {
     std::cerr << "--join: the demo is the seed; use `driver --join` to run "

@@ -127,9 +127,11 @@ struct node_config {
   /// before its connection is closed.
   std::chrono::milliseconds handshake_deadline{std::chrono::seconds{5}};
 
-  /// Seed only: save a whole-job checkpoint (`runtime::save`) under this
+  /// While this node holds the directory (the seed, or its successor after
+  /// a failover): save a whole-job checkpoint (`runtime::save`) under this
   /// directory every `checkpoint_every`, keeping the newest
   /// `checkpoint_keep` complete ones; empty: no automatic checkpoints.
+  /// Give every node that may hold the directory the same (shared) path.
   std::string checkpoint_dir;
   std::chrono::milliseconds checkpoint_every{std::chrono::minutes{10}};
   std::size_t checkpoint_keep = 3;

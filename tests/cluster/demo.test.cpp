@@ -4,10 +4,13 @@
 // process it started is left behind, also when it is interrupted.
 
 #include "tests/support/child_process.hpp"
+#include "tests/support/temp_root.hpp"
 
+#include <cmath>
 #include <csignal>
 #include <cstdlib>
 #include <doctest/doctest.h>
+#include <sstream>
 
 using namespace varsync::test;
 using namespace std::chrono_literals;
@@ -206,4 +209,68 @@ TEST_CASE("kill -9 of the seed while the driver runs on a member: the next "
     process->signal(SIGTERM);
     CHECK(process->wait(20s));
   }
+}
+
+namespace {
+
+/// The accuracy column of `policy`'s row in the demo's final table.
+double table_accuracy(const std::string& output, const std::string& policy) {
+  std::istringstream lines{output};
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream words{line};
+    std::string name, wall, loss, accuracy;
+    if (words >> name >> wall >> loss >> accuracy && name == policy &&
+        wall.find('.') != std::string::npos)
+      return std::stod(accuracy);
+  }
+  FAIL("no table row for " << policy << " in:\n" << output);
+  return 0;
+}
+
+} // namespace
+
+TEST_CASE("--resume after a kill -9 of every process continues from the "
+          "newest complete checkpoint and ends as an uninterrupted run") {
+  temp_root checkpoints{"varsync-demo-checkpoints"};
+  std::vector<std::string> saving{
+      "--epochs",           "30",
+      "--checkpoint-dir",   checkpoints.path.string(),
+      "--checkpoint-every", "200ms"};
+  auto first = child_process::start(demo(), saving);
+  REQUIRE(first);
+  auto address = seed_address(*first);
+  REQUIRE_MESSAGE(first->wait_for_line("[on_write] epoch 12/", 60s),
+                  first->output() << first->errors());
+  // The driver dies at once; its nodes die with it (PR_SET_PDEATHSIG).
+  REQUIRE(first->signal(SIGKILL));
+  REQUIRE(first->wait(20s));
+  CHECK_MESSAGE(wait_for_no_process_matching("--join " + address, 10s).empty(),
+                "processes left behind");
+  auto resume_args = saving;
+  resume_args.push_back("--resume");
+  auto resumed = child_process::start(demo(), resume_args);
+  REQUIRE(resumed);
+  auto exit = resumed->wait(180s);
+  REQUIRE_MESSAGE(exit, resumed->output() << resumed->errors());
+  auto output = resumed->output();
+  CHECK_MESSAGE(*exit == exit_status::exited_with(0),
+                output << resumed->errors());
+  auto line = output.find("driver: on_write resumed at epoch ");
+  REQUIRE_MESSAGE(line != std::string::npos, output);
+  auto epoch = std::stoi(output.substr(line + 34));
+  MESSAGE("resumed at on_write epoch " << epoch << " of 30");
+  CHECK(epoch >= 1); // at least one checkpoint saved an epoch's work
+  CHECK(epoch <= 13);
+  // The same job without interruption (no checkpoints): the final accuracy
+  // matches within the noise of the data order.
+  auto plain = child_process::start(demo(), {"--epochs", "30"});
+  REQUIRE(plain);
+  auto plain_exit = plain->wait(180s);
+  REQUIRE(plain_exit);
+  CHECK(*plain_exit == exit_status::exited_with(0));
+  auto uninterrupted = table_accuracy(plain->output(), "on_write");
+  auto after_resume = table_accuracy(output, "on_write");
+  MESSAGE("on_write accuracy: resumed " << after_resume << ", uninterrupted "
+                                        << uninterrupted);
+  CHECK(std::abs(after_resume - uninterrupted) <= 0.02);
 }

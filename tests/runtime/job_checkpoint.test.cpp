@@ -7,6 +7,7 @@
 
 #include "tests/support/checks.hpp"
 #include "tests/support/child_process.hpp"
+#include "tests/support/temp_root.hpp"
 
 #include <atomic>
 #include <doctest/doctest.h>
@@ -21,20 +22,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// A fresh directory, removed with everything in it on destruction.
-struct temp_root {
-  fs::path path;
-  temp_root() {
-    static std::atomic<int> counter{0};
-    path = fs::temp_directory_path() /
-           ("varsync-job-checkpoint-" + std::to_string(::getpid()) + "-" +
-            std::to_string(counter++));
-    fs::remove_all(path);
-  }
-  ~temp_root() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
+/// A fresh directory for one test.
+struct temp_root : varsync::test::temp_root {
+  temp_root() : varsync::test::temp_root("varsync-job-checkpoint") {}
 };
 
 variable_options with(synchronization sync, aggregation how) {
