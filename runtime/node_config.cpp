@@ -282,7 +282,10 @@ std::vector<std::pair<std::string, std::string>> node_config::keys() {
       {"checkpoint-dir", "the directory's holder (the seed, then its "
                          "successor) saves whole-job checkpoints here (unset: "
                          "no automatic checkpoints)"},
-      {"checkpoint-every", "time between automatic checkpoints (10min)"},
+      {"checkpoint-every",
+       "time between automatic checkpoints (10min), or a step count like "
+       "'500steps': save once a variable made that many steps since the "
+       "last save"},
       {"checkpoint-keep", "complete automatic checkpoints kept, 1-1000 (3)"},
   };
 }
@@ -359,6 +362,13 @@ expected<void> node_config::set(std::string_view key, std::string_view value) {
                            std::to_string(min_max_message) + "-" +
                            std::to_string(max_tensor_bytes_setting) + ")");
     max_message = *parsed;
+  } else if (key == "checkpoint-every" && value.ends_with("steps")) {
+    auto count = parse_unsigned(value.substr(0, value.size() - 5),
+                                std::uint64_t{1} << 40);
+    if (!count || *count == 0)
+      return bad_value(
+          key, value, "a duration or a step count like '500steps' (1 or more)");
+    checkpoint_every_steps = *count;
   } else if (key == "heartbeat-interval" || key == "connection-timeout" ||
              key == "join-deadline" || key == "default-timeout" ||
              key == "handshake-deadline" || key == "checkpoint-every") {
@@ -372,6 +382,8 @@ expected<void> node_config::set(std::string_view key, std::string_view value) {
                   : key == "checkpoint-every"   ? checkpoint_every
                                                 : default_timeout;
     field = *parsed;
+    if (key == "checkpoint-every")
+      checkpoint_every_steps.reset();
   } else if (is_bool_key(key)) {
     auto parsed = parse_bool(key, value);
     if (!parsed)

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 namespace varsync {
@@ -21,12 +22,15 @@ class runtime;
 
 class periodic_checkpoints {
 public:
-  /// Starts saving `owner`'s variables under `root` every `every` while
-  /// `active()` (this node holds the directory), keeping `keep` complete
-  /// checkpoints. `owner` must outlive this object.
+  /// Starts saving `owner`'s variables under `root` every `every` (or,
+  /// with `every_steps`, once the highest variable version grew by that
+  /// much since the last save) while `active()` (this node holds the
+  /// directory), keeping `keep` complete checkpoints. `owner` must outlive
+  /// this object.
   periodic_checkpoints(runtime& owner, std::filesystem::path root,
-                       std::chrono::milliseconds every, std::size_t keep,
-                       std::function<bool()> active);
+                       std::chrono::milliseconds every,
+                       std::optional<std::uint64_t> every_steps,
+                       std::size_t keep, std::function<bool()> active);
 
   /// Stops and joins the thread (a save in progress ends first: its calls
   /// fail with shutting_down once the runtime stops). Blocks.
@@ -42,9 +46,16 @@ public:
 private:
   void run();
 
+  /// Steps mode: whether the highest version grew by every_steps_ since
+  /// the last save (asks the directory's status).
+  bool enough_steps();
+
   runtime& owner_;
   std::filesystem::path root_;
   std::chrono::milliseconds every_;
+  std::optional<std::uint64_t> every_steps_;
+  /// The highest variable version at the last save (steps mode).
+  std::uint64_t saved_at_version_ = 0;
   std::size_t keep_;
   std::function<bool()> active_;
   std::mutex mutex_;

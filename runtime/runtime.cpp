@@ -77,7 +77,8 @@ expected<std::unique_ptr<runtime>> runtime::start(const node_config& config) {
   result->core_->set_owner(result.get());
   if (!config.checkpoint_dir.empty())
     result->core_->start_checkpoints(
-        config.checkpoint_dir, config.checkpoint_every, config.checkpoint_keep);
+        config.checkpoint_dir, config.checkpoint_every,
+        config.checkpoint_every_steps, config.checkpoint_keep);
   return result;
 }
 

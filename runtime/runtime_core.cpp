@@ -578,11 +578,12 @@ variable_record_ptr runtime_core::make_record(const variable_info& info) {
 
 void runtime_core::start_checkpoints(const std::filesystem::path& root,
                                      std::chrono::milliseconds every,
+                                     std::optional<std::uint64_t> every_steps,
                                      std::size_t keep) {
   // Every node started with a checkpoint directory runs the thread; the
   // one holding the directory saves (the seed, then its successor).
   checkpoints_ = std::make_unique<periodic_checkpoints>(
-      *owner_, root, every, keep, [this] {
+      *owner_, root, every, every_steps, keep, [this] {
         auto directory = this->directory();
         return directory && directory.node() == system_->node();
       });

@@ -103,7 +103,9 @@ public:
   /// Starts automatic checkpoints of the owner's variables under `root`
   /// (the seed of a node started with checkpoint_dir).
   void start_checkpoints(const std::filesystem::path& root,
-                         std::chrono::milliseconds every, std::size_t keep);
+                         std::chrono::milliseconds every,
+                         std::optional<std::uint64_t> every_steps,
+                         std::size_t keep);
 
   /// Connects to `host:port` once; returns the node id and the actor
   /// published there. Blocks at most `timeout`.

@@ -134,6 +134,10 @@ struct node_config {
   /// Give every node that may hold the directory the same (shared) path.
   std::string checkpoint_dir;
   std::chrono::milliseconds checkpoint_every{std::chrono::minutes{10}};
+  /// Set (flag form `--checkpoint-every 500steps`): save instead once some
+  /// variable's version (its on_write/periodic steps, its SSP snapshots)
+  /// grew by this much since the last save.
+  std::optional<std::uint64_t> checkpoint_every_steps;
   std::size_t checkpoint_keep = 3;
 
   /// Mutual TLS on the CAF port (for networks where others can read or

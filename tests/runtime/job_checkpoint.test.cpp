@@ -5,6 +5,7 @@
 
 #include "runtime/job_checkpoint.hpp"
 
+#include "runtime/checkpoint.hpp"
 #include "tests/support/checks.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/temp_root.hpp"
@@ -250,4 +251,63 @@ TEST_CASE("a seed with --checkpoint-dir saves every --checkpoint-every and "
   auto var = fresh.find_variable("v0");
   VARSYNC_REQUIRE_OK(var);
   CHECK(first_of(fresh, *var) == 3.0);
+}
+
+TEST_CASE("--checkpoint-every 5steps saves once a variable made 5 more steps "
+          "since the last save") {
+  temp_root root;
+  node_config config;
+  VARSYNC_REQUIRE_OK(config.set("checkpoint-dir", root.path.string()));
+  VARSYNC_REQUIRE_OK(config.set("checkpoint-every", "5steps"));
+  REQUIRE(config.checkpoint_every_steps == 5u);
+  CHECK(test::code_of(config.set("checkpoint-every", "0steps")) ==
+        errc::invalid_argument);
+  CHECK(test::code_of(config.set("checkpoint-every", "xsteps")) ==
+        errc::invalid_argument);
+  auto rt = runtime::start(config);
+  VARSYNC_REQUIRE_OK(rt);
+  auto group = (*rt)->create_group("g", 2);
+  VARSYNC_REQUIRE_OK(group);
+  variable_options counting;
+  counting.sync = synchronization::on_write;
+  counting.aggregation = aggregation::sum;
+  auto var = (*rt)->create_variable(*group, "steps", tensor(0.0), counting);
+  VARSYNC_REQUIRE_OK(var);
+  // The saved values, oldest first, of the complete checkpoints.
+  auto saved_values = [&] {
+    std::vector<double> values;
+    for (auto number : checkpoint_numbers(root.path)) {
+      auto directory = checkpoint_directory(root.path, number);
+      auto manifest = read_manifest(directory);
+      if (!manifest || manifest->entries.size() != 1)
+        continue;
+      const auto& entry = manifest->entries[0];
+      auto value = read_checkpoint(directory / entry.file, entry.variable,
+                                   entry.type, entry.shape);
+      if (value)
+        values.push_back(value->template values<double>()[0]);
+    }
+    return values;
+  };
+  // Each cross-replica update is one version: the value is the version.
+  auto step = [&](int count) {
+    for (int i = 0; i < count; ++i)
+      VARSYNC_REQUIRE_OK((*rt)->assign_add(*var, tensor(1.0)));
+  };
+  // Waits (bounded) until the newest complete save holds `value`.
+  auto wait_for_save = [&](double value) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{30};
+    while (saved_values().empty() || saved_values().back() != value) {
+      REQUIRE(std::chrono::steady_clock::now() < deadline);
+      std::this_thread::sleep_for(std::chrono::milliseconds{5});
+    }
+  };
+  step(5);
+  wait_for_save(5);
+  step(4); // 9: not yet 5 more than the last save
+  step(1);
+  wait_for_save(10);
+  rt->reset();
+  // Exactly the two saves that were due; none in between.
+  CHECK(saved_values() == std::vector<double>{5, 10});
 }
