@@ -679,8 +679,11 @@ void on_down(directory_actor_type* self, const caf::down_msg& msg) {
 
 caf::behavior directory_actor(directory_actor_type* self, bool spread,
                               std::shared_ptr<actor_counters> counters,
-                              directory_holder holder) {
+                              directory_holder holder,
+                              directory_election_rule rule) {
   self->state.spread = spread;
+  self->state.by_etcd = rule.by_etcd;
+  self->state.epoch = rule.first_epoch;
   self->state.counters = std::move(counters);
   self->state.own_node = std::move(holder.node);
   self->state.own_host = std::move(holder.host);
@@ -791,9 +794,10 @@ caf::behavior acting_directory(directory_actor_type* self) {
 caf::actor spawn_directory_actor(caf::actor_system& system,
                                  bool spread_variables,
                                  std::shared_ptr<actor_counters> counters,
-                                 directory_holder holder) {
+                                 directory_holder holder,
+                                 directory_election_rule rule) {
   return system.spawn(directory_parts::directory_actor, spread_variables,
-                      std::move(counters), std::move(holder));
+                      std::move(counters), std::move(holder), rule);
 }
 
 } // namespace varsync

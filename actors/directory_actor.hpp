@@ -58,22 +58,33 @@
 
 namespace varsync {
 
-/// Spawns the directory of a new cluster (epoch 1) on node `holder`.
+/// Who elects the holder: a majority of the nodes (built in), or etcd
+/// (runtime/etcd_coordinator.hpp), which also decides the first epoch.
+struct directory_election_rule {
+  bool by_etcd = false;
+  std::uint64_t first_epoch = 1;
+};
+
+/// Spawns the directory of a new cluster (epoch `rule.first_epoch`) on
+/// node `holder`.
 /// `spread_variables`: place variable actors round robin over the nodes
 /// that serve variables instead of on the first registered node (the seed).
 caf::actor spawn_directory_actor(caf::actor_system& system,
                                  bool spread_variables,
                                  std::shared_ptr<actor_counters> counters,
-                                 directory_holder holder = {"local", "", 0});
+                                 directory_holder holder = {"local", "", 0},
+                                 directory_election_rule rule = {});
 
 /// Spawns the directory of node `holder` as the candidate to succeed the
 /// lost holder of `copy` (this node's newest copy) in `epoch` (higher than
 /// any this node followed; actors/directory_election.hpp). Requests wait while
 /// it gathers a majority of the nodes alive in `copy`; it then holds the
-/// directory, or refuses every change when it could not.
+/// directory, or refuses every change when it could not. With
+/// `rule.by_etcd` it won the epoch in etcd and needs no majority.
 caf::actor spawn_elected_directory(caf::actor_system& system,
                                    directory_snapshot copy, std::uint64_t epoch,
                                    std::shared_ptr<actor_counters> counters,
-                                   directory_holder holder);
+                                   directory_holder holder,
+                                   directory_election_rule rule = {});
 
 } // namespace varsync

@@ -28,7 +28,8 @@ void decide(directory_actor_type* self, election& vote) {
   auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
                      std::chrono::steady_clock::now() - vote.started)
                      .count();
-  auto needed = vote.electorate / 2 + 1;
+  // etcd decided already; the follow requests only gather copies.
+  auto needed = state.by_etcd ? std::size_t{1} : vote.electorate / 2 + 1;
   load_snapshot(state, vote.best);
   state.seq = 0;
   self->set_default_handler(caf::print_and_drop);
@@ -69,7 +70,9 @@ void decide(directory_actor_type* self, election& vote) {
 caf::behavior elected_directory(directory_actor_type* self,
                                 directory_snapshot copy, std::uint64_t epoch,
                                 std::shared_ptr<actor_counters> counters,
-                                directory_holder holder) {
+                                directory_holder holder,
+                                directory_election_rule rule) {
+  self->state.by_etcd = rule.by_etcd;
   auto& state = self->state;
   state.counters = std::move(counters);
   state.own_node = std::move(holder.node);
@@ -129,9 +132,10 @@ caf::behavior elected_directory(directory_actor_type* self,
 caf::actor spawn_elected_directory(caf::actor_system& system,
                                    directory_snapshot copy, std::uint64_t epoch,
                                    std::shared_ptr<actor_counters> counters,
-                                   directory_holder holder) {
+                                   directory_holder holder,
+                                   directory_election_rule rule) {
   return system.spawn(directory_parts::elected_directory, std::move(copy),
-                      epoch, std::move(counters), std::move(holder));
+                      epoch, std::move(counters), std::move(holder), rule);
 }
 
 } // namespace varsync

@@ -123,7 +123,8 @@ namespace {
 /// a majority of the nodes alive in its copy (a holder that was frozen and
 /// came back, a node on the small side of a partition).
 void check_isolation(directory_follower& follower) {
-  if (follower.isolated || !follower.handle || follower.copy.epoch == 0)
+  if (follower.isolated || !follower.handle || follower.copy.epoch == 0 ||
+      follower.handle->coordinated())
     return;
   std::size_t members = 0;
   std::size_t alive = 0;
@@ -149,6 +150,20 @@ void check_isolation(directory_follower& follower) {
 
 } // namespace
 
+void take_over_won_epoch(caf::event_based_actor* self,
+                         directory_follower& follower) {
+  if (!follower.handle)
+    return;
+  auto epoch = follower.handle->won_epoch();
+  if (epoch <= follower.epoch || follower.copy.epoch == 0)
+    return;
+  follower.own = follower.handle->own();
+  auto directory = spawn_elected_directory(
+      self->home_system(), follower.copy, epoch, follower.counters,
+      follower.own, directory_election_rule{true, epoch});
+  follow(self, follower, std::move(directory), epoch);
+}
+
 bool follower_down(caf::event_based_actor* self, directory_follower& follower,
                    const caf::down_msg& msg) {
   if (follower.directory && msg.source == follower.directory.address()) {
@@ -157,7 +172,10 @@ bool follower_down(caf::event_based_actor* self, directory_follower& follower,
     if (shut_down)
       return true; // the holder stopped on purpose: the cluster ends
     follower.orphaned = true;
-    start_election(self, follower);
+    // With etcd, the node that wins the next epoch there takes over
+    // (take_over_won_epoch).
+    if (!follower.handle || !follower.handle->coordinated())
+      start_election(self, follower);
     return true;
   }
   auto i = follower.watched.find(msg.source);
@@ -167,7 +185,8 @@ bool follower_down(caf::event_based_actor* self, directory_follower& follower,
   follower.watched.erase(i);
   check_isolation(follower);
   // The candidate this node waited for may be the one that died.
-  if (follower.orphaned)
+  if (follower.orphaned &&
+      (!follower.handle || !follower.handle->coordinated()))
     start_election(self, follower);
   return true;
 }

@@ -66,6 +66,12 @@ caf::result<directory_snapshot> answer_follow(caf::event_based_actor* self,
 /// this node was cut off (or joined): forgets which nodes it saw die.
 void follow_handle(caf::event_based_actor* self, directory_follower& follower);
 
+/// Takes the directory over for the epoch this node won in etcd (what the
+/// handle's won_epoch says), from its newest copy, if that epoch is newer
+/// than the one it follows.
+void take_over_won_epoch(caf::event_based_actor* self,
+                         directory_follower& follower);
+
 /// Handles `msg` if it is the DOWN of the followed directory or of a
 /// watched agent (then maybe starts an election); false otherwise.
 bool follower_down(caf::event_based_actor* self, directory_follower& follower,

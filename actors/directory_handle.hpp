@@ -73,11 +73,39 @@ public:
       handler(std::move(members), epoch);
   }
 
+  /// Whether etcd elects the holder (node_config::coordinator): the node
+  /// agent then runs no election of its own. Thread-safe.
+  bool coordinated() const {
+    std::lock_guard<std::mutex> guard{mutex_};
+    return coordinated_;
+  }
+
+  /// Sets whether etcd elects the holder. Thread-safe.
+  void set_coordinated(bool value) {
+    std::lock_guard<std::mutex> guard{mutex_};
+    coordinated_ = value;
+  }
+
+  /// The epoch this node won in etcd (0: none); its agent then takes the
+  /// directory over. Thread-safe.
+  std::uint64_t won_epoch() const {
+    std::lock_guard<std::mutex> guard{mutex_};
+    return won_epoch_;
+  }
+
+  /// Records an epoch this node won in etcd. Thread-safe.
+  void set_won_epoch(std::uint64_t epoch) {
+    std::lock_guard<std::mutex> guard{mutex_};
+    won_epoch_ = epoch;
+  }
+
 private:
   mutable std::mutex mutex_;
   caf::actor actor_;
   directory_holder own_;
   isolation_handler isolated_;
+  bool coordinated_ = false;
+  std::uint64_t won_epoch_ = 0;
 };
 
 } // namespace varsync

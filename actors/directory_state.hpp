@@ -105,6 +105,8 @@ struct directory_state {
   variable_id next_id = 1;
   std::size_t next_placement = 0;
   std::uint64_t next_token = 1;
+  /// etcd elects the holder (it needs no majority of the nodes).
+  bool by_etcd = false;
   /// The holder's term and the number of its last copy.
   std::uint64_t epoch = 1;
   std::uint64_t seq = 0;

@@ -117,6 +117,11 @@ caf::behavior node_agent(node_agent_type* self, caf::actor directory,
       // what the shared handle says. The handle, not the message, carries
       // the actor: a peer cannot redirect this node with a message.
       [self](node_atom, ok_atom) { follow_handle(self, self->state.follower); },
+      // This node won an epoch in etcd (the shared handle says which; a
+      // message from a peer cannot make it take over).
+      [self](follow_atom, ok_atom) {
+        take_over_won_epoch(self, self->state.follower);
+      },
       [self](directory_state_atom, directory_snapshot& copy) {
         return accept_copy(self, self->state.follower, copy);
       },

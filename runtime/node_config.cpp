@@ -1,6 +1,7 @@
 #include "varsync/node_config.hpp"
 
 #include "runtime/core/wording.hpp"
+#include "runtime/transport/etcd_client.hpp"
 
 #include <algorithm>
 #include <arpa/inet.h>
@@ -249,6 +250,9 @@ std::vector<std::pair<std::string, std::string>> node_config::keys() {
       {"join", "HOST:PORT[,HOST:PORT...] of cluster members to join, tried "
                "in order; unset: this node is the seed"},
       {"name", "name of this node in status output (default HOST:PORT)"},
+      {"coordinator",
+       "etcd://HOST:PORT[,HOST:PORT...][/prefix]: etcd elects the "
+       "directory's holder (unset: the nodes do, by majority)"},
       {"heartbeat-interval",
        "how often to tell peers we are alive, below connection-timeout "
        "(200ms)"},
@@ -315,6 +319,10 @@ expected<void> node_config::set(std::string_view key, std::string_view value) {
       begin = end + 1;
     }
     join = std::move(members);
+  } else if (key == "coordinator") {
+    if (auto parsed = parse_etcd_url(std::string{value}); !parsed)
+      return parsed.error();
+    coordinator = value;
   } else if (key == "name") {
     if (value.empty())
       return bad_value(key, value, "a name (it is empty)");

@@ -114,7 +114,8 @@ runtime_core::start(const node_config& config) {
 }
 
 expected<void> runtime_core::start_node(const node_config& config) {
-  seed_ = config.join.empty();
+  // With etcd, a node without `join` finds out below whether it is first.
+  seed_ = config.join.empty() && config.coordinator.empty();
   set_log_level(config.log_level);
   auto secret = detail::resolve_secret(config.secret_file, seed_);
   if (!secret)
@@ -165,10 +166,23 @@ expected<void> runtime_core::start_node(const node_config& config) {
   std::vector<endpoint> connected;
   std::vector<node_info> others;
   directory_->set_own(directory_holder{node_name_, config.host, port_});
+  auto joining = config;
+  directory_election_rule rule;
+  if (!config.coordinator.empty()) {
+    auto found = join_through_etcd(config);
+    if (!found)
+      return found.error();
+    if (auto* epoch = std::get_if<std::uint64_t>(&*found)) {
+      seed_ = true;
+      rule = directory_election_rule{true, *epoch};
+    } else {
+      joining.join = {std::get<endpoint>(*found)};
+    }
+  }
   if (seed_) {
     directory_->set(spawn_directory_actor(
         *system_, config.spread_variables, counters_,
-        directory_holder{node_name_, config.host, port_}));
+        directory_holder{node_name_, config.host, port_}, rule));
     auto registered = register_here(config);
     if (!registered)
       return registered.error();
@@ -180,7 +194,7 @@ expected<void> runtime_core::start_node(const node_config& config) {
     auto give_up = clock::now() + config.join_deadline;
     auto backoff = std::chrono::milliseconds{50};
     for (;;) {
-      auto found = find_directory(config);
+      auto found = find_directory(joining);
       if (found)
         directory_->set(found->directory);
       auto registered = found ? register_here(config)
@@ -206,6 +220,16 @@ expected<void> runtime_core::start_node(const node_config& config) {
       !reached)
     return reached.error();
   node_config_ = config;
+  if (coordinator_)
+    coordinator_->start([this] {
+      if (stopping_)
+        return;
+      auto won = coordinator_->campaign();
+      if (won && *won) {
+        directory_->set_won_epoch(**won);
+        caf::anon_send(agent_, follow_atom::value, ok_atom::value);
+      }
+    });
   directory_->on_isolated(
       [this](std::vector<endpoint> members, std::uint64_t epoch) {
         std::lock_guard guard{mutex_};
@@ -275,6 +299,40 @@ void runtime_core::rejoin_newer_holder(std::vector<endpoint> members,
   }
   log().error("node '{}' found no newer directory holder; it stays apart",
               node_name_);
+}
+
+expected<std::variant<std::uint64_t, endpoint>>
+runtime_core::join_through_etcd(const node_config& config) {
+  directory_->set_coordinated(true);
+  // The lease outlives a heartbeat gap as long as the connection timeout.
+  auto ttl = std::max<std::int64_t>(
+      2, (config.connection_timeout.count() + 999) / 1000);
+  auto coordinator = etcd_coordinator::connect(
+      config.coordinator, node_name_, endpoint{config.host, port_}, ttl);
+  if (!coordinator)
+    return coordinator.error();
+  coordinator_ = std::move(*coordinator);
+  using found = std::variant<std::uint64_t, endpoint>;
+  if (!config.join.empty())
+    return found{config.join.front()};
+  using clock = std::chrono::steady_clock;
+  auto give_up = clock::now() + config.join_deadline;
+  for (;;) {
+    auto won = coordinator_->campaign();
+    if (!won)
+      return won.error();
+    if (*won)
+      return found{**won};
+    auto holder = coordinator_->holder();
+    if (!holder)
+      return holder.error();
+    if (*holder)
+      return found{(*holder)->address};
+    // The holder's key went between the two reads: campaign again.
+    if (clock::now() >= give_up)
+      return error{errc::timeout, "etcd named no directory holder within "
+                                  "the join deadline"};
+  }
 }
 
 expected<std::vector<node_info>>
@@ -417,7 +475,9 @@ runtime_core::~runtime_core() {
       directory && directory.node() == system_->node())
     caf::anon_send_exit(directory, caf::exit_reason::user_shutdown);
   // Tasks and automatic checkpoints see shutting_down from every call now
-  // and return; so does a search for a newer directory holder.
+  // and return; so does a search for a newer directory holder. Leaving
+  // etcd ends this node's lease (its keys go).
+  coordinator_.reset();
   checkpoints_.reset();
   directory_->on_isolated(nullptr);
   {

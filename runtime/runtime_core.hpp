@@ -13,6 +13,7 @@
 #include "actors/protocol.hpp"
 #include "actors/records.hpp"
 #include "runtime/basp_port.hpp"
+#include "runtime/etcd_coordinator.hpp"
 #include "runtime/periodic_checkpoints.hpp"
 #include "runtime/transport/bulk_plane.hpp"
 #include "runtime/transport/refusal_log.hpp"
@@ -30,6 +31,7 @@
 #include <string>
 #include <thread>
 #include <utility>
+#include <variant>
 #include <vector>
 
 namespace varsync::detail {
@@ -223,6 +225,12 @@ private:
                                    const std::vector<endpoint>& connected,
                                    std::chrono::milliseconds timeout);
 
+  /// Enters the etcd-coordinated cluster of `config.coordinator`: the
+  /// epoch this node won (it holds the directory first), or the address of
+  /// the holder to join (`config.join`'s first, else the one etcd names).
+  expected<std::variant<std::uint64_t, endpoint>>
+  join_through_etcd(const node_config& config);
+
   /// Registers this node with the directory it follows; returns the other
   /// live nodes.
   expected<std::vector<node_info>> register_here(const node_config& config);
@@ -272,6 +280,8 @@ private:
   std::unique_ptr<detail::basp_port> basp_port_;
   /// The node's configuration (a joining node's join list and deadlines).
   node_config node_config_;
+  /// The node's part in an etcd-coordinated cluster (null: built in).
+  std::unique_ptr<etcd_coordinator> coordinator_;
   /// Looks for a newer directory holder after an isolation; joined at
   /// shutdown. Guarded by mutex_.
   std::thread rejoin_thread_;

@@ -57,6 +57,12 @@ struct node_config {
   /// until it is lost). Flag form: `--join h1:p1,h2:p2`.
   std::vector<endpoint> join;
 
+  /// etcd elects the directory's holder ("etcd://h1:p1,h2:p2[/prefix]",
+  /// runtime/etcd_coordinator.hpp) instead of a majority of the nodes;
+  /// empty: built in. With it, a node without `join` joins the holder etcd
+  /// names (or becomes the first holder).
+  std::string coordinator;
+
   /// A name for this node in status output; default "host:port".
   std::string name;
 

@@ -182,6 +182,11 @@ TEST_CASE("host, port, join and name are set from text") {
   REQUIRE(config.join.size() == 2);
   CHECK_EQ(config.join[1], (endpoint{"localhost", 4001}));
   CHECK_FALSE(config.set("join", "127.0.0.1:4000,").has_value());
+  VARSYNC_REQUIRE_OK(
+      config.set("coordinator", "etcd://127.0.0.1:2379,127.0.0.1:2380/job"));
+  CHECK_EQ(config.coordinator, "etcd://127.0.0.1:2379,127.0.0.1:2380/job");
+  CHECK_FALSE(config.set("coordinator", "http://127.0.0.1:2379").has_value());
+  CHECK_FALSE(config.set("coordinator", "etcd://nohost").has_value());
   VARSYNC_CHECK_OK(config.set("name", "trainer-0"));
   CHECK_EQ(config.name, "trainer-0");
   VARSYNC_CHECK_OK(config.validate());
@@ -368,6 +373,7 @@ TEST_CASE("keys lists every settable key once with a help text") {
                                                 "port",
                                                 "join",
                                                 "name",
+                                                "coordinator",
                                                 "heartbeat-interval",
                                                 "connection-timeout",
                                                 "join-deadline",
@@ -404,6 +410,7 @@ TEST_CASE("keys lists every settable key once with a help text") {
                             ? "/s"
                         : name == "max-message" ? "65536"
                         : name == "log-level"   ? "warn"
+                        : name == "coordinator" ? "etcd://127.0.0.1:2379"
                                                 : "5";
     VARSYNC_CHECK_OK(config.set(name, value));
   }
