@@ -107,8 +107,24 @@ expected<std::optional<etcd_holder>> etcd_coordinator::holder() {
   return std::optional<etcd_holder>{std::move(*parsed)};
 }
 
-void etcd_coordinator::start(std::function<void()> vacant) {
+expected<std::vector<endpoint>> etcd_coordinator::other_nodes() {
+  auto entries = client_.get_prefix(prefix_ + "/nodes/");
+  if (!entries)
+    return entries.error();
+  std::vector<endpoint> result;
+  for (const auto& entry : *entries) {
+    if (entry.key == prefix_ + "/nodes/" + node_)
+      continue;
+    if (auto address = parse_endpoint(entry.value, "etcd node"); address)
+      result.push_back(std::move(*address));
+  }
+  return result;
+}
+
+void etcd_coordinator::start(std::function<void()> vacant,
+                             std::function<void()> expired) {
   vacant_ = std::move(vacant);
+  expired_ = std::move(expired);
   thread_ = std::thread{[this] { run(); }};
 }
 
@@ -135,6 +151,8 @@ void etcd_coordinator::run() {
           (void)client_.put(prefix_ + "/nodes/" + node_, to_string(address_),
                             lease_);
         }
+        if (expired_)
+          expired_();
       } else if (!left) {
         log().warn("node '{}': renewing its etcd lease failed: {}", node_,
                    left.error().message());

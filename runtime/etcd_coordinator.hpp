@@ -61,9 +61,15 @@ public:
   /// Blocks.
   expected<std::optional<etcd_holder>> holder();
 
+  /// The addresses of the other nodes etcd lists as alive. Blocks.
+  expected<std::vector<endpoint>> other_nodes();
+
   /// Starts renewing the lease and watching the holder key: calls
-  /// `vacant()` (on the thread) whenever no node holds the directory.
-  void start(std::function<void()> vacant);
+  /// `vacant()` (on the thread) whenever no node holds the directory, and
+  /// `expired()` after this node's lease had expired (it was cut off for
+  /// longer than the TTL: if it held the directory, another node may hold
+  /// it now).
+  void start(std::function<void()> vacant, std::function<void()> expired);
 
 private:
   etcd_coordinator(std::vector<endpoint> members, std::string prefix,
@@ -78,6 +84,7 @@ private:
   std::int64_t ttl_;
   std::int64_t lease_ = 0;
   std::function<void()> vacant_;
+  std::function<void()> expired_;
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;

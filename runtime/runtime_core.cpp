@@ -174,6 +174,7 @@ expected<void> runtime_core::start_node(const node_config& config) {
       return found.error();
     if (auto* epoch = std::get_if<std::uint64_t>(&*found)) {
       seed_ = true;
+      directory_->set_won_epoch(*epoch);
       rule = directory_election_rule{true, *epoch};
     } else {
       joining.join = {std::get<endpoint>(*found)};
@@ -221,15 +222,26 @@ expected<void> runtime_core::start_node(const node_config& config) {
     return reached.error();
   node_config_ = config;
   if (coordinator_)
-    coordinator_->start([this] {
-      if (stopping_)
-        return;
-      auto won = coordinator_->campaign();
-      if (won && *won) {
-        directory_->set_won_epoch(**won);
-        caf::anon_send(agent_, follow_atom::value, ok_atom::value);
-      }
-    });
+    coordinator_->start(
+        [this] {
+          if (stopping_)
+            return;
+          auto won = coordinator_->campaign();
+          if (won && *won) {
+            directory_->set_won_epoch(**won);
+            caf::anon_send(agent_, follow_atom::value, ok_atom::value);
+          }
+        },
+        [this] {
+          // This node's lease expired: if it held the directory, etcd gave
+          // the holder key to another node; find it and follow.
+          auto directory = directory_->get();
+          if (stopping_ || !directory || directory.node() != system_->node())
+            return;
+          auto others = coordinator_->other_nodes();
+          if (others && !others->empty())
+            directory_->isolated(std::move(*others), directory_->won_epoch());
+        });
   directory_->on_isolated(
       [this](std::vector<endpoint> members, std::uint64_t epoch) {
         std::lock_guard guard{mutex_};
