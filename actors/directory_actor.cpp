@@ -684,6 +684,7 @@ caf::behavior directory_actor(directory_actor_type* self, bool spread,
   self->state.spread = spread;
   self->state.by_etcd = rule.by_etcd;
   self->state.epoch = rule.first_epoch;
+  self->state.persist = std::move(rule.persist);
   self->state.counters = std::move(counters);
   self->state.own_node = std::move(holder.node);
   self->state.own_host = std::move(holder.host);

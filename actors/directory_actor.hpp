@@ -54,6 +54,7 @@
 #include "actors/directory_snapshot.hpp"
 
 #include <caf/all.hpp>
+#include <functional>
 #include <memory>
 
 namespace varsync {
@@ -63,6 +64,8 @@ namespace varsync {
 struct directory_election_rule {
   bool by_etcd = false;
   std::uint64_t first_epoch = 1;
+  /// With etcd: stores each new copy there too (must not block).
+  std::function<void(const directory_snapshot&)> persist;
 };
 
 /// Spawns the directory of a new cluster (epoch `rule.first_epoch`) on

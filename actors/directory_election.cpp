@@ -73,6 +73,7 @@ caf::behavior elected_directory(directory_actor_type* self,
                                 directory_holder holder,
                                 directory_election_rule rule) {
   self->state.by_etcd = rule.by_etcd;
+  self->state.persist = std::move(rule.persist);
   auto& state = self->state;
   state.counters = std::move(counters);
   state.own_node = std::move(holder.node);

@@ -155,12 +155,22 @@ void take_over_won_epoch(caf::event_based_actor* self,
   if (!follower.handle)
     return;
   auto epoch = follower.handle->won_epoch();
-  if (epoch <= follower.epoch || follower.copy.epoch == 0)
+  if (epoch <= follower.epoch ||
+      (follower.copy.epoch == 0 && follower.handle->won_copy().epoch == 0))
     return;
   follower.own = follower.handle->own();
+  // The copy in etcd is the holder's last word; this node's own copy may
+  // be older (or newer, if the etcd write failed).
+  auto from_etcd = follower.handle->won_copy();
+  auto use_etcd = from_etcd.newer_than(follower.copy);
+  const auto& copy = use_etcd ? from_etcd : follower.copy;
+  if (use_etcd)
+    log().info("node '{}' takes the directory's state from etcd (epoch {}, "
+               "change {})",
+               follower.own.node, from_etcd.epoch, from_etcd.seq);
   auto directory = spawn_elected_directory(
-      self->home_system(), follower.copy, epoch, follower.counters,
-      follower.own, directory_election_rule{true, epoch});
+      self->home_system(), copy, epoch, follower.counters, follower.own,
+      directory_election_rule{true, epoch, follower.handle->get_persister()});
   follow(self, follower, std::move(directory), epoch);
 }
 

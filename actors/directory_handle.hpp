@@ -4,6 +4,7 @@
 // agent (which changes it when a new holder is elected) and the host
 // threads of the runtime (which send requests to it).
 
+#include "actors/directory_snapshot.hpp"
 #include "varsync/node_config.hpp"
 
 #include <caf/all.hpp>
@@ -99,8 +100,35 @@ public:
     won_epoch_ = epoch;
   }
 
+  /// With etcd: what stores each copy of the directory there, and the
+  /// copy read from etcd when this node won an epoch (epoch 0: none).
+  /// Thread-safe.
+  using persister = std::function<void(const directory_snapshot&)>;
+
+  void set_persister(persister store) {
+    std::lock_guard<std::mutex> guard{mutex_};
+    persist_ = std::move(store);
+  }
+
+  persister get_persister() const {
+    std::lock_guard<std::mutex> guard{mutex_};
+    return persist_;
+  }
+
+  void set_won_copy(directory_snapshot copy) {
+    std::lock_guard<std::mutex> guard{mutex_};
+    won_copy_ = std::move(copy);
+  }
+
+  directory_snapshot won_copy() const {
+    std::lock_guard<std::mutex> guard{mutex_};
+    return won_copy_;
+  }
+
 private:
   mutable std::mutex mutex_;
+  persister persist_;
+  directory_snapshot won_copy_;
   caf::actor actor_;
   directory_holder own_;
   isolation_handler isolated_;

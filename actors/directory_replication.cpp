@@ -128,6 +128,8 @@ void replicate(directory_actor_type* self) {
   while (state.unconfirmed.size() > max_unconfirmed)
     state.unconfirmed.erase(state.unconfirmed.begin());
   confirm(state, state.seq);
+  if (state.persist)
+    state.persist(copy);
   auto seq = state.seq;
   for (const auto& node : state.nodes) {
     if (!node.alive)

@@ -107,6 +107,8 @@ struct directory_state {
   std::uint64_t next_token = 1;
   /// etcd elects the holder (it needs no majority of the nodes).
   bool by_etcd = false;
+  /// With etcd: stores each new copy there too.
+  std::function<void(const directory_snapshot&)> persist;
   /// The holder's term and the number of its last copy.
   std::uint64_t epoch = 1;
   std::uint64_t seq = 0;

@@ -79,16 +79,19 @@ expected<std::optional<std::uint64_t>> etcd_coordinator::campaign() {
     unchanged.push_back({prefix_ + "/epoch", (*last)->value, false});
   else
     unchanged.push_back({prefix_ + "/epoch", "", true});
+  auto value = std::to_string(next) + " " + node_ + " " + address_.host + " " +
+               std::to_string(address_.port);
   auto won = client_.transaction(
-      unchanged, {{prefix_ + "/holder",
-                   std::to_string(next) + " " + node_ + " " + address_.host +
-                       " " + std::to_string(address_.port),
-                   lease_},
+      unchanged, {{prefix_ + "/holder", value, lease_},
                   {prefix_ + "/epoch", std::to_string(next), 0}});
   if (!won)
     return won.error();
   if (!*won)
     return std::optional<std::uint64_t>{};
+  {
+    std::lock_guard guard{mutex_};
+    holder_value_ = value;
+  }
   log().warn("node '{}' won epoch {} of the directory in etcd", node_, next);
   return std::optional<std::uint64_t>{next};
 }
@@ -105,6 +108,21 @@ expected<std::optional<etcd_holder>> etcd_coordinator::holder() {
                  "etcd: the holder key holds '" + (*entry)->value +
                      "', not 'epoch node host port'"};
   return std::optional<etcd_holder>{std::move(*parsed)};
+}
+
+void etcd_coordinator::store_directory(std::string bytes) {
+  std::lock_guard guard{mutex_};
+  pending_ = std::move(bytes);
+  wake_.notify_all();
+}
+
+expected<std::optional<std::string>> etcd_coordinator::load_directory() {
+  auto entry = client_.get(prefix_ + "/directory");
+  if (!entry)
+    return entry.error();
+  if (!*entry)
+    return std::optional<std::string>{};
+  return std::optional<std::string>{std::move((*entry)->value)};
 }
 
 expected<std::vector<endpoint>> etcd_coordinator::other_nodes() {
@@ -133,10 +151,28 @@ void etcd_coordinator::run() {
   auto renew_every = std::chrono::milliseconds{ttl_ * 1000 / 3};
   auto next_renewal = clock::now() + renew_every;
   for (;;) {
+    std::optional<std::string> store;
+    std::string guard_value;
     {
       std::unique_lock lock{mutex_};
-      if (wake_.wait_for(lock, watch_interval, [this] { return stopping_; }))
+      wake_.wait_for(lock, watch_interval,
+                     [this] { return stopping_ || pending_.has_value(); });
+      if (stopping_)
         return;
+      store.swap(pending_);
+      guard_value = holder_value_;
+    }
+    if (store && !guard_value.empty()) {
+      // Written only while the holder key still names this node.
+      auto stored = client_.transaction({{prefix_ + "/holder", guard_value}},
+                                        {{prefix_ + "/directory", *store, 0}});
+      if (!stored)
+        log().warn("node '{}': storing the directory in etcd failed: {}", node_,
+                   stored.error().message());
+      else if (!*stored)
+        log().warn("node '{}' no longer holds the directory in etcd; its "
+                   "copy was not stored",
+                   node_);
     }
     if (clock::now() >= next_renewal) {
       next_renewal = clock::now() + renew_every;

@@ -61,6 +61,16 @@ public:
   /// Blocks.
   expected<std::optional<etcd_holder>> holder();
 
+  /// Stores `bytes` (a serialized copy of the directory's state) under
+  /// `<prefix>/directory` soon, on the thread, only while this node holds
+  /// the holder key (a holder that lost it cannot overwrite its
+  /// successor's state). Only the newest pending copy is written. Never
+  /// blocks.
+  void store_directory(std::string bytes);
+
+  /// The directory's state stored in etcd; nullopt when none. Blocks.
+  expected<std::optional<std::string>> load_directory();
+
   /// The addresses of the other nodes etcd lists as alive. Blocks.
   expected<std::vector<endpoint>> other_nodes();
 
@@ -85,6 +95,11 @@ private:
   std::int64_t lease_ = 0;
   std::function<void()> vacant_;
   std::function<void()> expired_;
+  /// What this node wrote into the holder key when it won (empty: it
+  /// never won). Used on the thread and by campaign().
+  std::string holder_value_;
+  /// The newest copy not yet written (guarded by mutex_).
+  std::optional<std::string> pending_;
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;

@@ -175,7 +175,7 @@ expected<void> runtime_core::start_node(const node_config& config) {
     if (auto* epoch = std::get_if<std::uint64_t>(&*found)) {
       seed_ = true;
       directory_->set_won_epoch(*epoch);
-      rule = directory_election_rule{true, *epoch};
+      rule = directory_election_rule{true, *epoch, directory_->get_persister()};
     } else {
       joining.join = {std::get<endpoint>(*found)};
     }
@@ -221,24 +221,30 @@ expected<void> runtime_core::start_node(const node_config& config) {
       !reached)
     return reached.error();
   node_config_ = config;
-  if (coordinator_)
-    coordinator_->start(
-        [this] {
+  // The callbacks run on the coordinator's thread, which ends before the
+  // coordinator does: they use it through this pointer.
+  if (auto* coordinator = coordinator_.get())
+    coordinator->start(
+        [this, coordinator] {
           if (stopping_)
             return;
-          auto won = coordinator_->campaign();
+          auto won = coordinator->campaign();
           if (won && *won) {
+            // The state the last holder stored, if this node can read it.
+            if (auto stored = coordinator->load_directory(); stored && *stored)
+              if (auto copy = from_bytes(**stored); copy)
+                directory_->set_won_copy(std::move(*copy));
             directory_->set_won_epoch(**won);
             caf::anon_send(agent_, follow_atom::value, ok_atom::value);
           }
         },
-        [this] {
+        [this, coordinator] {
           // This node's lease expired: if it held the directory, etcd gave
           // the holder key to another node; find it and follow.
           auto directory = directory_->get();
           if (stopping_ || !directory || directory.node() != system_->node())
             return;
-          auto others = coordinator_->other_nodes();
+          auto others = coordinator->other_nodes();
           if (others && !others->empty())
             directory_->isolated(std::move(*others), directory_->won_epoch());
         });
@@ -313,6 +319,31 @@ void runtime_core::rejoin_newer_holder(std::vector<endpoint> members,
               node_name_);
 }
 
+std::string runtime_core::to_bytes(const directory_snapshot& copy) {
+  std::vector<char> buffer;
+  caf::binary_serializer sink{*system_, buffer};
+  auto copy_of = copy;
+  if (auto failed = sink(copy_of))
+    return {};
+  return std::string{buffer.begin(), buffer.end()};
+}
+
+std::optional<directory_snapshot>
+runtime_core::from_bytes(const std::string& bytes) {
+  directory_snapshot copy;
+  caf::binary_deserializer source{*system_, bytes.data(), bytes.size()};
+  if (auto failed = source(copy)) {
+    log().warn("the directory's state in etcd does not read back: {}",
+               system_->render(failed));
+    return std::nullopt;
+  }
+  if (auto why = check_snapshot(copy); !why.empty()) {
+    log().warn("the directory's state in etcd is malformed: {}", why);
+    return std::nullopt;
+  }
+  return copy;
+}
+
 expected<std::variant<std::uint64_t, endpoint>>
 runtime_core::join_through_etcd(const node_config& config) {
   directory_->set_coordinated(true);
@@ -324,6 +355,14 @@ runtime_core::join_through_etcd(const node_config& config) {
   if (!coordinator)
     return coordinator.error();
   coordinator_ = std::move(*coordinator);
+  // Every copy the directory makes here goes to etcd too (while this node
+  // holds the key there).
+  directory_->set_persister([this](const directory_snapshot& copy) {
+    auto bytes = to_bytes(copy);
+    std::lock_guard guard{coordinator_mutex_};
+    if (!bytes.empty() && coordinator_)
+      coordinator_->store_directory(std::move(bytes));
+  });
   using found = std::variant<std::uint64_t, endpoint>;
   if (!config.join.empty())
     return found{config.join.front()};
@@ -489,7 +528,14 @@ runtime_core::~runtime_core() {
   // Tasks and automatic checkpoints see shutting_down from every call now
   // and return; so does a search for a newer directory holder. Leaving
   // etcd ends this node's lease (its keys go).
-  coordinator_.reset();
+  {
+    // Directory actors may still store a copy meanwhile.
+    std::unique_ptr<etcd_coordinator> leaving;
+    {
+      std::lock_guard guard{coordinator_mutex_};
+      leaving.swap(coordinator_);
+    }
+  }
   checkpoints_.reset();
   directory_->on_isolated(nullptr);
   {

@@ -231,6 +231,11 @@ private:
   expected<std::variant<std::uint64_t, endpoint>>
   join_through_etcd(const node_config& config);
 
+  /// A copy of the directory's state as bytes (CAF's binary form; empty
+  /// when it does not serialize) and back (nullopt, logged, when malformed).
+  std::string to_bytes(const directory_snapshot& copy);
+  std::optional<directory_snapshot> from_bytes(const std::string& bytes);
+
   /// Registers this node with the directory it follows; returns the other
   /// live nodes.
   expected<std::vector<node_info>> register_here(const node_config& config);
@@ -282,6 +287,8 @@ private:
   node_config node_config_;
   /// The node's part in an etcd-coordinated cluster (null: built in).
   std::unique_ptr<etcd_coordinator> coordinator_;
+  /// Guards coordinator_'s end against directory actors storing a copy.
+  std::mutex coordinator_mutex_;
   /// Looks for a newer directory holder after an isolation; joined at
   /// shutdown. Guarded by mutex_.
   std::thread rejoin_thread_;

@@ -194,6 +194,11 @@ TEST_CASE("with --coordinator etcd://: kill -9 of an etcd member and of the "
   CHECK(before->epoch == 1);
   REQUIRE_MESSAGE(cluster.nodes[1].wait_for_line("step 0 20 ", 60s),
                   cluster.transcript());
+  // The holder keeps the directory's state in etcd.
+  etcd_client client{etcd.endpoints(), 2s};
+  auto stored_before = client.get("/varsync-test/directory");
+  VARSYNC_REQUIRE_OK(stored_before);
+  REQUIRE(stored_before->has_value());
   REQUIRE(etcd.members[1].signal(SIGKILL));
   auto lost_at = steady_now_ns();
   REQUIRE(cluster.nodes[0].signal(SIGKILL));
@@ -255,6 +260,12 @@ TEST_CASE("with --coordinator etcd://: kill -9 of an etcd member and of the "
     CHECK(status->nodes[4].name == "node-4");
     CHECK(status->nodes[4].alive);
   }
+  // The new holder stored its own state since (it registered node-4).
+  auto stored_after = client.get("/varsync-test/directory");
+  VARSYNC_REQUIRE_OK(stored_after);
+  REQUIRE(stored_after->has_value());
+  CHECK((*stored_after)->value != (*stored_before)->value);
+  CHECK((*stored_after)->mod_revision > (*stored_before)->mod_revision);
   joiner->signal(SIGTERM);
   CHECK(joiner->wait(20s));
   CHECK_MESSAGE(cluster.stop(0), cluster.transcript());
