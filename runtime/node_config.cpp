@@ -228,6 +228,22 @@ std::string to_string(const endpoint& x) {
   return x.host + ":" + std::to_string(x.port);
 }
 
+expected<std::vector<endpoint>> parse_endpoints(std::string_view text,
+                                                std::string_view key) {
+  std::vector<endpoint> result;
+  std::size_t begin = 0;
+  for (;;) {
+    auto end = text.find(',', begin);
+    auto parsed = parse_endpoint(text.substr(begin, end - begin), key);
+    if (!parsed)
+      return parsed.error();
+    result.push_back(std::move(*parsed));
+    if (end == std::string_view::npos)
+      return result;
+    begin = end + 1;
+  }
+}
+
 expected<endpoint> parse_endpoint(std::string_view text, std::string_view key) {
   auto colon = text.rfind(':');
   if (colon == std::string_view::npos)
@@ -306,19 +322,10 @@ expected<void> node_config::set(std::string_view key, std::string_view value) {
       return bad_value(key, value, "a port (expected an integer 0-65535)");
     port = static_cast<std::uint16_t>(*parsed);
   } else if (key == "join") {
-    std::vector<endpoint> members;
-    std::size_t begin = 0;
-    for (;;) {
-      auto end = value.find(',', begin);
-      auto parsed = parse_endpoint(value.substr(begin, end - begin), key);
-      if (!parsed)
-        return parsed.error();
-      members.push_back(std::move(*parsed));
-      if (end == std::string::npos)
-        break;
-      begin = end + 1;
-    }
-    join = std::move(members);
+    auto members = parse_endpoints(value, key);
+    if (!members)
+      return members.error();
+    join = std::move(*members);
   } else if (key == "coordinator") {
     if (auto parsed = parse_etcd_url(std::string{value}); !parsed)
       return parsed.error();

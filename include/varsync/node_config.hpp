@@ -41,6 +41,11 @@ bool is_loopback(std::string_view host);
 expected<endpoint> parse_endpoint(std::string_view text,
                                   std::string_view key = "endpoint");
 
+/// Parses "host:port[,host:port...]" (at least one) as `parse_endpoint`
+/// does each.
+expected<std::vector<endpoint>> parse_endpoints(std::string_view text,
+                                                std::string_view key);
+
 /// Settings of a node: one process taking part in a cluster. Every field
 /// has a default that works on one machine.
 struct node_config {

@@ -311,20 +311,10 @@ parse_etcd_url(const std::string& url) {
     while (prefix.size() > 1 && prefix.back() == '/')
       prefix.pop_back();
   }
-  std::vector<endpoint> members;
-  std::size_t begin = 0;
-  for (;;) {
-    auto end = rest.find(',', begin);
-    auto member =
-        parse_endpoint(rest.substr(begin, end - begin), "coordinator");
-    if (!member)
-      return member.error();
-    members.push_back(std::move(*member));
-    if (end == std::string::npos)
-      break;
-    begin = end + 1;
-  }
-  return std::pair{std::move(members), std::move(prefix)};
+  auto members = parse_endpoints(rest, "coordinator");
+  if (!members)
+    return members.error();
+  return std::pair{std::move(*members), std::move(prefix)};
 }
 
 } // namespace varsync

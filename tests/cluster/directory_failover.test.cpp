@@ -17,6 +17,7 @@
 // 2), finds node-1 through the nodes of its copy, follows it and
 // registers again: every node then names node-1 and epoch 2.
 
+#include "tests/support/failover_run.hpp"
 #include "tests/support/rehost_run.hpp"
 #include "tests/support/test_cluster.hpp"
 #include "tests/support/worker_lines.hpp"
@@ -32,51 +33,6 @@ using namespace varsync::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-std::uint16_t port_of(child_process& node) {
-  auto rows = lines_of(node.output(), "listening");
-  REQUIRE(rows.size() == 1);
-  return static_cast<std::uint16_t>(std::stoi(rows[0][1]));
-}
-
-test_cluster start_failover_cluster() {
-  std::vector<std::string> idle{"--scenario", "idle"};
-  auto cluster = start_test_cluster(
-      {{{}, {"--scenario", "idle", "--spread-variables", "true"}},
-       {{0, 1}, {"--serve-variables", "false"}},
-       {{}, idle},
-       {{2, 3}, {"--serve-variables", "false"}}},
-      rehost_arguments("on_write"));
-  return cluster;
-}
-
-/// Checks that the replicas of nodes 1 and 3 made every update, that each
-/// read after step k shows 4 (k + 1), and that v ended on node-2.
-void check_the_job_went_on(test_cluster& cluster) {
-  for (auto node : {1, 3})
-    REQUIRE_MESSAGE(cluster.nodes[node].wait_for_line("done", 60s),
-                    cluster.transcript());
-  for (auto node : {1, 3}) {
-    auto output = cluster.nodes[node].output();
-    CHECK_MESSAGE(lines_of(output, "error").empty(), output);
-    CHECK(lines_of(output, "step").size() == 2 * rehost_updates);
-    for (const auto& row : lines_of(output, "step"))
-      CHECK(std::stod(row[3]) == 4.0 * (std::stoi(row[2]) + 1));
-  }
-  auto violations = check_write_histories(
-      unit_step_histories({{cluster.nodes[1].output(), false},
-                           {cluster.nodes[3].output(), false}}),
-      0);
-  CHECK_MESSAGE(violations.empty(), violations.front());
-  auto output = cluster.nodes[1].output();
-  auto final_value = lines_of(output, "final");
-  REQUIRE_MESSAGE(final_value.size() == 1, output);
-  CHECK(std::stod(final_value[0][1]) == 4.0 * rehost_updates);
-  auto host = lines_of(output, "host");
-  REQUIRE_MESSAGE(host.size() == 1, output);
-  CHECK(host[0][1] == "node-2");
-  CHECK(host[0][2] == "1");
-}
 
 /// The status through `node` names node-1 as the holder of epoch 2 and the
 /// seed as lost.

@@ -10,6 +10,7 @@
 
 #include "runtime/transport/etcd_client.hpp"
 #include "tests/support/checks.hpp"
+#include "tests/support/failover_run.hpp"
 #include "tests/support/rehost_run.hpp"
 #include "tests/support/temp_root.hpp"
 #include "tests/support/test_cluster.hpp"
@@ -111,12 +112,6 @@ struct etcd_cluster {
   }
 };
 
-std::uint16_t port_of(child_process& node) {
-  auto rows = lines_of(node.output(), "listening");
-  REQUIRE(rows.size() == 1);
-  return static_cast<std::uint16_t>(std::stoi(rows[0][1]));
-}
-
 } // namespace
 
 TEST_CASE("the etcd client: leases, gets, puts and compare-and-swap, also "
@@ -176,16 +171,7 @@ TEST_CASE("the etcd client: leases, gets, puts and compare-and-swap, also "
 TEST_CASE("with --coordinator etcd://: kill -9 of an etcd member and of the "
           "seed; another node wins epoch 2 in etcd and the job goes on") {
   etcd_cluster etcd;
-  std::vector<std::string> idle{"--scenario", "idle"};
-  auto common = rehost_arguments("on_write");
-  common.push_back("--coordinator");
-  common.push_back(etcd.url());
-  auto cluster = start_test_cluster(
-      {{{}, {"--scenario", "idle", "--spread-variables", "true"}},
-       {{0, 1}, {"--serve-variables", "false"}},
-       {{}, idle},
-       {{2, 3}, {"--serve-variables", "false"}}},
-      common);
+  auto cluster = start_failover_cluster({"--coordinator", etcd.url()});
   REQUIRE_MESSAGE(cluster.failure.empty(), cluster.failure);
   auto before =
       fetch_status(endpoint{"127.0.0.1", port_of(cluster.nodes[3])}, 10s);
@@ -204,25 +190,7 @@ TEST_CASE("with --coordinator etcd://: kill -9 of an etcd member and of the "
   REQUIRE(cluster.nodes[0].signal(SIGKILL));
   for (auto node : {1, 3})
     REQUIRE(cluster.nodes[node].signal(SIGUSR1)); // see --hold-at
-  for (auto node : {1, 3})
-    REQUIRE_MESSAGE(cluster.nodes[node].wait_for_line("done", 60s),
-                    cluster.transcript());
-  for (auto node : {1, 3}) {
-    auto output = cluster.nodes[node].output();
-    CHECK_MESSAGE(lines_of(output, "error").empty(), output);
-    CHECK(lines_of(output, "step").size() == 2 * rehost_updates);
-    for (const auto& row : lines_of(output, "step"))
-      CHECK(std::stod(row[3]) == 4.0 * (std::stoi(row[2]) + 1));
-  }
-  auto violations = check_write_histories(
-      unit_step_histories({{cluster.nodes[1].output(), false},
-                           {cluster.nodes[3].output(), false}}),
-      0);
-  CHECK_MESSAGE(violations.empty(), violations.front());
-  auto output = cluster.nodes[1].output();
-  auto final_value = lines_of(output, "final");
-  REQUIRE_MESSAGE(final_value.size() == 1, output);
-  CHECK(std::stod(final_value[0][1]) == 4.0 * rehost_updates);
+  check_the_job_went_on(cluster);
   // The longest pause between two updates of a replica after the loss:
   // the re-hosting waited for the seed's lease to expire.
   std::int64_t pause = 0;
