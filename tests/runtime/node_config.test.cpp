@@ -78,9 +78,9 @@ bool same_settings(const node_config& x, const node_config& y) {
 /// A config whose every field differs from the defaults.
 node_config customized() {
   node_config config;
-  config.host = "10.0.0.5";
+  config.host = "127.0.0.5";
   config.port = 4242;
-  config.join = {endpoint{"10.0.0.1", 4000}};
+  config.join = {endpoint{"127.0.0.9", 4000}};
   config.name = "worker-7";
   config.heartbeat_interval = 150ms;
   config.connection_timeout = 3s;
@@ -175,9 +175,9 @@ TEST_CASE("host, port, join and name are set from text") {
   CHECK_EQ(config.port, 0);
   VARSYNC_CHECK_OK(config.set("port", "65535"));
   CHECK_EQ(config.port, 65535);
-  VARSYNC_CHECK_OK(config.set("join", "10.1.2.3:5000"));
+  VARSYNC_CHECK_OK(config.set("join", "127.1.2.3:5000"));
   REQUIRE(config.join.size() == 1);
-  CHECK_EQ(config.join[0], (endpoint{"10.1.2.3", 5000}));
+  CHECK_EQ(config.join[0], (endpoint{"127.1.2.3", 5000}));
   VARSYNC_REQUIRE_OK(config.set("join", "127.0.0.1:4000,localhost:4001"));
   REQUIRE(config.join.size() == 2);
   CHECK_EQ(config.join[1], (endpoint{"localhost", 4001}));
@@ -350,13 +350,13 @@ TEST_CASE("an empty host or a join endpoint with port 0 is rejected by "
   CHECK_EQ(code_of(config.validate()), errc::invalid_argument);
   CHECK(contains(message_of(config.validate()), "host"));
   config.host = "127.0.0.1";
-  config.join = {endpoint{"10.0.0.1", 0}};
+  config.join = {endpoint{"127.0.0.9", 0}};
   CHECK_EQ(code_of(config.validate()), errc::invalid_argument);
   CHECK(contains(message_of(config.validate()), "join"));
-  CHECK(contains(message_of(config.validate()), "10.0.0.1:0"));
+  CHECK(contains(message_of(config.validate()), "127.0.0.9:0"));
   config.join = {endpoint{"", 80}};
   CHECK_EQ(code_of(config.validate()), errc::invalid_argument);
-  config.join = {endpoint{"10.0.0.1", 80}};
+  config.join = {endpoint{"127.0.0.9", 80}};
   VARSYNC_CHECK_OK(config.validate());
 }
 
@@ -422,9 +422,9 @@ TEST_CASE("a config file with comments, blank lines and spaces sets every "
           "key") {
   temp_file file{"# a node of the test cluster\n"
                  "\n"
-                 "host = 10.0.0.5\n"
+                 "host = 127.0.0.5\n"
                  "   port=4242   \n"
-                 "\tjoin = 10.0.0.1:4000  # the seed\n"
+                 "\tjoin = 127.0.0.9:4000  # the seed\n"
                  "  # indented comment = ignored\n"
                  "name = node#2\n"
                  "heartbeat-interval = 100ms\n"
@@ -437,10 +437,10 @@ TEST_CASE("a config file with comments, blank lines and spaces sets every "
                  "\n"};
   auto loaded = load_node_config(file.path());
   VARSYNC_REQUIRE_OK(loaded);
-  CHECK_EQ(loaded->host, "10.0.0.5");
+  CHECK_EQ(loaded->host, "127.0.0.5");
   CHECK_EQ(loaded->port, 4242);
   REQUIRE(loaded->join.size() == 1);
-  CHECK_EQ(loaded->join[0], (endpoint{"10.0.0.1", 4000}));
+  CHECK_EQ(loaded->join[0], (endpoint{"127.0.0.9", 4000}));
   CHECK_EQ(loaded->name, "node#2");
   CHECK_EQ(loaded->heartbeat_interval, 100ms);
   CHECK_EQ(loaded->connection_timeout, 3s);
@@ -534,7 +534,7 @@ TEST_CASE("a missing config file or a directory is an error naming the "
 
 TEST_CASE("flags are applied in the --key=value and the --key value forms") {
   auto parsed = parse_node_flags(
-      {"--host=0.0.0.0", "--port", "4242", "--join=10.0.0.1:4000", "--name",
+      {"--host=0.0.0.0", "--port", "4242", "--join=127.0.0.9:4000", "--name",
        "w1", "--heartbeat-interval=50ms", "--connection-timeout", "1s",
        "--join-deadline=3s", "--default-timeout", "9000",
        "--serve-variables=off", "--spread-variables", "yes",
@@ -544,7 +544,7 @@ TEST_CASE("flags are applied in the --key=value and the --key value forms") {
   CHECK_EQ(config.host, "0.0.0.0");
   CHECK_EQ(config.port, 4242);
   REQUIRE(config.join.size() == 1);
-  CHECK_EQ(config.join[0], (endpoint{"10.0.0.1", 4000}));
+  CHECK_EQ(config.join[0], (endpoint{"127.0.0.9", 4000}));
   CHECK_EQ(config.name, "w1");
   CHECK_EQ(config.heartbeat_interval, 50ms);
   CHECK_EQ(config.connection_timeout, 1s);
