@@ -14,6 +14,8 @@
 #include "actors/directory_state.hpp"
 #include "runtime/transport/log.hpp"
 
+#include <algorithm>
+
 namespace varsync::directory_parts {
 
 namespace {
@@ -106,7 +108,16 @@ void load_snapshot(directory_state& state, const directory_snapshot& copy) {
 }
 
 void changed(directory_actor_type* self) {
-  if (self->state.dirty)
+  auto& state = self->state;
+  if (state.dirty)
+    return;
+  // Alone (an embedded runtime, a seed before anyone joined) and without
+  // etcd there is nobody to copy to: no message at all.
+  auto others = std::any_of(
+      state.nodes.begin(), state.nodes.end(), [&state](const auto& node) {
+        return node.alive && node.info.name != state.own_node;
+      });
+  if (!others && !state.persist)
     return;
   self->state.dirty = true;
   self->send(self, replicate_now_atom::value);

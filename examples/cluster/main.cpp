@@ -595,6 +595,11 @@ int train_and_report(runtime& rt, const driver_options& options) {
 
 int run_driver(const driver_options& options) {
   auto config = options.config;
+  // A resumed run saves no automatic checkpoint: its first saves would
+  // race with the tasks' restore and could become the newest checkpoint,
+  // holding the fresh variables instead of the resumed ones.
+  if (options.resume)
+    config.checkpoint_dir.clear();
   const bool seed = config.join.empty();
   if (config.name.empty())
     config.name = seed ? "seed" : "driver";
