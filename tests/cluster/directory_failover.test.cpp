@@ -117,7 +117,7 @@ TEST_CASE("a holder frozen (SIGSTOP) for twice the connection timeout comes "
   // The returning seed finds its peers gone (it sees no majority: its own
   // directory changes nothing), looks for a newer holder among the nodes
   // of its copy, follows node-1 and registers again.
-  REQUIRE_MESSAGE(cluster.nodes[0].wait_for_error_text(
+  REQUIRE_MESSAGE(cluster.nodes[0].wait_for_errors(
                       "follows the directory of epoch 2 again", 30s),
                   cluster.transcript());
   auto back = fetch_status(endpoint{"127.0.0.1", seed_port}, 10s);

@@ -92,7 +92,7 @@ struct etcd_cluster {
     }
     for (auto& member : members)
       REQUIRE_MESSAGE(
-          member.wait_for_error_text("ready to serve client requests", 60s),
+          member.wait_for_errors("ready to serve client requests", 60s),
           member.errors());
   }
 
@@ -254,7 +254,7 @@ TEST_CASE("with --coordinator etcd://: a holder frozen (SIGSTOP) past its "
   // scenario's stimulus, not a synchronization.
   std::this_thread::sleep_until(stopped_at + 5s);
   REQUIRE(cluster.nodes[0].signal(SIGCONT));
-  REQUIRE_MESSAGE(cluster.nodes[0].wait_for_error_text(
+  REQUIRE_MESSAGE(cluster.nodes[0].wait_for_errors(
                       "follows the directory of epoch 2 again", 30s),
                   cluster.transcript());
   for (auto node : {0, 1, 2}) {

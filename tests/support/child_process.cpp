@@ -486,19 +486,6 @@ child_process::wait_for_line(std::string_view needle,
   }
 }
 
-bool child_process::wait_for_error_text(std::string_view needle,
-                                        std::chrono::milliseconds timeout) {
-  auto deadline = clock_type::now() + timeout;
-  std::unique_lock lock{state_->mutex};
-  for (;;) {
-    if (state_->errors.find(needle) != std::string::npos)
-      return true;
-    if (state_->errors_ended || clock_type::now() >= deadline)
-      return false;
-    state_->changed.wait_until(lock, deadline);
-  }
-}
-
 bool child_process::signal(int signal) {
   std::lock_guard guard{state_->mutex};
   // Not yet reaped, so the pid still names our child.

@@ -105,12 +105,6 @@ public:
   std::optional<std::string> wait_for_line(std::string_view needle,
                                            std::chrono::milliseconds timeout);
 
-  /// Blocks until stderr (from its start) contains `needle` or `timeout`
-  /// passes (or stderr ends first); returns whether it does. Wakes on new
-  /// output, no polling. Thread-safe.
-  bool wait_for_error_text(std::string_view needle,
-                           std::chrono::milliseconds timeout);
-
   /// Sends `signal` to the child only (not to its group); returns false
   /// when the child has already been reaped (then nothing is sent). Never
   /// blocks; thread-safe.
