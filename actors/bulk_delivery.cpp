@@ -4,6 +4,22 @@
 
 namespace varsync {
 
+namespace {
+
+/// The install in `frame` (a whole value, or a row delta when its code
+/// says so) as the message the replica actor takes.
+void send_install(const caf::actor& actor, bulk_frame& frame,
+                  std::uint64_t steps) {
+  if (frame.code == bulk_install_rows)
+    caf::anon_send(actor, install_rows_atom::value, frame.variable,
+                   frame.number, steps, std::move(frame.value));
+  else
+    caf::anon_send(actor, install_atom::value, frame.variable, frame.number,
+                   steps, std::move(frame.value));
+}
+
+} // namespace
+
 bulk_sink deliver_as_messages(caf::actor actor) {
   return [actor = std::move(actor)](const bulk_origin& from, bulk_frame frame) {
     switch (frame.kind) {
@@ -13,14 +29,12 @@ bulk_sink deliver_as_messages(caf::actor actor) {
       return;
     case bulk_kind::install:
       // `index`: the steps the version holds.
-      caf::anon_send(actor, install_atom::value, frame.variable, frame.number,
-                     frame.index, std::move(frame.value));
+      send_install(actor, frame, frame.index);
       return;
     case bulk_kind::install_ack:
       // `index`: the step acknowledged, the last one the version holds.
       // Two messages in a row: the second finds the actor scheduled already.
-      caf::anon_send(actor, install_atom::value, frame.variable, frame.number,
-                     frame.index + 1, std::move(frame.value));
+      send_install(actor, frame, frame.index + 1);
       caf::anon_send(actor, bulk_ack_atom::value, frame.variable, frame.index,
                      frame.tag, std::uint8_t{0}, std::string{});
       return;

@@ -6,7 +6,8 @@
 // names a registered actor arrives in its mailbox as:
 //   contribute -> (bulk_contribute_atom, connection, sending node,
 //                  reply_to, index, step, op byte, tensor, timeout_ms, tag)
-//   install    -> (install_atom, variable, version, steps (index), tensor)
+//   install    -> (install_atom, variable, version, steps (index), tensor),
+//                 or install_rows_atom when code is bulk_install_rows
 //   install_ack -> the install (steps: index + 1), then the ack of step index
 //   ack        -> (bulk_ack_atom, variable, step, tag, errc byte, message)
 

@@ -443,7 +443,10 @@ cluster_status snapshot(directory_actor_type* self) {
 }
 
 /// Answers with the status once every available variable reported its
-/// version and clock (or failed to within `timeout`).
+/// version and clock, or failed to within half of `timeout` (the asker's
+/// whole budget): a variable actor that does not answer (busy recovering,
+/// or on a frozen node) is shown unavailable instead of making the answer
+/// arrive after the asker gave up.
 caf::result<cluster_status> report_status(directory_actor_type* self,
                                           milliseconds timeout) {
   struct gathering {
@@ -470,8 +473,8 @@ caf::result<cluster_status> report_status(directory_actor_type* self,
       if (--state->remaining == 0)
         promise.deliver(std::move(state->status));
     };
-    self->request(caf::actor_cast<variable_actor_interface>(actor), timeout,
-                  status_atom::value)
+    self->request(caf::actor_cast<variable_actor_interface>(actor),
+                  std::max(timeout / 2, milliseconds{1}), status_atom::value)
         .then(
             [state, index = index, finish](std::uint64_t version,
                                            std::uint64_t clock) mutable {

@@ -61,8 +61,10 @@ void follow(caf::event_based_actor* self, directory_follower& follower,
   follower.orphaned = false;
   follower.epoch = std::max(follower.epoch, epoch);
   follower.directory = std::move(directory);
-  if (follower.handle)
-    follower.handle->set(follower.directory);
+  if (follower.handle) {
+    follower.handle->set(follower.directory, follower.epoch);
+    follower.handle->set_followed_epoch(follower.epoch);
+  }
   self->monitor(follower.directory);
 }
 
@@ -76,6 +78,8 @@ caf::result<std::uint64_t> accept_copy(caf::event_based_actor* self,
       copy.epoch < follower.epoch)
     return follower.epoch;
   follower.epoch = std::max(follower.epoch, copy.epoch);
+  if (follower.handle)
+    follower.handle->set_followed_epoch(follower.epoch);
   if (copy.newer_than(follower.copy)) {
     follower.copy = std::move(copy);
     watch_agents(self, follower);
@@ -114,7 +118,8 @@ void follow_handle(caf::event_based_actor* self, directory_follower& follower) {
   follower.isolated = false;
   follower.lost_nodes.clear();
   follower.watched.clear();
-  follow(self, follower, std::move(directory), 0);
+  follow(self, follower, std::move(directory),
+         follower.handle->epoch_of_actor());
 }
 
 namespace {
@@ -163,7 +168,17 @@ void take_over_won_epoch(caf::event_based_actor* self,
   // be older (or newer, if the etcd write failed).
   auto from_etcd = follower.handle->won_copy();
   auto use_etcd = from_etcd.newer_than(follower.copy);
-  const auto& copy = use_etcd ? from_etcd : follower.copy;
+  auto copy = use_etcd ? from_etcd : follower.copy;
+  // The last holder may have registered this node and stopped before any
+  // copy named it: the new holder lists itself.
+  const auto& own = follower.own;
+  if (std::none_of(
+          copy.nodes.begin(), copy.nodes.end(),
+          [&own](const auto& row) { return row.info.name == own.node; }))
+    copy.nodes.push_back(directory_node_row{
+        node_info{own.node, own.host, own.port, own.serves_variables,
+                  caf::actor_cast<caf::actor>(self)},
+        true});
   if (use_etcd)
     log().info("node '{}' takes the directory's state from etcd (epoch {}, "
                "change {})",

@@ -21,6 +21,8 @@ struct directory_holder {
   std::string node;
   std::string host;
   std::uint16_t port = 0;
+  /// Whether the node hosts variable actors (node_info::serves_variables).
+  bool serves_variables = false;
 };
 
 /// A thread-safe handle on the directory actor this node follows.
@@ -32,10 +34,19 @@ public:
     return actor_;
   }
 
-  /// Follows `actor` from now on. Thread-safe.
-  void set(caf::actor actor) {
+  /// Follows `actor`, the directory of `epoch` (0: unknown until its first
+  /// copy), from now on. Thread-safe.
+  void set(caf::actor actor, std::uint64_t epoch = 0) {
     std::lock_guard<std::mutex> guard{mutex_};
     actor_ = std::move(actor);
+    actor_epoch_ = epoch;
+  }
+
+  /// The epoch of the directory `get()` names, when known (else 0).
+  /// Thread-safe.
+  std::uint64_t epoch_of_actor() const {
+    std::lock_guard<std::mutex> guard{mutex_};
+    return actor_epoch_;
   }
 
   /// This node's name and address (empty until it registered).
@@ -87,6 +98,19 @@ public:
     coordinated_ = value;
   }
 
+  /// The epoch of the directory this node follows (0 before its first
+  /// copy), as its agent last recorded it. Thread-safe.
+  std::uint64_t followed_epoch() const {
+    std::lock_guard<std::mutex> guard{mutex_};
+    return followed_epoch_;
+  }
+
+  /// Records the epoch the agent follows. Thread-safe.
+  void set_followed_epoch(std::uint64_t epoch) {
+    std::lock_guard<std::mutex> guard{mutex_};
+    followed_epoch_ = epoch;
+  }
+
   /// The epoch this node won in etcd (0: none); its agent then takes the
   /// directory over. Thread-safe.
   std::uint64_t won_epoch() const {
@@ -130,10 +154,12 @@ private:
   persister persist_;
   directory_snapshot won_copy_;
   caf::actor actor_;
+  std::uint64_t actor_epoch_ = 0;
   directory_holder own_;
   isolation_handler isolated_;
   bool coordinated_ = false;
   std::uint64_t won_epoch_ = 0;
+  std::uint64_t followed_epoch_ = 0;
 };
 
 } // namespace varsync

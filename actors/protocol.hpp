@@ -19,6 +19,7 @@
 // contribution and its answers travel as frames; actors/bulk_delivery.cpp
 // turns each into the message of the interface it stands for.
 
+#include "runtime/core/copy_count.hpp"
 #include "runtime/core/tensor_math.hpp"
 #include "runtime/core/wire.hpp"
 #include "varsync/tensor.hpp"
@@ -57,6 +58,7 @@ using cross_update_atom = caf::atom_constant<caf::atom("xupdate")>;
 using contribute_atom = caf::atom_constant<caf::atom("contrib")>;
 using attach_atom = caf::atom_constant<caf::atom("attach")>;
 using install_atom = caf::atom_constant<caf::atom("install")>;
+using install_rows_atom = caf::atom_constant<caf::atom("instrows")>;
 using copy_get_atom = caf::atom_constant<caf::atom("copyget")>;
 using copy_set_atom = caf::atom_constant<caf::atom("copyset")>;
 using read_atom = caf::atom_constant<caf::atom("read")>;
@@ -110,6 +112,14 @@ inline std::optional<update_op> op_from_wire(std::uint8_t byte) noexcept {
   return static_cast<update_op>(byte);
 }
 
+/// The update_op of a wire byte for an on_write step, where add_rows (a
+/// packed row delta) is valid too; nullopt for an invalid byte.
+inline std::optional<update_op> step_op_from_wire(std::uint8_t byte) noexcept {
+  if (byte > static_cast<std::uint8_t>(update_op::add_rows))
+    return std::nullopt;
+  return static_cast<update_op>(byte);
+}
+
 /// The error for an invalid op byte received from `sender`.
 inline error invalid_op(std::uint8_t byte) {
   return error{errc::invalid_argument,
@@ -133,6 +143,7 @@ inline caf::error inspect(caf::serializer& sink, tensor& x) {
   if (byte_count == 0)
     return caf::none;
   tensor_bytes_serialized.fetch_add(byte_count, std::memory_order_relaxed);
+  count_copied(bytes.size()); // into CAF's message buffer
   return sink.apply_raw(bytes.size(),
                         const_cast<std::byte*>(bytes.data())); // NOLINT
 }
@@ -181,6 +192,7 @@ inline caf::error inspect(caf::deserializer& source, tensor& x) {
     auto bytes = result->mutable_bytes();
     if (auto err = source.apply_raw(bytes.size(), bytes.data()))
       return err;
+    count_copied(bytes.size()); // out of CAF's message buffer
   }
   x = std::move(*result);
   return caf::none;
@@ -207,8 +219,7 @@ typename Inspector::result_type inspect(Inspector& f, variable_options& x) {
            x.staleness_bound, x.period, has_trainable, trainable,
            caf::meta::load_callback([&]() -> caf::error {
              if (sync > static_cast<std::uint8_t>(synchronization::periodic) ||
-                 how >
-                     static_cast<std::uint8_t>(aggregation::only_first_replica))
+                 how > static_cast<std::uint8_t>(aggregation::max))
                return caf::sec::invalid_argument;
              x.sync = static_cast<synchronization>(sync);
              x.aggregation = static_cast<aggregation>(how);

@@ -99,7 +99,8 @@ caf::result<replica_recovery> take_over(replica_actor_type* self,
   held.clock = state.store->clock.load();
   held.version = entry.committed_version;
   held.steps = entry.committed_steps;
-  held.value = entry.committed_value;
+  held.value =
+      entry.committed_in_slot ? slot->load()->value : entry.committed_value;
   held.next_step = entry.next_step;
   if (entry.cache) {
     auto [refresh, own] = entry.cache->recovery();

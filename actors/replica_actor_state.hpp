@@ -75,7 +75,20 @@ struct attached_variable {
   std::uint64_t committed_version = 0;
   std::uint64_t committed_steps = 0;
   tensor committed_value;
+  /// on_write row steps installed since the last whole install: the slot
+  /// holds committed_version's value, and committed_value is empty (kept,
+  /// it would share the slot's buffer and turn each row step into a copy).
+  bool committed_in_slot = false;
+  /// Row steps that arrived before the version they follow (whole installs
+  /// and row steps may come on different channels: CAF, the bulk plane):
+  /// by version, with the steps each holds and its packed delta. At most
+  /// max_early_row_steps.
+  std::map<std::uint64_t, std::pair<std::uint64_t, tensor>> early_rows;
 };
+
+/// How many early row steps a replica keeps per variable; one more drops
+/// the newest (the variable's next whole install catches the copy up).
+inline constexpr std::size_t max_early_row_steps = 64;
 
 /// A clock() or read waiting for fresher bounded_staleness snapshots.
 struct staleness_waiter {

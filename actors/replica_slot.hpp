@@ -20,7 +20,16 @@
 // Because the writer makes `sequence_` odd before storing the snapshot, a
 // thread that saw a snapshot through `load()` never gets an older value
 // from the inline record afterwards.
+//
+// Row updates of large values (add_rows) change the snapshot in place
+// instead of copying the whole value: readers of a large slot load the
+// snapshot under `readers_` (shared), and add_rows holds it exclusively,
+// so no reader is inside while the rows change. A reader that kept the
+// snapshot (or its value's buffer) past its load keeps it unchanged:
+// add_rows then works on a copy (use counts, checked while exclusive).
 
+#include "runtime/core/row_delta.hpp"
+#include "runtime/core/row_math.hpp"
 #include "runtime/core/tensor_math.hpp"
 #include "varsync/tensor.hpp"
 
@@ -30,6 +39,8 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
+#include <span>
 
 namespace varsync {
 
@@ -51,14 +62,28 @@ public:
         // Only a small initial value is kept: a large one would pin its
         // buffer for the slot's lifetime.
         layout_(small_ ? initial : tensor{}) {
-    publish(std::make_shared<const installed_value>(
+    publish(std::make_shared<installed_value>(
         installed_value{0, std::move(initial), 0}));
   }
 
   /// The latest installed snapshot. Thread-safe, wait-free for readers in
   /// effect (libstdc++ guards the pointer with a tiny internal lock).
   std::shared_ptr<const installed_value> load() const {
+    if (small_)
+      return current_.load(std::memory_order_acquire);
+    std::shared_lock reading{readers_};
     return current_.load(std::memory_order_acquire);
+  }
+
+  /// The rows `rows` of the latest installed value (gather_rows), copied
+  /// out while no row update changes it; holds no reference to the value
+  /// afterwards, so the next add_rows stays in place. Thread-safe;
+  /// waits while an add_rows runs. Precondition: check_rows passed.
+  tensor gather(std::span<const std::int64_t> rows) const {
+    if (small_)
+      return gather_rows(load()->value, rows);
+    std::shared_lock reading{readers_};
+    return gather_rows(current_.load(std::memory_order_acquire)->value, rows);
   }
 
   /// A copy of the latest installed value. Thread-safe, never blocks: small
@@ -115,7 +140,7 @@ public:
     if (value.type() != current->value.type() ||
         value.shape() != current->value.shape())
       return false;
-    publish(std::make_shared<const installed_value>(
+    publish(std::make_shared<installed_value>(
         installed_value{version, std::move(value), min_clock}));
     return true;
   }
@@ -125,11 +150,72 @@ public:
   void update(update_op op, const tensor& operand) {
     std::lock_guard guard{update_mutex_};
     auto previous = current_.load(std::memory_order_relaxed);
-    publish(std::make_shared<const installed_value>(installed_value{
+    publish(std::make_shared<installed_value>(installed_value{
         previous->version + 1, apply(op, previous->value, operand), 0}));
   }
 
+  /// Adds `values` to rows `rows` as one new version (the local copy's
+  /// count + 1; add_rows_into: repeated rows summed, other rows untouched),
+  /// atomically with respect to other updates of this slot. A large value
+  /// changes in place unless a reader still holds it, at a cost in
+  /// proportion to the rows; readers wait meanwhile. Thread-safe.
+  /// Precondition: check_rows passed.
+  void add_rows(std::span<const std::int64_t> rows, const tensor& values) {
+    change_rows(std::nullopt,
+                [&](tensor& value) { add_rows_into(value, rows, values); });
+  }
+
+  /// Installs version `version` given as the packed row delta `packed`
+  /// (runtime/core/row_delta.hpp) from the version before: adds it when the
+  /// slot holds exactly version - 1, in place like add_rows; returns false
+  /// and changes nothing otherwise. Thread-safe. Precondition:
+  /// check_packed_rows passed.
+  bool install_rows(std::uint64_t version, const tensor& packed) {
+    return change_rows(
+        version, [&](tensor& value) { add_packed_rows_into(value, packed); });
+  }
+
 private:
+  /// Publishes `change` applied to the current value as version `version`
+  /// (nullopt: the current one + 1) unless `version` does not follow the
+  /// current one (then false, nothing changed). See add_rows.
+  template <class Change>
+  bool change_rows(std::optional<std::uint64_t> version, Change change) {
+    std::lock_guard guard{update_mutex_};
+    auto follows = [&](const installed_value& previous) {
+      return !version || *version == previous.version + 1;
+    };
+    if (small_) {
+      auto previous = current_.load(std::memory_order_relaxed);
+      if (!follows(*previous))
+        return false;
+      auto next = previous->value;
+      change(next);
+      publish(std::make_shared<installed_value>(
+          installed_value{previous->version + 1, std::move(next), 0}));
+      return true;
+    }
+    std::unique_lock writing{readers_};
+    auto previous = current_.load(std::memory_order_relaxed);
+    if (!follows(*previous))
+      return false;
+    tensor next;
+    // Held by `current_` and `previous` only: no reader has it (they load
+    // under `readers_`, which this holds), so its value moves out and, when
+    // its buffer is not shared either, changes in place. Snapshots are
+    // created non-const (make_shared<installed_value>), so writing through
+    // the cast is defined.
+    if (previous.use_count() == 2)
+      next = std::move(const_cast<installed_value&>(*previous).value);
+    else
+      next = previous->value;
+    change(next);
+    current_.store(std::make_shared<installed_value>(installed_value{
+                       previous->version + 1, std::move(next), 0}),
+                   std::memory_order_release);
+    return true;
+  }
+
   static constexpr std::size_t word_count =
       tensor::inline_bytes / sizeof(std::uint64_t);
 
@@ -181,6 +267,9 @@ private:
 
   std::atomic<std::shared_ptr<const installed_value>> current_;
   std::mutex update_mutex_;
+  /// Large slots: shared by readers while they load, exclusive while
+  /// add_rows changes the snapshot in place.
+  mutable std::shared_mutex readers_;
   /// True when the initial value fits inline, i.e. the inline record is
   /// used.
   const bool small_;

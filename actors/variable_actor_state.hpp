@@ -51,10 +51,13 @@ inline actor_counters* message_counters(variable_state& state) {
 using variable_actor_type = counted_actor<variable_state>;
 
 /// Handles the DOWN message of a monitored replica: marks it lost, stops
-/// every fan-in from waiting for it and returns its index (nullopt for an
-/// unknown sender or a replica already lost). The policy then drops it.
-std::optional<std::size_t> replica_down(variable_actor_type* self,
-                                        const caf::down_msg& msg);
+/// every fan-in from waiting for it and returns its index (none for an
+/// unknown sender or a replica already lost), followed by the indices of
+/// the group's other replicas on its node when the DOWN says that node is
+/// unreachable (remote_link_unreachable): they are lost at once, not one
+/// DOWN message at a time. The policy then drops them.
+std::vector<std::size_t> replica_down(variable_actor_type* self,
+                                      const caf::down_msg& msg);
 
 /// Reports a replica's clock when it attached (bounded_staleness joins the
 /// group's clocks with it).

@@ -12,7 +12,11 @@
 // The driver runs the method and the workers obey: it writes one command a
 // line to a worker's stdin and reads one reply a line from its stdout:
 //   size B    -> create variable wB of max(1, B/4) floats; "ready"
-//   steps N   -> make N timed steps; "time <seconds per step>"
+//   steps N   -> make N timed steps; "time <seconds per step> bytes <tensor
+//                payload bytes this worker sent per step in the previous
+//                steps command, counted until this one; -1: none> copied
+//                <tensor bytes it copied in user space per step, the same
+//                way>"
 //   check     -> "check <0|1> <value> <expected>" (every element of wB
 //                equals steps * (P + 1) / 2: worker i adds i + 1 each step)
 //   quit      -> exit
@@ -31,9 +35,15 @@
 //        [--sizes 8,4096,...] [--batch-ms 150] [--batches 5]
 //        [--step-timeout-s 60] [--skip-after-s 5]
 //        [--bulk-threshold off|BYTES]   (node_config bulk-threshold)
+//        [--spin 100us|off]   (node_config spin)
+//        [--bind-to core|none]   core: worker i pinned to CPU i mod CPUs
+//                       (node_config cpus), like mpirun --bind-to core
 //        [--shards K]   split each variable into K shard variables spread
 //                       over the nodes (round robin); a step updates all K
 //                       asynchronously and waits for every one
+//        [--rows-percent X]   row steps: a [B / 256, 64] table, each step
+//                       assign_add_rows of X% of its rows (the same at
+//                       every worker; op=on_write_rows_step)
 //        [--tls]   mutual TLS between the nodes (a fresh CA and node
 //                       certificate; the bulk plane is off under TLS)
 //        [--seed-in-worker]   worker 0 is the seed (directory and variable
@@ -42,7 +52,14 @@
 //                       (the driver) and P workers
 // Output (driver), one line per size:
 //   RESULT op=on_write_step np=4 bytes=4096 iters=.. batches=5 med_us=..
-//          min_us=.. first_us=.. ok=1 status=ok
+//          min_us=.. first_us=.. ok=1 node_bytes_per_step=..
+//          ring_optimum_bytes=.. node_copies_per_step=.. status=ok
+// node_bytes_per_step: the most tensor payload bytes one process sent per
+// step (median over batches; the busiest node); ring_optimum_bytes: what a
+// ring all-reduce sends per node, 2 (P - 1) / P x the tensor's bytes;
+// node_copies_per_step: the most tensor bytes one process copied in user
+// space per step (runtime_stats::bytes_copied: copy-on-write, CAF's
+// message buffers, the bulk plane's inbox), in whole tensors.
 // status=timeout (first step too slow: med_us=nan, ok=na) or status=error
 // (a worker failed; the run stops, exit status 1).
 
@@ -65,6 +82,7 @@
 #include <string_view>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
 #include <varsync/varsync.hpp>
 #include <vector>
@@ -92,9 +110,19 @@ struct bench_options {
   /// size, placed round robin over the nodes (spread-variables); a step
   /// updates every shard (asynchronously) and waits for all of them.
   int shards = 1;
+  /// --rows-percent X (> 0): the variable is a [B / 256, 64] f32 table and
+  /// a step is assign_add_rows of X% of its rows (every (100 / X)-th row,
+  /// the same rows at every worker) instead of assign_add of all of it;
+  /// RESULT lines say op=on_write_rows_step. 0: dense steps.
+  double rows_percent = 0;
   /// node_config bulk-threshold of every node ("off", or bytes); empty:
   /// the default.
   std::string bulk_threshold;
+  /// node_config spin of every node; empty: the default.
+  std::string spin;
+  /// --bind-to core: worker i runs on CPU i mod (CPUs), like mpirun's
+  /// --bind-to core (node_config cpus); none (default): not pinned.
+  bool bind_to_core = false;
   /// Worker 0 is the seed instead of the driver (which then runs no node).
   bool seed_in_worker = false;
   /// Mutual TLS between the nodes (--tls): the driver makes a CA and a
@@ -152,8 +180,14 @@ bench_options parse_options(int argc, char** argv) {
       options.join = value;
     else if (flag == "--bulk-threshold")
       options.bulk_threshold = value;
+    else if (flag == "--spin")
+      options.spin = value;
+    else if (flag == "--bind-to")
+      options.bind_to_core = std::string_view{value} == "core";
     else if (flag == "--shards")
       options.shards = std::max(1, std::atoi(value));
+    else if (flag == "--rows-percent")
+      options.rows_percent = std::max(0.0, std::atof(value));
     else if (flag == "--index")
       options.index = std::strtoull(value, nullptr, 10);
     else if (flag == "--tls-dir")
@@ -182,6 +216,15 @@ varsync::node_config base_config(const bench_options& options) {
       std::exit(2);
     }
   }
+  if (!options.spin.empty()) {
+    if (auto set = config.set("spin", options.spin); !set) {
+      std::fprintf(stderr, "%s\n", set.error().to_string().c_str());
+      std::exit(2);
+    }
+  }
+  if (options.bind_to_core && options.worker)
+    config.cpus = {static_cast<unsigned>(
+        options.index % std::max(1u, std::thread::hardware_concurrency()))};
   if (!options.tls_dir.empty()) {
     config.tls_cert = options.tls_dir + "/node.pem";
     config.tls_key = options.tls_dir + "/node.key";
@@ -238,24 +281,34 @@ int run_worker(const bench_options& options) {
   // The variable of the current size as `shards` shard variables.
   std::vector<varsync::variable> shards;
   std::vector<varsync::tensor> deltas;
+  // --rows-percent: the rows a step adds to (deltas[0] holds their values).
+  bool rows_mode = options.rows_percent > 0;
+  std::vector<std::int64_t> touched;
   long steps_done = 0;
+  // Tensor bytes sent as of the last "steps" command, and its step count
+  // (0: none since the last "size").
+  std::uint64_t sent_mark = 0;
+  std::uint64_t copied_mark = 0;
+  long previous_steps = 0;
   // One step: every shard updated asynchronously, then wait for all.
   auto step = [&]() -> varsync::expected<void> {
     std::mutex mutex;
     std::condition_variable all_done;
     std::size_t pending = shards.size();
     std::optional<varsync::error> failure;
+    auto done_one = [&](varsync::expected<void> done) {
+      std::lock_guard guard{mutex};
+      if (!done && !failure)
+        failure = done.error();
+      if (--pending == 0)
+        all_done.notify_one();
+    };
     for (std::size_t j = 0; j < shards.size(); ++j)
-      self->assign_add_async(
-          shards[j], deltas[j],
-          [&](varsync::expected<void> done) {
-            std::lock_guard guard{mutex};
-            if (!done && !failure)
-              failure = done.error();
-            if (--pending == 0)
-              all_done.notify_one();
-          },
-          step_timeout);
+      if (rows_mode)
+        self->assign_add_rows_async(shards[j], touched, deltas[j], done_one,
+                                    step_timeout);
+      else
+        self->assign_add_async(shards[j], deltas[j], done_one, step_timeout);
     std::unique_lock guard{mutex};
     all_done.wait(guard, [&] { return pending == 0; });
     if (failure)
@@ -271,6 +324,30 @@ int run_worker(const bench_options& options) {
       auto count = std::min<std::int64_t>(options.shards, elements);
       shards.clear();
       deltas.clear();
+      if (rows_mode) {
+        constexpr std::int64_t columns = 64;
+        auto rows = std::max<std::int64_t>(1, elements / columns);
+        auto stride = std::max<std::int64_t>(
+            1, std::llround(100.0 / options.rows_percent));
+        touched.clear();
+        for (std::int64_t row = 0; row < rows; row += stride)
+          touched.push_back(row);
+        auto zeros =
+            varsync::tensor::filled(varsync::dtype::f32, {rows, columns}, 0);
+        auto mine = varsync::tensor::filled(
+            varsync::dtype::f32,
+            {static_cast<std::int64_t>(touched.size()), columns},
+            static_cast<double>(options.index) + 1);
+        if (!zeros || !mine)
+          return fail("table of " + std::to_string(rows) + " rows");
+        auto created = (*rt)->create_variable(
+            *group, "t" + std::to_string(rows * columns * 4), *zeros, mean);
+        if (!created)
+          return fail("create_variable: " + created.error().to_string());
+        shards.push_back(*created);
+        deltas.push_back(*mine);
+        count = 0; // no shard variables
+      }
       for (std::int64_t j = 0; j < count; ++j) {
         auto length = elements / count + (j < elements % count ? 1 : 0);
         auto zeros = varsync::tensor::filled(varsync::dtype::f32, {length}, 0);
@@ -290,9 +367,25 @@ int run_worker(const bench_options& options) {
         deltas.push_back(*mine);
       }
       steps_done = 0;
+      previous_steps = 0;
       std::fprintf(reply, "ready\n");
     } else if (command.starts_with("steps ")) {
       long count = std::strtol(line + 6, nullptr, 10);
+      // The previous call's bytes, counted up to now: the installs of its
+      // last step may still have been on their way out when it replied.
+      auto sent_now = (*rt)->stats().bytes_sent;
+      double previous_bytes = previous_steps > 0
+                                  ? static_cast<double>(sent_now - sent_mark) /
+                                        static_cast<double>(previous_steps)
+                                  : -1;
+      sent_mark = sent_now;
+      auto copied_now = (*rt)->stats().bytes_copied;
+      double previous_copied =
+          previous_steps > 0 ? static_cast<double>(copied_now - copied_mark) /
+                                   static_cast<double>(previous_steps)
+                             : -1;
+      copied_mark = copied_now;
+      previous_steps = count;
       auto start = steady::now();
       for (long i = 0; i < count; ++i) {
         if (auto done = step(); !done)
@@ -301,8 +394,9 @@ int run_worker(const bench_options& options) {
         ++steps_done;
       }
       std::chrono::duration<double> spent = steady::now() - start;
-      std::fprintf(reply, "time %.9g\n",
-                   spent.count() / static_cast<double>(count));
+      std::fprintf(reply, "time %.9g bytes %.9g copied %.9g\n",
+                   spent.count() / static_cast<double>(count), previous_bytes,
+                   previous_copied);
     } else if (command.starts_with("check")) {
       auto expected =
           static_cast<double>(steps_done) * (options.processes + 1) / 2.0;
@@ -315,10 +409,22 @@ int run_worker(const bench_options& options) {
         auto values = value->values<float>();
         if (&shard == &shards.front() && !values.empty())
           first = values[0];
+        auto near = [&](float x, double want) {
+          return std::abs(x - want) <= 1e-6 * want;
+        };
+        if (rows_mode) {
+          // The touched rows hold the steps' means, every other row 0.
+          std::vector<bool> is_touched(values.size() / 64, false);
+          for (auto row : touched)
+            is_touched[static_cast<std::size_t>(row)] = true;
+          for (std::size_t k = 0; k < values.size() && ok; ++k)
+            ok = is_touched[k / 64] ? near(values[k], expected)
+                                    : values[k] == 0.0f;
+          continue;
+        }
         ok = ok && !values.empty() &&
-             std::all_of(values.begin(), values.end(), [&](float x) {
-               return std::abs(x - expected) <= 1e-6 * expected;
-             });
+             std::all_of(values.begin(), values.end(),
+                         [&](float x) { return near(x, expected); });
       }
       std::fprintf(reply, "check %d %.9g %.9g\n", ok ? 1 : 0, first, expected);
     } else if (command.starts_with("quit")) {
@@ -359,9 +465,19 @@ worker_process start_worker(const bench_options& options, std::size_t index,
   }
   args.push_back("--shards");
   args.push_back(std::to_string(options.shards));
+  args.push_back("--rows-percent");
+  args.push_back(std::to_string(options.rows_percent));
   if (!options.bulk_threshold.empty()) {
     args.push_back("--bulk-threshold");
     args.push_back(options.bulk_threshold);
+  }
+  if (!options.spin.empty()) {
+    args.push_back("--spin");
+    args.push_back(options.spin);
+  }
+  if (options.bind_to_core) {
+    args.push_back("--bind-to");
+    args.push_back("core");
   }
   if (!options.tls_dir.empty()) {
     args.push_back("--tls-dir");
@@ -435,16 +551,36 @@ public:
   }
 
   /// Makes `count` steps; the time per step of the slowest worker, or a
-  /// negative value when a worker failed.
+  /// negative value when a worker failed. `most_bytes()` is then the most
+  /// tensor bytes a worker sent per step.
   double steps(long count) {
     auto replies = ask("steps " + std::to_string(count));
     if (replies.empty())
       return -1;
     double slowest = 0;
-    for (auto& reply : replies)
-      slowest = std::max(slowest, std::strtod(reply.c_str() + 5, nullptr));
+    most_bytes_ = -1;
+    most_copied_ = -1;
+    for (auto& reply : replies) {
+      char* end = nullptr;
+      slowest = std::max(slowest, std::strtod(reply.c_str() + 5, &end));
+      if (auto bytes = std::string_view{end}.find("bytes ");
+          bytes != std::string_view::npos)
+        most_bytes_ =
+            std::max(most_bytes_, std::strtod(end + bytes + 6, nullptr));
+      if (auto copied = std::string_view{end}.find("copied ");
+          copied != std::string_view::npos)
+        most_copied_ =
+            std::max(most_copied_, std::strtod(end + copied + 7, nullptr));
+    }
     return slowest;
   }
+
+  /// The most tensor payload bytes one worker sent per step in the
+  /// `steps` call before the last one (-1: none since the size changed).
+  double most_bytes() const noexcept { return most_bytes_; }
+
+  /// Like `most_bytes`, for the tensor bytes copied in user space.
+  double most_copied() const noexcept { return most_copied_; }
 
   /// Tells every worker to quit and waits for it; false when one failed.
   bool stop(bool ask_to_quit) {
@@ -469,15 +605,29 @@ public:
 
 private:
   std::vector<worker_process> processes_;
+  double most_bytes_ = -1;
+  double most_copied_ = -1;
 };
+
+/// The RESULT lines' op: the step kind, with the share of rows for row
+/// steps (e.g. "on_write_rows_step rows_percent=1").
+std::string op_name(const bench_options& options) {
+  if (options.rows_percent <= 0)
+    return "on_write_step";
+  char text[64];
+  std::snprintf(text, sizeof text, "on_write_rows_step rows_percent=%g",
+                options.rows_percent);
+  return text;
+}
 
 /// Runs the method on one size; false when a worker failed.
 bool measure(workers& cluster, const bench_options& options,
              std::size_t bytes) {
   auto report_error = [&] {
-    std::printf("RESULT op=on_write_step np=%d shards=%d bytes=%zu "
+    std::printf("RESULT op=%s np=%d shards=%d bytes=%zu "
                 "med_us=nan ok=0 status=error\n",
-                options.processes, options.shards, bytes);
+                op_name(options).c_str(), options.processes, options.shards,
+                bytes);
     std::fflush(stdout);
     return false;
   };
@@ -487,9 +637,10 @@ bool measure(workers& cluster, const bench_options& options,
   if (first < 0)
     return report_error();
   if (first > options.skip_after_s) {
-    std::printf("RESULT op=on_write_step np=%d shards=%d bytes=%zu "
+    std::printf("RESULT op=%s np=%d shards=%d bytes=%zu "
                 "med_us=nan first_us=%.0f ok=na status=timeout\n",
-                options.processes, options.shards, bytes, first * 1e6);
+                op_name(options).c_str(), options.processes, options.shards,
+                bytes, first * 1e6);
     std::fflush(stdout);
     return true;
   }
@@ -506,12 +657,30 @@ bool measure(workers& cluster, const bench_options& options,
     return report_error();
   iters = std::max(1L, std::lround(options.batch_ms * 1e-3 / per_step));
   std::vector<double> per_batch;
+  std::vector<double> bytes_per_batch;
+  std::vector<double> copied_per_batch;
   for (int b = 0; b < options.batches; ++b) {
     double slowest = cluster.steps(iters);
     if (slowest < 0)
       return report_error();
     per_batch.push_back(slowest);
+    // The calls before each batch had the same size: calibration, batches.
+    if (cluster.most_bytes() >= 0)
+      bytes_per_batch.push_back(cluster.most_bytes());
+    if (cluster.most_copied() >= 0)
+      copied_per_batch.push_back(cluster.most_copied());
   }
+  for (auto* figures : {&bytes_per_batch, &copied_per_batch}) {
+    if (figures->empty())
+      figures->push_back(-1);
+    std::sort(figures->begin(), figures->end());
+  }
+  // What each node must send per step at least, in a ring all-reduce of
+  // the tensor (rounded to whole floats, as the variable is).
+  auto tensor_bytes =
+      static_cast<double>(std::max<std::size_t>(1, bytes / 4) * 4);
+  auto ring_optimum =
+      2.0 * (options.processes - 1) / options.processes * tensor_bytes;
   auto checks = cluster.ask("check");
   if (checks.empty())
     return report_error();
@@ -523,12 +692,18 @@ bool measure(workers& cluster, const bench_options& options,
       std::fprintf(stderr, "cluster_step: %zu bytes: %s\n", bytes,
                    reply.c_str());
   std::sort(per_batch.begin(), per_batch.end());
-  std::printf("RESULT op=on_write_step np=%d shards=%d bytes=%zu iters=%ld "
-              "batches=%d med_us=%.3f min_us=%.3f first_us=%.0f ok=%d "
-              "status=ok\n",
-              options.processes, options.shards, bytes, iters, options.batches,
-              per_batch[per_batch.size() / 2] * 1e6, per_batch.front() * 1e6,
-              first * 1e6, ok ? 1 : 0);
+  std::printf(
+      "RESULT op=%s np=%d shards=%d bytes=%zu iters=%ld "
+      "batches=%d med_us=%.3f min_us=%.3f first_us=%.0f ok=%d "
+      "node_bytes_per_step=%.0f ring_optimum_bytes=%.0f "
+      "node_copies_per_step=%.3f status=ok\n",
+      op_name(options).c_str(), options.processes, options.shards, bytes, iters,
+      options.batches, per_batch[per_batch.size() / 2] * 1e6,
+      per_batch.front() * 1e6, first * 1e6, ok ? 1 : 0,
+      bytes_per_batch[bytes_per_batch.size() / 2], ring_optimum,
+      copied_per_batch[copied_per_batch.size() / 2] < 0
+          ? -1.0
+          : copied_per_batch[copied_per_batch.size() / 2] / tensor_bytes);
   std::fflush(stdout);
   // A wrong result ends the run (exit status 1): no timing without it.
   return ok;

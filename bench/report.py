@@ -3,7 +3,8 @@
 stdout) and the same rows as JSON.
 
 Input: one line per result, "LABEL rep=N key=value ...", LABEL one of
-varsync, varsync_sharded (--shards P), varsync_separate_seed (the seed in
+varsync (pinned one process per core when P <= CPUs), varsync_unpinned,
+varsync_sharded (--shards P), varsync_separate_seed (the seed in
 its own process), varsync_caf (bulk plane off), varsync_tls (mutual TLS)
 and varsync_unauthenticated (the main before authentication) from
 bench/cluster_step,
@@ -14,7 +15,16 @@ several reps. ratio = varsync median / peer median (above 1: varsync is
 slower). algbw = bytes / time (GB/s = 1e9 B/s); for local reads and adds
 the last column is the rate per thread instead (Mop/s = 1e6 operations/s).
 
-Usage: report.py [--mode M] [--reps N] [--seconds S] RAW_FILE JSON_FILE
+Discipline (shared/DEVELOPERS.md): a row is "noisy" when the 1-minute
+load at the start of the run exceeded 0.5 (--load-at-start, the line
+bench/run prints) or, for rows against MPI, MPI's own reps differ by more
+than 15% of their median (the spread column). The targets table judges
+the project's stated targets from these rows: "met" only when the ratio is
+within the target and the row is not noisy; "missed by F" (the factor over
+the target) otherwise, "(noisy)" added when it was.
+
+Usage: report.py [--mode M] [--reps N] [--seconds S]
+                 [--load-at-start "L1 L5 L15"] RAW_FILE JSON_FILE
 """
 
 import argparse
@@ -36,11 +46,12 @@ LOCAL_CASES = {
     "cross_read": ("cross-replica read (a host call)", "thread_handoff", None),
 }
 # Our network labels, in table order (see bench/run).
-OURS = ("varsync", "varsync_sharded", "varsync_separate_seed", "varsync_caf",
-        "varsync_tls")
+OURS = ("varsync", "varsync_unpinned", "varsync_sharded",
+        "varsync_separate_seed", "varsync_caf", "varsync_tls")
 # Labels whose rows say which transport they used.
 TRANSPORT_NOTE = {"varsync_caf": ", bulk plane off",
-                  "varsync_tls": ", mutual TLS"}
+                  "varsync_tls": ", mutual TLS",
+                  "varsync_unpinned": ", not pinned"}
 PEER_NAMES = {
     "atomic_shared_ptr": "atomic<shared_ptr> load",
     "atomic_double": "atomic<double> load",
@@ -62,6 +73,87 @@ def parse(path):
                 row[key] = value
             rows.append(row)
     return rows
+
+
+# Noise limits (see the docstring).
+QUIET_LOAD = 0.5
+PEER_SPREAD = 0.15
+
+# The stated targets, as (issue, what, kind, case, ratio at most). `case` is
+# the row's case text; a target whose row was not measured is "not
+# measured". The sharded targets ask for automatic sharding; until it
+# exists they are judged on the rows sharded by hand (P shard variables).
+TARGETS = [
+    (11, "P=2 8 B on_write step <= 10x MPI_Allreduce tcp", "network",
+     "on_write step P=2 8 B", 10.0),
+    (11, "in-process R=4 8 B step <= 2.0x std::barrier", "local",
+     "in-process on_write step R=4 8 B", 2.0),
+    (15, "P=2 1 MiB <= 1.0x MPI (2 shards by hand)", "network",
+     "on_write step P=2 1 MiB, 2 shards", 1.0),
+    (15, "P=2 16 MiB <= 0.8x MPI (2 shards by hand)", "network",
+     "on_write step P=2 16 MiB, 2 shards", 0.8),
+    (15, "P=2 64 MiB <= 0.8x MPI (2 shards by hand)", "network",
+     "on_write step P=2 64 MiB, 2 shards", 0.8),
+    (15, "P=4 16 MiB <= 0.8x MPI (4 shards by hand)", "network",
+     "on_write step P=4 16 MiB, 4 shards", 0.8),
+    (15, "P=4 64 MiB <= 0.8x MPI (4 shards by hand)", "network",
+     "on_write step P=4 64 MiB, 4 shards", 0.8),
+    (15, "P=2 1%-of-rows step of a 1M x 64 f32 table >= 20x faster than "
+     "its dense step", "rows",
+     "on_write row step P=2 256 MiB table, 1% of rows", 0.05),
+]
+
+
+def spread(stat):
+    """(max - min) / median of a summary's runs, or None."""
+    if not stat or len(stat["runs"]) < 2 or not stat["median"]:
+        return None
+    return (stat["max"] - stat["min"]) / stat["median"]
+
+
+def mark_noise(table, load1):
+    """Sets each row's 'peer_spread' and 'noisy' (see the docstring)."""
+    loaded = load1 is not None and load1 > QUIET_LOAD
+    for row in table:
+        row["peer_spread"] = spread(row.get("peer"))
+        noisy_peer = (row["kind"] == "network" and
+                      row["peer_spread"] is not None and
+                      row["peer_spread"] > PEER_SPREAD)
+        row["noisy"] = loaded or noisy_peer
+
+
+def judge_targets(table):
+    """The TARGETS, each with its row's ratio and a verdict."""
+    by_case = {(row["kind"], row["case"]): row for row in table}
+    result = []
+    for issue, what, kind, case, limit in TARGETS:
+        row = by_case.get((kind, case))
+        ratio = row["ratio"] if row else None
+        if ratio is None:
+            verdict = "not measured"
+        elif ratio <= limit and not row["noisy"]:
+            verdict = "met"
+        elif ratio <= limit:
+            verdict = "within, but noisy: not met"
+        else:
+            verdict = f"missed by {ratio / limit:.2f}x" + (
+                " (noisy)" if row["noisy"] else "")
+        result.append({"issue": issue, "target": what, "case": case,
+                       "limit": limit, "ratio": ratio, "verdict": verdict,
+                       "noisy": bool(row and row["noisy"])})
+    return result
+
+
+def print_targets(targets, load_at_start):
+    print(f"\nTargets (load at start: {load_at_start or 'unknown'}; noisy: "
+          f"1-minute load > {QUIET_LOAD} or MPI's reps spread > "
+          f"{PEER_SPREAD:.0%}):\n")
+    print("| issue | target | ratio | verdict |")
+    print("|---|---|---|---|")
+    for target in targets:
+        ratio = f"{target['ratio']:.2f}x" if target["ratio"] else "-"
+        print(f"| {target['issue']} | {target['target']} | {ratio} "
+              f"| {target['verdict']} |")
 
 
 def human_size(size):
@@ -109,6 +201,9 @@ def network_rows(rows):
     ok = defaultdict(lambda: True)
     status = defaultdict(set)
     shards = {}                # (label, np) -> shard count
+    sent = defaultdict(list)   # (label, np, bytes) -> [bytes per node step]
+    copies = defaultdict(list)  # (label, np, bytes) -> [copies per node step]
+    ring = {}                  # (np, bytes) -> ring optimum bytes
     for row in rows:
         if row["label"] not in OURS + ("mpi_tcp", "mpi_shm"):
             continue
@@ -117,6 +212,12 @@ def network_rows(rows):
         ok[key] = ok[key] and row.get("ok") in ("1", "na")
         status[key].add(row.get("status", "ok"))
         shards[key[:2]] = int(row.get("shards", "1"))
+        if number(row.get("node_bytes_per_step")) is not None:
+            sent[key].append(number(row["node_bytes_per_step"]))
+            ring[key[1:]] = number(row.get("ring_optimum_bytes"))
+        copied = number(row.get("node_copies_per_step"))
+        if copied is not None and copied >= 0:
+            copies[key].append(copied)
     result = []
     ours_keys = sorted((k for k in runs if k[0] in OURS),
                        key=lambda k: (k[1], k[2], OURS.index(k[0])))
@@ -145,10 +246,55 @@ def network_rows(rows):
             "varsync": ours, "peer_name": "MPI_Allreduce tcp", "peer": tcp,
             "extra_name": "MPI_Allreduce shm", "extra": shm,
             "ratio": ratio, "speed": bandwidth,
+            "node_bytes_per_step": summary(sent.get((label, np, size), [])),
+            "ring_optimum_bytes": ring.get((np, size)),
+            "node_copies_per_step": summary(copies.get((label, np, size), [])),
             "ok": all(ok[(name, np, size)]
                       for name in (label, "mpi_tcp", "mpi_shm")
                       if (name, np, size) in runs),
             "status": ",".join(statuses),
+        })
+    return result
+
+
+def row_step_rows(rows):
+    """on_write row steps (assign_add_rows of a share of a [n, 64] table's
+    rows) against the dense step of the same table, both across P
+    processes in the same run (labels varsync_rows, varsync_dense_table)."""
+    runs = defaultdict(list)   # (label, np, bytes, percent) -> [us]
+    ok = defaultdict(lambda: True)
+    sent = defaultdict(list)
+    for row in rows:
+        if row["label"] not in ("varsync_rows", "varsync_dense_table"):
+            continue
+        percent = row.get("rows_percent") if row["label"] == "varsync_rows" \
+            else None
+        key = (row["label"], int(row["np"]), int(row["bytes"]), percent)
+        runs[key].append(number(row.get("med_us")))
+        ok[key] = ok[key] and row.get("ok") in ("1", "na")
+        if number(row.get("node_bytes_per_step")) is not None:
+            sent[key].append(number(row["node_bytes_per_step"]))
+    result = []
+    for key in sorted(k for k in runs if k[0] == "varsync_rows"):
+        _, np, size, percent = key
+        dense_key = ("varsync_dense_table", np, size, None)
+        ours = summary(runs[key])
+        dense = summary(runs.get(dense_key, []))
+        result.append({
+            "kind": "rows",
+            "case": f"on_write row step P={np} {human_size(size)} table, "
+                    f"{percent}% of rows",
+            "np": np, "bytes": size, "unit": "us",
+            "varsync": ours, "peer_name": "dense step of the same table",
+            "peer": dense, "extra_name": None, "extra": None,
+            "ratio": ours["median"] / dense["median"]
+            if ours and dense else None,
+            "speed": {"unit": "GB/s", "varsync": None, "peer": None},
+            "node_bytes_per_step": summary(sent.get(key, [])),
+            "ring_optimum_bytes": None,
+            "node_copies_per_step": None,
+            "ok": ok[key] and ok[dense_key],
+            "status": "ok",
         })
     return result
 
@@ -159,7 +305,8 @@ def security_rows(rows):
     before authentication in the same run; the TLS row's extra column is
     the authenticated step. Without a baseline the TLS row compares with
     the authenticated step."""
-    labels = ("varsync", "varsync_tls", "varsync_unauthenticated")
+    labels = ("varsync", "varsync_unpinned", "varsync_tls",
+              "varsync_unauthenticated")
     runs = defaultdict(list)
     for row in rows:
         if row["label"] in labels:
@@ -169,7 +316,9 @@ def security_rows(rows):
     cases = sorted({(np, size) for (label, np, size) in runs
                     if label == "varsync_tls"})
     for np, size in cases:
-        plain = summary(runs.get(("varsync", np, size), []))
+        # Not pinned, like the TLS and baseline rows (when measured).
+        plain = summary(runs.get(("varsync_unpinned", np, size), [])
+                        or runs.get(("varsync", np, size), []))
         tls = summary(runs.get(("varsync_tls", np, size), []))
         base = summary(runs.get(("varsync_unauthenticated", np, size), []))
         compared = []
@@ -260,15 +409,20 @@ def local_rows(rows):
 
 
 def print_table(table):
-    print("| case | peer (extra) | unit | varsync | peer | ratio | extra "
+    print("| case | peer (extra) | unit | varsync | peer | peer spread "
+          "| ratio | extra "
           "| algbw GB/s or rate Mop/s per thread (varsync / peer) | ok |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for row in table:
         reference = row["varsync"] or row["peer"]
         digits = digits_for(reference["median"]) if reference else 1
         peers = row["peer_name"] + (f" ({row['extra_name']})"
                                     if row["extra_name"] else "")
         ratio = f"{row['ratio']:.2f}x" if row["ratio"] else "-"
+        if row["noisy"] and row["ratio"]:
+            ratio += " noisy"
+        peer_spread = (f"{row['peer_spread']:.0%}"
+                       if row["peer_spread"] is not None else "-")
         rates = row["speed"]
         speed_text = " / ".join(
             f"{rates[who]:.3g}" if rates[who] else "-"
@@ -278,9 +432,30 @@ def print_table(table):
             varsync = f"{row['status']}" if not row["varsync"] else (
                 f"{varsync} [{row['status']}]")
         print(f"| {row['case']} | {peers} | {row['unit']} | {varsync} "
-              f"| {shown(row['peer'], digits)} | {ratio} "
+              f"| {shown(row['peer'], digits)} | {peer_spread} | {ratio} "
               f"| {shown(row['extra'], digits)} | {speed_text} "
               f"| {'yes' if row['ok'] else 'NO'} |")
+
+
+def print_bytes(table):
+    """Bytes the busiest node sent per step against the ring optimum
+    2(P-1)/P x N, for the steps of at least 1 MiB."""
+    rows = [row for row in table if row["kind"] == "network" and
+            row["bytes"] >= 1 << 20 and row.get("node_bytes_per_step") and
+            row.get("ring_optimum_bytes")]
+    if not rows:
+        return
+    print("\n| case | bytes sent per step by the busiest node | ring optimum "
+          "2(P-1)/P x N | ratio | user-space copies per step (whole "
+          "tensors, busiest node) |")
+    print("|---|---|---|---|---|")
+    for row in rows:
+        sent = row["node_bytes_per_step"]["median"]
+        copied = row.get("node_copies_per_step")
+        copied_text = f"{copied['median']:.3f}" if copied else "-"
+        print(f"| {row['case']} | {sent / 2**20:.2f} MiB "
+              f"| {row['ring_optimum_bytes'] / 2**20:.2f} MiB "
+              f"| {sent / row['ring_optimum_bytes']:.2f}x | {copied_text} |")
 
 
 def straggler_rows(rows):
@@ -318,15 +493,23 @@ def main():
     parser.add_argument("--mode", default="full")
     parser.add_argument("--reps", type=int, default=0)
     parser.add_argument("--seconds", type=int, default=0)
+    parser.add_argument("--load-at-start", default="")
     parser.add_argument("raw")
     parser.add_argument("json")
     args = parser.parse_args()
 
     rows = parse(args.raw)
-    table = network_rows(rows) + security_rows(rows) + local_rows(rows)
+    table = (network_rows(rows) + row_step_rows(rows) + security_rows(rows)
+             + local_rows(rows))
+    load1 = number(args.load_at_start.split()[0]) if args.load_at_start \
+        else None
+    mark_noise(table, load1)
     print_table(table)
+    print_bytes(table)
     stragglers = straggler_rows(rows)
     print_stragglers(stragglers)
+    targets = judge_targets(table)
+    print_targets(targets, args.load_at_start)
     with open("/proc/loadavg") as load:
         loadavg = " ".join(load.read().split()[:3])
     document = {
@@ -334,8 +517,10 @@ def main():
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
             timespec="seconds"),
         "host": {"cpus": os.cpu_count(), "kernel": platform.release(),
+                 "load_at_start": args.load_at_start,
                  "load_at_end": loadavg},
         "rows": table,
+        "targets": targets,
         "stragglers": stragglers,
     }
     with open(args.json, "w") as out:

@@ -182,4 +182,9 @@ caf::actor basp_broker_of(caf::actor_system& system) {
       caf::atom("BASP"));
 }
 
+caf::proxy_registry* basp_proxies(caf::actor_system& system) {
+  auto broker = caf::actor_cast<caf::abstract_actor*>(basp_broker_of(system));
+  return static_cast<caf::io::basp_broker*>(broker)->proxy_registry_ptr();
+}
+
 } // namespace varsync::detail

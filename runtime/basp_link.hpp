@@ -71,4 +71,11 @@ caf::io::scribe_ptr make_scribe(caf::actor_system& system, int fd,
 /// CAF's BASP broker of `system`.
 caf::actor basp_broker_of(caf::actor_system& system);
 
+/// The registry of proxies for remote actors that `system`'s BASP broker
+/// keeps: what a deserializer needs to read handles of actors on other
+/// nodes outside a message from the network (CAF's BASP workers read them
+/// with it). Never null once the middleman started; the registry is
+/// thread-safe.
+caf::proxy_registry* basp_proxies(caf::actor_system& system);
+
 } // namespace varsync::detail

@@ -4,6 +4,7 @@
 #include "actors/directory_snapshot.hpp"
 #include "actors/policies/replica_recovery.hpp"
 #include "actors/protocol.hpp"
+#include "runtime/spinning_scheduler.hpp"
 
 #include <algorithm>
 #include <caf/io/all.hpp>
@@ -17,7 +18,14 @@ void configure_caf(caf::actor_system_config& config,
   // One shared queue instead of work stealing: idle stealing workers poll
   // and back off, which costs wake-up latency on every hop of a protocol
   // (see shared/CAF-0.17.md, measured 3x lower round trips).
+  // Its idle workers poll before they sleep (runtime_options::spin): a
+  // scheduler CAF takes as given instead of building its own.
   config.set("scheduler.policy", caf::atom("sharing"));
+  config.module_factories.push_back(
+      [spin = options.spin](
+          caf::actor_system& system) -> caf::actor_system::module* {
+        return new spinning_coordinator(system, spin);
+      });
   // One scheduler thread per core (at least 2), not CAF's "at least 4": a
   // message to an idle local actor wakes a sleeping worker, so surplus
   // workers only add wake-ups and context switches. Measured on 2 cores

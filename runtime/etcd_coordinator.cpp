@@ -140,9 +140,11 @@ expected<std::vector<endpoint>> etcd_coordinator::other_nodes() {
 }
 
 void etcd_coordinator::start(std::function<void()> vacant,
-                             std::function<void()> expired) {
+                             std::function<void()> expired,
+                             std::function<void(const etcd_holder&)> held) {
   vacant_ = std::move(vacant);
   expired_ = std::move(expired);
+  held_ = std::move(held);
   thread_ = std::thread{[this] { run(); }};
 }
 
@@ -197,6 +199,8 @@ void etcd_coordinator::run() {
     auto current = holder();
     if (current && !*current && vacant_)
       vacant_();
+    else if (current && *current && held_)
+      held_(**current);
   }
 }
 

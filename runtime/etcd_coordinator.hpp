@@ -16,8 +16,13 @@
 // the gateway's watch is a stream our small client does not read) and
 // the node campaigns. The winner's agent takes the directory over from its
 // copy (actors/directory_election.hpp, without a vote: etcd decided) and
-// asks every node to follow it. A majority of etcd's members must be up;
-// any number of varsync nodes may be lost.
+// asks every node to follow it; a node its copy lacks (the last holder
+// registered it and froze before its copy went out) sees its epoch behind
+// the holder key's for a connection timeout and joins the holder etcd
+// names. The winner also reads the state the last holder stored in
+// `<prefix>/directory` and takes it when it is newer than its own copy.
+// A majority of etcd's members must be up; any number of varsync nodes may
+// be lost.
 
 #include "runtime/transport/etcd_client.hpp"
 
@@ -78,8 +83,9 @@ public:
   /// `vacant()` (on the thread) whenever no node holds the directory, and
   /// `expired()` after this node's lease had expired (it was cut off for
   /// longer than the TTL: if it held the directory, another node may hold
-  /// it now).
-  void start(std::function<void()> vacant, std::function<void()> expired);
+  /// it now), and `held(holder)` each time it sees a holder recorded.
+  void start(std::function<void()> vacant, std::function<void()> expired,
+             std::function<void(const etcd_holder&)> held);
 
 private:
   etcd_coordinator(std::vector<endpoint> members, std::string prefix,
@@ -95,6 +101,7 @@ private:
   std::int64_t lease_ = 0;
   std::function<void()> vacant_;
   std::function<void()> expired_;
+  std::function<void(const etcd_holder&)> held_;
   /// What this node wrote into the holder key when it won (empty: it
   /// never won). Used on the thread and by campaign().
   std::string holder_value_;

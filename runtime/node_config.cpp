@@ -10,6 +10,8 @@
 #include <cstring>
 #include <fcntl.h>
 #include <optional>
+#include <sched.h>
+#include <set>
 #include <sys/stat.h>
 #include <system_error>
 #include <unistd.h>
@@ -87,6 +89,55 @@ expected<std::chrono::milliseconds> parse_duration(std::string_view key,
                          std::string{duration_example} + ")");
   return std::chrono::milliseconds{
       static_cast<std::chrono::milliseconds::rep>(*value * scale)};
+}
+
+/// "100us", "1ms", "0" or "off" (0), at most one second.
+expected<std::chrono::microseconds> parse_spin(std::string_view key,
+                                               std::string_view text) {
+  if (text == "off" || text == "0")
+    return std::chrono::microseconds{0};
+  auto digits = text;
+  std::uint64_t scale = 0;
+  if (digits.ends_with("us"))
+    scale = 1;
+  else if (digits.ends_with("ms"))
+    scale = 1000;
+  digits.remove_suffix(scale == 0 ? 0 : 2);
+  auto value = scale == 0 ? std::nullopt : parse_unsigned(digits, 1000000);
+  if (!value || *value * scale > 1000000)
+    return bad_value(key, text,
+                     "a duration up to 1s with a unit, like 100us or 1ms, or "
+                     "off");
+  return std::chrono::microseconds{
+      static_cast<std::chrono::microseconds::rep>(*value * scale)};
+}
+
+/// "0", "0-3", "0,2,4-5": CPU numbers below CPU_SETSIZE, sorted, unique.
+expected<std::vector<unsigned>> parse_cpu_list(std::string_view key,
+                                               std::string_view text) {
+  constexpr std::uint64_t largest = CPU_SETSIZE - 1;
+  std::set<unsigned> cpus;
+  auto rest = text;
+  while (true) {
+    auto comma = rest.find(',');
+    auto item = rest.substr(0, comma);
+    auto dash = item.find('-');
+    auto first = parse_unsigned(item.substr(0, dash), largest);
+    auto last = dash == std::string_view::npos
+                    ? first
+                    : parse_unsigned(item.substr(dash + 1), largest);
+    if (!first || !last || *last < *first)
+      return bad_value(key, text,
+                       "CPU numbers 0-" + std::to_string(largest) +
+                           " or ranges, like 0 or 0-1,4 ('" +
+                           std::string{item} + "' is not one)");
+    for (auto cpu = *first; cpu <= *last; ++cpu)
+      cpus.insert(static_cast<unsigned>(cpu));
+    if (comma == std::string_view::npos)
+      break;
+    rest.remove_prefix(comma + 1);
+  }
+  return std::vector<unsigned>(cpus.begin(), cpus.end());
 }
 
 expected<bool> parse_bool(std::string_view key, std::string_view text) {
@@ -283,6 +334,10 @@ std::vector<std::pair<std::string, std::string>> node_config::keys() {
        "on_write tensors of at least this many bytes use the bulk plane; "
        "off: never (0)"},
       {"worker-threads", "actor scheduler threads; 0: one per core (0)"},
+      {"spin", "how long an idle runtime thread polls before sleeping, "
+               "like 100us or 1ms; off: sleep at once (100us)"},
+      {"cpus", "pin the runtime's threads to these CPUs, like 0 or 0-1,4 "
+               "(unset: not pinned)"},
       {"secret-file", "file holding the cluster secret (mode 0600); default "
                       "$VARSYNC_SECRET_FILE; a seed without one generates one"},
       {"max-message",
@@ -419,6 +474,16 @@ expected<void> node_config::set(std::string_view key, std::string_view value) {
                            std::to_string(max_tensor_bytes_setting) +
                            ") or off");
     bulk_threshold = *parsed;
+  } else if (key == "spin") {
+    auto parsed = parse_spin(key, value);
+    if (!parsed)
+      return parsed.error();
+    spin = *parsed;
+  } else if (key == "cpus") {
+    auto parsed = parse_cpu_list(key, value);
+    if (!parsed)
+      return parsed.error();
+    cpus = std::move(*parsed);
   } else if (key == "worker-threads") {
     auto parsed = parse_unsigned(value, max_worker_threads);
     if (!parsed)

@@ -4,6 +4,7 @@
 #include "actors/policies/local_part.hpp"
 #include "actors/update_reply.hpp"
 #include "runtime/call_checks.hpp"
+#include "runtime/replica_access.hpp"
 #include "runtime/runtime_core.hpp"
 
 #include <optional>
@@ -11,48 +12,12 @@
 
 namespace varsync {
 
+using detail::check_same_group;
+using detail::local_part_of;
+using detail::not_attached;
+using detail::plain_slot;
+
 namespace {
-
-/// `check_handle` plus: the variable belongs to this replica's group.
-expected<void> check_same_group(const detail::replica_core& core,
-                                const variable& var, const char* call) {
-  if (auto valid = detail::check_handle(var, &core.runtime(), call); !valid)
-    return valid;
-  if (var.record()->group.get() != &core.group() &&
-      var.record()->group->name != core.group().name)
-    return error{errc::invalid_argument,
-                 std::string{call} + ": variable '" + var.name() +
-                     "' belongs to replica group '" + var.group_name() +
-                     "', this replica is of group '" + core.group().name + "'"};
-  return {};
-}
-
-/// The slot of `var` at `core`'s replica when a read may take it without
-/// further checks: the handles are valid and of this runtime and group (by
-/// identity), the record holds the slot, and the variable has no SSP cache
-/// (so the read is the installed value as is). nullptr otherwise: the full
-/// path then checks, reports errors, and handles bounded_staleness.
-/// Touches no reference count.
-const replica_slot* plain_slot(const detail::replica_core* core,
-                               const variable& var) noexcept {
-  if (core == nullptr || !var.valid())
-    return nullptr;
-  const auto& record = *var.record();
-  if (record.group.get() != &core->group() ||
-      record.group->runtime != &core->runtime())
-    return nullptr;
-  auto index = core->index();
-  if (index >= record.slots.size() || index >= record.caches.size() ||
-      record.caches[index])
-    return nullptr;
-  return record.slots[index].get();
-}
-
-error not_attached(const detail::replica_core& core, const variable& var) {
-  return error{errc::unknown_variable, "variable '" + var.name() +
-                                           "' is not attached to replica " +
-                                           std::to_string(core.index())};
-}
 
 using steady = std::chrono::steady_clock;
 
@@ -83,13 +48,8 @@ host_update_plan update_here(const std::shared_ptr<detail::replica_core>& core,
   if (auto valid = check_operand(operand, var.type(), var.shape(), var.name());
       !valid)
     return valid;
-  // The record holds this process's parts (no lock); the store has parts
-  // attached after the record was made.
-  const auto& record = *var.record();
-  if (auto index = core->index();
-      index < record.parts.size() && record.parts[index])
-    return record.parts[index]->update(op, operand);
-  auto part = core->store().find_part(record.id);
+  std::shared_ptr<local_part> keep;
+  auto* part = local_part_of(*core, var, keep);
   if (!part)
     return expected<void>{not_attached(*core, var)};
   return part->update(op, operand);
@@ -128,11 +88,8 @@ void collective_step(const std::shared_ptr<detail::replica_core>& core,
 void update_async(const std::shared_ptr<detail::replica_core>& core,
                   const variable& var, update_op op, const tensor& operand,
                   update_callback done, timeout_type timeout) {
-  auto plan = update_here(core, var, op, operand);
-  if (auto* step = std::get_if<collective_update>(&plan))
-    return collective_step(core, var, std::move(*step), std::move(done),
-                           timeout);
-  done(std::move(std::get<expected<void>>(plan)));
+  detail::finish_update_async(core, var, update_here(core, var, op, operand),
+                              std::move(done), timeout);
 }
 
 /// Replica-context update, blocking until it completed. Updates the local
@@ -140,20 +97,36 @@ void update_async(const std::shared_ptr<detail::replica_core>& core,
 expected<void> update(const std::shared_ptr<detail::replica_core>& core,
                       const variable& var, update_op op, const tensor& operand,
                       timeout_type timeout) {
-  auto plan = update_here(core, var, op, operand);
-  auto* step = std::get_if<collective_update>(&plan);
-  if (!step)
-    return std::move(std::get<expected<void>>(plan));
-  auto deadline = core->runtime().deadline_of(timeout);
-  return detail::wait_for_result<void>(
-      detail::blocking_limit(deadline),
-      [&](auto done) {
-        collective_step(core, var, std::move(*step), done, timeout);
-      },
-      detail::describe_call(to_string(op), var));
+  return detail::finish_update(core, var, update_here(core, var, op, operand),
+                               timeout);
 }
 
 } // namespace
+
+void detail::finish_update_async(const std::shared_ptr<replica_core>& core,
+                                 const variable& var, host_update_plan plan,
+                                 update_callback done, timeout_type timeout) {
+  if (auto* step = std::get_if<collective_update>(&plan))
+    return collective_step(core, var, std::move(*step), std::move(done),
+                           timeout);
+  done(std::move(std::get<expected<void>>(plan)));
+}
+
+expected<void> detail::finish_update(const std::shared_ptr<replica_core>& core,
+                                     const variable& var, host_update_plan plan,
+                                     timeout_type timeout) {
+  auto* step = std::get_if<collective_update>(&plan);
+  if (!step)
+    return std::move(std::get<expected<void>>(plan));
+  auto call = to_string(step->op);
+  auto deadline = core->runtime().deadline_of(timeout);
+  return wait_for_result<void>(
+      blocking_limit(deadline),
+      [&](auto done) {
+        collective_step(core, var, std::move(*step), done, timeout);
+      },
+      describe_call(call, var), core->runtime().options().spin);
+}
 
 std::size_t replica::index() const {
   return core_->index();
@@ -270,7 +243,8 @@ expected<void> replica::clock(timeout_type timeout) {
   return detail::wait_for_result<void>(
       detail::blocking_limit(deadline),
       [&](auto done) { clock_async(done, timeout); },
-      "clock of replica " + std::to_string(core_->index()));
+      "clock of replica " + std::to_string(core_->index()),
+      core_->runtime().options().spin);
 }
 
 expected<void> replica::catch_up(timeout_type timeout) {

@@ -2,6 +2,7 @@
 
 #include "runtime/call_checks.hpp"
 #include "runtime/checkpoint.hpp"
+#include "runtime/core/copy_count.hpp"
 #include "runtime/job_checkpoint.hpp"
 #include "runtime/runtime_core.hpp"
 #include "runtime/task_actor.hpp"
@@ -366,6 +367,7 @@ runtime::restore(const std::filesystem::path& root, const replica_group& group,
 runtime_stats runtime::stats() const noexcept {
   runtime_stats result{core_->counters()->messages.load(),
                        tensor_bytes_serialized.load()};
+  result.bytes_copied = tensor_bytes_copied.load(std::memory_order_relaxed);
   if (const auto& bulk = core_->bulk()) {
     result.bulk_frames_sent = bulk->counters().frames_sent.load();
     result.bulk_frames_received = bulk->counters().frames_received.load();

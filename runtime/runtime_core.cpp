@@ -5,15 +5,18 @@
 #include "actors/host_gateway.hpp"
 #include "actors/node_agent.hpp"
 #include "actors/replica_actor.hpp"
+#include "runtime/basp_link.hpp"
 #include "runtime/caf_setup.hpp"
 #include "runtime/connect_node.hpp"
 #include "runtime/core/buffer_pool.hpp"
+#include "runtime/cpu_pinning.hpp"
 #include "runtime/node_secret.hpp"
 #include "runtime/task_actor.hpp"
 #include "runtime/transport/log.hpp"
 #include "runtime/transport/tls_certificates.hpp"
 
 #include <caf/io/all.hpp>
+#include <caf/scoped_execution_unit.hpp>
 #include <filesystem>
 #include <set>
 #include <thread>
@@ -42,6 +45,7 @@ runtime_options options_of(const node_config& config) {
   runtime_options options;
   options.default_timeout = config.default_timeout;
   options.worker_threads = config.worker_threads;
+  options.spin = config.spin;
   return options;
 }
 
@@ -61,7 +65,8 @@ runtime_core::runtime_core(runtime_options options, const node_config* config)
   if (config != nullptr) {
     configure_network(*config_, *config);
     register_tasks(
-        *config_, config->tasks, [this] { return owner_; },
+        *config_, config->tasks,
+        [this] { return wait_for_owner(std::chrono::seconds{30}); },
         [this](std::function<void()> body) {
           std::lock_guard guard{mutex_};
           task_threads_.emplace_back(std::move(body));
@@ -99,6 +104,9 @@ runtime_core::start(const node_config& config) {
                                            config.tls_ca);
         !usable)
       return usable.error();
+  // Before any thread of the runtime exists: they inherit the mask.
+  if (auto pinned = detail::pin_calling_thread(config.cpus); !pinned)
+    return pinned.error();
   std::unique_ptr<runtime_core> core{
       new runtime_core(options_of(config), &config)};
   // On failure `core` is destroyed here, which removes a secret it
@@ -134,6 +142,7 @@ expected<void> runtime_core::start_node(const node_config& config) {
     bulk_limits limits;
     limits.handshake = config.handshake_deadline;
     limits.max_payload = config.max_message;
+    limits.spin = config.spin;
     bulk_identity identity;
     identity.node_name = caf::to_string(system_->node());
     if (config.uses_tls()) {
@@ -165,7 +174,8 @@ expected<void> runtime_core::start_node(const node_config& config) {
                                    : config.name;
   std::vector<endpoint> connected;
   std::vector<node_info> others;
-  directory_->set_own(directory_holder{node_name_, config.host, port_});
+  directory_->set_own(
+      directory_holder{node_name_, config.host, port_, config.serve_variables});
   auto joining = config;
   directory_election_rule rule;
   if (!config.coordinator.empty()) {
@@ -197,7 +207,7 @@ expected<void> runtime_core::start_node(const node_config& config) {
     for (;;) {
       auto found = find_directory(joining);
       if (found)
-        directory_->set(found->directory);
+        directory_->set(found->directory, found->epoch);
       auto registered = found ? register_here(config)
                               : expected<std::vector<node_info>>{found.error()};
       if (registered) {
@@ -247,6 +257,31 @@ expected<void> runtime_core::start_node(const node_config& config) {
           auto others = coordinator->other_nodes();
           if (others && !others->empty())
             directory_->isolated(std::move(*others), directory_->won_epoch());
+        },
+        [this,
+         behind_since = std::optional<std::chrono::steady_clock::time_point>{}](
+            const detail::etcd_holder& holder) mutable {
+          // A holder that won a newer epoch in etcd asks every node of its
+          // copy to follow it. A node its copy lacks (the last holder
+          // registered it and froze before its copy went out) is never
+          // asked: after a connection timeout behind, it finds the holder
+          // through etcd and joins it again.
+          auto followed = directory_->followed_epoch();
+          if (stopping_ || holder.node == node_name_ ||
+              holder.epoch <= followed) {
+            behind_since.reset();
+            return;
+          }
+          auto now = std::chrono::steady_clock::now();
+          if (!behind_since)
+            behind_since = now;
+          if (now - *behind_since < node_config_.connection_timeout)
+            return;
+          behind_since = now; // the next attempt, if any, one timeout later
+          log().warn("node '{}' follows epoch {} but etcd names node '{}' "
+                     "holder of epoch {}; it joins that holder",
+                     node_name_, followed, holder.node, holder.epoch);
+          directory_->isolated({holder.address}, followed);
         });
   directory_->on_isolated(
       [this](std::vector<endpoint> members, std::uint64_t epoch) {
@@ -297,18 +332,22 @@ void runtime_core::rejoin_newer_holder(std::vector<endpoint> members,
     auto found = find_directory(config);
     if (found && found->epoch > epoch) {
       auto old = directory();
-      directory_->set(found->directory);
+      auto old_epoch = directory_->epoch_of_actor();
+      directory_->set(found->directory, found->epoch);
       auto others = register_here(config);
-      if (others) {
+      // already_exists: the holder lists this node alive (it asked this node
+      // to follow while this thread looked); following it is all there is.
+      if (others || others.error().code() == errc::already_exists) {
         if (old && old.node() == system_->node() && old != found->directory)
           caf::anon_send_exit(old, caf::exit_reason::user_shutdown);
-        (void)connect_to_others(*others, found->connected,
-                                std::chrono::milliseconds{2000});
+        if (others)
+          (void)connect_to_others(*others, found->connected,
+                                  std::chrono::milliseconds{2000});
         log().warn("node '{}' follows the directory of epoch {} again",
                    node_name_, found->epoch);
         return;
       }
-      directory_->set(old);
+      directory_->set(old, old_epoch);
       log().info("joining the cluster again: {}", others.error().message());
     }
     // A retry delay after a failed attempt, not synchronization.
@@ -331,7 +370,12 @@ std::string runtime_core::to_bytes(const directory_snapshot& copy) {
 std::optional<directory_snapshot>
 runtime_core::from_bytes(const std::string& bytes) {
   directory_snapshot copy;
-  caf::binary_deserializer source{*system_, bytes.data(), bytes.size()};
+  // The copy names actors of other nodes: reading their handles outside a
+  // message from the network takes BASP's proxies, as CAF's own BASP
+  // workers use them (thread-safe: the registry locks).
+  caf::scoped_execution_unit context{system_.get()};
+  context.proxy_registry_ptr(detail::basp_proxies(*system_));
+  caf::binary_deserializer source{&context, bytes.data(), bytes.size()};
   if (auto failed = source(copy)) {
     log().warn("the directory's state in etcd does not read back: {}",
                system_->render(failed));

@@ -23,11 +23,12 @@
 #include <atomic>
 #include <caf/all.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
-#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -99,8 +100,25 @@ public:
   /// The local record of a variable the directory described.
   variable_record_ptr make_record(const variable_info& info);
 
-  /// The public runtime owning this core; tasks run with it.
-  void set_owner(runtime* owner) noexcept { owner_ = owner; }
+  /// The public runtime owning this core; tasks run with it. Wakes the
+  /// tasks waiting for it. Thread-safe.
+  void set_owner(runtime* owner) {
+    {
+      std::lock_guard guard{owner_mutex_};
+      owner_ = owner;
+    }
+    owner_set_.notify_all();
+  }
+
+  /// The public runtime owning this core. A node joins its cluster before
+  /// runtime::start hands the core to its runtime, so a task spawned here
+  /// at once may run first: this blocks the calling (task) thread until the
+  /// owner is set, at most `limit`; nullptr if it was not by then.
+  runtime* wait_for_owner(std::chrono::milliseconds limit) {
+    std::unique_lock guard{owner_mutex_};
+    owner_set_.wait_for(guard, limit, [this] { return owner_ != nullptr; });
+    return owner_;
+  }
 
   /// Starts automatic checkpoints of the owner's variables under `root`
   /// (the seed of a node started with checkpoint_dir).
@@ -268,6 +286,8 @@ private:
   /// Replica and task actors of this node; stopped at shutdown.
   std::vector<caf::actor> replicas_;
   runtime* owner_ = nullptr;
+  std::mutex owner_mutex_;
+  std::condition_variable owner_set_;
   /// This node's bulk plane (null for an embedded runtime or when
   /// `node_config::bulk_threshold` is unset) and its threshold.
   std::shared_ptr<bulk_plane> bulk_;
@@ -307,20 +327,60 @@ blocking_limit(std::chrono::milliseconds deadline) {
   return deadline + 2 * reply_grace;
 }
 
+/// One result handed from the thread that produces it to one thread that
+/// waits for it. The waiter first polls for a short while, yielding its
+/// core between polls, and only then sleeps: a result that arrives within
+/// that window costs no wake-up (~25 us on a VM; see
+/// runtime/transport/spinning_io.hpp). Thread-safe.
+template <class T> class result_slot {
+public:
+  /// Stores `result` and wakes the waiter. Call once.
+  void put(expected<T> result) {
+    {
+      std::lock_guard guard{mutex_};
+      result_.emplace(std::move(result));
+    }
+    ready_.store(true, std::memory_order_release);
+    arrived_.notify_one();
+  }
+
+  /// Blocks until `put` ran (its result) or `limit` passed (nullopt),
+  /// polling for `spin` before it sleeps.
+  std::optional<expected<T>> take(std::chrono::milliseconds limit,
+                                  std::chrono::microseconds spin) {
+    auto start = std::chrono::steady_clock::now();
+    while (!ready_.load(std::memory_order_acquire) &&
+           std::chrono::steady_clock::now() - start < spin)
+      std::this_thread::yield();
+    std::unique_lock guard{mutex_};
+    if (!arrived_.wait_until(guard, start + limit,
+                             [this] { return result_.has_value(); }))
+      return std::nullopt;
+    return std::move(result_);
+  }
+
+private:
+  std::mutex mutex_;
+  std::condition_variable arrived_;
+  std::atomic<bool> ready_{false};
+  std::optional<expected<T>> result_;
+};
+
 /// Runs `start(callback)` and blocks until the callback delivered a result
-/// or `limit` passed (then `timeout` naming `what`). The callback may run
-/// after a timeout; it then only drops its result.
+/// or `limit` passed (then `timeout` naming `what`), polling for `spin`
+/// first (pass runtime_options::spin for calls on a step's path). The
+/// callback may run after a timeout; it then only drops its result.
 template <class T, class Start>
 expected<T> wait_for_result(std::chrono::milliseconds limit, Start start,
-                            const std::string& what) {
-  auto promise = std::make_shared<std::promise<expected<T>>>();
-  auto future = promise->get_future();
-  start(
-      [promise](expected<T> result) { promise->set_value(std::move(result)); });
-  if (future.wait_for(limit) != std::future_status::ready)
+                            const std::string& what,
+                            std::chrono::microseconds spin = {}) {
+  auto slot = std::make_shared<result_slot<T>>();
+  start([slot](expected<T> result) { slot->put(std::move(result)); });
+  auto result = slot->take(limit, spin);
+  if (!result)
     return error{errc::timeout, what + ": no result within " +
                                     std::to_string(limit.count()) + " ms"};
-  return future.get();
+  return std::move(*result);
 }
 
 /// The state behind a `replica` handle.

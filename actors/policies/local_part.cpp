@@ -8,8 +8,9 @@ std::optional<error> local_part::aggregation_missing(update_op op) const {
   return error{errc::aggregation_required,
                "variable '" + name_ + "': " + to_string(op) +
                    " in replica context with " + std::to_string(replicas_) +
-                   " replicas needs an aggregation (sum, mean or "
-                   "only_first_replica), the variable has aggregation none"};
+                   " replicas needs an aggregation (sum, mean, "
+                   "only_first_replica, min or max), the variable has "
+                   "aggregation none"};
 }
 
 } // namespace varsync

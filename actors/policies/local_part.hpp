@@ -24,6 +24,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <variant>
 
@@ -76,6 +77,18 @@ public:
   /// (dtype, shape). Completes it here or returns the collective step.
   /// Never blocks.
   virtual host_update_plan update(update_op op, const tensor& operand) = 0;
+
+  /// Host thread: the plan for a row update (rows and values checked
+  /// against the variable) whose cost goes with the rows: done on the local
+  /// copy, or a row-delta step; nullopt when the policy takes row updates
+  /// as a dense delta through `update` instead. Default: nullopt. Never
+  /// blocks beyond the slot's writer lock.
+  virtual std::optional<host_update_plan>
+  add_rows(std::span<const std::int64_t> rows, const tensor& values) {
+    (void)rows;
+    (void)values;
+    return std::nullopt;
+  }
 
   /// Whether updates are collective steps (they may travel on the bulk
   /// plane).

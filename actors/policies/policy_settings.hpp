@@ -22,6 +22,9 @@ struct policy_settings {
   aggregation how = aggregation::none;
   /// The size R of the replica group.
   std::size_t replicas = 1;
+  /// Whether steps may be row deltas (update_op::add_rows): on_write
+  /// variables; periodic steps are whole changes.
+  bool row_steps = false;
 };
 
 /// The error for a message naming `replica` when it is out of range or no

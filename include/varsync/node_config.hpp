@@ -114,6 +114,18 @@ struct node_config {
   /// (at least 2).
   std::size_t worker_threads = 0;
 
+  /// How long an idle thread of the runtime keeps polling before it
+  /// sleeps (runtime_options::spin). Flag form `--spin 100us` (or `off`).
+  std::chrono::microseconds spin{100};
+
+  /// CPUs to pin this process's runtime to (like MPI's `--bind-to core`):
+  /// the thread that starts the runtime and every thread the runtime
+  /// starts run only on these; threads started before are not touched.
+  /// Empty: not pinned. A step's threads then share a core's caches and
+  /// wake each other without crossing cores. Flag form `--cpus 0` or
+  /// `--cpus 0-1,4`.
+  std::vector<unsigned> cpus;
+
   /// The file holding the cluster secret every member proves it holds
   /// before any of its bytes reach the node's protocols (HMAC-SHA256
   /// challenge-response on both ports; the secret never crosses the wire).

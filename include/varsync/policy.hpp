@@ -44,13 +44,20 @@ enum class aggregation : std::uint8_t {
   mean,
   /// Replica 0's value; the others' are ignored.
   only_first_replica,
+  /// The elementwise minimum of the replicas' values (every dtype,
+  /// integers included). on_write and on_read only: bounded_staleness and
+  /// periodic add up changes, and a minimum of changes is not a change of
+  /// the minimum.
+  min,
+  /// The elementwise maximum; like `min`.
+  max,
 };
 
 /// "automatic", "none", "on_write", "on_read", "bounded_staleness" or
 /// "periodic".
 const char* to_string(synchronization x) noexcept;
 
-/// "none", "sum", "mean" or "only_first_replica".
+/// "none", "sum", "mean", "only_first_replica", "min" or "max".
 const char* to_string(aggregation x) noexcept;
 
 /// Parses the names `to_string` gives; anything else is `invalid_argument`

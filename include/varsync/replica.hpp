@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 
 namespace varsync {
 
@@ -150,6 +151,37 @@ public:
   /// Replica-context `var -= delta`; blocking like `assign`.
   expected<void> assign_sub(const variable& var, const tensor& delta,
                             timeout_type timeout = {});
+
+  // -- rows (slices along the first dimension, e.g. embeddings) -------------
+
+  /// The rows `rows` of this replica's copy, in that order (an index may
+  /// repeat): a tensor of shape [rows.size(), var.shape()[1], ...]. Blocks
+  /// like `read` (only bounded_staleness may wait). An index outside
+  /// [0, var.shape()[0]) is `invalid_argument` naming the index and the
+  /// row count; a scalar variable has no rows (`invalid_argument`).
+  expected<tensor> read_rows(const variable& var,
+                             std::span<const std::int64_t> rows,
+                             timeout_type timeout = {}) const;
+
+  /// Replica-context `var[rows[i]] += values[i]` for every i, where
+  /// `values` has shape [rows.size(), var.shape()[1], ...]; rows named
+  /// more than once receive the sum of their values. The same update as
+  /// `assign_add` with a delta that is zero outside `rows` (every policy's
+  /// rules apply; on_write: one collective step), and it blocks like it.
+  /// An index out of range, or values of another dtype or shape, is an
+  /// error and nothing is applied. This release sends that delta dense:
+  /// the step costs what a dense assign_add of the variable costs.
+  expected<void> assign_add_rows(const variable& var,
+                                 std::span<const std::int64_t> rows,
+                                 const tensor& values,
+                                 timeout_type timeout = {});
+
+  /// Asynchronous `assign_add_rows`; see `assign_async` (bad rows are
+  /// reported to `done` on the caller's thread, nothing applied).
+  void assign_add_rows_async(const variable& var,
+                             std::span<const std::int64_t> rows,
+                             const tensor& values, update_callback done,
+                             timeout_type timeout = {});
 
   // -- asynchronous forms with callbacks --------------------------------------
 

@@ -38,6 +38,15 @@ struct runtime_options {
   /// Worker threads of the actor scheduler; 0 = one per hardware thread
   /// (at least 2).
   std::size_t worker_threads = 0;
+
+  /// How long an idle thread of the runtime (a scheduler worker, the bulk
+  /// plane's I/O thread, a blocking call waiting for its result) keeps
+  /// polling, yielding its core between polls, before it sleeps. Work that
+  /// arrives in that window costs no thread wake-up (~25 us each on a VM,
+  /// several per step: the 8-byte step at P = 2 went from ~150 to ~30 us).
+  /// Polling uses only idle time (any runnable thread goes first) but
+  /// keeps an idle core awake for that long. 0: sleep at once.
+  std::chrono::microseconds spin{100};
 };
 
 /// Counters of what the runtime's actors did; for tests and monitoring.
@@ -54,6 +63,13 @@ struct runtime_stats {
   /// tensors, their acks); 0 for an embedded runtime.
   std::uint64_t bulk_frames_sent = 0;
   std::uint64_t bulk_frames_received = 0;
+
+  /// Tensor payload bytes this process copied in user space (copy-on-write,
+  /// CAF's message buffers, the bulk plane's inbox), every runtime of the
+  /// process together; the reduction's own pass and the kernel's socket
+  /// copies are not included (runtime/core/copy_count.hpp lists the
+  /// places).
+  std::uint64_t bytes_copied = 0;
 };
 
 /// A handle to a replica group: `size()` replicas, each a replica actor. In
@@ -181,6 +197,23 @@ public:
   /// Cross-replica `-= delta`; see `assign_add`.
   expected<void> assign_sub(const variable& var, const tensor& delta,
                             timeout_type timeout = {});
+
+  /// The rows `rows` (along the first dimension, repeats allowed) of the
+  /// cross-replica `read`: shape [rows.size(), var.shape()[1], ...]. An
+  /// index out of range is `invalid_argument` naming it and the row count.
+  /// Blocks like `read`.
+  expected<tensor> read_rows(const variable& var,
+                             std::span<const std::int64_t> rows,
+                             timeout_type timeout = {});
+
+  /// Cross-replica `var[rows[i]] += values[i]` (repeated rows summed): the
+  /// cross-replica `assign_add` of a delta that is zero outside `rows`,
+  /// with its rules; nothing is applied on a bad index or values of
+  /// another dtype or shape. Sent dense in this release. Blocks.
+  expected<void> assign_add_rows(const variable& var,
+                                 std::span<const std::int64_t> rows,
+                                 const tensor& values,
+                                 timeout_type timeout = {});
 
   /// Asynchronous cross-replica read; `done` runs once on a varsync worker
   /// thread (or the caller's, for input errors). Never blocks.

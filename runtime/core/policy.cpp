@@ -22,6 +22,8 @@ constexpr std::array aggregation_names{
     std::pair{aggregation::sum, "sum"},
     std::pair{aggregation::mean, "mean"},
     std::pair{aggregation::only_first_replica, "only_first_replica"},
+    std::pair{aggregation::min, "min"},
+    std::pair{aggregation::max, "max"},
 };
 
 template <class Enum, std::size_t N>

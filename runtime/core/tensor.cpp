@@ -1,6 +1,7 @@
 #include "varsync/tensor.hpp"
 
 #include "runtime/core/buffer_pool.hpp"
+#include "runtime/core/copy_count.hpp"
 #include "runtime/core/wording.hpp"
 
 #include <cstring>
@@ -92,6 +93,7 @@ void tensor::init_raw(dtype type, shape_type shape,
   } else {
     storage_ = raw_buffer(raw.size());
     std::memcpy(storage_.get(), raw.data(), raw.size());
+    count_copied(raw.size());
   }
 }
 
@@ -117,8 +119,10 @@ expected<tensor> tensor::from_bytes(dtype type, shape_type shape,
                      to_string(result->shape()) + " needs " +
                      std::to_string(result->byte_count()) + " bytes, got " +
                      std::to_string(bytes.size())};
-  if (!bytes.empty())
+  if (!bytes.empty()) {
     std::memcpy(result->unshare(), bytes.data(), bytes.size());
+    count_copied(bytes.size());
+  }
   return result;
 }
 
@@ -200,6 +204,7 @@ std::byte* tensor::unshare() {
   if (storage_.use_count() > 1) {
     auto copy = raw_buffer(byte_count());
     std::memcpy(copy.get(), storage_.get(), byte_count());
+    count_copied(byte_count());
     storage_ = std::move(copy);
   }
   return storage_.get();

@@ -1,7 +1,10 @@
 #include "runtime/core/tensor_math.hpp"
 
+#include "runtime/core/row_delta.hpp"
+#include "runtime/core/visit_dtype.hpp"
 #include "runtime/core/wording.hpp"
 
+#include <algorithm>
 #include <vector>
 
 namespace varsync {
@@ -14,6 +17,8 @@ const char* to_string(update_op op) noexcept {
     return "assign_add";
   case update_op::subtract:
     return "assign_sub";
+  case update_op::add_rows:
+    return "assign_add_rows";
   }
   return "invalid";
 }
@@ -35,18 +40,6 @@ expected<void> check_operand(const tensor& value, dtype expected_type,
 }
 
 namespace {
-
-/// Calls `f(tag)` with a value of the element type of `type`.
-template <class F> decltype(auto) visit_dtype(dtype type, F&& f) {
-  switch (type) {
-  case dtype::f32:
-    return f(float{});
-  case dtype::f64:
-    return f(double{});
-  default:
-    return f(std::int64_t{});
-  }
-}
 
 /// A new tensor of `like`'s dtype and shape, for a result that overwrites
 /// every element (cheaper than copying `like` and updating it in place: the
@@ -79,26 +72,46 @@ template <class Op> tensor binary(const tensor& x, const tensor& y, Op op) {
   });
 }
 
-/// `first(i) ± combine(values)[i]` in one pass, where combine adds
-/// `values` in index order and divides by their count for a mean: the same
-/// operations in the same order as `aggregate` followed by `apply`, so the
-/// result is bit for bit the same. `sign` is +1, -1 or 0 (no `first`).
+/// `first(i) ± combine(values)[i]` in one pass, where combine folds
+/// `values` in index order (sum, dividing by their count for a mean; or
+/// the elementwise minimum / maximum, as std::min / std::max fold): the
+/// same operations in the same order as `aggregate` followed by `apply`, so
+/// the result is bit for bit the same. `sign` is +1, -1 or 0 (no `first`).
 template <class T>
 void combine_into(std::span<T> out, const T* first, int sign,
-                  std::span<const tensor> values, bool mean) {
+                  std::span<const tensor> values, aggregation how) {
   std::vector<const T*> inputs;
   for (const auto& value : values)
     inputs.push_back(value.values<T>().data());
   const auto divisor = static_cast<T>(values.size());
   const auto* v0 = inputs.front();
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    auto sum = v0[i];
-    for (std::size_t k = 1; k < inputs.size(); ++k)
-      sum = sum + inputs[k][i];
-    auto combined = mean ? static_cast<T>(sum / divisor) : sum;
-    out[i] = sign > 0   ? static_cast<T>(first[i] + combined)
-             : sign < 0 ? static_cast<T>(first[i] - combined)
-                        : combined;
+  // `fold` and `finish` are inlined into the one loop each case runs.
+  auto run = [&](auto fold, auto finish) {
+    for (std::size_t i = 0; i < out.size(); ++i) {
+      auto folded = v0[i];
+      for (std::size_t k = 1; k < inputs.size(); ++k)
+        folded = fold(folded, inputs[k][i]);
+      auto combined = finish(folded);
+      out[i] = sign > 0   ? static_cast<T>(first[i] + combined)
+               : sign < 0 ? static_cast<T>(first[i] - combined)
+                          : combined;
+    }
+  };
+  auto add = [](T a, T b) { return static_cast<T>(a + b); };
+  auto keep = [](T x) { return x; };
+  switch (how) {
+  case aggregation::mean:
+    run(add, [divisor](T x) { return static_cast<T>(x / divisor); });
+    return;
+  case aggregation::min:
+    run([](T a, T b) { return std::min(a, b); }, keep);
+    return;
+  case aggregation::max:
+    run([](T a, T b) { return std::max(a, b); }, keep);
+    return;
+  default: // sum (callers handle none and only_first_replica)
+    run(add, keep);
+    return;
   }
 }
 
@@ -112,6 +125,14 @@ tensor apply(update_op op, const tensor& current, const tensor& operand) {
     return binary(current, operand, [](auto a, auto b) { return a + b; });
   case update_op::subtract:
     return binary(current, operand, [](auto a, auto b) { return a - b; });
+  case update_op::add_rows: {
+    if (!check_packed_rows(operand, current.type(), current.shape(), ""))
+      return current;
+    tensor result = current;
+    add_packed_rows_into(
+        result, aggregate_packed_rows({&operand, 1}, aggregation::sum));
+    return result;
+  }
   }
   return current;
 }
@@ -155,7 +176,7 @@ tensor aggregate(std::span<const tensor> values, aggregation how) {
     using element_type = decltype(tag);
     tensor total = fresh_like(values.front());
     combine_into<element_type>(total.mutable_values<element_type>(), nullptr, 0,
-                               values, how == aggregation::mean);
+                               values, how);
     return total;
   });
 }
@@ -175,8 +196,7 @@ tensor apply_aggregate(update_op op, const tensor& current,
     tensor result = fresh_like(current);
     combine_into<element_type>(result.mutable_values<element_type>(),
                                current.values<element_type>().data(),
-                               op == update_op::add ? 1 : -1, values,
-                               how == aggregation::mean);
+                               op == update_op::add ? 1 : -1, values, how);
     return result;
   });
 }

@@ -14,14 +14,17 @@
 
 namespace varsync {
 
-/// The three ways a variable is updated.
+/// The ways a variable is updated.
 enum class update_op : std::uint8_t {
   assign = 0,
   add = 1,
   subtract = 2,
+  /// assign_add of some rows only: the operand is a packed row delta
+  /// (runtime/core/row_delta.hpp). on_write's collective steps only.
+  add_rows = 3,
 };
 
-/// "assign", "assign_add" or "assign_sub".
+/// "assign", "assign_add", "assign_sub" or "assign_add_rows".
 const char* to_string(update_op op) noexcept;
 
 /// Checks that `value` has the variable's dtype and shape; otherwise a
@@ -33,7 +36,9 @@ expected<void> check_operand(const tensor& value, dtype expected_type,
 
 /// `current` after `op` with `operand` (same dtype and shape; an operand of
 /// another dtype or shape leaves `current` unchanged, never read past its
-/// buffer).
+/// buffer). add_rows: `operand` is a packed row delta (repeated rows
+/// summed first); one that fails check_packed_rows leaves `current`
+/// unchanged.
 tensor apply(update_op op, const tensor& current, const tensor& operand);
 
 /// Element-wise `x * factor` (integers: truncated toward zero).
@@ -44,14 +49,16 @@ tensor divide(const tensor& x, std::int64_t divisor);
 
 /// Combines per-replica `values` (index order) by `how`: sum adds them in
 /// index order (so every replica computes bit-identical results), mean
-/// divides that sum by the count, only_first_replica returns `values[0]`.
+/// divides that sum by the count, min and max take the elementwise minimum
+/// and maximum (folding as std::min / std::max do), only_first_replica
+/// returns `values[0]`.
 /// Precondition: `values` non-empty, same dtype/shape, `how != none` (if
 /// not: an empty tensor for no values, else `values[0]`; nothing is read
 /// past a buffer).
 tensor aggregate(std::span<const tensor> values, aggregation how);
 
 /// `apply(op, current, aggregate(values, how))` bit for bit, in one pass
-/// over the data for assign_add / assign_sub with sum or mean (no
+/// over the data for assign_add / assign_sub with sum, mean, min or max (no
 /// intermediate tensor). Preconditions as for `aggregate`, and `current`
 /// of the same dtype/shape (if not: `current` unchanged).
 tensor apply_aggregate(update_op op, const tensor& current,

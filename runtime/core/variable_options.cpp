@@ -31,12 +31,23 @@ expected<variable_options> resolve(const variable_options& options, dtype type,
                        " (integer division would truncate; use sum or a "
                        "floating-point dtype)");
   if (result.sync == synchronization::bounded_staleness &&
-      (result.aggregation == aggregation::none ||
-       result.aggregation == aggregation::only_first_replica))
+      result.aggregation != aggregation::sum &&
+      result.aggregation != aggregation::mean)
     return invalid(variable_name,
                    std::string{"synchronization bounded_staleness needs "
                                "aggregation sum or mean, got "} +
                        to_string(result.aggregation));
+  if (result.sync == synchronization::periodic &&
+      (result.aggregation == aggregation::min ||
+       result.aggregation == aggregation::max))
+    return invalid(variable_name,
+                   std::string{"synchronization periodic adds up the "
+                               "replicas' changes and cannot aggregate them "
+                               "with "} +
+                       to_string(result.aggregation) +
+                       " (a minimum or maximum of changes is not a change of "
+                       "the minimum or maximum); use on_write or on_read for "
+                       "min and max, or sum, mean or only_first_replica");
   if (result.sync != synchronization::bounded_staleness &&
       result.staleness_bound != 0)
     return invalid(variable_name,

@@ -1,5 +1,6 @@
 #include "runtime/transport/bulk_connection.hpp"
 
+#include "runtime/core/copy_count.hpp"
 #include "runtime/core/wire.hpp"
 #include "runtime/transport/auth_handshake.hpp"
 #include "runtime/transport/bulk_plane.hpp"
@@ -67,6 +68,7 @@ bool write_some(int fd, const std::vector<iovec>& parts,
       continue;
     }
     rest.insert(rest.end(), data + skip, data + part.iov_len);
+    count_copied(part.iov_len - skip);
     skip = 0;
   }
   return true;
@@ -283,6 +285,7 @@ void connection::take(std::byte* into, std::size_t size, step then) {
   auto buffered = std::min(size, inbox_end_ - inbox_begin_);
   if (buffered > 0) {
     std::memcpy(into, inbox_.data() + inbox_begin_, buffered);
+    count_copied(buffered);
     inbox_begin_ += buffered;
     into += buffered;
     size -= buffered;

@@ -15,19 +15,24 @@ namespace varsync {
 enum class bulk_kind : std::uint8_t {
   /// A replica's on_write update: `code` is the op byte, `number` the step.
   contribute = 1,
-  /// A published version for a replica: `number` is the version.
+  /// A published version for a replica: `number` is the version; `code`
+  /// is bulk_install_rows when `value` is a packed row delta to add to the
+  /// version before, else 0 (the whole value).
   install = 2,
   /// The outcome of a contribution: `code` is 0 or the errc, `number` the
   /// step, `text` the error message.
   ack = 3,
   /// An install and the successful ack of the contribution it completes,
   /// in one frame (one write and one read less per step): `number` is the
-  /// version, `index` the step, `tag` the attempt.
+  /// version, `index` the step, `tag` the attempt, `code` as for install.
   install_ack = 4,
   /// The first frame each way on every connection: `text` names the
   /// sending node. The plane sends and checks it; sinks never see it.
   hello = 5,
 };
+
+/// An install's `code` when its value is a packed row delta.
+inline constexpr std::uint8_t bulk_install_rows = 1;
 
 /// One frame to send. Tensors are sent from their own buffer.
 struct bulk_frame {

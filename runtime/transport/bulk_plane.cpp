@@ -3,6 +3,7 @@
 #include "runtime/transport/auth_acceptor.hpp"
 #include "runtime/transport/bulk_connection.hpp"
 #include "runtime/transport/refusal_log.hpp"
+#include "runtime/transport/spinning_io.hpp"
 #include "runtime/transport/tls_context.hpp"
 
 #include <algorithm>
@@ -242,7 +243,8 @@ bulk_plane::listen(const std::string& host,
                  "characters"};
   auto* raw = state.get();
   asio::post(raw->io, [raw] { raw->sweep(); });
-  raw->io_thread = std::thread{[raw] { raw->io.run(); }};
+  raw->io_thread =
+      std::thread{[raw] { run_spinning(raw->io, raw->limits_.spin); }};
   state->gate->start(
       [raw](int fd, const std::string& peer) {
         raw->admit(fd, address_of(peer));

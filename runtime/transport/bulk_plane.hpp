@@ -79,6 +79,10 @@ struct bulk_limits {
   std::chrono::milliseconds handshake{5000};
   /// Largest payload a frame may announce (node_config::max_message).
   std::uint64_t max_payload = std::uint64_t{1} << 30;
+  /// How long the I/O thread polls after each burst of work before it
+  /// sleeps (spinning_io.hpp; node_config::bulk_spin); 0: it sleeps at
+  /// once. Not a limit, but set with them.
+  std::chrono::microseconds spin{0};
 };
 
 /// Counters of one node's bulk plane. Thread-safe.

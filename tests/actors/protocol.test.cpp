@@ -387,6 +387,29 @@ TEST_CASE_FIXTURE(fixture, "variable_options round-trip with trainable "
   }
 }
 
+TEST_CASE_FIXTURE(fixture, "variable_options round-trip with min and max; "
+                           "an aggregation byte past max is refused") {
+  for (auto how : {aggregation::min, aggregation::max}) {
+    CAPTURE(how);
+    variable_options original;
+    original.sync = synchronization::on_read;
+    original.aggregation = how;
+    auto buffer = serialize(original);
+    variable_options restored;
+    caf::binary_deserializer source{system, buffer};
+    auto err = source(restored);
+    REQUIRE_MESSAGE(!err, render(err));
+    CHECK_EQ(restored.aggregation, how);
+    // The aggregation is the second byte: one past max is no aggregation.
+    REQUIRE_GE(buffer.size(), 2u);
+    buffer[1] =
+        static_cast<char>(static_cast<std::uint8_t>(aggregation::max) + 1);
+    variable_options garbled;
+    caf::binary_deserializer refused{system, buffer};
+    CHECK(refused(garbled));
+  }
+}
+
 TEST_CASE_FIXTURE(fixture, "default variable_options round-trip") {
   variable_options original;
   auto buffer = serialize(original);

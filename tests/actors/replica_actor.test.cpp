@@ -5,8 +5,10 @@
 #include "actors/caf_error.hpp"
 #include "actors/protocol.hpp"
 #include "runtime/caf_setup.hpp"
+#include "runtime/core/row_delta.hpp"
 
 #include <doctest/doctest.h>
+#include <vector>
 
 using namespace varsync;
 using namespace std::chrono_literals;
@@ -90,6 +92,39 @@ TEST_CASE_FIXTURE(fixture,
   REQUIRE(copy);
   CHECK(*copy == tensor(2.0));
   CHECK(store->find(1)->load()->version == 2);
+}
+
+TEST_CASE_FIXTURE(fixture,
+                  "row steps that arrive before the version they follow wait "
+                  "for it; a row step that does not fit is dropped") {
+  REQUIRE(attach(1, *tensor::filled(dtype::f64, {4, 2}, 0)));
+  auto delta = [](std::int64_t row, double add) {
+    std::vector<std::int64_t> rows{row};
+    return pack_rows(rows, *tensor::filled(dtype::f64, {1, 2}, add));
+  };
+  caf::scoped_actor self{*system};
+  // Versions 2 and 3 as row deltas before version 1 (a whole install on
+  // another channel), then an out-of-range row and a wrong-width delta.
+  self->send(replica, install_rows_atom::value, variable_id{1},
+             std::uint64_t{2}, std::uint64_t{2}, delta(1, 5));
+  self->send(replica, install_rows_atom::value, variable_id{1},
+             std::uint64_t{3}, std::uint64_t{3}, delta(2, 1));
+  self->send(replica, install_rows_atom::value, variable_id{1},
+             std::uint64_t{5}, std::uint64_t{5}, delta(9, 1));
+  self->send(replica, install_rows_atom::value, variable_id{1},
+             std::uint64_t{4}, std::uint64_t{4},
+             *tensor::filled(dtype::f64, {1, 7}, 1));
+  auto early = ask<tensor>(copy_get_atom::value, variable_id{1});
+  REQUIRE(early);
+  CHECK(store->find(1)->load()->version == 0); // nothing to add them to
+  self->send(replica, install_atom::value, variable_id{1}, std::uint64_t{1},
+             std::uint64_t{1}, *tensor::filled(dtype::f64, {4, 2}, 1));
+  auto copy = ask<tensor>(copy_get_atom::value, variable_id{1});
+  REQUIRE(copy);
+  CHECK(store->find(1)->load()->version == 3);
+  std::vector<double> want{1, 1, 6, 6, 2, 2, 1, 1};
+  auto got = copy->values<double>();
+  CHECK(std::vector<double>(got.begin(), got.end()) == want);
 }
 
 TEST_CASE_FIXTURE(fixture, "copy_set applies the op to the local copy") {

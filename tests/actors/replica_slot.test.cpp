@@ -141,3 +141,53 @@ TEST_CASE("readers racing installs and updates never see a torn or older "
   CHECK_GT(failures.inline_reads.load(), 0u);
   CHECK_EQ(slot.load_value(), pair_of(last_version));
 }
+
+TEST_CASE("add_rows changes a large slot in place unless a reader holds its "
+          "value, and readers never see a row update half applied") {
+  constexpr std::int64_t rows = 4096;
+  constexpr std::int64_t columns = 16; // 512 KiB of i64: not inline
+  replica_slot slot{*tensor::filled(dtype::i64, {rows, columns}, 0)};
+  std::vector<std::int64_t> every_row(rows);
+  for (std::int64_t i = 0; i < rows; ++i)
+    every_row[static_cast<std::size_t>(i)] = i;
+  auto ones = *tensor::filled(dtype::i64, {rows, columns}, 1);
+  const auto* buffer = slot.load()->value.bytes().data();
+  slot.add_rows(every_row, ones);
+  CHECK_EQ(slot.load()->version, 1u);
+  CHECK_EQ(slot.load()->value.bytes().data(), buffer); // in place
+  auto held = slot.load_value();
+  slot.add_rows(every_row, ones);
+  CHECK_EQ(held.values<std::int64_t>()[0], 1); // the reader's value stays
+  CHECK_EQ(slot.load_value().values<std::int64_t>()[0], 2);
+  // Every update adds 1 to every element: a reader must see all elements
+  // equal, whether it reads the whole value or gathers rows.
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> mixed{0};
+  std::atomic<std::uint64_t> reads{0};
+  std::vector<std::thread> readers;
+  for (int i = 0; i < 2; ++i)
+    readers.emplace_back([&, i] {
+      std::vector<std::int64_t> some_rows{0, rows / 2, rows - 1, 7};
+      while (!stop) {
+        auto value = i == 0 ? slot.load_value() : slot.gather(some_rows);
+        auto elements = value.values<std::int64_t>();
+        for (auto x : elements)
+          if (x != elements.front()) {
+            ++mixed;
+            break;
+          }
+        ++reads;
+      }
+    });
+  constexpr int updates = 300;
+  for (int k = 0; k < updates; ++k)
+    slot.add_rows(every_row, ones);
+  stop = true;
+  for (auto& reader : readers)
+    reader.join();
+  CHECK_EQ(mixed.load(), 0u);
+  CHECK_GT(reads.load(), 0u);
+  CHECK_EQ(slot.load()->version, updates + 2u);
+  CHECK_EQ(slot.load_value().values<std::int64_t>()[rows * columns - 1],
+           updates + 2);
+}

@@ -383,6 +383,8 @@ TEST_CASE("keys lists every settable key once with a help text") {
                                                 "reuse-buffers",
                                                 "bulk-threshold",
                                                 "worker-threads",
+                                                "spin",
+                                                "cpus",
                                                 "secret-file",
                                                 "max-message",
                                                 "tls-cert",
@@ -410,6 +412,7 @@ TEST_CASE("keys lists every settable key once with a help text") {
                             ? "/s"
                         : name == "max-message" ? "65536"
                         : name == "log-level"   ? "warn"
+                        : name == "spin"        ? "50us"
                         : name == "coordinator" ? "etcd://127.0.0.1:2379"
                                                 : "5";
     VARSYNC_CHECK_OK(config.set(name, value));
@@ -714,6 +717,48 @@ TEST_CASE("bulk-threshold takes a byte count or off") {
     REQUIRE_FALSE(bad);
     CHECK(bad.error().message().find("bulk-threshold") != std::string::npos);
     CHECK_FALSE(config.bulk_threshold.has_value());
+  }
+}
+
+TEST_CASE("spin takes a duration up to 1s with a unit, or off") {
+  using std::chrono::microseconds;
+  node_config config;
+  CHECK_EQ(config.spin, microseconds{100});
+  VARSYNC_CHECK_OK(config.set("spin", "250us"));
+  CHECK_EQ(config.spin, microseconds{250});
+  VARSYNC_CHECK_OK(config.set("spin", "1ms"));
+  CHECK_EQ(config.spin, microseconds{1000});
+  VARSYNC_CHECK_OK(config.set("spin", "off"));
+  CHECK_EQ(config.spin, microseconds{0});
+  VARSYNC_CHECK_OK(config.set("spin", "1000ms"));
+  CHECK_EQ(config.spin, microseconds{1000000});
+  // A bare number has no unit to guess; 2 s of polling is a typo.
+  for (const auto* bad_value : {"100", "2000ms", "-5us", "us", "1s", ""}) {
+    CAPTURE(bad_value);
+    auto bad = config.set("spin", bad_value);
+    REQUIRE_FALSE(bad);
+    CHECK_MESSAGE(contains(message_of(bad), "spin"), message_of(bad));
+    CHECK_MESSAGE(contains(message_of(bad), "like 100us or 1ms"),
+                  message_of(bad));
+    CHECK_EQ(config.spin, microseconds{1000000});
+  }
+}
+
+TEST_CASE("cpus takes CPU numbers and ranges; a malformed list names the bad "
+          "item") {
+  node_config config;
+  CHECK(config.cpus.empty());
+  VARSYNC_CHECK_OK(config.set("cpus", "3"));
+  CHECK_EQ(config.cpus, std::vector<unsigned>{3});
+  VARSYNC_CHECK_OK(config.set("cpus", "4-5,0,5"));
+  CHECK_EQ(config.cpus, (std::vector<unsigned>{0, 4, 5}));
+  for (const auto* bad_value : {"", "1-0", "x", "0,,1", "-1", "1024", "0-"}) {
+    CAPTURE(bad_value);
+    auto bad = config.set("cpus", bad_value);
+    REQUIRE_FALSE(bad);
+    CHECK_MESSAGE(contains(message_of(bad), "cpus"), message_of(bad));
+    CHECK_MESSAGE(contains(message_of(bad), "is not one"), message_of(bad));
+    CHECK_EQ(config.cpus, (std::vector<unsigned>{0, 4, 5}));
   }
 }
 

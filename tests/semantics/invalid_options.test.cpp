@@ -478,8 +478,9 @@ TEST_CASE("synchronization, aggregation and dtype names round trip and a bad "
   }
   CHECK_EQ(std::string{to_string(synchronization::on_write)}, "on_write");
   CHECK_EQ(std::string{to_string(synchronization::on_read)}, "on_read");
-  for (auto how : {aggregation::none, aggregation::sum, aggregation::mean,
-                   aggregation::only_first_replica}) {
+  for (auto how :
+       {aggregation::none, aggregation::sum, aggregation::mean,
+        aggregation::only_first_replica, aggregation::min, aggregation::max}) {
     CAPTURE(how);
     auto parsed = aggregation_from_string(to_string(how));
     VARSYNC_REQUIRE_OK(parsed);
@@ -487,6 +488,8 @@ TEST_CASE("synchronization, aggregation and dtype names round trip and a bad "
   }
   CHECK_EQ(std::string{to_string(aggregation::only_first_replica)},
            "only_first_replica");
+  CHECK_EQ(std::string{to_string(aggregation::min)}, "min");
+  CHECK_EQ(std::string{to_string(aggregation::max)}, "max");
   for (auto type : {dtype::f32, dtype::f64, dtype::i64}) {
     CAPTURE(type);
     auto parsed = dtype_from_string(to_string(type));

@@ -38,6 +38,21 @@ std::string render(const tensor& value) {
   return text;
 }
 
+/// A [rows, columns] f64 table as one number that any change of any
+/// element changes: the sum of (k + 1) x_k over its elements (exact for
+/// the small integer-valued tables of the row cases).
+std::string render_table(const expected<tensor>& table) {
+  if (!table)
+    return std::string{"error:"} + to_string(table.error().code());
+  double sum = 0;
+  auto values = table->values<double>();
+  for (std::size_t k = 0; k < values.size(); ++k)
+    sum += static_cast<double>(k + 1) * values[k];
+  char text[64];
+  std::snprintf(text, sizeof text, "%.17g", sum);
+  return text;
+}
+
 template <class T> std::string render(const expected<T>& result) {
   if (!result)
     return std::string{"error:"} + to_string(result.error().code());
@@ -113,12 +128,24 @@ std::vector<std::string> run_policy_workload(runtime& rt,
            options_of(synchronization::bounded_staleness, aggregation::sum, 1));
   auto none = make("none", tensor(std::int64_t{0}),
                    options_of(synchronization::none, aggregation::none));
+  // Row updates: [20, 3] tables, three steps of rows chosen by replica
+  // index and step (a repeated row in each); on_write sends row deltas.
+  const auto table = *tensor::filled(dtype::f64, {20, 3}, 0);
+  auto ow_rows_sum =
+      make("ow_rows_sum", table,
+           options_of(synchronization::on_write, aggregation::sum));
+  auto ow_rows_mean =
+      make("ow_rows_mean", table,
+           options_of(synchronization::on_write, aggregation::mean));
+  auto or_rows = make("or_rows", table,
+                      options_of(synchronization::on_read, aggregation::sum));
   // A collective step of this variable completes only when every replica
   // of every process made it: a barrier across processes.
   auto barrier = make("barrier", tensor(std::int64_t{0}),
                       options_of(synchronization::on_write, aggregation::sum));
   if (!ow_sum || !ow_mean || !ow_first || !ow_steps || !or_sum || !or_mean ||
-      !or_first || !ssp || !none || !barrier)
+      !or_first || !ssp || !none || !barrier || !ow_rows_sum || !ow_rows_mean ||
+      !or_rows)
     return out.take();
   const auto one = tensor(std::int64_t{1});
   on_local_replicas(group, [&](replica& r) {
@@ -158,6 +185,24 @@ std::vector<std::string> run_policy_workload(runtime& rt,
     // none: local only.
     out.add("none" + at(r) + render(r.assign(*none, tensor(index_i))));
     out.add("none" + at(r) + render(r.read(*none)));
+    // Row updates on every row policy, then the whole table and a few
+    // rows read back.
+    for (auto* var : {&*ow_rows_sum, &*ow_rows_mean, &*or_rows}) {
+      for (std::int64_t step = 0; step < 3; ++step) {
+        std::vector<std::int64_t> rows{index_i % 20, (index_i * 7 + step) % 20,
+                                       index_i % 20};
+        std::vector<double> values;
+        for (std::size_t i = 0; i < rows.size() * 3; ++i)
+          values.push_back(static_cast<double>(index_i + step + i % 4));
+        auto update = *tensor::from_values<double>(values, shape_type{3, 3});
+        if (auto done = r.assign_add_rows(*var, rows, update); !done)
+          fail(var->name() + at(r), done.error());
+      }
+      out.add(var->name() + at(r) + render_table(r.read(*var)));
+      std::vector<std::int64_t> some{19, 0, 7};
+      out.add(var->name() + " rows" + at(r) +
+              render_table(r.read_rows(*var, some)));
+    }
     // Every process's replicas finished their local writes.
     if (auto passed = r.assign_add(*barrier, one); !passed)
       fail("barrier" + at(r), passed.error());
@@ -165,6 +210,8 @@ std::vector<std::string> run_policy_workload(runtime& rt,
   for (auto* var : {&*ow_sum, &*ow_mean, &*ow_first, &*ow_steps, &*or_sum,
                     &*or_mean, &*or_first, &*ssp, &*none})
     out.add(var->name() + " cross " + render(rt.read(*var)));
+  for (auto* var : {&*ow_rows_sum, &*ow_rows_mean, &*or_rows})
+    out.add(var->name() + " cross " + render_table(rt.read(*var)));
   // Nobody leaves before every process made its cross-replica reads.
   on_local_replicas(group, [&](replica& r) {
     if (auto passed = r.assign_add(*barrier, one); !passed)

@@ -31,8 +31,8 @@ caf::behavior bounded_staleness_behavior(
   };
   // A lost replica no longer holds the minimum clock back.
   self->set_down_handler([self, policy, broadcast](caf::down_msg& msg) {
-    if (auto index = replica_down(self, msg))
-      if (auto refresh = policy->drop_replica(*index))
+    for (auto index : replica_down(self, msg))
+      if (auto refresh = policy->drop_replica(index))
         broadcast(*refresh);
   });
   // Typed: the compiler checks these handlers against the interface.

@@ -3,7 +3,8 @@
 // on_write, host side: every replica-context update is a collective step
 // through the replica actor (actors/policies/eager_broadcast/
 // replica_side.hpp); in a group of more than one replica it needs an
-// aggregation (TF's rule). Installs go to the slot.
+// aggregation (TF's rule). Installs go to the slot. Row updates are
+// row-delta steps: bytes and time in proportion to the rows touched.
 
 #include "actors/policies/local_part.hpp"
 
@@ -16,6 +17,12 @@ public:
 
   /// Returns the step (the update as is) or aggregation_required.
   host_update_plan update(update_op op, const tensor& operand) override;
+
+  /// A row-delta step (the rows packed, runtime/core/row_delta.hpp), or
+  /// aggregation_required; nullopt (the dense delta) under min or max,
+  /// which are not row aggregations.
+  std::optional<host_update_plan> add_rows(std::span<const std::int64_t> rows,
+                                           const tensor& values) override;
 
   bool takes_steps() const noexcept override { return true; }
 };

@@ -46,6 +46,10 @@ using eager_broadcast_replica = caf::typed_actor<
     // A published version (variable, version, the steps it holds, value).
     caf::reacts_to<install_atom, variable_id, std::uint64_t, std::uint64_t,
                    tensor>,
+    // A published version as the row delta (packed) from the version
+    // before (variable, version, the steps it holds, delta).
+    caf::reacts_to<install_rows_atom, variable_id, std::uint64_t, std::uint64_t,
+                   tensor>,
     // The outcome of a bulk contribution (variable, step, tag, errc byte
     // or 0, message).
     caf::reacts_to<bulk_ack_atom, variable_id, std::uint64_t, std::uint64_t,

@@ -2,6 +2,7 @@
 
 #include "actors/caf_error.hpp"
 #include "actors/policies/eager_broadcast/interface.hpp"
+#include "runtime/core/row_delta.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -183,24 +184,72 @@ void accept_update(replica_actor_type* self, numbered_update update) {
   send_next_update(self, update.id);
 }
 
+/// Adds the early row steps of `entry` that follow the slot's version, in
+/// order; drops those the slot is past.
+void install_early_rows(attached_variable& entry, replica_slot& slot) {
+  auto& early = entry.early_rows;
+  while (!early.empty()) {
+    auto first = early.begin();
+    auto held = slot.load()->version; // the snapshot is released here
+    if (first->first > held) {
+      if (!slot.install_rows(first->first, first->second.second))
+        return; // a version in between has not arrived yet
+      entry.committed_version = first->first;
+      entry.committed_steps = first->second.first;
+      entry.committed_value = tensor{};
+      entry.committed_in_slot = true;
+    }
+    early.erase(first);
+  }
+}
+
 /// Records version `version` (holding `steps` steps) of `id` as installed
 /// and hands it to the policy's local part.
 void install(replica_actor_type* self, variable_id id, std::uint64_t version,
              std::uint64_t steps, tensor value) {
-  if (auto i = self->state.variables.find(id);
-      i != self->state.variables.end()) {
+  auto i = self->state.variables.find(id);
+  if (i != self->state.variables.end()) {
     auto& entry = i->second;
     if (version > entry.committed_version ||
         (version == entry.committed_version && steps > entry.committed_steps)) {
       entry.committed_version = version;
       entry.committed_steps = steps;
       entry.committed_value = value; // shares the buffer
+      entry.committed_in_slot = false;
     }
   }
   // The policy's part decides where it goes (periodic: under the
   // replica's own change).
   if (auto part = self->state.store->find_part(id))
     part->install(version, std::move(value));
+  if (i != self->state.variables.end() && !i->second.early_rows.empty())
+    if (auto slot = self->state.store->find(id))
+      install_early_rows(i->second, *slot);
+}
+
+/// Row step `version` of `id` (holding `steps` steps) as its packed delta
+/// from the version before: added to the slot in place when the slot holds
+/// that version, else kept until it does (installs may arrive out of order
+/// across channels). A delta that does not fit the variable is dropped: it
+/// did not come from the variable's actor.
+void install_rows(replica_actor_type* self, variable_id id,
+                  std::uint64_t version, std::uint64_t steps, tensor packed) {
+  auto i = self->state.variables.find(id);
+  auto slot = self->state.store->find(id);
+  if (i == self->state.variables.end() || !slot)
+    return;
+  auto& entry = i->second;
+  {
+    auto current = slot->load();
+    if (version <= current->version ||
+        !check_packed_rows(packed, current->value.type(),
+                           current->value.shape(), entry.name))
+      return;
+  }
+  entry.early_rows.emplace(version, std::pair{steps, std::move(packed)});
+  if (entry.early_rows.size() > max_early_row_steps)
+    entry.early_rows.erase(std::prev(entry.early_rows.end()));
+  install_early_rows(entry, *slot);
 }
 
 /// A re-created variable actor holds `steps` steps: the update in flight
@@ -234,7 +283,7 @@ void receive_update(replica_actor_type* self, variable_id id,
                     std::uint64_t call, std::uint8_t op_byte, tensor& operand,
                     std::int64_t timeout_ms, update_reply reply) {
   std::optional<error> rejection;
-  auto op = op_from_wire(op_byte);
+  auto op = step_op_from_wire(op_byte);
   auto i = self->state.variables.find(id);
   if (!op)
     rejection = invalid_op(op_byte);
@@ -289,6 +338,10 @@ caf::message_handler eager_broadcast_replica_side(replica_actor_type* self) {
       [self](install_atom, variable_id id, std::uint64_t version,
              std::uint64_t steps, tensor& value) {
         install(self, id, version, steps, std::move(value));
+      },
+      [self](install_rows_atom, variable_id id, std::uint64_t version,
+             std::uint64_t steps, tensor& delta) {
+        install_rows(self, id, version, steps, std::move(delta));
       },
       [self](bulk_ack_atom, variable_id id, std::uint64_t step,
              std::uint64_t tag, std::uint8_t code, std::string& text) {

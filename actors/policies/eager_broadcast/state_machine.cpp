@@ -1,5 +1,6 @@
 #include "actors/policies/eager_broadcast/state_machine.hpp"
 
+#include "runtime/core/row_delta.hpp"
 #include "runtime/core/wording.hpp"
 
 #include <algorithm>
@@ -48,16 +49,33 @@ expected<void> eager_broadcast::check(std::size_t replica, std::uint64_t step,
   const auto& name = config_.variable_name;
   if (auto outsider = not_a_live_member(config_, live_, replica))
     return *outsider;
-  if (auto checked = check_operand(operand, config_.type, config_.shape, name);
-      !checked)
+  if (op == update_op::add_rows) {
+    if (!config_.row_steps)
+      return error{errc::invalid_argument,
+                   "variable '" + name +
+                       "': row-delta steps are for on_write variables"};
+    if (config_.how == aggregation::min || config_.how == aggregation::max)
+      return error{errc::invalid_argument,
+                   "variable '" + name + "': row-delta steps aggregate by " +
+                       "sum, mean or only_first_replica, not " +
+                       to_string(config_.how)};
+    if (auto checked =
+            check_packed_rows(operand, config_.type, config_.shape, name);
+        !checked)
+      return checked;
+  } else if (auto checked =
+                 check_operand(operand, config_.type, config_.shape, name);
+             !checked) {
     return checked;
+  }
   if (config_.how == aggregation::none && config_.replicas > 1)
     return error{errc::aggregation_required,
                  "variable '" + name + "': " + to_string(op) +
                      " in replica context with " +
                      std::to_string(config_.replicas) +
-                     " replicas needs an aggregation (sum, mean or "
-                     "only_first_replica), the variable has aggregation none"};
+                     " replicas needs an aggregation (sum, mean, "
+                     "only_first_replica, min or max), the variable has "
+                     "aggregation none"};
   if (step < joined_at_[replica])
     return error{errc::invalid_argument,
                  "variable '" + name + "': replica " + std::to_string(replica) +
@@ -132,14 +150,25 @@ std::vector<published_version> eager_broadcast::complete_ready_steps() {
         operands.push_back(std::move(slot->operand));
       }
     }
-    value_ = apply_aggregate(*op, value_, operands,
-                             config_.how == aggregation::none
-                                 ? aggregation::only_first_replica
-                                 : config_.how);
+    auto how = config_.how == aggregation::none
+                   ? aggregation::only_first_replica
+                   : config_.how;
+    published_version published;
+    if (*op == update_op::add_rows) {
+      published.value = aggregate_packed_rows(operands, how);
+      published.rows = true;
+      // In place unless a published version still shares the buffer.
+      add_packed_rows_into(value_, published.value);
+    } else {
+      value_ = apply_aggregate(*op, value_, operands, how);
+      published.value = value_;
+    }
     ++version_;
     ++next_step_;
-    result.push_back(
-        published_version{version_, value_, next_step_ - 1, next_step_});
+    published.version = version_;
+    published.step = next_step_ - 1;
+    published.steps = next_step_;
+    result.push_back(std::move(published));
     pending_.erase(i);
   }
   return result;
@@ -192,11 +221,22 @@ eager_broadcast::cross_update(update_op op, const tensor& operand) {
 
 std::vector<published_version>
 eager_broadcast::drop_replica(std::size_t replica) {
-  if (replica >= config_.replicas || !live_[replica])
+  return drop_replicas({replica});
+}
+
+std::vector<published_version>
+eager_broadcast::drop_replicas(const std::vector<std::size_t>& replicas) {
+  bool dropped = false;
+  for (auto replica : replicas) {
+    if (replica >= config_.replicas || !live_[replica])
+      continue;
+    live_[replica] = false;
+    for (auto& [step, entry] : pending_)
+      entry.by_replica[replica].reset();
+    dropped = true;
+  }
+  if (!dropped)
     return {};
-  live_[replica] = false;
-  for (auto& [step, entry] : pending_)
-    entry.by_replica[replica].reset();
   return complete_ready_steps();
 }
 

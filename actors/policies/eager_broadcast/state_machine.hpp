@@ -27,6 +27,12 @@
 // changes nothing. A contribution whose deadline passed is withdrawn, so a
 // failed call never applies anything.
 //
+// Row steps (assign_add_rows, op add_rows, on_write only): each operand is
+// a packed row delta; the step aggregates them into one delta of distinct
+// rows (exactly what the dense step would add to those rows), adds it to
+// `value_` in place and publishes the delta, not the value: every replica
+// adds it to the version before. Bytes and time go with the rows touched.
+//
 // Guarantee: every replica installs the same sequence of (version, value)
 // pairs, and a contributor is acknowledged only after the version holding
 // its step was published.
@@ -57,6 +63,9 @@ struct published_version {
   /// is published): replicas keep it with the value, so that a re-hosted
   /// variable knows which steps its lost actor committed.
   std::uint64_t steps = 0;
+  /// True when `value` is a packed row delta (runtime/core/row_delta.hpp)
+  /// that turns version - 1 into this version, not the whole value.
+  bool rows = false;
 };
 
 /// What a surviving replica holds of an on_write variable whose actor was
@@ -101,6 +110,13 @@ public:
   /// Removes `replica` from the group (its node died): pending steps finish
   /// with the survivors. Returns the versions this completes.
   std::vector<published_version> drop_replica(std::size_t replica);
+
+  /// Removes every replica of `replicas` from the group before any pending
+  /// step completes (a node with several replicas died): no step completes
+  /// with some of them dropped and the others' contributions still in.
+  /// Returns the versions this completes.
+  std::vector<published_version>
+  drop_replicas(const std::vector<std::size_t>& replicas);
 
   /// Takes the lost `replica` back into the group (it rejoined) and returns
   /// the first step it takes part in: the first step nobody contributed to

@@ -94,7 +94,9 @@ eager_broadcast_behavior(variable_actor_type* self,
     self->send(replica, bulk_ack_atom::value, spec.id, step, who.tag, code,
                text);
   };
-  // Installs each version everywhere, then releases the step's contributors:
+  // Installs each version everywhere (a row step's version as its row
+  // delta: install_rows, or a bulk install whose code says rows), then
+  // releases the step's contributors:
   // a replica actor handles our install before our reply (same sender, same
   // receiver, FIFO; on the bulk plane: same connection), so a released
   // caller's next read sees the version. A bulk contributor of the step gets
@@ -116,6 +118,7 @@ eager_broadcast_behavior(variable_actor_type* self,
           install.number = published.version;
           install.index = published.steps;
           install.value = published.value;
+          install.code = published.rows ? bulk_install_rows : 0;
           if (published.step) {
             auto who = waiting->find({*published.step, i});
             if (who != waiting->end() && who->second.route &&
@@ -133,10 +136,14 @@ eager_broadcast_behavior(variable_actor_type* self,
           }
           route.reset(); // the connection is gone: back to CAF
         }
-        self->send(
-            caf::actor_cast<eager_broadcast_replica>(state.spec.replicas[i]),
-            install_atom::value, state.spec.id, published.version,
-            published.steps, published.value);
+        auto replica =
+            caf::actor_cast<eager_broadcast_replica>(state.spec.replicas[i]);
+        if (published.rows)
+          self->send(replica, install_rows_atom::value, state.spec.id,
+                     published.version, published.steps, published.value);
+        else
+          self->send(replica, install_atom::value, state.spec.id,
+                     published.version, published.steps, published.value);
       }
       if (!published.step)
         continue;
@@ -160,7 +167,7 @@ eager_broadcast_behavior(variable_actor_type* self,
                             tensor& operand, std::int64_t timeout_ms,
                             const std::function<void()>& accepted = {}) {
     auto index = static_cast<std::size_t>(replica);
-    auto op = op_from_wire(op_byte);
+    auto op = step_op_from_wire(op_byte);
     if (!op) {
       answer(who, index, step, invalid_op(op_byte));
       return;
@@ -178,11 +185,11 @@ eager_broadcast_behavior(variable_actor_type* self,
     waiting->emplace(std::pair{step, index}, std::move(who));
     publish(*published);
   };
-  // A lost replica leaves the group: pending steps finish with the
-  // survivors (mean divides by them).
+  // Lost replicas leave the group (all of a lost node's at once): pending
+  // steps finish with the survivors (mean divides by them).
   self->set_down_handler([self, policy, publish](caf::down_msg& msg) {
-    if (auto index = replica_down(self, msg))
-      publish(policy->drop_replica(*index));
+    if (auto lost = replica_down(self, msg); !lost.empty())
+      publish(policy->drop_replicas(lost));
   });
   // Typed: the compiler checks these handlers against the interface.
   eager_broadcast_variable::behavior_type behavior{

@@ -15,6 +15,11 @@ public:
 
   /// Applies the update to the slot. Always done here.
   host_update_plan update(update_op op, const tensor& operand) override;
+
+  /// Adds the rows to the slot, in place (replica_slot::add_rows). Always
+  /// done here.
+  std::optional<host_update_plan> add_rows(std::span<const std::int64_t> rows,
+                                           const tensor& values) override;
 };
 
 /// The policy table's factory for none and on_read.

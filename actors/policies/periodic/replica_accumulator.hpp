@@ -63,6 +63,10 @@ public:
       accumulated_ =
           apply(op, accumulated_ ? *accumulated_ : zero_like(operand), operand);
       break;
+    case update_op::add_rows: // row updates come as dense deltas; in case:
+      accumulated_ = apply(
+          op, accumulated_ ? *accumulated_ : zero_like(synchronized_), operand);
+      break;
     }
     publish_view();
     ++updates_;

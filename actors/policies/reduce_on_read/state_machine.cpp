@@ -8,8 +8,8 @@ expected<void> reduce_on_read::check_read() const {
                  "variable '" + config_.variable_name +
                      "': a cross-replica read of an on_read variable "
                      "aggregates the replicas' copies and needs aggregation "
-                     "sum, mean or only_first_replica, the variable has "
-                     "aggregation none"};
+                     "sum, mean, only_first_replica, min or max, the "
+                     "variable has aggregation none"};
   return {};
 }
 

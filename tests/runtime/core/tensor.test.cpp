@@ -1,6 +1,7 @@
 // The value type `tensor`: construction, validation of shapes, bitwise
 // equality, buffer sharing with copy on write, and its text forms.
 
+#include "runtime/core/copy_count.hpp"
 #include "tests/support/checks.hpp"
 
 #include <cmath>
@@ -336,6 +337,24 @@ TEST_CASE("mutable_values on an unshared buffer writes in place") {
   elements[1] = 5;
   CHECK_EQ(sole.bytes().data(), before);
   CHECK_EQ(sole, (tensor{std::int64_t{1}, std::int64_t{5}}));
+}
+
+TEST_CASE("the bytes of a shared buffer copied before a write are counted; "
+          "a write in place copies nothing") {
+  auto made = tensor::filled(dtype::f64, {1024}, 1.0);
+  REQUIRE(made);
+  tensor sole = std::move(*made);
+  auto before = tensor_bytes_copied.load();
+  sole.mutable_values<double>()[0] = 2.0;
+  CHECK_EQ(tensor_bytes_copied.load() - before, 0u);
+  tensor shared = sole;
+  shared.mutable_values<double>()[0] = 3.0;
+  CHECK_EQ(tensor_bytes_copied.load() - before, 1024u * 8u);
+  auto raw = sole.bytes();
+  auto built = tensor::from_bytes(
+      dtype::f64, {1024}, std::vector<std::byte>(raw.begin(), raw.end()));
+  REQUIRE(built);
+  CHECK_EQ(tensor_bytes_copied.load() - before, 2u * 1024u * 8u);
 }
 
 TEST_CASE("values and mutable_values with the wrong element type are "

@@ -255,6 +255,38 @@ TEST_CASE("aggregate only_first_replica returns replica 0's value") {
   }
 }
 
+TEST_CASE("aggregate min and max take the elementwise minimum and maximum, "
+          "negative values and integers included") {
+  for (auto type : all_dtypes) {
+    for (auto count : replica_counts) {
+      CAPTURE(type);
+      CAPTURE(count);
+      // Replica i holds {i, -i, 3 - i, 0.5 * i}: the extremes come from
+      // different replicas in each element.
+      std::vector<tensor> values;
+      for (std::size_t i = 0; i < count; ++i) {
+        auto k = static_cast<double>(i);
+        values.push_back(
+            make(type, {k, 0.0 - k, 3 - k, is_integer(type) ? k : k / 2}));
+      }
+      auto last = static_cast<double>(count - 1);
+      CHECK_EQ(aggregate(values, aggregation::min),
+               make(type, {0, 0.0 - last, 3 - last, 0}));
+      CHECK_EQ(aggregate(values, aggregation::max),
+               make(type, {last, 0, 3, is_integer(type) ? last : last / 2}));
+      // An update adds the extreme of the deltas.
+      auto current = make(type, {100, 100, 100, 100});
+      CHECK_EQ(
+          apply_aggregate(update_op::add, current, values, aggregation::min),
+          make(type, {100, 100 - last, 103 - last, 100}));
+      CHECK_EQ(apply_aggregate(update_op::subtract, current, values,
+                               aggregation::max),
+               make(type, {100 - last, 100, 97,
+                           100 - (is_integer(type) ? last : last / 2)}));
+    }
+  }
+}
+
 TEST_CASE("divide divides each element, truncating integers toward zero") {
   auto floats = tensor{3.0f, -3.0f, 8.0f};
   auto floats_before = deep_copy(floats);
@@ -313,7 +345,8 @@ TEST_CASE("apply_aggregate equals apply after aggregate bit for bit, with "
       }
       for (auto op : {update_op::assign, update_op::add, update_op::subtract}) {
         for (auto how : {aggregation::sum, aggregation::mean,
-                         aggregation::only_first_replica}) {
+                         aggregation::only_first_replica, aggregation::min,
+                         aggregation::max}) {
           if (how == aggregation::mean && is_integer(type))
             continue;
           CAPTURE(to_string(type));

@@ -171,6 +171,21 @@ TEST_CASE("dropping a replica finishes its pending step with the survivors") {
       errc::invalid_argument);
 }
 
+TEST_CASE("the replicas of a lost node are dropped together: the pending "
+          "step completes with the survivors only, not with the contribution "
+          "one of the lost sent before") {
+  // Replicas 2 and 3 share a node; 3 contributed before the node died.
+  auto policy = make_policy(4, aggregation::mean);
+  REQUIRE(policy.contribute(0, 0, update_op::assign, tensor(2.0)));
+  REQUIRE(policy.contribute(1, 0, update_op::assign, tensor(4.0)));
+  REQUIRE(policy.contribute(3, 0, update_op::assign, tensor(9.0)));
+  auto published = policy.drop_replicas({2, 3});
+  REQUIRE(published.size() == 1);
+  CHECK(scalar_of(policy.value()) == 3.0); // (2 + 4) / 2; 9 is withdrawn
+  CHECK(policy.live_replicas() == 2);
+  CHECK(policy.drop_replicas({2, 3}).empty()); // already gone
+}
+
 TEST_CASE("a cross-replica update applies once and is not a step") {
   auto policy = make_policy(4, aggregation::sum, 1.0);
   auto published = policy.cross_update(update_op::add, tensor(2.0));

@@ -1,0 +1,56 @@
+#pragma once
+
+// A row delta as one tensor: how on_write's assign_add_rows travels (the
+// contribution, and the aggregated version the variable actor installs at
+// every replica) so that its bytes are in proportion to the rows touched.
+//
+// Layout: a [n, w + l] tensor of the variable's dtype, where l is the
+// elements of one row of the variable and w the elements that hold an
+// int64 row index (2 for f32, 1 for f64 and i64): packed row i is the
+// index's 8 bytes, then the row's l values. Packing is a byte copy, so
+// any index survives any dtype (no float arithmetic ever touches it).
+
+#include "varsync/error.hpp"
+#include "varsync/policy.hpp"
+#include "varsync/tensor.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+
+namespace varsync {
+
+/// The rows `rows` with values `values` (shape [rows.size(), ...the
+/// variable's row shape]) as one packed delta. Precondition: check_rows
+/// passed.
+tensor pack_rows(std::span<const std::int64_t> rows, const tensor& values);
+
+/// Checks a packed delta for variable `name` of `type` and `shape`: its
+/// dtype, a [n, w + l] shape, and every index within the variable's rows.
+/// The error names what was wrong (the index, its position and the row
+/// count for an index out of range). Never reads past `packed`'s buffer.
+expected<void> check_packed_rows(const tensor& packed, dtype type,
+                                 const shape_type& shape,
+                                 const std::string& name);
+
+/// The number of rows in a packed delta (0 for anything that is not one).
+std::size_t packed_row_count(const tensor& packed);
+
+/// Aggregates the replicas' packed deltas (index order; each checked) by
+/// `how` into one packed delta with distinct rows, each holding exactly
+/// what the dense path computes for that row: every replica's repeated
+/// rows summed from zero, then folded across the replicas in index order
+/// with zero for a replica that did not touch the row, then divided by
+/// the number of deltas for mean; only_first_replica (and a single delta)
+/// takes the first delta's rows. min and max are not row aggregations:
+/// they take the sum (callers refuse them before).
+tensor aggregate_packed_rows(std::span<const tensor> deltas, aggregation how);
+
+/// Adds each row of `packed` (distinct rows, as aggregate_packed_rows
+/// makes) to `value`, in place when its buffer is not shared, else after
+/// one copy (counted). Costs time in proportion to the rows.
+/// Precondition: check_packed_rows passed.
+void add_packed_rows_into(tensor& value, const tensor& packed);
+
+} // namespace varsync
