@@ -84,11 +84,21 @@ struct attached_variable {
   /// by version, with the steps each holds and its packed delta. At most
   /// max_early_row_steps.
   std::map<std::uint64_t, std::pair<std::uint64_t, tensor>> early_rows;
+  /// A check of a gap in the row steps is due (rows_gap_atom) or the
+  /// latest version was asked for.
+  bool rows_gap_pending = false;
 };
 
 /// How many early row steps a replica keeps per variable; one more drops
-/// the newest (the variable's next whole install catches the copy up).
+/// the newest (the latest version, asked for after rows_gap_wait, catches
+/// the copy up).
 inline constexpr std::size_t max_early_row_steps = 64;
+
+/// How long a gap in a variable's row steps may last before the replica
+/// asks its variable actor for the latest version: far longer than the
+/// reordering of two channels (microseconds), far shorter than a human
+/// notices a stale read.
+inline constexpr std::chrono::milliseconds rows_gap_wait{200};
 
 /// A clock() or read waiting for fresher bounded_staleness snapshots.
 struct staleness_waiter {

@@ -3,11 +3,15 @@
 #include "actors/replica_actor.hpp"
 
 #include "actors/caf_error.hpp"
+#include "actors/policies/eager_broadcast/interface.hpp"
 #include "actors/protocol.hpp"
 #include "runtime/caf_setup.hpp"
 #include "runtime/core/row_delta.hpp"
 
+#include <atomic>
 #include <doctest/doctest.h>
+#include <memory>
+#include <thread>
 #include <vector>
 
 using namespace varsync;
@@ -30,13 +34,14 @@ struct fixture {
 
   ~fixture() { caf::anon_send_exit(replica, caf::exit_reason::user_shutdown); }
 
-  /// Attaches an on_write variable `id` holding `initial`; the replica
-  /// answers with its clock.
-  expected<std::uint64_t> attach(variable_id id, tensor initial) {
+  /// Attaches an on_write variable `id` holding `initial` whose actor is
+  /// `variable` (none by default); the replica answers with its clock.
+  expected<std::uint64_t> attach(variable_id id, tensor initial,
+                                 caf::actor variable = {}) {
     variable_options options;
     options.sync = synchronization::on_write;
     return ask<std::uint64_t>(attach_atom::value, id, std::string{"v"},
-                              caf::actor{}, initial, options, std::uint64_t{1},
+                              variable, initial, options, std::uint64_t{1},
                               std::string{}, std::uint16_t{0});
   }
 
@@ -125,6 +130,48 @@ TEST_CASE_FIXTURE(fixture,
   std::vector<double> want{1, 1, 6, 6, 2, 2, 1, 1};
   auto got = copy->values<double>();
   CHECK(std::vector<double>(got.begin(), got.end()) == want);
+}
+
+TEST_CASE_FIXTURE(fixture,
+                  "a row step that never comes: the replica asks its variable "
+                  "actor for the latest version and adds the waiting steps "
+                  "past it") {
+  // The variable actor: version 2 (2 steps) is all 2s; it counts the asks.
+  auto asked = std::make_shared<std::atomic<int>>(0);
+  auto variable = system->spawn([asked](caf::event_based_actor*) {
+    return caf::behavior{
+        [asked](
+            latest_atom) -> caf::result<std::uint64_t, std::uint64_t, tensor> {
+          ++*asked;
+          return {std::uint64_t{2}, std::uint64_t{2},
+                  *tensor::filled(dtype::f64, {4, 2}, 2)};
+        }};
+  });
+  REQUIRE(attach(1, *tensor::filled(dtype::f64, {4, 2}, 0), variable));
+  auto delta = [](std::int64_t row, double add) {
+    std::vector<std::int64_t> rows{row};
+    return pack_rows(rows, *tensor::filled(dtype::f64, {1, 2}, add));
+  };
+  caf::scoped_actor self{*system};
+  // Version 1 is lost; 2 (covered by the latest version) and 3 wait.
+  self->send(replica, install_rows_atom::value, variable_id{1},
+             std::uint64_t{2}, std::uint64_t{2}, delta(1, 5));
+  self->send(replica, install_rows_atom::value, variable_id{1},
+             std::uint64_t{3}, std::uint64_t{3}, delta(3, 1));
+  auto slot = store->find(1);
+  REQUIRE(slot);
+  auto give_up = std::chrono::steady_clock::now() + 10s;
+  while (slot->load()->version < 3 &&
+         std::chrono::steady_clock::now() < give_up)
+    std::this_thread::sleep_for(10ms); // polls the copy, bounded
+  REQUIRE(slot->load()->version == 3);
+  auto copy = ask<tensor>(copy_get_atom::value, variable_id{1});
+  REQUIRE(copy);
+  std::vector<double> want{2, 2, 2, 2, 2, 2, 3, 3};
+  auto got = copy->values<double>();
+  CHECK(std::vector<double>(got.begin(), got.end()) == want);
+  CHECK(asked->load() == 1);
+  caf::anon_send_exit(variable, caf::exit_reason::user_shutdown);
 }
 
 TEST_CASE_FIXTURE(fixture, "copy_set applies the op to the local copy") {

@@ -18,6 +18,13 @@
 
 namespace varsync {
 
+/// An on_write replica missing a row step asks its variable actor for the
+/// latest version: (version, the steps it holds, the whole value).
+using latest_atom = caf::atom_constant<caf::atom("latest")>;
+/// The replica actor's own check of a gap in a variable's row steps
+/// (variable, the version its copy held when the gap appeared).
+using rows_gap_atom = caf::atom_constant<caf::atom("rowsgap")>;
+
 /// The variable actor of an on_write or periodic variable.
 using eager_broadcast_variable = variable_actor_interface::extend<
     // A replica's update for step `step` (replica index, step, op byte,
@@ -32,7 +39,10 @@ using eager_broadcast_variable = variable_actor_interface::extend<
                    std::uint64_t, std::uint64_t, std::uint64_t, std::uint8_t,
                    tensor, std::int64_t, std::uint64_t>,
     // The actor's own deadline alarm (due ticks).
-    caf::reacts_to<step_alarm_atom, std::int64_t>>;
+    caf::reacts_to<step_alarm_atom, std::int64_t>,
+    // A replica that missed a row step: the latest version, the steps it
+    // holds and its whole value.
+    caf::replies_to<latest_atom>::with<std::uint64_t, std::uint64_t, tensor>>;
 
 /// The replica actor's on_write handlers.
 using eager_broadcast_replica = caf::typed_actor<
@@ -50,6 +60,9 @@ using eager_broadcast_replica = caf::typed_actor<
     // before (variable, version, the steps it holds, delta).
     caf::reacts_to<install_rows_atom, variable_id, std::uint64_t, std::uint64_t,
                    tensor>,
+    // The actor's own check of a gap in the row steps of a variable
+    // (variable, the version its copy held when the gap appeared).
+    caf::reacts_to<rows_gap_atom, variable_id, std::uint64_t>,
     // The outcome of a bulk contribution (variable, step, tag, errc byte
     // or 0, message).
     caf::reacts_to<bulk_ack_atom, variable_id, std::uint64_t, std::uint64_t,

@@ -203,6 +203,17 @@ void install_early_rows(attached_variable& entry, replica_slot& slot) {
   }
 }
 
+/// When row steps of `id` wait for a version that has not arrived, looks
+/// again after rows_gap_wait (`check_rows_gap`; one look at a time).
+void watch_rows_gap(replica_actor_type* self, variable_id id,
+                    attached_variable& entry, const replica_slot& slot) {
+  if (entry.early_rows.empty() || entry.rows_gap_pending || entry.unavailable)
+    return;
+  entry.rows_gap_pending = true;
+  self->delayed_send(self, rows_gap_wait, rows_gap_atom::value, id,
+                     slot.load()->version);
+}
+
 /// Records version `version` (holding `steps` steps) of `id` as installed
 /// and hands it to the policy's local part.
 void install(replica_actor_type* self, variable_id id, std::uint64_t version,
@@ -223,8 +234,10 @@ void install(replica_actor_type* self, variable_id id, std::uint64_t version,
   if (auto part = self->state.store->find_part(id))
     part->install(version, std::move(value));
   if (i != self->state.variables.end() && !i->second.early_rows.empty())
-    if (auto slot = self->state.store->find(id))
+    if (auto slot = self->state.store->find(id)) {
       install_early_rows(i->second, *slot);
+      watch_rows_gap(self, id, i->second, *slot);
+    }
 }
 
 /// Row step `version` of `id` (holding `steps` steps) as its packed delta
@@ -250,6 +263,56 @@ void install_rows(replica_actor_type* self, variable_id id,
   if (entry.early_rows.size() > max_early_row_steps)
     entry.early_rows.erase(std::prev(entry.early_rows.end()));
   install_early_rows(entry, *slot);
+  watch_rows_gap(self, id, entry, *slot);
+}
+
+// Recovering a lost row step. A row step's delta is useless without the
+// version before it, so a replica that never receives one (its bulk
+// connection broke with the install on it) would hold its copy back
+// forever while training goes on with row steps only. When later row
+// steps still wait after rows_gap_wait and the copy has not moved, the
+// replica asks its variable actor for the latest version (latest_atom:
+// version, steps, whole value), installs it, and adds the waiting steps
+// past it; those it covers are dropped. A gap that closes meanwhile (the
+// two channels only reordered the installs) costs nothing.
+void check_rows_gap(replica_actor_type* self, variable_id id,
+                    std::uint64_t held) {
+  auto i = self->state.variables.find(id);
+  auto slot = self->state.store->find(id);
+  if (i == self->state.variables.end() || !slot)
+    return;
+  auto& entry = i->second;
+  entry.rows_gap_pending = false;
+  if (entry.early_rows.empty() || entry.unavailable || !entry.variable_actor)
+    return;
+  if (slot->load()->version > held || entry.rehosting) {
+    // The copy moved on (or a re-created actor will send its version):
+    // look again later.
+    watch_rows_gap(self, id, entry, *slot);
+    return;
+  }
+  entry.rows_gap_pending = true;
+  auto forget_pending = [self, id] {
+    auto i = self->state.variables.find(id);
+    if (i != self->state.variables.end())
+      i->second.rows_gap_pending = false;
+  };
+  self->request(caf::actor_cast<eager_broadcast_variable>(entry.variable_actor),
+                std::chrono::seconds{10}, latest_atom::value)
+      .then(
+          [self, id, forget_pending](std::uint64_t version, std::uint64_t steps,
+                                     tensor& value) {
+            forget_pending();
+            install(self, id, version, steps, std::move(value));
+          },
+          [self, id, forget_pending](caf::error&) {
+            // The actor is gone (its DOWN decides) or slow: look again.
+            forget_pending();
+            auto i = self->state.variables.find(id);
+            if (auto slot = self->state.store->find(id);
+                slot && i != self->state.variables.end())
+              watch_rows_gap(self, id, i->second, *slot);
+          });
 }
 
 /// A re-created variable actor holds `steps` steps: the update in flight
@@ -342,6 +405,9 @@ caf::message_handler eager_broadcast_replica_side(replica_actor_type* self) {
       [self](install_rows_atom, variable_id id, std::uint64_t version,
              std::uint64_t steps, tensor& delta) {
         install_rows(self, id, version, steps, std::move(delta));
+      },
+      [self](rows_gap_atom, variable_id id, std::uint64_t held) {
+        check_rows_gap(self, id, held);
       },
       [self](bulk_ack_atom, variable_id id, std::uint64_t step,
              std::uint64_t tag, std::uint8_t code, std::string& text) {

@@ -139,6 +139,12 @@ public:
   /// The latest published version (0 = the initial value).
   std::uint64_t version() const noexcept { return version_; }
 
+  /// The latest published version whole (value, version and the steps it
+  /// holds), for a replica that missed a row step.
+  published_version latest() const {
+    return {version_, value_, std::nullopt, next_step_, false};
+  }
+
   /// The lowest step that has not completed.
   std::uint64_t next_step() const noexcept { return next_step_; }
 

@@ -262,6 +262,11 @@ eager_broadcast_behavior(variable_actor_type* self,
           alarm->arm(self, *earliest);
       },
       [self, policy](read_atom, std::int64_t) { return policy->value(); },
+      [self, policy](
+          latest_atom) -> caf::result<std::uint64_t, std::uint64_t, tensor> {
+        auto latest = policy->latest();
+        return {latest.version, latest.steps, std::move(latest.value)};
+      },
       [self, policy](status_atom) -> caf::result<std::uint64_t, std::uint64_t> {
         return {policy->version(), std::uint64_t{0}};
       },
