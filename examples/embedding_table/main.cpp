@@ -10,8 +10,10 @@
 //   - on_write / mean: a row step sends and applies only the touched rows
 //     (about 1% of the table per replica per step), in place;
 //   - bounded_staleness / sum, staleness bound 2, a clock() per step: the
-//     same training loop with SSP's bounded-stale reads (its row updates
-//     travel as dense deltas in this release, so it runs fewer steps).
+//     same training loop with SSP's bounded-stale reads; each clock pushes
+//     only its rows, but every refresh still carries the whole table and
+//     rebuilds the replica's view, so a step costs a few copies of the
+//     table and this part runs fewer steps.
 //
 // The data: 8 users with fixed, known factors u (unit-norm random
 // vectors); item i's true embedding v*_i is random; the rating of (u, i) is
@@ -32,10 +34,10 @@
 //   on_write epoch 1/8: loss 0.00749  (10 steps, 1.27 s)
 //   ...
 // It exits with 1 if a call failed or the last epoch's loss is not below
-// half the first's, for either policy; 0 otherwise. It takes about 20 s
-// and 5 GB of memory on a 2-core machine, nearly all of both in the
-// bounded_staleness part (dense deltas of the whole table: ~1.5 s a step,
-// against ~25 ms for an on_write row step).
+// half the first's, for either policy; 0 otherwise. On a 2-core machine
+// with a build running beside it, it took 26 s and 3.2 GB of memory, most
+// of both in the bounded_staleness part (copies of the whole table: ~2 s
+// a step, against ~25 ms for an on_write row step).
 
 #include <chrono>
 #include <cmath>

@@ -169,8 +169,11 @@ public:
   /// `assign_add` with a delta that is zero outside `rows` (every policy's
   /// rules apply; on_write: one collective step), and it blocks like it.
   /// An index out of range, or values of another dtype or shape, is an
-  /// error and nothing is applied. This release sends that delta dense:
-  /// the step costs what a dense assign_add of the variable costs.
+  /// error and nothing is applied. What travels and what is touched goes
+  /// with the rows for on_write (sum, mean, only_first_replica: a row-delta
+  /// step), on_read and none (the copy, in place) and bounded_staleness
+  /// (the clock's push); periodic and on_write with min or max take the
+  /// dense delta (README, "Rows").
   expected<void> assign_add_rows(const variable& var,
                                  std::span<const std::int64_t> rows,
                                  const tensor& values,

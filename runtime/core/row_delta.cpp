@@ -3,6 +3,7 @@
 #include "runtime/core/row_math.hpp"
 #include "runtime/core/visit_dtype.hpp"
 
+#include <array>
 #include <cstring>
 #include <unordered_map>
 #include <vector>
@@ -191,6 +192,46 @@ void add_packed_rows_into(tensor& value, const tensor& packed) {
         row[j] = static_cast<T>(row[j] + add[j]);
     }
   });
+}
+
+tensor divide_packed_rows(const tensor& packed, std::int64_t divisor) {
+  tensor result = packed;
+  auto count = packed_row_count(packed);
+  if (count == 0)
+    return result;
+  auto width = packed_width(packed);
+  auto skip = index_width(packed.type());
+  visit_dtype(packed.type(), [&](auto tag) {
+    using T = decltype(tag);
+    auto values = result.mutable_values<T>();
+    for (std::size_t i = 0; i < count; ++i)
+      for (std::size_t j = skip; j < width; ++j) {
+        auto& element = values[i * width + j];
+        element = static_cast<T>(element / static_cast<T>(divisor));
+      }
+  });
+  return result;
+}
+
+tensor dense_from_packed_rows(const tensor& packed, dtype type,
+                              const shape_type& shape) {
+  auto dense = *tensor::filled(type, shape, 0);
+  std::array<tensor, 1> one{packed};
+  add_packed_rows_into(dense, aggregate_packed_rows(one, aggregation::sum));
+  return dense;
+}
+
+tensor concat_packed_rows(const tensor& a, const tensor& b) {
+  auto rows =
+      static_cast<std::int64_t>(packed_row_count(a) + packed_row_count(b));
+  auto result = *tensor::uninitialized(
+      a.type(), {rows, a.shape().empty() ? 0 : a.shape()[1]});
+  auto out = result.mutable_bytes();
+  auto first = a.bytes();
+  std::memcpy(out.data(), first.data(), first.size());
+  auto second = b.bytes();
+  std::memcpy(out.data() + first.size(), second.data(), second.size());
+  return result;
 }
 
 } // namespace varsync

@@ -47,6 +47,28 @@ std::size_t packed_row_count(const tensor& packed);
 /// they take the sum (callers refuse them before).
 tensor aggregate_packed_rows(std::span<const tensor> deltas, aggregation how);
 
+/// Whether `delta`, sent as an update of a variable of shape `shape`, is a
+/// packed row delta rather than a dense one: anything not of the
+/// variable's own shape (the two never coincide: a packed row is wider
+/// than the variable's row). Says nothing of its validity.
+inline bool is_packed_rows(const tensor& delta, const shape_type& shape) {
+  return delta.shape() != shape;
+}
+
+/// `packed` (distinct rows) with every row value divided by `divisor`, as
+/// `divide` divides a dense delta (the indices are kept).
+tensor divide_packed_rows(const tensor& packed, std::int64_t divisor);
+
+/// The dense delta of a checked packed delta for a variable of `type` and
+/// `shape`: zero outside its rows, each row the sum of its repeats from
+/// zero (what scatter_rows makes of the same rows and values).
+tensor dense_from_packed_rows(const tensor& packed, dtype type,
+                              const shape_type& shape);
+
+/// Two packed deltas of one variable as one (a's rows, then b's): adding
+/// it is adding a, then b.
+tensor concat_packed_rows(const tensor& a, const tensor& b);
+
 /// Adds each row of `packed` (distinct rows, as aggregate_packed_rows
 /// makes) to `value`, in place when its buffer is not shared, else after
 /// one copy (counted). Costs time in proportion to the rows.

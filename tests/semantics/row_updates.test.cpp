@@ -64,7 +64,12 @@ tensor values_of(const row_update& update) {
       shape_type{static_cast<std::int64_t>(update.rows.size()), columns});
 }
 
-void check_policy(const variable_options& options) {
+/// Runs the same random row updates on a variable through assign_add_rows
+/// and on another through assign_add of their dense deltas, and compares
+/// every replica's copy; with `mix_dense`, every other step also adds the
+/// same dense delta to both (an SSP clock then holds rows and a dense
+/// delta).
+void check_policy(const variable_options& options, bool mix_dense = false) {
   runtime rt{varsync::test::with_default_timeout(std::chrono::seconds{20})};
   auto group = rt.create_group("workers", 2);
   VARSYNC_REQUIRE_OK(group);
@@ -81,6 +86,15 @@ void check_policy(const variable_options& options) {
       VARSYNC_REQUIRE_OK(
           r.assign_add_rows(*sparse, update.rows, values_of(update)));
       VARSYNC_REQUIRE_OK(r.assign_add(*dense, dense_delta(update)));
+      if (mix_dense && k % 2 == 1) {
+        auto extra = dense_delta(draw(random));
+        VARSYNC_REQUIRE_OK(r.assign_add(*sparse, extra));
+        VARSYNC_REQUIRE_OK(r.assign_add(*dense, extra));
+        // Rows again after the dense delta, in the same clock.
+        VARSYNC_REQUIRE_OK(
+            r.assign_add_rows(*sparse, update.rows, values_of(update)));
+        VARSYNC_REQUIRE_OK(r.assign_add(*dense, dense_delta(update)));
+      }
       if (stale)
         VARSYNC_REQUIRE_OK(r.clock());
     }
@@ -136,9 +150,15 @@ TEST_CASE("assign_add_rows equals assign_add of the dense delta, bit for "
   }
   check_policy(options_of(synchronization::on_read, aggregation::sum));
   check_policy(options_of(synchronization::none));
-  auto ssp = options_of(synchronization::bounded_staleness, aggregation::sum);
-  ssp.staleness_bound = 1;
-  check_policy(ssp);
+  for (auto how : {aggregation::sum, aggregation::mean}) {
+    CAPTURE(to_string(how));
+    auto ssp = options_of(synchronization::bounded_staleness, how);
+    ssp.staleness_bound = 1;
+    // Clocks of rows only (pushed as rows), and clocks mixing rows with a
+    // dense delta (pushed dense).
+    check_policy(ssp);
+    check_policy(ssp, true);
+  }
 }
 
 TEST_CASE("bad rows are refused with nothing applied, and the next step "

@@ -1,5 +1,7 @@
 #include "actors/policies/bounded_staleness/host_side.hpp"
 
+#include "runtime/core/row_delta.hpp"
+
 namespace varsync {
 
 bounded_staleness_local_part::bounded_staleness_local_part(
@@ -21,6 +23,13 @@ host_update_plan bounded_staleness_local_part::update(update_op op,
                   "context"}};
   cache_->add_local(op, operand);
   return expected<void>{};
+}
+
+std::optional<host_update_plan>
+bounded_staleness_local_part::add_rows(std::span<const std::int64_t> rows,
+                                       const tensor& values) {
+  cache_->add_local_rows(pack_rows(rows, values));
+  return host_update_plan{expected<void>{}};
 }
 
 bool bounded_staleness_local_part::fresh_at(std::uint64_t clock) const {

@@ -3,7 +3,8 @@
 // bounded_staleness, host side: a replica-context update adds into the
 // replica's SSP cache on the calling thread (read-your-writes, no message);
 // the replica pushes its accumulated delta at its next clock()
-// (replica_side.hpp). Updates must commute: assign is refused. A read is
+// (replica_side.hpp); rows added with assign_add_rows stay rows in it and
+// in the push. Updates must commute: assign is refused. A read is
 // served from the copy when it is fresh enough for the replica's clock (the
 // staleness bound); otherwise the caller waits for a refresh.
 
@@ -22,6 +23,11 @@ public:
   /// Adds assign_add / assign_sub into the cache; refuses assign with
   /// wrong_context. Always done here.
   host_update_plan update(update_op op, const tensor& operand) override;
+
+  /// Adds the rows into the cache as a packed row delta (the clock's push
+  /// carries the rows, not the table). Always done here.
+  std::optional<host_update_plan> add_rows(std::span<const std::int64_t> rows,
+                                           const tensor& values) override;
 
   /// The SSP bound: the installed view reflects every replica's updates
   /// up to a min clock of at least `clock` - s.

@@ -16,8 +16,10 @@
 
 #include "actors/policies/bounded_staleness/state_machine.hpp"
 #include "actors/replica_slot.hpp"
+#include "runtime/core/row_delta.hpp"
 #include "varsync/variable_options.hpp"
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -68,11 +70,27 @@ public:
   /// to the view at once (read-your-writes).
   void add_local(update_op op, const tensor& delta) {
     std::lock_guard guard{mutex_};
-    pending_ = pending_
-                   ? apply(op, *pending_, delta)
-                   : (op == update_op::subtract
-                          ? apply(update_op::subtract, zero_like(delta), delta)
-                          : delta);
+    if (pending_)
+      pending_ = apply(op, dense(*pending_), delta);
+    else
+      pending_ = op == update_op::subtract
+                     ? apply(update_op::subtract, zero_like(delta), delta)
+                     : delta;
+    publish_view();
+  }
+
+  /// Adds the checked packed row delta `packed` (runtime/core/row_delta.hpp)
+  /// to the current clock's pending delta, which stays packed while the
+  /// clock only adds rows (its push then costs the rows, not the table),
+  /// and to the view at once.
+  void add_local_rows(const tensor& packed) {
+    std::lock_guard guard{mutex_};
+    if (!pending_)
+      pending_ = packed;
+    else if (is_packed_rows(*pending_, snapshot_.shape()))
+      pending_ = concat_packed_rows(*pending_, packed);
+    else
+      add_packed_rows_into(*pending_, normalized(packed));
     publish_view();
   }
 
@@ -117,18 +135,42 @@ private:
     return *tensor::filled(x.type(), x.shape(), 0.0);
   }
 
-  tensor scaled(const tensor& delta) const {
-    if (how_ == aggregation::mean)
-      return divide(delta, static_cast<std::int64_t>(replicas_));
-    return delta;
+  /// A packed delta with distinct rows, each its repeats summed from zero
+  /// (what the dense delta of the same rows holds in them).
+  static tensor normalized(const tensor& packed) {
+    std::array<tensor, 1> one{packed};
+    return aggregate_packed_rows(one, aggregation::sum);
+  }
+
+  /// `delta` (dense or packed) as a dense delta.
+  tensor dense(const tensor& delta) const {
+    if (!is_packed_rows(delta, snapshot_.shape()))
+      return delta;
+    return dense_from_packed_rows(delta, snapshot_.type(), snapshot_.shape());
+  }
+
+  /// view += delta as the server will apply it (mean: / R); a packed
+  /// delta row by row, in place (`view` is never the snapshot's buffer
+  /// then: the first row copies it once).
+  void add_scaled(tensor& view, const tensor& delta) const {
+    auto replicas = static_cast<std::int64_t>(replicas_);
+    if (is_packed_rows(delta, snapshot_.shape())) {
+      auto rows = normalized(delta);
+      add_packed_rows_into(view, how_ == aggregation::mean
+                                     ? divide_packed_rows(rows, replicas)
+                                     : rows);
+      return;
+    }
+    view = apply(update_op::add, view,
+                 how_ == aggregation::mean ? divide(delta, replicas) : delta);
   }
 
   void publish_view() {
     auto view = snapshot_;
     for (const auto& [tag, delta] : own_)
-      view = apply(update_op::add, view, scaled(delta));
+      add_scaled(view, delta);
     if (pending_)
-      view = apply(update_op::add, view, scaled(*pending_));
+      add_scaled(view, *pending_);
     slot_->install(++view_version_, std::move(view), min_clock_);
   }
 

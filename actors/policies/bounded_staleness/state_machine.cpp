@@ -1,5 +1,7 @@
 #include "actors/policies/bounded_staleness/state_machine.hpp"
 
+#include "runtime/core/row_delta.hpp"
+
 #include <algorithm>
 #include <limits>
 
@@ -91,8 +93,11 @@ bounded_staleness::push(std::size_t replica, std::uint64_t clock,
                      " pushed clock " + std::to_string(clock) +
                      " but is at clock " + std::to_string(clocks_[replica])};
   if (delta) {
-    if (auto checked = check_operand(*delta, config_.type, config_.shape, name);
-        !checked)
+    auto checked =
+        is_packed_rows(*delta, config_.shape)
+            ? check_packed_rows(*delta, config_.type, config_.shape, name)
+            : check_operand(*delta, config_.type, config_.shape, name);
+    if (!checked)
       return checked.error();
     auto& slots = pending_[clock];
     slots.resize(config_.replicas);
@@ -114,13 +119,39 @@ std::uint64_t bounded_staleness::lowest_live_clock() const {
 tensor bounded_staleness::combine(
     const std::vector<std::optional<tensor>>& deltas) const {
   std::vector<tensor> present;
+  bool all_rows = true;
   for (const auto& delta : deltas)
-    if (delta)
+    if (delta) {
       present.push_back(*delta);
+      all_rows = all_rows && is_packed_rows(*delta, config_.shape);
+    }
+  auto replicas = static_cast<std::int64_t>(config_.replicas);
+  if (all_rows && !present.empty()) {
+    // Rows stay rows: the same sums, row by row (runtime/core/row_delta).
+    auto combined = aggregate_packed_rows(present, aggregation::sum);
+    if (config_.how == aggregation::mean)
+      return divide_packed_rows(combined, replicas);
+    return combined;
+  }
+  for (auto& delta : present)
+    delta = dense(delta);
   auto combined = aggregate(present, aggregation::sum);
   if (config_.how == aggregation::mean)
-    return divide(combined, static_cast<std::int64_t>(config_.replicas));
+    return divide(combined, replicas);
   return combined;
+}
+
+tensor bounded_staleness::dense(const tensor& delta) const {
+  if (!is_packed_rows(delta, config_.shape))
+    return delta;
+  return dense_from_packed_rows(delta, config_.type, config_.shape);
+}
+
+void bounded_staleness::add_into(tensor& value, const tensor& combined) const {
+  if (is_packed_rows(combined, config_.shape))
+    add_packed_rows_into(value, combined);
+  else
+    value = apply(update_op::add, value, combined);
 }
 
 std::optional<staleness_refresh> bounded_staleness::advance() {
@@ -131,7 +162,7 @@ std::optional<staleness_refresh> bounded_staleness::advance() {
     return std::nullopt;
   for (auto i = pending_.begin(); i != pending_.end() && i->first < next;
        i = pending_.erase(i))
-    snapshot_ = apply(update_op::add, snapshot_, combine(i->second));
+    add_into(snapshot_, combine(i->second));
   min_clock_ = next;
   ++version_;
   return current();
@@ -147,7 +178,7 @@ bounded_staleness::cross_assign(const tensor& value) {
   // lands exactly on `value` plus whatever is pushed after this call.
   tensor received = value;
   for (const auto& [tag, deltas] : pending_)
-    received = apply(update_op::subtract, received, combine(deltas));
+    received = apply(update_op::subtract, received, dense(combine(deltas)));
   snapshot_ = std::move(received);
   ++version_;
   return current();
@@ -185,7 +216,7 @@ staleness_refresh bounded_staleness::add_replica(std::size_t replica) {
 tensor bounded_staleness::total() const {
   auto result = snapshot_;
   for (const auto& [tag, deltas] : pending_)
-    result = apply(update_op::add, result, combine(deltas));
+    add_into(result, combine(deltas));
   return result;
 }
 

@@ -34,6 +34,13 @@
 // clock to the lowest of them, as if the variable had existed since clock 0
 // with no updates. Until then the minimum clock does not move.
 //
+// Rows (assign_add_rows): a replica that only added rows during a clock
+// pushes them as one packed row delta (runtime/core/row_delta.hpp), so a
+// push costs bytes in proportion to the rows. A tag whose deltas are all
+// packed folds row by row into the snapshot, in place; a tag that mixes
+// them scatters the packed ones first. Either way the arithmetic is the
+// dense one (rows summed in replica order, / R for mean).
+//
 // Guarantee: a read by replica r at clock c includes every update of every
 // replica tagged < c - s, all of r's own updates, and no update that was
 // not pushed.
@@ -111,7 +118,10 @@ public:
   staleness_refresh start();
 
   /// Replica `replica` finished clock `clock` having added `delta` (nullopt
-  /// when it added nothing). `clock` must be the replica's current clock.
+  /// when it added nothing): dense, or a packed row delta
+  /// (runtime/core/row_delta.hpp) when it only added rows, which stays
+  /// rows through the fold when every replica's delta of that clock is
+  /// one. `clock` must be the replica's current clock.
   /// Returns the refresh to broadcast when the minimum clock advanced.
   expected<std::optional<staleness_refresh>>
   push(std::size_t replica, std::uint64_t clock, std::optional<tensor> delta);
@@ -156,8 +166,15 @@ private:
   /// Folds the tags below the new minimum into the snapshot.
   std::optional<staleness_refresh> advance();
 
-  /// The deltas of one tag combined as an on_write step would combine them.
+  /// The deltas of one tag combined as an on_write step would combine them:
+  /// a packed row delta when every one is (else dense).
   tensor combine(const std::vector<std::optional<tensor>>& deltas) const;
+
+  /// `delta` as a dense delta (a packed one scattered).
+  tensor dense(const tensor& delta) const;
+
+  /// value += combined (in place for a packed row delta).
+  void add_into(tensor& value, const tensor& combined) const;
 
   settings config_;
   tensor snapshot_;

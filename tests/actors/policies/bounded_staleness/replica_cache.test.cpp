@@ -2,7 +2,10 @@
 
 #include "actors/policies/bounded_staleness/replica_cache.hpp"
 
+#include "runtime/core/row_delta.hpp"
+
 #include <doctest/doctest.h>
+#include <vector>
 
 using namespace varsync;
 
@@ -56,4 +59,54 @@ TEST_CASE_FIXTURE(fixture, "freshness follows min clock >= clock - s") {
   CHECK(staleness_cache::is_fresh(unbounded_staleness, 0, 1000000));
   CHECK(staleness_cache::is_fresh(0, 5, 5));
   CHECK_FALSE(staleness_cache::is_fresh(0, 4, 5));
+}
+
+namespace {
+
+/// A [3, 2] f64 table's cache, aggregated by mean over 2 replicas.
+struct table_fixture {
+  tensor zeros = *tensor::filled(dtype::f64, {3, 2}, 0);
+  std::shared_ptr<replica_slot> slot = std::make_shared<replica_slot>(zeros);
+  staleness_cache cache{slot, zeros, 1, aggregation::mean, 2};
+
+  std::vector<double> view() const {
+    auto values = slot->load()->value.values<double>();
+    return {values.begin(), values.end()};
+  }
+
+  static tensor rows(std::vector<std::int64_t> indices, double add) {
+    auto values = *tensor::filled(
+        dtype::f64, {static_cast<std::int64_t>(indices.size()), 2}, add);
+    return pack_rows(indices, values);
+  }
+};
+
+} // namespace
+
+TEST_CASE_FIXTURE(table_fixture,
+                  "rows stay rows in the pending delta until a dense delta "
+                  "joins them; the view shows them as the server will") {
+  cache.add_local_rows(rows({1}, 4));
+  cache.add_local_rows(rows({1, 2}, 2));
+  // mean over 2 replicas: the view holds half of each row's sum.
+  CHECK(view() == std::vector<double>{0, 0, 3, 3, 1, 1});
+  auto pushed = cache.take_pending(0);
+  REQUIRE(pushed);
+  CHECK(is_packed_rows(*pushed, {3, 2}));
+  CHECK(packed_row_count(*pushed) == 3); // as added: 1, 1, 2
+  // The next clock mixes rows and a dense delta: pushed dense.
+  cache.add_local_rows(rows({0}, 2));
+  cache.add_local(update_op::add, *tensor::filled(dtype::f64, {3, 2}, 2));
+  cache.add_local_rows(rows({0}, 2));
+  CHECK(view() == std::vector<double>{3, 3, 4, 4, 2, 2});
+  pushed = cache.take_pending(1);
+  REQUIRE(pushed);
+  REQUIRE_FALSE(is_packed_rows(*pushed, {3, 2}));
+  auto dense = pushed->values<double>();
+  CHECK(std::vector<double>(dense.begin(), dense.end()) ==
+        std::vector<double>{6, 6, 2, 2, 2, 2});
+  // A refresh holding clock 0's rows keeps clock 1's own delta in view.
+  auto snapshot = *tensor::filled(dtype::f64, {3, 2}, 0);
+  cache.refresh({1, 1, snapshot});
+  CHECK(view() == std::vector<double>{3, 3, 1, 1, 1, 1});
 }
