@@ -76,7 +76,7 @@ TEST_CASE("three processes with two replicas each reproduce the "
     for (const auto& [sent, received] : frames)
       CHECK(sent + received == 0);
     REQUIRE(status.nodes.size() == 3);
-    REQUIRE(status.variables.size() == 13);
+    REQUIRE(status.variables.size() == 14);
     for (const auto& var : status.variables)
       CHECK(var.node == "node-0");
     REQUIRE(status.groups.size() == 1);

@@ -139,13 +139,17 @@ std::vector<std::string> run_policy_workload(runtime& rt,
            options_of(synchronization::on_write, aggregation::mean));
   auto or_rows = make("or_rows", table,
                       options_of(synchronization::on_read, aggregation::sum));
+  // bounded_staleness pushes each clock's rows as rows.
+  auto ssp_rows = make(
+      "ssp_rows", table,
+      options_of(synchronization::bounded_staleness, aggregation::mean, 1));
   // A collective step of this variable completes only when every replica
   // of every process made it: a barrier across processes.
   auto barrier = make("barrier", tensor(std::int64_t{0}),
                       options_of(synchronization::on_write, aggregation::sum));
   if (!ow_sum || !ow_mean || !ow_first || !ow_steps || !or_sum || !or_mean ||
       !or_first || !ssp || !none || !barrier || !ow_rows_sum || !ow_rows_mean ||
-      !or_rows)
+      !or_rows || !ssp_rows)
     return out.take();
   const auto one = tensor(std::int64_t{1});
   on_local_replicas(group, [&](replica& r) {
@@ -187,7 +191,8 @@ std::vector<std::string> run_policy_workload(runtime& rt,
     out.add("none" + at(r) + render(r.read(*none)));
     // Row updates on every row policy, then the whole table and a few
     // rows read back.
-    for (auto* var : {&*ow_rows_sum, &*ow_rows_mean, &*or_rows}) {
+    for (auto* var : {&*ow_rows_sum, &*ow_rows_mean, &*or_rows, &*ssp_rows}) {
+      bool stale = var == &*ssp_rows;
       for (std::int64_t step = 0; step < 3; ++step) {
         std::vector<std::int64_t> rows{index_i % 20, (index_i * 7 + step) % 20,
                                        index_i % 20};
@@ -197,7 +202,14 @@ std::vector<std::string> run_policy_workload(runtime& rt,
         auto update = *tensor::from_values<double>(values, shape_type{3, 3});
         if (auto done = r.assign_add_rows(*var, rows, update); !done)
           fail(var->name() + at(r), done.error());
+        if (stale)
+          if (auto ticked = r.clock(); !ticked)
+            fail(var->name() + " clock" + at(r), ticked.error());
       }
+      // SSP: every replica's rows are in once all clocked.
+      if (stale)
+        if (auto caught = r.catch_up(); !caught)
+          fail(var->name() + " catch_up" + at(r), caught.error());
       out.add(var->name() + at(r) + render_table(r.read(*var)));
       std::vector<std::int64_t> some{19, 0, 7};
       out.add(var->name() + " rows" + at(r) +
@@ -210,7 +222,7 @@ std::vector<std::string> run_policy_workload(runtime& rt,
   for (auto* var : {&*ow_sum, &*ow_mean, &*ow_first, &*ow_steps, &*or_sum,
                     &*or_mean, &*or_first, &*ssp, &*none})
     out.add(var->name() + " cross " + render(rt.read(*var)));
-  for (auto* var : {&*ow_rows_sum, &*ow_rows_mean, &*or_rows})
+  for (auto* var : {&*ow_rows_sum, &*ow_rows_mean, &*or_rows, &*ssp_rows})
     out.add(var->name() + " cross " + render_table(rt.read(*var)));
   // Nobody leaves before every process made its cross-replica reads.
   on_local_replicas(group, [&](replica& r) {

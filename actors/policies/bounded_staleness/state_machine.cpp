@@ -7,6 +7,19 @@
 
 namespace varsync::policies {
 
+namespace {
+
+/// Whether `delta` is a delta of the variable `config` describes: dense of
+/// its dtype and shape, or a packed row delta within its rows.
+expected<void> check_delta(const policy_settings& config, const tensor& delta) {
+  if (is_packed_rows(delta, config.shape))
+    return check_packed_rows(delta, config.type, config.shape,
+                             config.variable_name);
+  return check_operand(delta, config.type, config.shape, config.variable_name);
+}
+
+} // namespace
+
 bounded_staleness::bounded_staleness(settings config, tensor initial)
     : config_(std::move(config)), snapshot_(std::move(initial)),
       clocks_(config_.replicas, 0), live_(config_.replicas, true),
@@ -36,6 +49,8 @@ bounded_staleness::recovered(settings config,
     for (const auto& [tag, delta] : state.own) {
       if (tag < result.min_clock_ || tag >= state.clock)
         continue; // in the snapshot already, or never pushed
+      if (!check_delta(config, delta))
+        continue; // not a delta of this variable: never applied
       auto& slots = result.pending_[tag];
       slots.resize(config.replicas);
       slots[state.replica] = delta;
@@ -93,11 +108,7 @@ bounded_staleness::push(std::size_t replica, std::uint64_t clock,
                      " pushed clock " + std::to_string(clock) +
                      " but is at clock " + std::to_string(clocks_[replica])};
   if (delta) {
-    auto checked =
-        is_packed_rows(*delta, config_.shape)
-            ? check_packed_rows(*delta, config_.type, config_.shape, name)
-            : check_operand(*delta, config_.type, config_.shape, name);
-    if (!checked)
+    if (auto checked = check_delta(config_, *delta); !checked)
       return checked.error();
     auto& slots = pending_[clock];
     slots.resize(config_.replicas);

@@ -232,3 +232,25 @@ TEST_CASE("packed row deltas fold row by row; a clock mixing them with a "
     CHECK(values_of(policy.total()) == std::vector<double>(8, 0.0));
   }
 }
+
+TEST_CASE("a re-created actor takes survivors' packed row deltas and drops "
+          "one that is not a delta of the variable") {
+  using varsync::policies::cached_state;
+  auto zeros = *tensor::filled(dtype::f64, {4, 2}, 0);
+  // Replica 0 pushed tag 0 (rows) and a forged tag 1 (row 9 of 4 rows);
+  // replica 1 pushed tag 0 (dense) and a tag 1 of the wrong shape.
+  cached_state zero{
+      0, 2, {0, 1, zeros}, {{0, row_delta({2}, 1)}, {1, row_delta({9}, 1)}}};
+  cached_state one{1,
+                   2,
+                   {0, 1, zeros},
+                   {{0, *tensor::filled(dtype::f64, {4, 2}, 10)},
+                    {1, *tensor::filled(dtype::f64, {2, 2}, 1)}}};
+  auto policy = bounded_staleness::recovered(
+      {"t", dtype::f64, {4, 2}, aggregation::sum, 2}, {zero, one});
+  CHECK(values_of(policy.total()) ==
+        std::vector<double>{10, 10, 10, 10, 11, 11, 10, 10});
+  auto first = policy.start();
+  CHECK(values_of(first.snapshot) ==
+        std::vector<double>{10, 10, 10, 10, 11, 11, 10, 10});
+}
