@@ -59,6 +59,13 @@ struct fixture {
                               std::string{}, std::uint16_t{0});
   }
 
+  /// Row `row` += `add` of a [n, 2] f64 table, as an on_write row step's
+  /// packed delta.
+  static tensor row_step(std::int64_t row, double add) {
+    std::vector<std::int64_t> rows{row};
+    return pack_rows(rows, *tensor::filled(dtype::f64, {1, 2}, add));
+  }
+
   /// Sends a request and returns the reply or the error.
   template <class Reply, class... Ts> expected<Reply> ask(Ts... xs) {
     caf::scoped_actor self{*system};
@@ -103,19 +110,15 @@ TEST_CASE_FIXTURE(fixture,
                   "row steps that arrive before the version they follow wait "
                   "for it; a row step that does not fit is dropped") {
   REQUIRE(attach(1, *tensor::filled(dtype::f64, {4, 2}, 0)));
-  auto delta = [](std::int64_t row, double add) {
-    std::vector<std::int64_t> rows{row};
-    return pack_rows(rows, *tensor::filled(dtype::f64, {1, 2}, add));
-  };
   caf::scoped_actor self{*system};
   // Versions 2 and 3 as row deltas before version 1 (a whole install on
   // another channel), then an out-of-range row and a wrong-width delta.
   self->send(replica, install_rows_atom::value, variable_id{1},
-             std::uint64_t{2}, std::uint64_t{2}, delta(1, 5));
+             std::uint64_t{2}, std::uint64_t{2}, row_step(1, 5));
   self->send(replica, install_rows_atom::value, variable_id{1},
-             std::uint64_t{3}, std::uint64_t{3}, delta(2, 1));
+             std::uint64_t{3}, std::uint64_t{3}, row_step(2, 1));
   self->send(replica, install_rows_atom::value, variable_id{1},
-             std::uint64_t{5}, std::uint64_t{5}, delta(9, 1));
+             std::uint64_t{5}, std::uint64_t{5}, row_step(9, 1));
   self->send(replica, install_rows_atom::value, variable_id{1},
              std::uint64_t{4}, std::uint64_t{4},
              *tensor::filled(dtype::f64, {1, 7}, 1));
@@ -148,16 +151,12 @@ TEST_CASE_FIXTURE(fixture,
         }};
   });
   REQUIRE(attach(1, *tensor::filled(dtype::f64, {4, 2}, 0), variable));
-  auto delta = [](std::int64_t row, double add) {
-    std::vector<std::int64_t> rows{row};
-    return pack_rows(rows, *tensor::filled(dtype::f64, {1, 2}, add));
-  };
   caf::scoped_actor self{*system};
   // Version 1 is lost; 2 (covered by the latest version) and 3 wait.
   self->send(replica, install_rows_atom::value, variable_id{1},
-             std::uint64_t{2}, std::uint64_t{2}, delta(1, 5));
+             std::uint64_t{2}, std::uint64_t{2}, row_step(1, 5));
   self->send(replica, install_rows_atom::value, variable_id{1},
-             std::uint64_t{3}, std::uint64_t{3}, delta(3, 1));
+             std::uint64_t{3}, std::uint64_t{3}, row_step(3, 1));
   auto slot = store->find(1);
   REQUIRE(slot);
   auto give_up = std::chrono::steady_clock::now() + 10s;
