@@ -14,6 +14,7 @@
 
 #include <arpa/inet.h>
 #include <caf/all.hpp>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <doctest/doctest.h>
@@ -55,6 +56,10 @@ static_assert(sizeof(raw_header) == 72);
 /// proves the test's cluster secret first unless told not to.
 struct raw_client {
   int fd = -1;
+  /// The plane may close the connection before everything was written
+  /// (it refuses what it has read so far): a write it cut short is then
+  /// not a failure of the test.
+  bool peer_may_close = false;
 
   explicit raw_client(std::uint16_t port, bool authenticate = true) {
     fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -140,7 +145,10 @@ struct raw_client {
   ~raw_client() { ::close(fd); }
 
   void write(const void* data, std::size_t size) {
-    REQUIRE(::send(fd, data, size, MSG_NOSIGNAL) == static_cast<ssize_t>(size));
+    auto sent = ::send(fd, data, size, MSG_NOSIGNAL);
+    if (peer_may_close && (sent >= 0 || errno == EPIPE || errno == ECONNRESET))
+      return;
+    REQUIRE(sent == static_cast<ssize_t>(size));
   }
 
   /// A frame of `kind` (contribute unless told) carrying an f32 tensor
@@ -421,6 +429,9 @@ TEST_CASE_FIXTURE(fixture, "a peer without the cluster secret is refused "
   }
   SUBCASE("a well-formed frame without a handshake") {
     raw_client client{b->port(), false};
+    // The plane refuses it once it read a proof's worth of bytes, maybe
+    // before the payload was written.
+    client.peer_may_close = true;
     client.frame(target->id(), {-1e6f}, 1);
     CHECK(client.closed_by_peer());
   }
