@@ -30,6 +30,18 @@ std::vector<std::pair<int, double>> steps_of(const std::string& output,
   return result;
 }
 
+/// Once both replicas of the restarted node-2 printed their start line
+/// (they rejoined; in either order), lets the survivors on nodes 0 and 1
+/// go on past --hold-at.
+template <class Cluster, class Process>
+void release_survivors(Cluster& cluster, Process& restarted) {
+  for (int replica = 0; replica < 2; ++replica)
+    REQUIRE_MESSAGE(restarted.wait_for_line("start ", 60s),
+                    restarted.output() << restarted.errors());
+  for (std::size_t node : {0, 1})
+    REQUIRE(cluster.nodes[node].signal(SIGUSR1)); // see --hold-at
+}
+
 } // namespace
 
 TEST_CASE("a killed replica node started again rejoins: its replicas start "
@@ -47,9 +59,11 @@ TEST_CASE("a killed replica node started again rejoins: its replicas start "
                                   "1000ms"};
   // node-2 (replicas 4 and 5) makes 20 steps and then idles: all its
   // contributions were acknowledged (and printed) before it is killed.
+  // The survivors hold before their step 61 until node-2 has rejoined (else
+  // a slow restart could find them finished).
   auto cluster = start_test_cluster(
-      {{{0, 1}, {}},
-       {{2, 3}, {}},
+      {{{0, 1}, {"--hold-at", "61"}},
+       {{2, 3}, {"--hold-at", "61"}},
        {{4, 5}, {"--stop-after", std::to_string(victim_steps)}}},
       common);
   REQUIRE_MESSAGE(cluster.failure.empty(), cluster.failure);
@@ -62,10 +76,10 @@ TEST_CASE("a killed replica node started again rejoins: its replicas start "
   // node-2 again, same name and indices, not stopping early.
   auto started_at = steady_now_ns();
   auto restarted = start_joining_worker(cluster, "node-2", "4,5", common);
-  // "start 4 <value>": joined (rejoined) and holding the current value.
-  REQUIRE_MESSAGE(restarted.wait_for_line("start 4 ", 60s),
-                  restarted.output() << restarted.errors());
-  MESSAGE("node process started to replica 4 rejoined: "
+  // "start <4 or 5> <value>": joined (rejoined) and holding the current
+  // value.
+  release_survivors(cluster, restarted);
+  MESSAGE("node process started to replicas 4 and 5 rejoined: "
           << (steady_now_ns() - started_at) / 1000000 << " ms");
   REQUIRE_MESSAGE(restarted.wait_for_line("done", 120s),
                   restarted.output() << restarted.errors());
@@ -144,8 +158,11 @@ TEST_CASE("bounded_staleness: a rejoined replica starts at the group's "
   std::vector<std::string> common{
       "--scenario", "until_value", "--until-value",    "600", "--pace-ms", "2",
       "--with-ssp", "true",        "--bulk-threshold", "off"};
-  auto cluster = start_test_cluster(
-      {{{0, 1}, {}}, {{2, 3}, {}}, {{4, 5}, {"--stop-after", "10"}}}, common);
+  // The survivors hold before their step 31 until node-2 has rejoined.
+  auto cluster = start_test_cluster({{{0, 1}, {"--hold-at", "31"}},
+                                     {{2, 3}, {"--hold-at", "31"}},
+                                     {{4, 5}, {"--stop-after", "10"}}},
+                                    common);
   REQUIRE_MESSAGE(cluster.failure.empty(), cluster.failure);
   auto& victim = cluster.nodes[2];
   REQUIRE_MESSAGE(victim.wait_for_line("done", 60s), cluster.transcript());
@@ -153,6 +170,7 @@ TEST_CASE("bounded_staleness: a rejoined replica starts at the group's "
   REQUIRE_MESSAGE(cluster.nodes[0].wait_for_line("step 0 30 ", 60s),
                   cluster.transcript());
   auto restarted = start_joining_worker(cluster, "node-2", "4,5", common);
+  release_survivors(cluster, restarted);
   REQUIRE_MESSAGE(restarted.wait_for_line("done", 120s),
                   restarted.output() << restarted.errors());
   for (std::size_t i = 0; i < 2; ++i)

@@ -36,7 +36,10 @@
 //               after a step shows at least --until-value V (every replica
 //               reads the same value after the same step, so all stop
 //               together); --stop-after K stops this process's replicas
-//               after K steps; prints "start <replica> <value>" first and
+//               after K steps; with --hold-at K every replica waits before
+//               step K until the process gets SIGUSR1 (a test lets the
+//               survivors go on only once a restarted node rejoined);
+//               prints "start <replica> <value>" first and
 //               "step <replica> <k> <value>" per step. Before each step a
 //               replica adds 1 to its copy of on_read/sum variable "c";
 //               node-0 prints "count <cross-replica read of c>" at the end.
@@ -314,6 +317,8 @@ void run_until_value(runtime& rt, const replica_group& group,
           (start ? std::to_string(*start) : "?"));
       auto limit = options.stop_after >= 0 ? options.stop_after : 1 << 30;
       for (int k = 0; k < limit; ++k) {
+        if (k == options.hold_at)
+          wait_for_release();
         // Simulated work of a training step (not synchronization).
         std::this_thread::sleep_for(std::chrono::milliseconds{options.pace_ms});
         auto counted = r.assign_add(*c, tensor(1.0));
