@@ -16,6 +16,11 @@
 //       `timeout` naming the missing indices at the deadline
 //   (variable_atom, group name, name, initial tensor, variable_options)
 //       -> variable_info          create-or-get; the group must be complete
+//   (variable_atom, group name, name, initial tensor, variable_options,
+//    placement) -> variable_info
+//                                 the same for shard `placement` of a
+//                                 sharded variable: hosted by the serving
+//                                 node at that position
 //   (lookup_atom, name) -> variable_info
 //   (status_atom, timeout_ms) -> cluster_status
 // Directory -> node agent:

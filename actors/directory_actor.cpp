@@ -73,11 +73,22 @@ caf::result<std::vector<node_info>> register_node(directory_actor_type* self,
   return others;
 }
 
-/// The agent that spawns the next variable actor, or nullptr.
-const node_entry* place_variable(directory_actor_type* self) {
+/// The agent that spawns the next variable actor, or nullptr. A shard
+/// (`placement` set) goes to the live serving node at that position among
+/// them, whatever the cluster's spread setting.
+const node_entry* place_variable(directory_actor_type* self,
+                                 std::optional<std::uint64_t> placement) {
   auto& nodes = self->state.nodes;
   if (nodes.empty())
     return nullptr;
+  if (placement) {
+    std::vector<const node_entry*> serving;
+    for (const auto& node : nodes)
+      if (node.alive && node.info.serves_variables)
+        serving.push_back(&node);
+    if (!serving.empty())
+      return serving[*placement % serving.size()];
+  }
   if (!self->state.spread)
     return nodes.front().alive ? &nodes.front() : nullptr;
   for (std::size_t tried = 0; tried < nodes.size(); ++tried) {
@@ -343,7 +354,7 @@ void create_variable(directory_actor_type* self, variable_request request) {
     request.promise.deliver(to_caf_error(resolved.error()));
     return;
   }
-  const auto* host = place_variable(self);
+  const auto* host = place_variable(self, request.placement);
   if (host == nullptr) {
     request.promise.deliver(to_caf_error(
         error{errc::variable_unavailable,
@@ -772,6 +783,16 @@ caf::behavior acting_directory(directory_actor_type* self) {
                              variable_request{std::move(group), std::move(name),
                                               std::move(initial), options,
                                               self->make_response_promise()});
+      },
+      [self](variable_atom, std::string& group, std::string& name,
+             tensor& initial, variable_options& options,
+             std::uint64_t placement) -> caf::result<variable_info> {
+        if (name.empty())
+          return invalid("a variable needs a non-empty name");
+        return create_or_get(
+            self, variable_request{std::move(group), std::move(name),
+                                   std::move(initial), options,
+                                   self->make_response_promise(), placement});
       },
       [self](lookup_atom, const std::string& name) {
         return lookup(self, name, nullptr);

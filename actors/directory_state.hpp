@@ -62,6 +62,10 @@ struct variable_request {
   tensor initial;
   variable_options options;
   caf::response_promise promise;
+  /// Shard `*placement` of a sharded variable: hosted by the serving node
+  /// at that position (modulo their number), so that the shards of one
+  /// variable live on distinct nodes. Unset: the directory's own choice.
+  std::optional<std::uint64_t> placement = std::nullopt;
 };
 
 struct variable_entry {

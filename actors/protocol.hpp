@@ -216,7 +216,7 @@ typename Inspector::result_type inspect(Inspector& f, variable_options& x) {
   auto has_trainable = x.trainable.has_value();
   auto trainable = x.trainable.value_or(false);
   return f(caf::meta::type_name("variable_options"), sync, how,
-           x.staleness_bound, x.period, has_trainable, trainable,
+           x.staleness_bound, x.period, x.shards, has_trainable, trainable,
            caf::meta::load_callback([&]() -> caf::error {
              if (sync > static_cast<std::uint8_t>(synchronization::periodic) ||
                  how > static_cast<std::uint8_t>(aggregation::max))

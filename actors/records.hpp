@@ -61,6 +61,17 @@ struct variable_record {
   /// without the store's lock.
   std::vector<std::shared_ptr<local_part>> parts;
 
+  /// A sharded variable (variable_options::shards > 1): the records of its
+  /// shard variables, in row order, and the first row of each shard plus
+  /// the row count at the end (runtime/sharding/shard_layout.hpp). Empty
+  /// for an ordinary variable; such a record has no actor, slots or parts
+  /// of its own.
+  std::vector<std::shared_ptr<const variable_record>> shards;
+  std::vector<std::int64_t> shard_bounds;
+
+  /// Whether this record names a sharded variable.
+  bool sharded() const noexcept { return !shards.empty(); }
+
   /// Set once by the runtime that makes the record.
   void set_actor(caf::actor actor) { actor_ = std::move(actor); }
 

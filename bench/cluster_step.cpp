@@ -11,7 +11,8 @@
 // (--worker --join 127.0.0.1:PORT --index i), and joins no group itself.
 // The driver runs the method and the workers obey: it writes one command a
 // line to a worker's stdin and reads one reply a line from its stdout:
-//   size B    -> create variable wB of max(1, B/4) floats; "ready"
+//   size B    -> create variable wB of max(1, B/4) floats; "ready K" (K:
+//                the shards a step updates)
 //   steps N   -> make N timed steps; "time <seconds per step> bytes <tensor
 //                payload bytes this worker sent per step in the previous
 //                steps command, counted until this one; -1: none> copied
@@ -41,6 +42,9 @@
 //        [--shards K]   split each variable into K shard variables spread
 //                       over the nodes (round robin); a step updates all K
 //                       asynchronously and waits for every one
+//        [--auto-shards]   one variable with variable_options::shards = 0:
+//                       the library shards it (one shard per serving
+//                       node from 1 MiB); op=on_write_step sharding=auto
 //        [--rows-percent X]   row steps: a [B / 256, 64] table, each step
 //                       assign_add_rows of X% of its rows (the same at
 //                       every worker; op=on_write_rows_step)
@@ -110,6 +114,10 @@ struct bench_options {
   /// size, placed round robin over the nodes (spread-variables); a step
   /// updates every shard (asynchronously) and waits for all of them.
   int shards = 1;
+  /// --auto-shards: one variable with variable_options::shards = 0 (the
+  /// library's automatic sharding: one shard per serving node for values
+  /// of at least 1 MiB); RESULT lines say op=on_write_step sharding=auto.
+  bool auto_shards = false;
   /// --rows-percent X (> 0): the variable is a [B / 256, 64] f32 table and
   /// a step is assign_add_rows of X% of its rows (every (100 / X)-th row,
   /// the same rows at every worker) instead of assign_add of all of it;
@@ -159,6 +167,10 @@ bench_options parse_options(int argc, char** argv) {
     }
     if (flag == "--tls") {
       options.tls = true;
+      continue;
+    }
+    if (flag == "--auto-shards") {
+      options.auto_shards = true;
       continue;
     }
     if (i + 1 >= argc)
@@ -348,6 +360,25 @@ int run_worker(const bench_options& options) {
         deltas.push_back(*mine);
         count = 0; // no shard variables
       }
+      if (options.auto_shards) {
+        // One variable; the library cuts it into shards.
+        auto sharded = mean;
+        sharded.shards = 0;
+        auto zeros =
+            varsync::tensor::filled(varsync::dtype::f32, {elements}, 0);
+        auto mine =
+            varsync::tensor::filled(varsync::dtype::f32, {elements},
+                                    static_cast<double>(options.index) + 1);
+        if (!zeros || !mine)
+          return fail("tensor of " + std::to_string(elements) + " floats");
+        auto created = (*rt)->create_variable(
+            *group, "w" + std::to_string(elements * 4), *zeros, sharded);
+        if (!created)
+          return fail("create_variable: " + created.error().to_string());
+        shards.push_back(*created);
+        deltas.push_back(*mine);
+        count = 0;
+      }
       for (std::int64_t j = 0; j < count; ++j) {
         auto length = elements / count + (j < elements % count ? 1 : 0);
         auto zeros = varsync::tensor::filled(varsync::dtype::f32, {length}, 0);
@@ -368,7 +399,12 @@ int run_worker(const bench_options& options) {
       }
       steps_done = 0;
       previous_steps = 0;
-      std::fprintf(reply, "ready\n");
+      // How many shards the step updates: K by hand, or the library's.
+      auto shard_count =
+          options.auto_shards && !shards.empty()
+              ? static_cast<unsigned long>(shards.front().options().shards)
+              : static_cast<unsigned long>(shards.size());
+      std::fprintf(reply, "ready %lu\n", shard_count);
     } else if (command.starts_with("steps ")) {
       long count = std::strtol(line + 6, nullptr, 10);
       // The previous call's bytes, counted up to now: the installs of its
@@ -467,6 +503,8 @@ worker_process start_worker(const bench_options& options, std::size_t index,
   args.push_back(std::to_string(options.shards));
   args.push_back("--rows-percent");
   args.push_back(std::to_string(options.rows_percent));
+  if (options.auto_shards)
+    args.push_back("--auto-shards");
   if (!options.bulk_threshold.empty()) {
     args.push_back("--bulk-threshold");
     args.push_back(options.bulk_threshold);
@@ -612,6 +650,8 @@ private:
 /// The RESULT lines' op: the step kind, with the share of rows for row
 /// steps (e.g. "on_write_rows_step rows_percent=1").
 std::string op_name(const bench_options& options) {
+  if (options.auto_shards)
+    return "on_write_step sharding=auto";
   if (options.rows_percent <= 0)
     return "on_write_step";
   char text[64];
@@ -631,8 +671,11 @@ bool measure(workers& cluster, const bench_options& options,
     std::fflush(stdout);
     return false;
   };
-  if (cluster.ask("size " + std::to_string(bytes)).empty())
+  auto ready = cluster.ask("size " + std::to_string(bytes));
+  if (ready.empty())
     return report_error();
+  // Shards as the first worker made them ("ready K").
+  auto shard_count = std::max(1, std::atoi(ready.front().c_str() + 5));
   double first = cluster.steps(1);
   if (first < 0)
     return report_error();
@@ -692,18 +735,18 @@ bool measure(workers& cluster, const bench_options& options,
       std::fprintf(stderr, "cluster_step: %zu bytes: %s\n", bytes,
                    reply.c_str());
   std::sort(per_batch.begin(), per_batch.end());
-  std::printf(
-      "RESULT op=%s np=%d shards=%d bytes=%zu iters=%ld "
-      "batches=%d med_us=%.3f min_us=%.3f first_us=%.0f ok=%d "
-      "node_bytes_per_step=%.0f ring_optimum_bytes=%.0f "
-      "node_copies_per_step=%.3f status=ok\n",
-      op_name(options).c_str(), options.processes, options.shards, bytes, iters,
-      options.batches, per_batch[per_batch.size() / 2] * 1e6,
-      per_batch.front() * 1e6, first * 1e6, ok ? 1 : 0,
-      bytes_per_batch[bytes_per_batch.size() / 2], ring_optimum,
-      copied_per_batch[copied_per_batch.size() / 2] < 0
-          ? -1.0
-          : copied_per_batch[copied_per_batch.size() / 2] / tensor_bytes);
+  std::printf("RESULT op=%s np=%d shards=%d bytes=%zu iters=%ld "
+              "batches=%d med_us=%.3f min_us=%.3f first_us=%.0f ok=%d "
+              "node_bytes_per_step=%.0f ring_optimum_bytes=%.0f "
+              "node_copies_per_step=%.3f status=ok\n",
+              op_name(options).c_str(), options.processes, shard_count, bytes,
+              iters, options.batches, per_batch[per_batch.size() / 2] * 1e6,
+              per_batch.front() * 1e6, first * 1e6, ok ? 1 : 0,
+              bytes_per_batch[bytes_per_batch.size() / 2], ring_optimum,
+              copied_per_batch[copied_per_batch.size() / 2] < 0
+                  ? -1.0
+                  : copied_per_batch[copied_per_batch.size() / 2] /
+                        tensor_bytes);
   std::fflush(stdout);
   // A wrong result ends the run (exit status 1): no timing without it.
   return ok;

@@ -6,6 +6,7 @@
 #include "runtime/call_checks.hpp"
 #include "runtime/replica_access.hpp"
 #include "runtime/runtime_core.hpp"
+#include "runtime/sharding/sharded_calls.hpp"
 
 #include <optional>
 #include <variant>
@@ -88,6 +89,9 @@ void collective_step(const std::shared_ptr<detail::replica_core>& core,
 void update_async(const std::shared_ptr<detail::replica_core>& core,
                   const variable& var, update_op op, const tensor& operand,
                   update_callback done, timeout_type timeout) {
+  if (var.valid() && var.record()->sharded())
+    return detail::sharded_update_async(core, var, op, operand, std::move(done),
+                                        timeout);
   detail::finish_update_async(core, var, update_here(core, var, op, operand),
                               std::move(done), timeout);
 }
@@ -97,6 +101,8 @@ void update_async(const std::shared_ptr<detail::replica_core>& core,
 expected<void> update(const std::shared_ptr<detail::replica_core>& core,
                       const variable& var, update_op op, const tensor& operand,
                       timeout_type timeout) {
+  if (var.valid() && var.record()->sharded())
+    return detail::sharded_update(core, var, op, operand, timeout);
   return detail::finish_update(core, var, update_here(core, var, op, operand),
                                timeout);
 }
@@ -142,6 +148,8 @@ expected<stamped_read> replica::read_stamped(const variable& var,
     auto clock = core_->store().clock.load();
     return stamped_read{slot->load_value(), clock, 0};
   }
+  if (var.valid() && var.record()->sharded())
+    return detail::sharded_read(core_, var, timeout);
   if (!core_)
     return empty_handle("read");
   if (auto valid = check_same_group(*core_, var, "read"); !valid)

@@ -8,8 +8,10 @@
 // runs a row-delta step (sum, mean, only_first_replica): all cost time and
 // bytes in proportion to the rows, not to the variable.
 
+#include "runtime/call_checks.hpp"
 #include "runtime/core/row_math.hpp"
 #include "runtime/replica_access.hpp"
+#include "runtime/sharding/sharded_calls.hpp"
 #include "varsync/replica.hpp"
 #include "varsync/runtime.hpp"
 
@@ -91,6 +93,8 @@ expected<tensor> replica::read_rows(const variable& var,
       return valid.error();
     return slot->gather(rows);
   }
+  if (var.valid() && var.record()->sharded())
+    return detail::sharded_read_rows(core_, var, rows, timeout);
   return rows_of(var, rows, [&] { return read(var, timeout); });
 }
 
@@ -98,6 +102,15 @@ expected<void> replica::assign_add_rows(const variable& var,
                                         std::span<const std::int64_t> rows,
                                         const tensor& values,
                                         timeout_type timeout) {
+  if (core_ && var.valid() && var.record()->sharded())
+    return detail::wait_for_result<void>(
+        detail::blocking_limit(core_->runtime().deadline_of(timeout)),
+        [&](auto done) {
+          detail::sharded_add_rows_async(core_, var, rows, values, done,
+                                         timeout);
+        },
+        detail::describe_call("assign_add_rows", var),
+        core_->runtime().options().spin);
   if (auto plan = rows_plan(core_.get(), var, rows, values))
     return detail::finish_update(core_, var, std::move(*plan), timeout);
   return add_rows(var, rows, values, [&](const tensor& delta) {
@@ -109,6 +122,9 @@ void replica::assign_add_rows_async(const variable& var,
                                     std::span<const std::int64_t> rows,
                                     const tensor& values, update_callback done,
                                     timeout_type timeout) {
+  if (var.valid() && var.record()->sharded())
+    return detail::sharded_add_rows_async(core_, var, rows, values,
+                                          std::move(done), timeout);
   if (auto plan = rows_plan(core_.get(), var, rows, values))
     return detail::finish_update_async(core_, var, std::move(*plan),
                                        std::move(done), timeout);

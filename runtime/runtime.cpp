@@ -5,6 +5,7 @@
 #include "runtime/core/copy_count.hpp"
 #include "runtime/job_checkpoint.hpp"
 #include "runtime/runtime_core.hpp"
+#include "runtime/sharding/sharded_calls.hpp"
 #include "runtime/task_actor.hpp"
 #include "runtime/transport/log.hpp"
 
@@ -121,20 +122,11 @@ expected<variable> runtime::create_variable(const replica_group& group,
                  "create_variable '" + name +
                      "': the replica group handle is empty or belongs to "
                      "another runtime"};
-  auto timeout = core_->options().default_timeout;
-  auto info = wait_for_result<variable_info>(
-      blocking_limit(timeout),
-      [&](auto done) {
-        core_->ask<variable_info>(core_->directory(), timeout,
-                                  caf::make_message(variable_atom::value,
-                                                    group.name(), name, initial,
-                                                    options),
-                                  done, "create_variable '" + name + "'");
-      },
-      "create_variable '" + name + "'");
-  if (!info)
-    return info.error();
-  return variable{core_->make_record(*info)};
+  if (options.shards != 1)
+    return detail::create_sharded(*this, *core_, group, name, initial, options);
+  if (auto refused = detail::refuse_if_sharded(*core_, name); !refused)
+    return refused.error();
+  return detail::create_plain(*core_, group, name, initial, options);
 }
 
 expected<variable> runtime::find_variable(const std::string& name) const {
@@ -149,6 +141,9 @@ expected<variable> runtime::find_variable(const std::string& name) const {
                                   done, "find_variable '" + name + "'");
       },
       "find_variable '" + name + "'");
+  if (!info && info.error().code() == errc::unknown_variable)
+    if (auto sharded = detail::find_sharded(*core_, name); sharded)
+      return sharded;
   if (!info)
     return info.error();
   return variable{core_->make_record(*info)};
@@ -163,6 +158,9 @@ void runtime::read_async(const variable& var, read_callback done,
     return done(valid.error());
   if (auto refused = core_->refuse_if_stopping("read"))
     return done(*refused);
+  if (var.record()->sharded())
+    return detail::sharded_cross_read_async(*core_, var, std::move(done),
+                                            timeout);
   auto deadline = core_->deadline_of(timeout);
   core_->ask_variable<tensor>(
       var.record(), deadline + reply_grace,
@@ -175,6 +173,9 @@ namespace {
 void cross_update_async(detail::runtime_core& core, const variable& var,
                         update_op op, const tensor& operand,
                         update_callback done, timeout_type timeout) {
+  if (var.valid() && var.record()->sharded())
+    return detail::sharded_cross_update_async(core, var, op, operand,
+                                              std::move(done), timeout);
   if (auto valid = detail::check_update(var, &core, operand, to_string(op));
       !valid)
     return done(valid.error());
@@ -238,6 +239,8 @@ expected<std::uint64_t> runtime::min_clock(const variable& var,
                  "variable '" + var.name() + "' has synchronization " +
                      to_string(var.options().sync) +
                      "; only bounded_staleness variables have clocks"};
+  if (var.record()->sharded())
+    return detail::sharded_min_clock(*this, var, timeout);
   auto deadline = core_->deadline_of(timeout);
   return wait_for_result<std::uint64_t>(
       blocking_limit(deadline),

@@ -738,6 +738,11 @@ variable_record_ptr runtime_core::make_record(const variable_info& info) {
   return variables_.try_emplace(info.id, std::move(record)).first->second;
 }
 
+variable_record_ptr runtime_core::keep_sharded(variable_record_ptr record) {
+  std::lock_guard guard{mutex_};
+  return sharded_variables_.try_emplace(record->name, record).first->second;
+}
+
 void runtime_core::start_checkpoints(const std::filesystem::path& root,
                                      std::chrono::milliseconds every,
                                      std::optional<std::uint64_t> every_steps,

@@ -31,6 +31,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -100,6 +101,11 @@ public:
   /// The local record of a variable the directory described.
   variable_record_ptr make_record(const variable_info& info);
 
+  /// The record of sharded variable `record->name` this runtime keeps:
+  /// `record` the first time, the one kept before afterwards (so that
+  /// handles of one variable compare equal). Thread-safe.
+  variable_record_ptr keep_sharded(variable_record_ptr record);
+
   /// The public runtime owning this core; tasks run with it. Wakes the
   /// tasks waiting for it. Thread-safe.
   void set_owner(runtime* owner) {
@@ -133,12 +139,31 @@ public:
   connect(const std::string& host, std::uint16_t port,
           std::chrono::milliseconds timeout);
 
+  /// The response handler of `ask<Reply>`: one argument, or one per
+  /// element when `Reply` is a std::tuple (a reply of several values).
+  template <class Reply> struct reply_handler {
+    template <class Done, class Call> static auto make(Done done, Call call) {
+      return [done, call](Reply& reply) {
+        if (call->claim())
+          done(std::move(reply));
+      };
+    }
+  };
+  template <class... Ts> struct reply_handler<std::tuple<Ts...>> {
+    template <class Done, class Call> static auto make(Done done, Call call) {
+      return [done, call](Ts&... values) {
+        if (call->claim())
+          done(std::tuple<Ts...>{std::move(values)...});
+      };
+    }
+  };
+
   /// Sends `message` as a request to `target` with `timeout` and calls
-  /// `done` once, on a CAF worker thread, with the single reply of type
-  /// `Reply` or the error (`what` names the call in errors). Fails at once
-  /// with `variable_unavailable` when `target` is or becomes unreachable
-  /// (CAF 0.17 would leave the request pending until its timeout), and with
-  /// `shutting_down` when the runtime stops first.
+  /// `done` once, on a CAF worker thread, with the reply of type `Reply` (a
+  /// std::tuple for a reply of several values) or the error (`what` names the
+  /// call in errors). Fails at once with `variable_unavailable` when `target`
+  /// is or becomes unreachable (CAF 0.17 would leave the request pending until
+  /// its timeout), and with `shutting_down` when the runtime stops first.
   template <class Reply>
   void ask(const caf::actor& target, std::chrono::milliseconds timeout,
            caf::message message, std::function<void(expected<Reply>)> done,
@@ -153,12 +178,8 @@ public:
     auto send = [target, timeout, message = std::move(message), done,
                  call](caf::event_based_actor* self) {
       self->request(target, timeout, message)
-          .then(
-              [done, call](Reply& reply) {
-                if (call->claim())
-                  done(std::move(reply));
-              },
-              [call](caf::error& err) { call->fail(err); });
+          .then(reply_handler<Reply>::make(done, call),
+                [call](caf::error& err) { call->fail(err); });
     };
     send_through_gateway(host_request{target, std::move(send), call});
   }
@@ -283,6 +304,7 @@ private:
   std::mutex mutex_;
   std::map<std::string, group_record_ptr> groups_;
   std::map<variable_id, variable_record_ptr> variables_;
+  std::map<std::string, variable_record_ptr> sharded_variables_;
   /// Replica and task actors of this node; stopped at shutdown.
   std::vector<caf::actor> replicas_;
   runtime* owner_ = nullptr;

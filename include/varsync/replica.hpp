@@ -78,6 +78,10 @@ struct replica_stats {
 ///   clocks ahead of the slowest; `read` at clock c returns at once when
 ///   the cache reflects every update of clocks < c - s, else it waits.
 ///   Replica-context `assign` is `wrong_context` (updates must commute).
+/// - A sharded variable (variable_options::shards) costs what its policy
+///   costs, once per shard, with the shards' messages sent at once; a read
+///   returns the shards of one version (it loads again while a step is
+///   being installed shard by shard), so it may wait for that install.
 class replica {
 public:
   replica() = default;

@@ -47,6 +47,10 @@ struct runtime_options {
   /// Polling uses only idle time (any runnable thread goes first) but
   /// keeps an idle core awake for that long. 0: sleep at once.
   std::chrono::microseconds spin{100};
+
+  /// Variables created with `variable_options::shards == 0` (automatic) of
+  /// at least this many bytes get one shard per serving node.
+  std::size_t auto_shard_bytes = std::size_t{1} << 20;
 };
 
 /// Counters of what the runtime's actors did; for tests and monitoring.
@@ -162,13 +166,15 @@ public:
   /// Invalid option combinations are `invalid_policy`. In a cluster every
   /// process calls it alike and gets the same variable; its actor lives on
   /// the seed (or, when the seed spreads variables, on a serving node).
-  /// Blocks until every replica installed the initial value.
+  /// Blocks until every replica installed the initial value. With
+  /// `options.shards != 1` the variable may be sharded (README, "Sharded
+  /// variables"): every process gets the shard count of the first creator.
   expected<variable> create_variable(const replica_group& group,
                                      const std::string& name,
                                      const tensor& initial,
                                      variable_options options = {});
 
-  /// The variable called `name`, or `unknown_variable`.
+  /// The variable called `name` (sharded or not), or `unknown_variable`.
   expected<variable> find_variable(const std::string& name) const;
 
   // -- cross-replica context --------------------------------------------------

@@ -36,6 +36,16 @@ struct variable_options {
   /// synchronizes (k >= 1; 0 = unset, an error with periodic).
   std::uint64_t period = 0;
 
+  /// Into how many shards the value is split along its first dimension
+  /// (rows; a 1-D tensor's elements). 1: one variable actor holds the whole
+  /// value. K > 1: K shard variables, each with its own variable actor
+  /// (placed on distinct serving nodes where the cluster has them), hold
+  /// contiguous row ranges; one handle still names the whole variable
+  /// (README, "Sharded variables"). 0: automatic, one shard per serving
+  /// node when the value has at least `runtime_options::auto_shard_bytes`
+  /// bytes, else 1. Never more shards than rows; a scalar has one.
+  std::uint32_t shards = 1;
+
   /// Whether an optimizer may train it. Unset means TF's default: true,
   /// except false for on_read. Explicitly true with on_read is an error.
   std::optional<bool> trainable;

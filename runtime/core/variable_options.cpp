@@ -84,6 +84,11 @@ std::string describe(const variable_options& requested,
   result += to_string(resolved.aggregation);
   result +=
       resolved.trainable.value_or(false) ? ", trainable" : ", not trainable";
+  if (resolved.shards > 1) {
+    result += ", " + std::to_string(resolved.shards) + " shards";
+    if (requested.shards == 0)
+      result += " (automatic)";
+  }
   return result;
 }
 

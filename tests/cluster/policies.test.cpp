@@ -11,6 +11,7 @@
 
 #include <doctest/doctest.h>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <unistd.h>
 #include <varsync/varsync.hpp>
@@ -113,6 +114,29 @@ TEST_CASE("three processes with two replicas each reproduce the "
       CHECK(frames[i].second > 0);
     }
     fs::remove_all(dir);
+  }
+  SUBCASE("every variable in three shards, one per node") {
+    // The [20, 3] tables are cut into three row ranges whose actors live
+    // on node-0, node-1 and node-2; scalars stay whole. The lines must be
+    // the unsharded reference's.
+    auto status = run_across_processes(expected, {}, {"--shards", "3"});
+    std::map<std::string, std::string> hosts;
+    for (const auto& var : status.variables)
+      hosts[var.name] = var.node;
+    for (const auto* table :
+         {"ow_rows_sum", "ow_rows_mean", "or_rows", "ssp_rows"}) {
+      CAPTURE(table);
+      std::set<std::string> nodes;
+      for (int i = 0; i < 3; ++i) {
+        auto shard =
+            std::string{table} + "/shard-" + std::to_string(i) + "-of-3";
+        REQUIRE(hosts.count(shard) == 1);
+        nodes.insert(hosts[shard]);
+      }
+      CHECK_EQ(nodes.size(), 3u);
+      CHECK(hosts.count(table) == 0);
+    }
+    CHECK(hosts.count("ow_sum_assign") == 1); // a scalar: one shard
   }
   SUBCASE("every on_write update on the bulk plane, variables spread") {
     // bulk-threshold 0: every remote on_write contribution, install and ack

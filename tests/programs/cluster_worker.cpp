@@ -27,6 +27,7 @@
 //
 // Scenarios (--scenario):
 //   policies    tests/support/cluster_workload.hpp on every policy
+//               (--shards K: every variable created with K shards)
 //   steps       on_write/mean steps of += (index + 1) on an f64 variable,
 //               --steps N, --pace-ms P of simulated work per step; with
 //               --stop-after K this process's replicas stop after K steps;
@@ -157,6 +158,8 @@ struct scenario_options {
   synchronization policy = synchronization::on_write;
   /// rehost: replicas wait before this update until SIGUSR1 (-1: never).
   int hold_at = -1;
+  /// policies: variable_options::shards of every variable.
+  std::uint32_t shards = 1;
 };
 
 expected<scenario_options>
@@ -192,6 +195,8 @@ parse_scenario(const std::vector<std::string>& rest) {
       options.until_value = std::stod(value);
     } else if (key == "--with-ssp") {
       options.with_ssp = value == "true";
+    } else if (key == "--shards") {
+      options.shards = static_cast<std::uint32_t>(std::stoul(value));
     } else if (key == "--hold-at") {
       options.hold_at = std::stoi(value);
     } else if (key == "--policy") {
@@ -206,8 +211,9 @@ parse_scenario(const std::vector<std::string>& rest) {
   return options;
 }
 
-void run_policies(runtime& rt, const replica_group& group) {
-  for (const auto& line : test::run_policy_workload(rt, group))
+void run_policies(runtime& rt, const replica_group& group,
+                  const scenario_options& options) {
+  for (const auto& line : test::run_policy_workload(rt, group, options.shards))
     say("result " + line);
 }
 
@@ -609,7 +615,7 @@ int main(int argc, char** argv) {
   if (!group) {
     say("join_error " + group.error().to_string());
   } else if (options->scenario == "policies") {
-    run_policies(**rt, *group);
+    run_policies(**rt, *group, *options);
   } else if (options->scenario == "steps") {
     run_steps(**rt, *group, *options);
   } else if (options->scenario == "until_value") {

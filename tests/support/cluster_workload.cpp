@@ -93,13 +93,15 @@ std::string at(const replica& r) {
 } // namespace
 
 std::vector<std::string> run_policy_workload(runtime& rt,
-                                             const replica_group& group) {
+                                             const replica_group& group,
+                                             std::uint32_t shards) {
   result_lines out;
   auto fail = [&](const std::string& what, const error& err) {
     out.add(what + " error:" + to_string(err.code()));
   };
   auto make = [&](const std::string& name, tensor initial,
                   variable_options options) -> std::optional<variable> {
+    options.shards = shards;
     auto var = rt.create_variable(group, name, initial, options);
     if (!var) {
       fail(name + " create", var.error());

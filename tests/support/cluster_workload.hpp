@@ -20,9 +20,11 @@ namespace varsync::test {
 /// are made by every process; equal lines appear once per process). A
 /// failed call yields a line naming its error code instead of a value.
 /// Blocks until every case finished, which needs every process of the
-/// group to run it too.
+/// group to run it too. Every variable is created with `shards`
+/// (variable_options::shards): the lines must not depend on it.
 std::vector<std::string> run_policy_workload(runtime& rt,
-                                             const replica_group& group);
+                                             const replica_group& group,
+                                             std::uint32_t shards = 1);
 
 /// The workload's result lines in one embedded runtime with a group of
 /// `replicas` replicas: what the processes together must print.
