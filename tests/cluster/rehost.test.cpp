@@ -38,6 +38,16 @@ TEST_CASE("a frozen (SIGSTOP) on_write variable host is re-hosted after the "
   lose_the_host_of("on_write", SIGSTOP);
 }
 
+TEST_CASE("kill -9 of the host of one shard of a sharded on_write "
+          "variable: that shard is re-hosted, no step lost, reads whole") {
+  lose_the_host_of("on_write", SIGKILL, true, 20, {}, 2);
+}
+
+TEST_CASE("kill -9 of the host of one shard of a sharded bounded_staleness "
+          "variable: re-hosted, nothing lost, the SSP history holds") {
+  lose_the_host_of("bounded_staleness", SIGKILL, true, 20, {}, 2);
+}
+
 TEST_CASE("kill -9 of a periodic variable's host: re-hosted, no "
           "synchronization lost") {
   lose_the_host_of("periodic");

@@ -386,10 +386,22 @@ void run_rehost(runtime& rt, const replica_group& group,
     how.staleness_bound = 2;
   // bounded_staleness: i64 [group size], replica q adds to element q (the
   // history checker's workload, tests/support/ssp_history.hpp).
+  // --shards K: v is sharded; a non-SSP v is then [K] and each update adds
+  // 1 / K to every element (the same totals as the scalar's + 1).
+  const bool sharded = options.shards > 1;
+  auto shards = static_cast<std::int64_t>(options.shards);
+  how.shards = options.shards;
   auto initial =
-      ssp ? *tensor::filled(dtype::i64,
-                            {static_cast<std::int64_t>(group.size())}, 0.0)
-          : tensor(0.0);
+      ssp       ? *tensor::filled(dtype::i64,
+                                  {static_cast<std::int64_t>(group.size())}, 0.0)
+      : sharded ? *tensor::filled(dtype::f64, {shards}, 0.0)
+                : tensor(0.0);
+  auto one_update =
+      sharded ? *tensor::filled(dtype::f64, {shards}, 1.0 / options.shards)
+              : tensor(1.0);
+  // The variable whose host the test loses: v, or v's first shard.
+  auto hosted =
+      sharded ? "v/shard-0-of-" + std::to_string(shards) : std::string{"v"};
   auto v = rt.create_variable(group, "v", initial, how);
   variable_options barrier_how;
   barrier_how.sync = synchronization::on_write;
@@ -415,7 +427,7 @@ void run_rehost(runtime& rt, const replica_group& group,
         std::this_thread::sleep_for(std::chrono::milliseconds{options.pace_ms});
         auto done =
             ssp ? r.assign_add(*v, test::one_hot(group.size(), index, 1))
-                : r.assign_add(*v, tensor(1.0));
+                : r.assign_add(*v, one_update);
         if (!done)
           return fail(k, done.error());
         if (ssp) {
@@ -461,7 +473,7 @@ void run_rehost(runtime& rt, const replica_group& group,
                         : std::string{to_string(total.error().code())}));
   if (auto status = rt.status(std::chrono::seconds{5}))
     for (const auto& row : status->variables)
-      if (row.name == "v")
+      if (row.name == hosted)
         say("host " + row.node + " " + (row.available ? "1" : "0"));
 }
 

@@ -58,11 +58,19 @@ inline std::vector<std::string> rehost_arguments(const std::string& policy) {
 /// steps travel on the bulk plane (the default) or as CAF messages. The
 /// host is lost `delay` after replica 0 finished update `kill_after`
 /// (randomizes the point of the step it hits; not a synchronization).
+/// `shards` > 1: v is sharded, and the host of its first shard is lost.
 inline void lose_the_host_of(const std::string& policy, int signal = SIGKILL,
                              bool bulk = true, int kill_after = 20,
-                             std::chrono::microseconds delay = {}) {
+                             std::chrono::microseconds delay = {},
+                             int shards = 1) {
   using namespace std::chrono_literals;
   auto common = rehost_arguments(policy);
+  if (shards > 1) {
+    // v in `shards` shards, shard i on the i-th serving node: the first on
+    // node-1 (lost), the second on node-3.
+    common.push_back("--shards");
+    common.push_back(std::to_string(shards));
+  }
   if (!bulk) {
     common.push_back("--bulk-threshold");
     common.push_back("off");
