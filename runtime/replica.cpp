@@ -203,6 +203,8 @@ expected<tensor> replica::read(const variable& var) const {
 
 void replica::read_async(const variable& var, read_callback done,
                          timeout_type timeout) const {
+  if (var.valid() && var.record()->sharded())
+    return detail::sharded_read_async(core_, var, std::move(done), timeout);
   auto part = core_ && var.valid() ? core_->store().find_part(var.record()->id)
                                    : nullptr;
   auto clock = core_ ? core_->store().clock.load() : 0;

@@ -153,6 +153,13 @@ public:
     return {storage_.get(), count};
   }
 
+  /// Rows [first, last) along the first dimension, sharing this tensor's
+  /// buffer (no copy; writing to either copies first, as for any shared
+  /// buffer); a slice of at most `inline_bytes` bytes is copied inline.
+  /// Shape [last - first, shape()[1], ...]. Precondition: rank >= 1 and
+  /// 0 <= first <= last <= shape()[0].
+  tensor row_slice(std::int64_t first, std::int64_t last) const;
+
   /// The elements; an empty span when `T` does not match `type()`.
   template <element T> std::span<const T> values() const noexcept {
     if (dtype_of<T>() != type_)

@@ -198,6 +198,27 @@ expected<tensor> tensor::filled(dtype type, shape_type shape, double value) {
   return result;
 }
 
+tensor tensor::row_slice(std::int64_t first, std::int64_t last) const {
+  tensor result;
+  result.type_ = type_;
+  result.shape_ = shape_;
+  result.shape_.front() = last - first;
+  auto rows = static_cast<std::size_t>(shape_.front());
+  auto row_elements = rows == 0 ? 0 : element_count_ / rows;
+  result.element_count_ = row_elements * static_cast<std::size_t>(last - first);
+  auto offset = static_cast<std::size_t>(first) * row_elements *
+                (type_ == dtype::f32 ? 4 : 8);
+  if (result.byte_count() <= inline_bytes) {
+    if (result.byte_count() > 0)
+      std::memcpy(result.inline_, bytes().data() + offset, result.byte_count());
+    return result;
+  }
+  // Shares ownership of the whole buffer, points at the slice.
+  result.storage_ =
+      std::shared_ptr<std::byte>(storage_, storage_.get() + offset);
+  return result;
+}
+
 std::byte* tensor::unshare() {
   if (byte_count() <= inline_bytes)
     return inline_;

@@ -51,15 +51,7 @@ std::string layout_name(const std::string& name) {
 }
 
 tensor slice_rows(const tensor& value, std::int64_t first, std::int64_t last) {
-  auto bytes = row_bytes(value.type(), value.shape());
-  auto result = uninitialized_or_die(value.type(),
-                                     with_rows(value.shape(), last - first));
-  auto source =
-      value.bytes().subspan(static_cast<std::size_t>(first) * bytes,
-                            static_cast<std::size_t>(last - first) * bytes);
-  if (!source.empty())
-    std::memcpy(result.mutable_bytes().data(), source.data(), source.size());
-  return result;
+  return value.row_slice(first, last);
 }
 
 tensor concat_rows(std::span<const tensor> parts, const shape_type& whole) {

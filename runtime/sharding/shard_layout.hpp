@@ -29,8 +29,8 @@ std::string shard_name(const std::string& name, std::size_t index,
 /// `name` (its row bounds), e.g. "w/shards".
 std::string layout_name(const std::string& name);
 
-/// Rows [first, last) of `value` as a tensor of their own (one copy of
-/// those rows). Precondition: rank >= 1, 0 <= first <= last <= rows.
+/// Rows [first, last) of `value`, sharing its buffer (tensor::row_slice:
+/// no copy). Precondition: rank >= 1, 0 <= first <= last <= rows.
 tensor slice_rows(const tensor& value, std::int64_t first, std::int64_t last);
 
 /// The shards `parts` stacked along the first dimension into one tensor of

@@ -27,6 +27,13 @@ class runtime_core;
 expected<stamped_read> sharded_read(const std::shared_ptr<replica_core>& core,
                                     const variable& var, timeout_type timeout);
 
+/// `replica::read_async` of a sharded variable: a bounded_staleness read
+/// waits for no shard on the calling thread; other policies read as
+/// sharded_read does (their copies are local).
+void sharded_read_async(const std::shared_ptr<replica_core>& core,
+                        const variable& var, read_callback done,
+                        timeout_type timeout);
+
 /// `replica::read_rows` of a sharded variable. Blocks like sharded_read.
 expected<tensor> sharded_read_rows(const std::shared_ptr<replica_core>& core,
                                    const variable& var,

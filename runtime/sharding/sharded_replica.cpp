@@ -176,6 +176,35 @@ expected<stamped_read> sharded_read(const std::shared_ptr<replica_core>& core,
   return result;
 }
 
+void sharded_read_async(const std::shared_ptr<replica_core>& core,
+                        const variable& var, read_callback done,
+                        timeout_type timeout) {
+  if (auto valid = check_call(core, var, "read"); !valid)
+    return done(valid.error());
+  if (!plain_slots(core.get(), var).empty()) {
+    auto result = sharded_read(core, var, timeout);
+    if (!result)
+      return done(result.error());
+    return done(std::move(result->value));
+  }
+  // bounded_staleness: every shard's read at once, none blocking here.
+  const auto& record = *var.record();
+  auto gather = make_shard_gather<tensor>(
+      record.shards.size(), [shape = var.shape(), done = std::move(done)](
+                                std::vector<expected<tensor>> results) {
+        std::vector<tensor> parts;
+        for (auto& result : results) {
+          if (!result)
+            return done(result.error());
+          parts.push_back(std::move(*result));
+        }
+        done(concat_rows(parts, shape));
+      });
+  replica self{core};
+  for (std::size_t i = 0; i < record.shards.size(); ++i)
+    self.read_async(shard_of(var, i), gather->part(i), timeout);
+}
+
 expected<tensor> sharded_read_rows(const std::shared_ptr<replica_core>& core,
                                    const variable& var,
                                    std::span<const std::int64_t> rows,

@@ -152,3 +152,36 @@ TEST_CASE("three processes with two replicas each reproduce the "
     }
   }
 }
+
+TEST_CASE("sharded variables across processes, R = 2, 3 and 4: the "
+          "unsharded single-process results exactly") {
+  // Each layout runs the workload with every variable in two shards (the
+  // tables' shards on two nodes) and must print the lines of one embedded
+  // runtime with R replicas and no sharding.
+  const std::vector<std::vector<worker_node>> layouts{
+      {{{0}, {}}, {{1}, {}}},
+      {{{0}, {}}, {{1}, {}}, {{2}, {}}},
+      {{{0, 1}, {}}, {{2, 3}, {}}},
+  };
+  for (const auto& layout : layouts) {
+    std::size_t replicas = 0;
+    for (const auto& node : layout)
+      replicas += node.replicas.size();
+    CAPTURE(replicas);
+    auto expected = reference_lines(replicas);
+    auto cluster =
+        start_test_cluster(layout, {"--scenario", "policies", "--group-size",
+                                    std::to_string(replicas), "--shards", "2"});
+    REQUIRE_MESSAGE(cluster.failure.empty(), cluster.failure);
+    for (auto& node : cluster.nodes)
+      REQUIRE_MESSAGE(node.wait_for_line("done", 120s), cluster.transcript());
+    auto actual = printed_results(cluster.nodes);
+    for (const auto& line : expected)
+      CHECK_MESSAGE(actual.count(line) == 1,
+                    "missing across processes: " << line);
+    for (const auto& line : actual)
+      CHECK_MESSAGE(expected.count(line) == 1,
+                    "not in the reference: " << line);
+    CHECK_MESSAGE(cluster.stop(), cluster.transcript());
+  }
+}

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <doctest/doctest.h>
 #include <filesystem>
+#include <future>
 #include <random>
 #include <string>
 #include <thread>
@@ -132,6 +133,11 @@ void check_equivalent(variable_options options, std::size_t replicas,
     auto got = r.read(*sharded);
     VARSYNC_REQUIRE_OK(got);
     check_same(got, r.read(*plain));
+    std::promise<expected<tensor>> read_later;
+    r.read_async(*sharded, [&](expected<tensor> value) {
+      read_later.set_value(std::move(value));
+    });
+    check_same(read_later.get_future().get(), r.read(*plain));
     std::vector<std::int64_t> rows{9, 0, 4, 4};
     check_same(r.read_rows(*sharded, rows), r.read_rows(*plain, rows));
   }

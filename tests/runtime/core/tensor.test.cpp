@@ -481,3 +481,30 @@ TEST_CASE("uninitialized tensors have their dtype and shape and are filled "
   REQUIRE_FALSE(bad);
   CHECK(bad.error().code() == errc::invalid_argument);
 }
+
+TEST_CASE("row_slice shares the buffer; writing either copies first") {
+  std::vector<double> values(4 * 3);
+  for (std::size_t i = 0; i < values.size(); ++i)
+    values[i] = static_cast<double>(i);
+  auto table = *tensor::from_values<double>(values, {4, 3});
+  auto middle = table.row_slice(1, 3);
+  REQUIRE_EQ(middle.shape(), (shape_type{2, 3}));
+  CHECK_EQ(middle.bytes().data(), table.bytes().data() + 3 * sizeof(double));
+  for (std::size_t i = 0; i < 6; ++i)
+    CHECK_EQ(middle.values<double>()[i], static_cast<double>(i + 3));
+  // Copy on write: the table keeps its rows.
+  middle.mutable_values<double>()[0] = -1;
+  CHECK_EQ(table.values<double>()[3], 3.0);
+  CHECK_EQ(middle.values<double>()[0], -1.0);
+  // The slice outlives the table.
+  auto last = table.row_slice(3, 4);
+  table = tensor{};
+  CHECK_EQ(last.values<double>()[2], 11.0);
+  // Small slices are inline; an empty one has no elements.
+  auto vector =
+      *tensor::from_values<float>(std::vector<float>{1, 2, 3, 4, 5}, {5});
+  auto two = vector.row_slice(3, 5);
+  CHECK_EQ(two.size(), 2u);
+  CHECK_EQ(two.values<float>()[1], 5.0f);
+  CHECK_EQ(vector.row_slice(2, 2).size(), 0u);
+}
