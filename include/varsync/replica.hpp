@@ -183,6 +183,28 @@ public:
                                  const tensor& values,
                                  timeout_type timeout = {});
 
+  /// Replica-context `var[rows[i]] = values[i]` for every i, in order (a
+  /// row named more than once ends with its last value; other rows keep
+  /// their bits): TF's scatter_update. Allowed where an assign of the
+  /// whole value keeps the other rows: on_write and periodic with
+  /// aggregation only_first_replica (replica 0's rows win; every replica
+  /// makes the call, as for `assign`) or none (then, as for `assign`, only
+  /// in a group of one replica), on_read and none (this replica's copy).
+  /// Other aggregations and bounded_staleness are `wrong_context`; bad
+  /// rows or values are refused as by `assign_add_rows`; nothing is
+  /// applied on an error. Blocks like `assign`. In this release it costs
+  /// an `assign` of the whole value (README, "Rows").
+  expected<void> assign_rows(const variable& var,
+                             std::span<const std::int64_t> rows,
+                             const tensor& values, timeout_type timeout = {});
+
+  /// Asynchronous `assign_rows`; see `assign_async` (refusals are reported
+  /// to `done` on the caller's thread, nothing applied).
+  void assign_rows_async(const variable& var,
+                         std::span<const std::int64_t> rows,
+                         const tensor& values, update_callback done,
+                         timeout_type timeout = {});
+
   /// Asynchronous `assign_add_rows`; see `assign_async` (bad rows are
   /// reported to `done` on the caller's thread, nothing applied).
   void assign_add_rows_async(const variable& var,

@@ -221,6 +221,17 @@ public:
                                  const tensor& values,
                                  timeout_type timeout = {});
 
+  /// Cross-replica `var[rows[i]] = values[i]` (a row named twice ends with
+  /// its last value), allowed under TF's scatter_update rule: on_write and
+  /// periodic with aggregation none or only_first_replica; other
+  /// aggregations, on_read, bounded_staleness and none are
+  /// `wrong_context`. Nothing is applied on an error. In this release a
+  /// read of the whole value and an `assign` of it (not atomic with
+  /// respect to concurrent steps). Blocks.
+  expected<void> assign_rows(const variable& var,
+                             std::span<const std::int64_t> rows,
+                             const tensor& values, timeout_type timeout = {});
+
   /// Asynchronous cross-replica read; `done` runs once on a varsync worker
   /// thread (or the caller's, for input errors). Never blocks.
   void read_async(const variable& var, read_callback done,

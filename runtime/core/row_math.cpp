@@ -127,4 +127,16 @@ void add_rows_into(tensor& value, std::span<const std::int64_t> rows,
   visit_dtype(value.type(), add);
 }
 
+void assign_rows_into(tensor& value, std::span<const std::int64_t> rows,
+                      const tensor& values) {
+  if (rows.empty())
+    return;
+  auto bytes = row_length(value.shape()) * size_of(value.type());
+  auto into = value.mutable_bytes();
+  auto from = values.bytes();
+  for (std::size_t i = 0; i < rows.size(); ++i)
+    std::memcpy(into.data() + static_cast<std::size_t>(rows[i]) * bytes,
+                from.data() + i * bytes, bytes);
+}
+
 } // namespace varsync

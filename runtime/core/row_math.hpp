@@ -50,4 +50,11 @@ tensor scatter_rows(dtype type, const shape_type& shape,
 void add_rows_into(tensor& value, std::span<const std::int64_t> rows,
                    const tensor& values);
 
+/// Writes values[i] over row rows[i] of `value` for every i in order, so
+/// a row named more than once ends with its last value; other rows keep
+/// their bits. Writes in place when `value`'s buffer is not shared, else
+/// after one copy (copy on write). Precondition: check_rows passed.
+void assign_rows_into(tensor& value, std::span<const std::int64_t> rows,
+                      const tensor& values);
+
 } // namespace varsync
