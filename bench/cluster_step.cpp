@@ -360,24 +360,11 @@ int run_worker(const bench_options& options) {
         deltas.push_back(*mine);
         count = 0; // no shard variables
       }
-      if (options.auto_shards) {
-        // One variable; the library cuts it into shards.
-        auto sharded = mean;
-        sharded.shards = 0;
-        auto zeros =
-            varsync::tensor::filled(varsync::dtype::f32, {elements}, 0);
-        auto mine =
-            varsync::tensor::filled(varsync::dtype::f32, {elements},
-                                    static_cast<double>(options.index) + 1);
-        if (!zeros || !mine)
-          return fail("tensor of " + std::to_string(elements) + " floats");
-        auto created = (*rt)->create_variable(
-            *group, "w" + std::to_string(elements * 4), *zeros, sharded);
-        if (!created)
-          return fail("create_variable: " + created.error().to_string());
-        shards.push_back(*created);
-        deltas.push_back(*mine);
-        count = 0;
+      // --auto-shards: one variable, which the library cuts into shards.
+      auto how = mean;
+      if (options.auto_shards && count > 0) {
+        count = 1;
+        how.shards = 0;
       }
       for (std::int64_t j = 0; j < count; ++j) {
         auto length = elements / count + (j < elements % count ? 1 : 0);
@@ -391,7 +378,7 @@ int run_worker(const bench_options& options) {
             *group,
             "w" + std::to_string(elements * 4) + ".s" + std::to_string(j) +
                 "of" + std::to_string(count),
-            *zeros, mean);
+            *zeros, how);
         if (!created)
           return fail("create_variable: " + created.error().to_string());
         shards.push_back(*created);

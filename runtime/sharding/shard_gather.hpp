@@ -4,7 +4,9 @@
 // sharded variable's calls (runtime/sharding/) send every shard its part at
 // once and report when the last part reported.
 
+#include "runtime/sharding/shard_layout.hpp"
 #include "varsync/error.hpp"
+#include "varsync/tensor.hpp"
 
 #include <cstddef>
 #include <functional>
@@ -71,6 +73,23 @@ inline expected<void> first_failure(std::vector<expected<void>>& results) {
     if (!result)
       return std::move(result);
   return {};
+}
+
+/// The finish of a gather of tensor parts (one per shard, in row order):
+/// `done` gets the first failure, or the parts stacked into one tensor of
+/// `shape` (concat_rows).
+inline shard_gather<tensor>::finish_fn
+stack_parts(shape_type shape, std::function<void(expected<tensor>)> done) {
+  return [shape = std::move(shape),
+          done = std::move(done)](std::vector<expected<tensor>> results) {
+    std::vector<tensor> parts;
+    for (auto& result : results) {
+      if (!result)
+        return done(result.error());
+      parts.push_back(std::move(*result));
+    }
+    done(concat_rows(parts, shape));
+  };
 }
 
 } // namespace varsync::detail

@@ -96,16 +96,7 @@ void sharded_cross_read_async(runtime_core& core, const variable& var,
                             std::move(done));
   const auto& record = *var.record();
   auto gather = make_shard_gather<tensor>(
-      record.shards.size(), [shape = var.shape(), done = std::move(done)](
-                                std::vector<expected<tensor>> results) {
-        std::vector<tensor> parts;
-        for (auto& result : results) {
-          if (!result)
-            return done(result.error());
-          parts.push_back(std::move(*result));
-        }
-        done(concat_rows(parts, shape));
-      });
+      record.shards.size(), stack_parts(var.shape(), std::move(done)));
   for (std::size_t i = 0; i < record.shards.size(); ++i)
     core.ask_variable<tensor>(
         record.shards[i], deadline + reply_grace,

@@ -190,16 +190,7 @@ void sharded_read_async(const std::shared_ptr<replica_core>& core,
   // bounded_staleness: every shard's read at once, none blocking here.
   const auto& record = *var.record();
   auto gather = make_shard_gather<tensor>(
-      record.shards.size(), [shape = var.shape(), done = std::move(done)](
-                                std::vector<expected<tensor>> results) {
-        std::vector<tensor> parts;
-        for (auto& result : results) {
-          if (!result)
-            return done(result.error());
-          parts.push_back(std::move(*result));
-        }
-        done(concat_rows(parts, shape));
-      });
+      record.shards.size(), stack_parts(var.shape(), std::move(done)));
   replica self{core};
   for (std::size_t i = 0; i < record.shards.size(); ++i)
     self.read_async(shard_of(var, i), gather->part(i), timeout);
