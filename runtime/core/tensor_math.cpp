@@ -72,11 +72,51 @@ template <class Op> tensor binary(const tensor& x, const tensor& y, Op op) {
   });
 }
 
+/// Elements folded per block by `combine_into`: a block's running fold
+/// lives in a stack array (4 KiB for f32) that stays in L1 while every
+/// input passes over it.
+template <class T>
+inline constexpr std::size_t combine_block = 4096 / sizeof(T);
+
+/// One block of `combine_into`: `count` elements from `offset`. Each loop
+/// is a plain pass over non-overlapping arrays, which the compiler
+/// vectorizes (with `count` a std::integral_constant, also under -O2's cheap
+/// cost model); per element the operations and their order are the ones of the
+/// scalar definition, so the result is bit for bit the same.
+template <class T, class Count, class Fold, class Finish>
+void combine_one_block(T* __restrict out, const T* __restrict first, int sign,
+                       const std::vector<const T*>& inputs, Count count,
+                       Fold fold, Finish finish) {
+  T folded[combine_block<T>];
+  const T* __restrict v0 = inputs.front();
+  for (std::size_t i = 0; i < count; ++i)
+    folded[i] = v0[i];
+  for (std::size_t k = 1; k < inputs.size(); ++k) {
+    const T* __restrict vk = inputs[k];
+    for (std::size_t i = 0; i < count; ++i)
+      folded[i] = fold(folded[i], vk[i]);
+  }
+  if (sign > 0) {
+    for (std::size_t i = 0; i < count; ++i)
+      out[i] = static_cast<T>(first[i] + finish(folded[i]));
+  } else if (sign < 0) {
+    for (std::size_t i = 0; i < count; ++i)
+      out[i] = static_cast<T>(first[i] - finish(folded[i]));
+  } else {
+    for (std::size_t i = 0; i < count; ++i)
+      out[i] = finish(folded[i]);
+  }
+}
+
 /// `first(i) ± combine(values)[i]` in one pass, where combine folds
 /// `values` in index order (sum, dividing by their count for a mean; or
 /// the elementwise minimum / maximum, as std::min / std::max fold): the
 /// same operations in the same order as `aggregate` followed by `apply`, so
 /// the result is bit for bit the same. `sign` is +1, -1 or 0 (no `first`).
+/// `out` overlaps neither `first` nor a value (callers pass a fresh
+/// buffer). The data goes block by block (`combine_one_block`): the
+/// reduce of an on_write step runs at memory speed, not one element at a
+/// time (16% of a 16 MiB P = 2 step's CPU before, scalar).
 template <class T>
 void combine_into(std::span<T> out, const T* first, int sign,
                   std::span<const tensor> values, aggregation how) {
@@ -84,18 +124,21 @@ void combine_into(std::span<T> out, const T* first, int sign,
   for (const auto& value : values)
     inputs.push_back(value.values<T>().data());
   const auto divisor = static_cast<T>(values.size());
-  const auto* v0 = inputs.front();
-  // `fold` and `finish` are inlined into the one loop each case runs.
   auto run = [&](auto fold, auto finish) {
-    for (std::size_t i = 0; i < out.size(); ++i) {
-      auto folded = v0[i];
-      for (std::size_t k = 1; k < inputs.size(); ++k)
-        folded = fold(folded, inputs[k][i]);
-      auto combined = finish(folded);
-      out[i] = sign > 0   ? static_cast<T>(first[i] + combined)
-               : sign < 0 ? static_cast<T>(first[i] - combined)
-                          : combined;
-    }
+    constexpr auto block = combine_block<T>;
+    std::vector<const T*> at(inputs.size());
+    auto one_block = [&](std::size_t offset, auto count) {
+      for (std::size_t k = 0; k < inputs.size(); ++k)
+        at[k] = inputs[k] + offset;
+      combine_one_block<T>(out.data() + offset,
+                           first == nullptr ? nullptr : first + offset, sign,
+                           at, count, fold, finish);
+    };
+    std::size_t offset = 0;
+    for (; offset + block <= out.size(); offset += block)
+      one_block(offset, std::integral_constant<std::size_t, block>{});
+    if (offset < out.size())
+      one_block(offset, out.size() - offset);
   };
   auto add = [](T a, T b) { return static_cast<T>(a + b); };
   auto keep = [](T x) { return x; };
