@@ -66,6 +66,8 @@ using read_atom = caf::atom_constant<caf::atom("read")>;
 using step_alarm_atom = caf::atom_constant<caf::atom("stepalarm")>;
 using push_atom = caf::atom_constant<caf::atom("push")>;
 using refresh_atom = caf::atom_constant<caf::atom("refresh")>;
+/// A bounded_staleness refresh that adds packed rows to the previous one.
+using refresh_rows_atom = caf::atom_constant<caf::atom("refrows")>;
 using clock_atom = caf::atom_constant<caf::atom("clock")>;
 using wait_read_atom = caf::atom_constant<caf::atom("waitread")>;
 using wait_expired_atom = caf::atom_constant<caf::atom("waitexp")>;

@@ -3,6 +3,7 @@
 #include "actors/replica_actor.hpp"
 
 #include "actors/caf_error.hpp"
+#include "actors/policies/bounded_staleness/interface.hpp"
 #include "actors/policies/eager_broadcast/interface.hpp"
 #include "actors/protocol.hpp"
 #include "runtime/caf_setup.hpp"
@@ -274,4 +275,55 @@ TEST_CASE_FIXTURE(fixture,
                   [&](caf::error&) { answered = true; },
                   caf::after(0s) >> [] {});
   CHECK_FALSE(answered);
+}
+
+TEST_CASE_FIXTURE(fixture,
+                  "bounded_staleness: row refreshes add to the snapshot; "
+                  "after a missed one the replica asks its variable once for "
+                  "the whole refresh, then rows add on top of it again") {
+  auto table = [](double x) { return *tensor::filled(dtype::f64, {3, 2}, x); };
+  auto rows = [](std::int64_t row, double add) {
+    std::vector<std::int64_t> indices{row};
+    return pack_rows(indices, *tensor::filled(dtype::f64, {1, 2}, add));
+  };
+  // The variable's actor: answers the whole refresh (min clock 3, version
+  // 3, all fives) and counts the asks.
+  auto asked = std::make_shared<std::atomic<int>>(0);
+  auto variable = system->spawn([asked, table] {
+    return caf::behavior{
+        [asked, table](
+            refresh_atom) -> caf::result<std::uint64_t, std::uint64_t, tensor> {
+          ++*asked;
+          return {std::uint64_t{3}, std::uint64_t{3}, table(5)};
+        },
+    };
+  });
+  variable_options options;
+  options.sync = synchronization::bounded_staleness;
+  options.aggregation = aggregation::sum;
+  options.staleness_bound = 0;
+  REQUIRE(ask<std::uint64_t>(
+      attach_atom::value, variable_id{7}, std::string{"table"}, variable,
+      table(0), options, std::uint64_t{2}, std::string{}, std::uint16_t{0}));
+  // A read at clock c answers once the cache reflects min clock c.
+  auto read_at = [&](std::uint64_t clock) {
+    auto value = ask<tensor>(wait_read_atom::value, variable_id{7}, clock,
+                             std::int64_t{5000});
+    REQUIRE(value);
+    auto values = value->values<double>();
+    return std::vector<double>(values.begin(), values.end());
+  };
+  caf::scoped_actor sender{*system};
+  sender->send(replica, refresh_rows_atom::value, variable_id{7},
+               std::uint64_t{1}, std::uint64_t{1}, rows(2, 3));
+  CHECK(read_at(1) == std::vector<double>{0, 0, 0, 0, 3, 3});
+  // Version 2 never came.
+  sender->send(replica, refresh_rows_atom::value, variable_id{7},
+               std::uint64_t{3}, std::uint64_t{3}, rows(1, 1));
+  CHECK(read_at(3) == std::vector<double>{5, 5, 5, 5, 5, 5});
+  sender->send(replica, refresh_rows_atom::value, variable_id{7},
+               std::uint64_t{4}, std::uint64_t{4}, rows(1, 1));
+  CHECK(read_at(4) == std::vector<double>{5, 5, 6, 6, 5, 5});
+  CHECK(asked->load() == 1);
+  caf::anon_send_exit(variable, caf::exit_reason::user_shutdown);
 }

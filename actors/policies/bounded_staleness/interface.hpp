@@ -17,12 +17,20 @@ using bounded_staleness_variable = variable_actor_interface::extend<
     // a refresh follows when the minimum clock moved.
     caf::reacts_to<push_atom, std::uint64_t, std::uint64_t, bool, tensor>,
     // The group's minimum clock.
-    caf::replies_to<min_clock_atom>::with<std::uint64_t>>;
+    caf::replies_to<min_clock_atom>::with<std::uint64_t>,
+    // The current refresh, whole (min clock, version, snapshot): for a
+    // replica that missed one of the row refreshes.
+    caf::replies_to<refresh_atom>::with<std::uint64_t, std::uint64_t, tensor>>;
 
 /// The replica actor's bounded_staleness handlers.
 using bounded_staleness_replica = caf::typed_actor<
     // A new snapshot (variable, min clock, version, snapshot).
     caf::reacts_to<refresh_atom, variable_id, std::uint64_t, std::uint64_t,
+                   tensor>,
+    // A refresh that adds packed rows to the previous version's snapshot
+    // (variable, min clock, version, rows; see
+    // policies::staleness_refresh::rows).
+    caf::reacts_to<refresh_rows_atom, variable_id, std::uint64_t, std::uint64_t,
                    tensor>,
     // The host's clock() (timeout_ms): ok once the replica is at most s
     // clocks ahead of the slowest.

@@ -118,8 +118,56 @@ public:
     version_ = update.version;
     min_clock_ = update.min_clock;
     snapshot_ = update.snapshot;
+    awaiting_whole_ = false;
     own_.erase(own_.begin(), own_.lower_bound(min_clock_));
     publish_view();
+  }
+
+  /// What `refresh_rows` did with a row refresh.
+  enum class rows_outcome {
+    /// Added to the snapshot: the cache holds `version` now.
+    installed,
+    /// Not newer than the installed refresh: ignored.
+    outdated,
+    /// Not packed rows of this variable (forged or corrupt): ignored.
+    invalid,
+    /// The cache missed a refresh before it: ignored; the caller must ask
+    /// the variable for the whole current refresh (`refresh` installs it).
+    ask_whole,
+    /// Missed one too, and the whole refresh is asked for already.
+    awaiting_whole,
+  };
+
+  /// Installs the refresh `version` that adds the packed `rows` to refresh
+  /// `version - 1`'s snapshot (policies::staleness_refresh::rows), in
+  /// place: the same additions as the server's, so the same bits. Only
+  /// onto `version - 1`; see rows_outcome for the rest.
+  rows_outcome refresh_rows(std::uint64_t min_clock, std::uint64_t version,
+                            const tensor& rows) {
+    std::lock_guard guard{mutex_};
+    if (version <= version_)
+      return rows_outcome::outdated;
+    if (!check_packed_rows(rows, snapshot_.type(), snapshot_.shape(), ""))
+      return rows_outcome::invalid;
+    if (version != version_ + 1 || awaiting_whole_) {
+      if (awaiting_whole_)
+        return rows_outcome::awaiting_whole;
+      awaiting_whole_ = true;
+      return rows_outcome::ask_whole;
+    }
+    add_packed_rows_into(snapshot_, rows);
+    version_ = version;
+    min_clock_ = min_clock;
+    own_.erase(own_.begin(), own_.lower_bound(min_clock_));
+    publish_view();
+    return rows_outcome::installed;
+  }
+
+  /// The whole refresh asked for after `ask_whole` never came (the
+  /// variable's actor was lost): the next missed refresh asks again.
+  void whole_refresh_failed() {
+    std::lock_guard guard{mutex_};
+    awaiting_whole_ = false;
   }
 
   /// What a re-created variable actor needs from this cache: the latest
@@ -187,6 +235,8 @@ private:
   /// scales them).
   std::map<std::uint64_t, tensor> own_;
   std::optional<tensor> pending_;
+  /// A row refresh found a gap and the whole refresh was asked for.
+  bool awaiting_whole_ = false;
 };
 
 } // namespace varsync

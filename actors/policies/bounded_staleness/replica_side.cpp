@@ -88,6 +88,23 @@ void release_waiters(replica_actor_type* self) {
   }
 }
 
+/// Asks the variable of `cache` for its whole current refresh (the cache
+/// missed one of the row refreshes) and installs it when it comes.
+void ask_whole_refresh(replica_actor_type* self, const caf::actor& variable,
+                       std::shared_ptr<staleness_cache> cache) {
+  self->request(caf::actor_cast<bounded_staleness_variable>(variable),
+                caf::infinite, refresh_atom::value)
+      .then(
+          [self, cache](std::uint64_t min_clock, std::uint64_t version,
+                        tensor& snapshot) {
+            cache->refresh({min_clock, version, std::move(snapshot)});
+            release_waiters(self);
+          },
+          // The variable's actor was lost: its re-hosted successor sends
+          // every replica a whole refresh first.
+          [cache](const caf::error&) { cache->whole_refresh_failed(); });
+}
+
 } // namespace
 
 void fail_waiting_reads(replica_actor_type* self, variable_id id,
@@ -114,6 +131,17 @@ caf::message_handler bounded_staleness_replica_side(replica_actor_type* self) {
         if (i == self->state.variables.end() || i->second.cache == nullptr)
           return;
         i->second.cache->refresh({min_clock, version, std::move(snapshot)});
+        release_waiters(self);
+      },
+      [self](refresh_rows_atom, variable_id id, std::uint64_t min_clock,
+             std::uint64_t version, const tensor& rows) {
+        auto i = self->state.variables.find(id);
+        if (i == self->state.variables.end() || i->second.cache == nullptr)
+          return;
+        auto& cache = i->second.cache;
+        if (cache->refresh_rows(min_clock, version, rows) ==
+            staleness_cache::rows_outcome::ask_whole)
+          ask_whole_refresh(self, i->second.variable_actor, cache);
         release_waiters(self);
       },
       [self](rejoin_refresh_atom, variable_id id, std::uint64_t min_clock,

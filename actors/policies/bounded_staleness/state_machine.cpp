@@ -84,8 +84,12 @@ staleness_refresh bounded_staleness::start() {
     if (lowest != std::numeric_limits<std::uint64_t>::max())
       min_clock_ = lowest;
   }
-  if (auto advanced = advance())
+  // Whole: a replica may hold any older snapshot (a re-created actor
+  // starts from the newest one any survivor held).
+  if (auto advanced = advance()) {
+    advanced->rows.reset();
     return *advanced;
+  }
   ++version_;
   return current();
 }
@@ -171,12 +175,33 @@ std::optional<staleness_refresh> bounded_staleness::advance() {
   auto next = lowest_live_clock();
   if (next <= min_clock_)
     return std::nullopt;
+  auto rows = no_rows();
   for (auto i = pending_.begin(); i != pending_.end() && i->first < next;
-       i = pending_.erase(i))
-    add_into(snapshot_, combine(i->second));
+       i = pending_.erase(i)) {
+    auto combined = combine(i->second);
+    if (rows && is_packed_rows(combined, config_.shape))
+      rows = packed_row_count(*rows) == 0 ? combined
+                                          : concat_packed_rows(*rows, combined);
+    else
+      rows.reset(); // a dense clock: the refresh carries the snapshot
+    add_into(snapshot_, combined);
+  }
   min_clock_ = next;
   ++version_;
-  return current();
+  auto refresh = current();
+  refresh.rows = std::move(rows);
+  return refresh;
+}
+
+std::optional<tensor> bounded_staleness::no_rows() const {
+  if (config_.shape.empty() || config_.shape[0] == 0)
+    return std::nullopt;
+  auto row_shape = config_.shape;
+  row_shape[0] = 0;
+  auto values = tensor::uninitialized(config_.type, std::move(row_shape));
+  if (!values)
+    return std::nullopt;
+  return pack_rows({}, *values);
 }
 
 expected<staleness_refresh>

@@ -39,7 +39,11 @@
 // push costs bytes in proportion to the rows. A tag whose deltas are all
 // packed folds row by row into the snapshot, in place; a tag that mixes
 // them scatters the packed ones first. Either way the arithmetic is the
-// dense one (rows summed in replica order, / R for mean).
+// dense one (rows summed in replica order, / R for mean). When every clock
+// a refresh folds holds only packed rows (or nothing), the refresh carries
+// those rows (`staleness_refresh::rows`) and replicas add them to their
+// snapshot in place: refreshes of a table cost the touched rows too. A
+// replica that finds it missed a refresh asks for the whole snapshot.
 //
 // Guarantee: a read by replica r at clock c includes every update of every
 // replica tagged < c - s, all of r's own updates, and no update that was
@@ -62,11 +66,29 @@ namespace varsync::policies {
 
 /// What every replica's cache must be refreshed with.
 struct staleness_refresh {
+  /// (A constructor, not an aggregate: most refreshes are made whole, as
+  /// `{min_clock, version, snapshot}`.)
+  staleness_refresh(std::uint64_t min_clock = 0, std::uint64_t version = 0,
+                    tensor snapshot = {},
+                    std::optional<tensor> rows = std::nullopt)
+      : min_clock(min_clock), version(version), snapshot(std::move(snapshot)),
+        rows(std::move(rows)) {
+    // nop
+  }
+
   /// Every update tagged below this clock is in `snapshot`.
   std::uint64_t min_clock = 0;
-  /// Orders refreshes (grows with every refresh).
+  /// Orders refreshes (grows by one with every refresh).
   std::uint64_t version = 0;
   tensor snapshot;
+  /// Set when `snapshot` differs from the previous refresh's (version - 1)
+  /// only by these packed rows (runtime/core/row_delta.hpp), added in
+  /// order: each folded clock's combined rows, one clock after the other
+  /// (none when no replica added anything). A replica holding version - 1
+  /// adds them to its snapshot instead of taking `snapshot`: the same
+  /// additions as the server's, so the same bits, and a refresh costs
+  /// bytes in proportion to the rows.
+  std::optional<tensor> rows;
 };
 
 /// What a surviving replica holds of a bounded_staleness variable whose
@@ -175,6 +197,10 @@ private:
 
   /// value += combined (in place for a packed row delta).
   void add_into(tensor& value, const tensor& combined) const;
+
+  /// A packed row delta of no rows, or nullopt for a variable without rows
+  /// (a scalar).
+  std::optional<tensor> no_rows() const;
 
   settings config_;
   tensor snapshot_;

@@ -12,13 +12,20 @@ namespace varsync {
 
 namespace {
 
-/// Sends `refresh` to every live replica.
+/// Sends `refresh` to every live replica: its rows when it is only rows
+/// added to the previous refresh (every live replica holds that one:
+/// refreshes go to each in order), else the snapshot.
 void broadcast(variable_actor_type* self,
                const policies::staleness_refresh& refresh) {
-  for (const auto& replica : self->state.live_replicas())
-    self->send(caf::actor_cast<bounded_staleness_replica>(replica),
-               refresh_atom::value, self->state.spec.id, refresh.min_clock,
-               refresh.version, refresh.snapshot);
+  for (const auto& replica : self->state.live_replicas()) {
+    auto to = caf::actor_cast<bounded_staleness_replica>(replica);
+    if (refresh.rows)
+      self->send(to, refresh_rows_atom::value, self->state.spec.id,
+                 refresh.min_clock, refresh.version, *refresh.rows);
+    else
+      self->send(to, refresh_atom::value, self->state.spec.id,
+                 refresh.min_clock, refresh.version, refresh.snapshot);
+  }
 }
 
 /// The variable side of bounded_staleness around `policy` (new, or
@@ -60,6 +67,11 @@ caf::behavior bounded_staleness_behavior(
           broadcast(**refresh);
       },
       [self, policy](min_clock_atom) { return policy->min_clock(); },
+      [self, policy](
+          refresh_atom) -> caf::result<std::uint64_t, std::uint64_t, tensor> {
+        auto whole = policy->current();
+        return {whole.min_clock, whole.version, std::move(whole.snapshot)};
+      },
       [self, policy](status_atom) -> caf::result<std::uint64_t, std::uint64_t> {
         return {policy->current().version, policy->min_clock()};
       },

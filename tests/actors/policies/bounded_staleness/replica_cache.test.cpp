@@ -110,3 +110,34 @@ TEST_CASE_FIXTURE(table_fixture,
   cache.refresh({1, 1, snapshot});
   CHECK(view() == std::vector<double>{3, 3, 1, 1, 1, 1});
 }
+
+TEST_CASE_FIXTURE(table_fixture,
+                  "a row refresh adds to the snapshot it follows; after a "
+                  "missed one the cache asks once for the whole refresh") {
+  using outcome = staleness_cache::rows_outcome;
+  cache.add_local_rows(rows({0}, 4));
+  REQUIRE(cache.take_pending(0));
+  // Version 1 adds row 2 (others' clock 0) and this replica's row 0 (the
+  // server's view: 4 / 2 = 2).
+  auto clock_zero = concat_packed_rows(rows({2}, 3), rows({0}, 2));
+  CHECK(cache.refresh_rows(1, 1, clock_zero) == outcome::installed);
+  CHECK(view() == std::vector<double>{2, 2, 0, 0, 3, 3});
+  CHECK(slot->load()->min_clock == 1);
+  // Again, or older: nothing changes.
+  CHECK(cache.refresh_rows(1, 1, clock_zero) == outcome::outdated);
+  CHECK(view() == std::vector<double>{2, 2, 0, 0, 3, 3});
+  // Rows of another variable (row 3 of 3) never land.
+  CHECK(cache.refresh_rows(2, 2, rows({3}, 1)) == outcome::invalid);
+  // Version 2 never came: version 3 is not added onto version 1.
+  CHECK(cache.refresh_rows(3, 3, rows({1}, 1)) == outcome::ask_whole);
+  CHECK(cache.refresh_rows(4, 4, rows({1}, 1)) == outcome::awaiting_whole);
+  CHECK(view() == std::vector<double>{2, 2, 0, 0, 3, 3});
+  // The whole refresh, then rows on top of it again.
+  cache.refresh({4, 4, *tensor::filled(dtype::f64, {3, 2}, 1)});
+  CHECK(cache.refresh_rows(5, 5, rows({1}, 1)) == outcome::installed);
+  CHECK(view() == std::vector<double>{1, 1, 2, 2, 1, 1});
+  // A whole refresh that never came: the next gap asks again.
+  CHECK(cache.refresh_rows(7, 7, rows({1}, 1)) == outcome::ask_whole);
+  cache.whole_refresh_failed();
+  CHECK(cache.refresh_rows(8, 8, rows({1}, 1)) == outcome::ask_whole);
+}

@@ -4,6 +4,7 @@
 
 #include "runtime/core/row_delta.hpp"
 
+#include <cstring>
 #include <doctest/doctest.h>
 #include <string>
 #include <vector>
@@ -253,4 +254,87 @@ TEST_CASE("a re-created actor takes survivors' packed row deltas and drops "
   auto first = policy.start();
   CHECK(values_of(first.snapshot) ==
         std::vector<double>{10, 10, 10, 10, 11, 11, 10, 10});
+}
+
+TEST_CASE("a refresh that only adds rows carries the rows, and adding them "
+          "to the previous snapshot gives the new one bit for bit") {
+  // f32 values whose sums round: the replica must repeat the server's
+  // additions in the server's order to get the same bits.
+  auto table = [](float x) {
+    return *tensor::filled(dtype::f32, {1000, 4}, x);
+  };
+  auto rows = [](std::vector<std::int64_t> indices, float add) {
+    auto values = *tensor::filled(
+        dtype::f32, {static_cast<std::int64_t>(indices.size()), 4}, add);
+    return pack_rows(indices, values);
+  };
+  bounded_staleness policy{{"t", dtype::f32, {1000, 4}, aggregation::mean, 3},
+                           table(0.1f)};
+  auto previous = policy.current();
+  auto check_rows_refresh =
+      [&](const std::optional<policies::staleness_refresh>& refresh,
+          std::size_t expected_rows) {
+        REQUIRE(refresh);
+        REQUIRE(refresh->rows);
+        CHECK(refresh->version == previous.version + 1);
+        CHECK(packed_row_count(*refresh->rows) == expected_rows);
+        // Bytes in proportion to the rows, not the table.
+        CHECK(refresh->rows->bytes().size() <=
+              expected_rows * (4 + 2) * sizeof(float));
+        auto replica = previous.snapshot;
+        add_packed_rows_into(replica, *refresh->rows);
+        CHECK(replica.bytes().size() == refresh->snapshot.bytes().size());
+        CHECK(std::memcmp(replica.bytes().data(),
+                          refresh->snapshot.bytes().data(),
+                          replica.bytes().size()) == 0);
+        previous = *refresh;
+      };
+  SUBCASE("one clock, repeats and replicas") {
+    REQUIRE(policy.push(0, 0, rows({7, 7, 900}, 0.3f)));
+    REQUIRE(policy.push(1, 0, rows({7, 5}, 0.7f)));
+    auto refresh = policy.push(2, 0, std::nullopt);
+    REQUIRE(refresh);
+    check_rows_refresh(*refresh, 3); // rows 5, 7, 900
+  }
+  SUBCASE("three clocks folded at once (the slowest replica lost), one "
+          "without any delta") {
+    REQUIRE(policy.push(0, 0, rows({1}, 0.3f)));
+    REQUIRE(policy.push(0, 1, std::nullopt));
+    REQUIRE(policy.push(0, 2, rows({1, 2}, 0.7f)));
+    REQUIRE(policy.push(1, 0, rows({1}, 0.9f)));
+    REQUIRE(policy.push(1, 1, std::nullopt));
+    REQUIRE(policy.push(1, 2, rows({1}, 0.2f)));
+    auto refresh = policy.drop_replica(2);
+    REQUIRE(refresh);
+    CHECK(refresh->min_clock == 3);
+    check_rows_refresh(refresh, 1 + 2);
+  }
+  SUBCASE("a clock in which nobody added anything: no rows") {
+    REQUIRE(policy.push(0, 0, std::nullopt));
+    REQUIRE(policy.push(1, 0, std::nullopt));
+    auto refresh = policy.push(2, 0, std::nullopt);
+    REQUIRE(refresh);
+    check_rows_refresh(*refresh, 0);
+  }
+  SUBCASE("a dense delta, a cross-replica update or a start: the snapshot") {
+    REQUIRE(policy.push(0, 0, rows({1}, 0.3f)));
+    REQUIRE(policy.push(1, 0, table(1.0f)));
+    auto refresh = policy.push(2, 0, std::nullopt);
+    REQUIRE(refresh);
+    REQUIRE(*refresh);
+    CHECK_FALSE((*refresh)->rows);
+    auto crossed = policy.cross_add(update_op::add, table(1.0f));
+    REQUIRE(crossed);
+    CHECK_FALSE(crossed->rows);
+    auto started = policy.start();
+    CHECK_FALSE(started.rows);
+  }
+}
+
+TEST_CASE("a scalar variable's refreshes carry the snapshot") {
+  auto policy = make_policy(1);
+  auto refresh = policy.push(0, 0, i64(1));
+  REQUIRE(refresh);
+  REQUIRE(*refresh);
+  CHECK_FALSE((*refresh)->rows);
 }
