@@ -114,10 +114,11 @@ inline std::optional<update_op> op_from_wire(std::uint8_t byte) noexcept {
   return static_cast<update_op>(byte);
 }
 
-/// The update_op of a wire byte for an on_write step, where add_rows (a
-/// packed row delta) is valid too; nullopt for an invalid byte.
+/// The update_op of a wire byte for an on_write step, where add_rows and
+/// assign_rows (a packed row delta) are valid too; nullopt for an invalid
+/// byte.
 inline std::optional<update_op> step_op_from_wire(std::uint8_t byte) noexcept {
-  if (byte > static_cast<std::uint8_t>(update_op::add_rows))
+  if (byte > static_cast<std::uint8_t>(update_op::assign_rows))
     return std::nullopt;
   return static_cast<update_op>(byte);
 }

@@ -4,9 +4,14 @@
 // whole value with the rows written over and the context's `assign` of it.
 // The assign carries the policy's own rules (on_write only_first_replica:
 // replica 0's value wins; none in a group of several: aggregation_required).
-// Dense in this release: it costs a read and an assign of the whole value.
+// An unsharded on_write variable in replica context takes a row step
+// instead (op assign_rows: the rows travel, each replica writes them over
+// its copy in place), which costs the rows; the other cases (cross-replica
+// context, periodic, sharded variables) still read and assign the whole
+// value.
 
 #include "runtime/core/row_math.hpp"
+#include "runtime/replica_access.hpp"
 #include "varsync/replica.hpp"
 #include "varsync/runtime.hpp"
 
@@ -56,22 +61,45 @@ expected<void> check_rule(const variable& var, bool cross) {
   return {};
 }
 
-/// The value `read()` returns with rows[i] overwritten by values[i], or
-/// why the call is refused.
-template <class Read>
-expected<tensor> with_rows_replaced(const variable& var, bool cross,
-                                    std::span<const std::int64_t> rows,
-                                    const tensor& values, Read read) {
+/// Whether the call may go ahead: a valid handle, TF's rule, the rows.
+expected<void> check_call(const variable& var, bool cross,
+                          std::span<const std::int64_t> rows,
+                          const tensor& values) {
   if (!var.valid())
     return error{errc::unknown_variable,
                  "assign_rows: the variable handle is empty "
                  "(default-constructed)"};
   if (auto allowed = check_rule(var, cross); !allowed)
     return allowed.error();
-  if (auto valid =
-          check_rows(var.type(), var.shape(), rows, &values, var.name());
-      !valid)
-    return valid.error();
+  return check_rows(var.type(), var.shape(), rows, &values, var.name());
+}
+
+/// The row step of a checked replica-context assign_rows at `core`'s
+/// replica (on_write: it costs the rows), or nullopt when the policy
+/// assigns the whole value instead (periodic, on_read, none), the variable
+/// is sharded, or the handle fails a check the dense path reports.
+std::optional<host_update_plan> row_step(const detail::replica_core* core,
+                                         const variable& var,
+                                         std::span<const std::int64_t> rows,
+                                         const tensor& values) {
+  if (core == nullptr || var.record()->sharded() ||
+      !detail::check_same_group(*core, var, "assign_rows"))
+    return std::nullopt;
+  std::shared_ptr<local_part> keep;
+  auto* part = detail::local_part_of(*core, var, keep);
+  if (part == nullptr)
+    return std::nullopt;
+  return part->assign_rows(rows, values);
+}
+
+/// The value `read()` returns with rows[i] overwritten by values[i], or
+/// why the call is refused.
+template <class Read>
+expected<tensor> with_rows_replaced(const variable& var, bool cross,
+                                    std::span<const std::int64_t> rows,
+                                    const tensor& values, Read read) {
+  if (auto checked = check_call(var, cross, rows, values); !checked)
+    return checked.error();
   auto value = read();
   if (!value)
     return value.error();
@@ -85,6 +113,9 @@ expected<void> replica::assign_rows(const variable& var,
                                     std::span<const std::int64_t> rows,
                                     const tensor& values,
                                     timeout_type timeout) {
+  if (var.valid() && check_call(var, false, rows, values))
+    if (auto plan = row_step(core_.get(), var, rows, values))
+      return detail::finish_update(core_, var, std::move(*plan), timeout);
   auto value = with_rows_replaced(var, false, rows, values,
                                   [&] { return read(var, timeout); });
   if (!value)
@@ -96,6 +127,10 @@ void replica::assign_rows_async(const variable& var,
                                 std::span<const std::int64_t> rows,
                                 const tensor& values, update_callback done,
                                 timeout_type timeout) {
+  if (var.valid() && check_call(var, false, rows, values))
+    if (auto plan = row_step(core_.get(), var, rows, values))
+      return detail::finish_update_async(core_, var, std::move(*plan),
+                                         std::move(done), timeout);
   // The read is of this replica's own copy (bounded_staleness, whose reads
   // may wait, is refused first): it does not block.
   auto value = with_rows_replaced(var, false, rows, values,

@@ -90,6 +90,17 @@ public:
     return std::nullopt;
   }
 
+  /// Host thread: the plan for an assign_rows (rows and values checked,
+  /// the policy's rule passed) that costs the rows: a row step; nullopt
+  /// when the policy assigns the whole value instead. Default: nullopt.
+  /// Never blocks.
+  virtual std::optional<host_update_plan>
+  assign_rows(std::span<const std::int64_t> rows, const tensor& values) {
+    (void)rows;
+    (void)values;
+    return std::nullopt;
+  }
+
   /// Whether updates are collective steps (they may travel on the bulk
   /// plane).
   virtual bool takes_steps() const noexcept { return false; }

@@ -82,7 +82,8 @@ tensor pack_rows(std::span<const std::int64_t> rows, const tensor& values) {
 
 expected<void> check_packed_rows(const tensor& packed, dtype type,
                                  const shape_type& shape,
-                                 const std::string& name) {
+                                 const std::string& name,
+                                 packed_rows accepted) {
   if (shape.empty())
     return error{errc::invalid_argument,
                  "variable '" + name +
@@ -99,14 +100,17 @@ expected<void> check_packed_rows(const tensor& packed, dtype type,
                                            std::to_string(width) + "], got " +
                                            to_string(packed.shape())};
   auto count = packed_row_count(packed);
-  for (std::size_t i = 0; i < count; ++i)
-    if (auto index = index_at(packed, i); index < 0 || index >= shape.front())
+  for (std::size_t i = 0; i < count; ++i) {
+    auto index = index_at(packed, i);
+    auto row = index < 0 && accepted == packed_rows::may_set ? ~index : index;
+    if (row < 0 || row >= shape.front())
       return error{errc::invalid_argument,
                    "variable '" + name + "': row index " +
                        std::to_string(index) + " (position " +
                        std::to_string(i) +
                        " of the indices) is out of range for its " +
                        std::to_string(shape.front()) + " rows"};
+  }
   return {};
 }
 
@@ -185,13 +189,32 @@ void add_packed_rows_into(tensor& value, const tensor& packed) {
     auto into = value.mutable_values<T>();
     const T* from = packed.values<T>().data();
     for (std::size_t i = 0; i < count; ++i) {
-      T* row =
-          into.data() + static_cast<std::size_t>(index_at(packed, i)) * length;
-      const T* add = from + i * width + skip;
+      auto index = index_at(packed, i);
+      const T* change = from + i * width + skip;
+      if (index < 0) { // sets row ~index
+        std::memcpy(into.data() + static_cast<std::size_t>(~index) * length,
+                    change, length * sizeof(T));
+        continue;
+      }
+      T* row = into.data() + static_cast<std::size_t>(index) * length;
       for (std::size_t j = 0; j < length; ++j)
-        row[j] = static_cast<T>(row[j] + add[j]);
+        row[j] = static_cast<T>(row[j] + change[j]);
     }
   });
+}
+
+tensor setting_rows(const tensor& packed) {
+  tensor result = packed;
+  auto count = packed_row_count(packed);
+  if (count == 0)
+    return result;
+  auto bytes = result.mutable_bytes();
+  auto row_bytes = packed_width(packed) * size_of(packed.type());
+  for (std::size_t i = 0; i < count; ++i) {
+    auto index = ~index_at(packed, i);
+    std::memcpy(bytes.data() + i * row_bytes, &index, sizeof index);
+  }
+  return result;
 }
 
 tensor divide_packed_rows(const tensor& packed, std::int64_t divisor) {

@@ -9,6 +9,13 @@
 // int64 row index (2 for f32, 1 for f64 and i64): packed row i is the
 // index's 8 bytes, then the row's l values. Packing is a byte copy, so
 // any index survives any dtype (no float arithmetic ever touches it).
+//
+// A packed row usually adds its values to row `index`. In the version an
+// on_write assign_rows step installs, each row *sets* its row instead: its
+// index is stored as ~row (= -row - 1; `setting_rows`), and applying the
+// delta writes the values over the row. Only installs may hold such rows
+// (check_packed_rows with `packed_rows::may_set`); contributions, SSP
+// deltas and refreshes only add.
 
 #include "varsync/error.hpp"
 #include "varsync/policy.hpp"
@@ -26,13 +33,23 @@ namespace varsync {
 /// passed.
 tensor pack_rows(std::span<const std::int64_t> rows, const tensor& values);
 
+/// Which packed rows `check_packed_rows` accepts.
+enum class packed_rows {
+  /// Rows that add (an index within the variable's rows).
+  add,
+  /// Rows that add or set (also an index ~row for a row within them).
+  may_set,
+};
+
 /// Checks a packed delta for variable `name` of `type` and `shape`: its
-/// dtype, a [n, w + l] shape, and every index within the variable's rows.
+/// dtype, a [n, w + l] shape, and every index within the variable's rows
+/// (`accepted` says whether ~row, a row that sets, is one).
 /// The error names what was wrong (the index, its position and the row
 /// count for an index out of range). Never reads past `packed`'s buffer.
 expected<void> check_packed_rows(const tensor& packed, dtype type,
                                  const shape_type& shape,
-                                 const std::string& name);
+                                 const std::string& name,
+                                 packed_rows accepted = packed_rows::add);
 
 /// The number of rows in a packed delta (0 for anything that is not one).
 std::size_t packed_row_count(const tensor& packed);
@@ -69,10 +86,17 @@ tensor dense_from_packed_rows(const tensor& packed, dtype type,
 /// it is adding a, then b.
 tensor concat_packed_rows(const tensor& a, const tensor& b);
 
-/// Adds each row of `packed` (distinct rows, as aggregate_packed_rows
-/// makes) to `value`, in place when its buffer is not shared, else after
-/// one copy (counted). Costs time in proportion to the rows.
-/// Precondition: check_packed_rows passed.
+/// Applies each row of `packed` to `value` in order: adds it (a repeated
+/// row adds again), or writes it over its row when it sets one (~row: a
+/// repeated row ends with its last value); in place when `value`'s buffer
+/// is not shared, else after one copy (counted). Costs time in proportion
+/// to the rows. Precondition: check_packed_rows passed (with
+/// packed_rows::may_set when rows may set).
 void add_packed_rows_into(tensor& value, const tensor& packed);
+
+/// `packed` (rows that add, checked) as rows that set the same rows to the
+/// same values, in the same order (indices stored as ~row): what an
+/// assign_rows step installs.
+tensor setting_rows(const tensor& packed);
 
 } // namespace varsync

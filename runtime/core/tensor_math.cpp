@@ -19,6 +19,8 @@ const char* to_string(update_op op) noexcept {
     return "assign_sub";
   case update_op::add_rows:
     return "assign_add_rows";
+  case update_op::assign_rows:
+    return "assign_rows";
   }
   return "invalid";
 }
@@ -174,6 +176,13 @@ tensor apply(update_op op, const tensor& current, const tensor& operand) {
     tensor result = current;
     add_packed_rows_into(
         result, aggregate_packed_rows({&operand, 1}, aggregation::sum));
+    return result;
+  }
+  case update_op::assign_rows: {
+    if (!check_packed_rows(operand, current.type(), current.shape(), ""))
+      return current;
+    tensor result = current;
+    add_packed_rows_into(result, setting_rows(operand));
     return result;
   }
   }

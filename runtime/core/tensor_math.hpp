@@ -22,9 +22,14 @@ enum class update_op : std::uint8_t {
   /// assign_add of some rows only: the operand is a packed row delta
   /// (runtime/core/row_delta.hpp). on_write's collective steps only.
   add_rows = 3,
+  /// assign of some rows only (TF's scatter_update): the operand is a
+  /// packed row delta whose rows are written over (a repeated row ends
+  /// with its last value). on_write's collective steps only.
+  assign_rows = 4,
 };
 
-/// "assign", "assign_add", "assign_sub" or "assign_add_rows".
+/// "assign", "assign_add", "assign_sub", "assign_add_rows" or
+/// "assign_rows".
 const char* to_string(update_op op) noexcept;
 
 /// Checks that `value` has the variable's dtype and shape; otherwise a
@@ -37,8 +42,9 @@ expected<void> check_operand(const tensor& value, dtype expected_type,
 /// `current` after `op` with `operand` (same dtype and shape; an operand of
 /// another dtype or shape leaves `current` unchanged, never read past its
 /// buffer). add_rows: `operand` is a packed row delta (repeated rows
-/// summed first); one that fails check_packed_rows leaves `current`
-/// unchanged.
+/// summed first); assign_rows: one whose rows are written over (the last
+/// of a repeated row wins); one that fails check_packed_rows leaves
+/// `current` unchanged.
 tensor apply(update_op op, const tensor& current, const tensor& operand);
 
 /// Element-wise `x * factor` (integers: truncated toward zero).

@@ -132,7 +132,8 @@ void update_shard(replica& self, const variable& shard, update_op op,
     return self.assign_add_async(shard, part, std::move(done), timeout);
   case update_op::subtract:
     return self.assign_sub_async(shard, part, std::move(done), timeout);
-  case update_op::add_rows: // never asked for: rows go through add_rows
+  case update_op::add_rows: // never asked for: rows go through their calls
+  case update_op::assign_rows:
     break;
   }
   done(error{errc::invalid_argument,

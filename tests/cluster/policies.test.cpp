@@ -77,7 +77,7 @@ TEST_CASE("three processes with two replicas each reproduce the "
     for (const auto& [sent, received] : frames)
       CHECK(sent + received == 0);
     REQUIRE(status.nodes.size() == 3);
-    REQUIRE(status.variables.size() == 14);
+    REQUIRE(status.variables.size() == 15);
     for (const auto& var : status.variables)
       CHECK(var.node == "node-0");
     REQUIRE(status.groups.size() == 1);
@@ -123,8 +123,8 @@ TEST_CASE("three processes with two replicas each reproduce the "
     std::map<std::string, std::string> hosts;
     for (const auto& var : status.variables)
       hosts[var.name] = var.node;
-    for (const auto* table :
-         {"ow_rows_sum", "ow_rows_mean", "or_rows", "ssp_rows"}) {
+    for (const auto* table : {"ow_rows_sum", "ow_rows_mean", "or_rows",
+                              "ssp_rows", "ow_rows_set"}) {
       CAPTURE(table);
       std::set<std::string> nodes;
       for (int i = 0; i < 3; ++i) {

@@ -145,13 +145,17 @@ std::vector<std::string> run_policy_workload(runtime& rt,
   auto ssp_rows = make(
       "ssp_rows", table,
       options_of(synchronization::bounded_staleness, aggregation::mean, 1));
+  // assign_rows (TF's scatter_update) on on_write: row steps that set.
+  auto ow_rows_set = make(
+      "ow_rows_set", table,
+      options_of(synchronization::on_write, aggregation::only_first_replica));
   // A collective step of this variable completes only when every replica
   // of every process made it: a barrier across processes.
   auto barrier = make("barrier", tensor(std::int64_t{0}),
                       options_of(synchronization::on_write, aggregation::sum));
   if (!ow_sum || !ow_mean || !ow_first || !ow_steps || !or_sum || !or_mean ||
       !or_first || !ssp || !none || !barrier || !ow_rows_sum || !ow_rows_mean ||
-      !or_rows || !ssp_rows)
+      !or_rows || !ssp_rows || !ow_rows_set)
     return out.take();
   const auto one = tensor(std::int64_t{1});
   on_local_replicas(group, [&](replica& r) {
@@ -193,8 +197,10 @@ std::vector<std::string> run_policy_workload(runtime& rt,
     out.add("none" + at(r) + render(r.read(*none)));
     // Row updates on every row policy, then the whole table and a few
     // rows read back.
-    for (auto* var : {&*ow_rows_sum, &*ow_rows_mean, &*or_rows, &*ssp_rows}) {
+    for (auto* var : {&*ow_rows_sum, &*ow_rows_mean, &*or_rows, &*ssp_rows,
+                      &*ow_rows_set}) {
       bool stale = var == &*ssp_rows;
+      bool sets = var == &*ow_rows_set;
       for (std::int64_t step = 0; step < 3; ++step) {
         std::vector<std::int64_t> rows{index_i % 20, (index_i * 7 + step) % 20,
                                        index_i % 20};
@@ -202,7 +208,9 @@ std::vector<std::string> run_policy_workload(runtime& rt,
         for (std::size_t i = 0; i < rows.size() * 3; ++i)
           values.push_back(static_cast<double>(index_i + step + i % 4));
         auto update = *tensor::from_values<double>(values, shape_type{3, 3});
-        if (auto done = r.assign_add_rows(*var, rows, update); !done)
+        if (auto done = sets ? r.assign_rows(*var, rows, update)
+                             : r.assign_add_rows(*var, rows, update);
+            !done)
           fail(var->name() + at(r), done.error());
         if (stale)
           if (auto ticked = r.clock(); !ticked)
@@ -224,7 +232,8 @@ std::vector<std::string> run_policy_workload(runtime& rt,
   for (auto* var : {&*ow_sum, &*ow_mean, &*ow_first, &*ow_steps, &*or_sum,
                     &*or_mean, &*or_first, &*ssp, &*none})
     out.add(var->name() + " cross " + render(rt.read(*var)));
-  for (auto* var : {&*ow_rows_sum, &*ow_rows_mean, &*or_rows, &*ssp_rows})
+  for (auto* var :
+       {&*ow_rows_sum, &*ow_rows_mean, &*or_rows, &*ssp_rows, &*ow_rows_set})
     out.add(var->name() + " cross " + render_table(rt.read(*var)));
   // Nobody leaves before every process made its cross-replica reads.
   on_local_replicas(group, [&](replica& r) {

@@ -24,6 +24,13 @@ public:
   std::optional<host_update_plan> add_rows(std::span<const std::int64_t> rows,
                                            const tensor& values) override;
 
+  /// A row step that sets the rows (op assign_rows; the caller checked
+  /// TF's rule: aggregation none or only_first_replica), or
+  /// aggregation_required.
+  std::optional<host_update_plan>
+  assign_rows(std::span<const std::int64_t> rows,
+              const tensor& values) override;
+
   bool takes_steps() const noexcept override { return true; }
 };
 

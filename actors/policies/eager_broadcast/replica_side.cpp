@@ -256,7 +256,8 @@ void install_rows(replica_actor_type* self, variable_id id,
     auto current = slot->load();
     if (version <= current->version ||
         !check_packed_rows(packed, current->value.type(),
-                           current->value.shape(), entry.name))
+                           current->value.shape(), entry.name,
+                           packed_rows::may_set))
       return;
   }
   entry.early_rows.emplace(version, std::pair{steps, std::move(packed)});

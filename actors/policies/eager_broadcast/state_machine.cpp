@@ -49,7 +49,15 @@ expected<void> eager_broadcast::check(std::size_t replica, std::uint64_t step,
   const auto& name = config_.variable_name;
   if (auto outsider = not_a_live_member(config_, live_, replica))
     return *outsider;
-  if (op == update_op::add_rows) {
+  if (op == update_op::assign_rows &&
+      config_.how != aggregation::only_first_replica &&
+      config_.how != aggregation::none)
+    return error{errc::wrong_context,
+                 "variable '" + name +
+                     "': assign_rows steps need aggregation " +
+                     "only_first_replica or none (as TF's scatter_update), " +
+                     "not " + to_string(config_.how)};
+  if (op == update_op::add_rows || op == update_op::assign_rows) {
     if (!config_.row_steps)
       return error{errc::invalid_argument,
                    "variable '" + name +
@@ -154,7 +162,13 @@ std::vector<published_version> eager_broadcast::complete_ready_steps() {
                    ? aggregation::only_first_replica
                    : config_.how;
     published_version published;
-    if (*op == update_op::add_rows) {
+    if (*op == update_op::assign_rows) {
+      // only_first_replica (or none, a group of one): the first live
+      // replica's rows, set in their order.
+      published.value = setting_rows(operands.front());
+      published.rows = true;
+      add_packed_rows_into(value_, published.value);
+    } else if (*op == update_op::add_rows) {
       published.value = aggregate_packed_rows(operands, how);
       published.rows = true;
       // In place unless a published version still shares the buffer.

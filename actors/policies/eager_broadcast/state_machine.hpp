@@ -32,6 +32,10 @@
 // rows (exactly what the dense step would add to those rows), adds it to
 // `value_` in place and publishes the delta, not the value: every replica
 // adds it to the version before. Bytes and time go with the rows touched.
+// assign_rows steps (op assign_rows, aggregation only_first_replica, or
+// none in a group of one) take the first live replica's packed rows as
+// they are and publish them as rows that set (row_delta.hpp `setting_rows`):
+// written over in order, so a repeated row ends with its last value.
 //
 // Guarantee: every replica installs the same sequence of (version, value)
 // pairs, and a contributor is acknowledged only after the version holding

@@ -67,6 +67,14 @@ public:
       accumulated_ = apply(
           op, accumulated_ ? *accumulated_ : zero_like(synchronized_), operand);
       break;
+    case update_op::assign_rows: { // as a dense assign too; in case:
+      auto view = accumulated_
+                      ? apply(update_op::add, synchronized_, *accumulated_)
+                      : synchronized_;
+      accumulated_ =
+          apply(update_op::subtract, apply(op, view, operand), synchronized_);
+      break;
+    }
     }
     publish_view();
     ++updates_;

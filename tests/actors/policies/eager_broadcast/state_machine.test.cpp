@@ -2,6 +2,8 @@
 
 #include "actors/policies/eager_broadcast/state_machine.hpp"
 
+#include "runtime/core/row_delta.hpp"
+
 #include <doctest/doctest.h>
 
 using namespace varsync;
@@ -292,4 +294,56 @@ TEST_CASE("a re-created actor keeps a rejoined replica's first step") {
   REQUIRE(seven);
   CHECK(seven->empty());
   CHECK(policy.missing(7) == std::vector<std::size_t>{1});
+}
+
+TEST_CASE("an assign_rows step publishes the first replica's rows as rows "
+          "that set: the same bits as assigning the dense result, a repeated "
+          "row ending with its last value, bytes in proportion to the rows") {
+  auto table = *tensor::filled(dtype::f32, {1000, 4}, 0.5);
+  auto rows = [](std::vector<std::int64_t> indices, float first) {
+    auto values = *tensor::uninitialized(
+        dtype::f32, {static_cast<std::int64_t>(indices.size()), 4});
+    auto out = values.mutable_values<float>();
+    for (std::size_t i = 0; i < out.size(); ++i)
+      out[i] = first + 0.1f * static_cast<float>(i);
+    return pack_rows(indices, values);
+  };
+  policies::policy_settings settings{
+      "t", dtype::f32, {1000, 4}, aggregation::only_first_replica, 3, true};
+  eager_broadcast policy{settings, table};
+  // Replica 0 sets rows 9, 3 and 9 again; the others' rows do not count.
+  auto mine = rows({9, 3, 9}, 1.0f);
+  REQUIRE(policy.contribute(1, 0, update_op::assign_rows, rows({5}, 7.0f)));
+  REQUIRE(policy.contribute(2, 0, update_op::assign_rows, rows({6}, 8.0f)));
+  auto done = policy.contribute(0, 0, update_op::assign_rows, mine);
+  REQUIRE(done);
+  REQUIRE(done->size() == 1);
+  const auto& published = done->front();
+  CHECK(published.rows);
+  CHECK(packed_row_count(published.value) == 3);
+  CHECK(published.value.bytes().size() == 3 * (2 + 4) * sizeof(float));
+  // The dense reference: the rows written one after the other.
+  auto reference = apply(update_op::assign_rows, table, mine);
+  auto installed = table;
+  add_packed_rows_into(installed, published.value);
+  CHECK(installed == reference);
+  auto row9 = reference.values<float>().subspan(9 * 4, 4);
+  CHECK(row9[0] == 1.0f + 0.1f * 8); // the last of row 9's two values
+  CHECK(reference.values<float>()[5 * 4] == 0.5f); // replica 1's row: kept
+  SUBCASE("a replica's install check takes rows that set, a contribution's "
+          "does not") {
+    CHECK(check_packed_rows(published.value, dtype::f32, {1000, 4}, "t",
+                            packed_rows::may_set));
+    CHECK_FALSE(check_packed_rows(published.value, dtype::f32, {1000, 4}, "t"));
+  }
+  SUBCASE("sum or mean refuse it, naming the rule") {
+    for (auto how : {aggregation::sum, aggregation::mean}) {
+      auto summing = settings;
+      summing.how = how;
+      eager_broadcast refusing{summing, table};
+      auto refused = refusing.contribute(0, 0, update_op::assign_rows, mine);
+      REQUIRE_FALSE(refused);
+      CHECK(refused.error().code() == errc::wrong_context);
+    }
+  }
 }
