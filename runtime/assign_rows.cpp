@@ -4,14 +4,16 @@
 // whole value with the rows written over and the context's `assign` of it.
 // The assign carries the policy's own rules (on_write only_first_replica:
 // replica 0's value wins; none in a group of several: aggregation_required).
-// An unsharded on_write variable in replica context takes a row step
-// instead (op assign_rows: the rows travel, each replica writes them over
-// its copy in place), which costs the rows; the other cases (cross-replica
-// context, periodic, sharded variables) still read and assign the whole
-// value.
+// An on_write variable in replica context takes a row step instead (op
+// assign_rows: the rows travel, each replica writes them over its copy in
+// place; a sharded one, each shard its rows), which costs the rows; the
+// other cases (cross-replica context, periodic) still read and assign the
+// whole value.
 
+#include "runtime/call_checks.hpp"
 #include "runtime/core/row_math.hpp"
 #include "runtime/replica_access.hpp"
+#include "runtime/sharding/sharded_calls.hpp"
 #include "varsync/replica.hpp"
 #include "varsync/runtime.hpp"
 
@@ -113,6 +115,16 @@ expected<void> replica::assign_rows(const variable& var,
                                     std::span<const std::int64_t> rows,
                                     const tensor& values,
                                     timeout_type timeout) {
+  if (core_ && var.valid() && var.record()->sharded() &&
+      check_call(var, false, rows, values))
+    return detail::wait_for_result<void>(
+        detail::blocking_limit(core_->runtime().deadline_of(timeout)),
+        [&](auto done) {
+          detail::sharded_rows_async(core_, var, update_op::assign_rows, rows,
+                                     values, done, timeout);
+        },
+        detail::describe_call("assign_rows", var),
+        core_->runtime().options().spin);
   if (var.valid() && check_call(var, false, rows, values))
     if (auto plan = row_step(core_.get(), var, rows, values))
       return detail::finish_update(core_, var, std::move(*plan), timeout);
@@ -127,10 +139,14 @@ void replica::assign_rows_async(const variable& var,
                                 std::span<const std::int64_t> rows,
                                 const tensor& values, update_callback done,
                                 timeout_type timeout) {
-  if (var.valid() && check_call(var, false, rows, values))
+  if (var.valid() && check_call(var, false, rows, values)) {
+    if (var.record()->sharded())
+      return detail::sharded_rows_async(core_, var, update_op::assign_rows,
+                                        rows, values, std::move(done), timeout);
     if (auto plan = row_step(core_.get(), var, rows, values))
       return detail::finish_update_async(core_, var, std::move(*plan),
                                          std::move(done), timeout);
+  }
   // The read is of this replica's own copy (bounded_staleness, whose reads
   // may wait, is refused first): it does not block.
   auto value = with_rows_replaced(var, false, rows, values,

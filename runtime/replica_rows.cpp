@@ -106,8 +106,8 @@ expected<void> replica::assign_add_rows(const variable& var,
     return detail::wait_for_result<void>(
         detail::blocking_limit(core_->runtime().deadline_of(timeout)),
         [&](auto done) {
-          detail::sharded_add_rows_async(core_, var, rows, values, done,
-                                         timeout);
+          detail::sharded_rows_async(core_, var, update_op::add_rows, rows,
+                                     values, done, timeout);
         },
         detail::describe_call("assign_add_rows", var),
         core_->runtime().options().spin);
@@ -123,8 +123,8 @@ void replica::assign_add_rows_async(const variable& var,
                                     const tensor& values, update_callback done,
                                     timeout_type timeout) {
   if (var.valid() && var.record()->sharded())
-    return detail::sharded_add_rows_async(core_, var, rows, values,
-                                          std::move(done), timeout);
+    return detail::sharded_rows_async(core_, var, update_op::add_rows, rows,
+                                      values, std::move(done), timeout);
   if (auto plan = rows_plan(core_.get(), var, rows, values))
     return detail::finish_update_async(core_, var, std::move(*plan),
                                        std::move(done), timeout);

@@ -192,9 +192,9 @@ public:
   /// in a group of one replica), on_read and none (this replica's copy).
   /// Other aggregations and bounded_staleness are `wrong_context`; bad
   /// rows or values are refused as by `assign_add_rows`; nothing is
-  /// applied on an error. Blocks like `assign`. On an unsharded on_write
-  /// variable it costs the rows (a row step); elsewhere a read and an
-  /// `assign` of the whole value (README, "Rows").
+  /// applied on an error. Blocks like `assign`. On an on_write variable
+  /// it costs the rows (a row step; sharded: one per shard); elsewhere a
+  /// read and an `assign` of the whole value (README, "Rows").
   expected<void> assign_rows(const variable& var,
                              std::span<const std::int64_t> rows,
                              const tensor& values, timeout_type timeout = {});

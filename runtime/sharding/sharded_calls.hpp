@@ -53,14 +53,16 @@ expected<void> sharded_update(const std::shared_ptr<replica_core>& core,
                               const variable& var, update_op op,
                               const tensor& operand, timeout_type timeout);
 
-/// `replica::assign_add_rows_async` of a sharded variable: every shard gets
-/// the rows that fall into it (none for some: an empty update, so that all
-/// shards stay at one version). Never blocks.
-void sharded_add_rows_async(const std::shared_ptr<replica_core>& core,
-                            const variable& var,
-                            std::span<const std::int64_t> rows,
-                            const tensor& values, update_callback done,
-                            timeout_type timeout);
+/// `replica::assign_add_rows_async` (op add_rows) or `assign_rows_async`
+/// (op assign_rows; its rule checked by the caller) of a sharded variable:
+/// every shard gets the rows that fall into it, in their order (none for
+/// some: an empty update, so that all shards stay at one version). Never
+/// blocks.
+void sharded_rows_async(const std::shared_ptr<replica_core>& core,
+                        const variable& var, update_op op,
+                        std::span<const std::int64_t> rows,
+                        const tensor& values, update_callback done,
+                        timeout_type timeout);
 
 // -- cross-replica context ----------------------------------------------------
 

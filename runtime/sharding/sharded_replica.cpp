@@ -271,12 +271,14 @@ expected<void> sharded_update(const std::shared_ptr<replica_core>& core,
       describe_call(to_string(op), var), runtime.options().spin);
 }
 
-void sharded_add_rows_async(const std::shared_ptr<replica_core>& core,
-                            const variable& var,
-                            std::span<const std::int64_t> rows,
-                            const tensor& values, update_callback done,
-                            timeout_type timeout) {
-  if (auto valid = check_call(core, var, "assign_add"); !valid)
+void sharded_rows_async(const std::shared_ptr<replica_core>& core,
+                        const variable& var, update_op op,
+                        std::span<const std::int64_t> rows,
+                        const tensor& values, update_callback done,
+                        timeout_type timeout) {
+  auto sets = op == update_op::assign_rows;
+  if (auto valid = check_call(core, var, sets ? "assign" : "assign_add");
+      !valid)
     return done(valid.error());
   if (auto valid =
           check_rows(var.type(), var.shape(), rows, &values, var.name());
@@ -288,10 +290,15 @@ void sharded_add_rows_async(const std::shared_ptr<replica_core>& core,
       record.shards.size(),
       [done = std::move(done)](auto results) { done(first_failure(results)); });
   replica self{core};
-  for (std::size_t i = 0; i < record.shards.size(); ++i)
-    self.assign_add_rows_async(shard_of(var, i), split[i].rows,
-                               pick_rows(values, split[i].positions),
-                               gather->part(i), timeout);
+  for (std::size_t i = 0; i < record.shards.size(); ++i) {
+    auto part = pick_rows(values, split[i].positions);
+    if (sets)
+      self.assign_rows_async(shard_of(var, i), split[i].rows, part,
+                             gather->part(i), timeout);
+    else
+      self.assign_add_rows_async(shard_of(var, i), split[i].rows, part,
+                                 gather->part(i), timeout);
+  }
 }
 
 } // namespace varsync::detail
