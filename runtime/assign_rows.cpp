@@ -10,7 +10,6 @@
 // other cases (cross-replica context, periodic) still read and assign the
 // whole value.
 
-#include "runtime/call_checks.hpp"
 #include "runtime/core/row_math.hpp"
 #include "runtime/replica_access.hpp"
 #include "runtime/sharding/sharded_calls.hpp"
@@ -115,16 +114,10 @@ expected<void> replica::assign_rows(const variable& var,
                                     std::span<const std::int64_t> rows,
                                     const tensor& values,
                                     timeout_type timeout) {
-  if (core_ && var.valid() && var.record()->sharded() &&
+  if (var.valid() && var.record()->sharded() &&
       check_call(var, false, rows, values))
-    return detail::wait_for_result<void>(
-        detail::blocking_limit(core_->runtime().deadline_of(timeout)),
-        [&](auto done) {
-          detail::sharded_rows_async(core_, var, update_op::assign_rows, rows,
-                                     values, done, timeout);
-        },
-        detail::describe_call("assign_rows", var),
-        core_->runtime().options().spin);
+    return detail::sharded_rows(core_, var, update_op::assign_rows, rows,
+                                values, timeout);
   if (var.valid() && check_call(var, false, rows, values))
     if (auto plan = row_step(core_.get(), var, rows, values))
       return detail::finish_update(core_, var, std::move(*plan), timeout);

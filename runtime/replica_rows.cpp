@@ -102,15 +102,9 @@ expected<void> replica::assign_add_rows(const variable& var,
                                         std::span<const std::int64_t> rows,
                                         const tensor& values,
                                         timeout_type timeout) {
-  if (core_ && var.valid() && var.record()->sharded())
-    return detail::wait_for_result<void>(
-        detail::blocking_limit(core_->runtime().deadline_of(timeout)),
-        [&](auto done) {
-          detail::sharded_rows_async(core_, var, update_op::add_rows, rows,
-                                     values, done, timeout);
-        },
-        detail::describe_call("assign_add_rows", var),
-        core_->runtime().options().spin);
+  if (var.valid() && var.record()->sharded())
+    return detail::sharded_rows(core_, var, update_op::add_rows, rows, values,
+                                timeout);
   if (auto plan = rows_plan(core_.get(), var, rows, values))
     return detail::finish_update(core_, var, std::move(*plan), timeout);
   return add_rows(var, rows, values, [&](const tensor& delta) {

@@ -64,6 +64,12 @@ void sharded_rows_async(const std::shared_ptr<replica_core>& core,
                         const tensor& values, update_callback done,
                         timeout_type timeout);
 
+/// `sharded_rows_async`, blocking until it completed.
+expected<void> sharded_rows(const std::shared_ptr<replica_core>& core,
+                            const variable& var, update_op op,
+                            std::span<const std::int64_t> rows,
+                            const tensor& values, timeout_type timeout);
+
 // -- cross-replica context ----------------------------------------------------
 
 /// `runtime::read_async` of a sharded variable: every shard of one version

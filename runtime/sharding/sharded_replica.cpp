@@ -257,18 +257,30 @@ void sharded_update_async(const std::shared_ptr<replica_core>& core,
                  timeout);
 }
 
-expected<void> sharded_update(const std::shared_ptr<replica_core>& core,
-                              const variable& var, update_op op,
-                              const tensor& operand, timeout_type timeout) {
+namespace {
+
+/// Runs `start(done)`, an asynchronous sharded update of op `op`, and
+/// blocks until it reported (or the deadline of `timeout`).
+template <class Start>
+expected<void> wait_for_update(const std::shared_ptr<replica_core>& core,
+                               const variable& var, update_op op,
+                               timeout_type timeout, Start start) {
   if (!core)
     return no_replica(to_string(op));
   auto& runtime = core->runtime();
-  return wait_for_result<void>(
-      blocking_limit(runtime.deadline_of(timeout)),
-      [&](auto done) {
-        sharded_update_async(core, var, op, operand, done, timeout);
-      },
-      describe_call(to_string(op), var), runtime.options().spin);
+  return wait_for_result<void>(blocking_limit(runtime.deadline_of(timeout)),
+                               start, describe_call(to_string(op), var),
+                               runtime.options().spin);
+}
+
+} // namespace
+
+expected<void> sharded_update(const std::shared_ptr<replica_core>& core,
+                              const variable& var, update_op op,
+                              const tensor& operand, timeout_type timeout) {
+  return wait_for_update(core, var, op, timeout, [&](auto done) {
+    sharded_update_async(core, var, op, operand, done, timeout);
+  });
 }
 
 void sharded_rows_async(const std::shared_ptr<replica_core>& core,
@@ -299,6 +311,15 @@ void sharded_rows_async(const std::shared_ptr<replica_core>& core,
       self.assign_add_rows_async(shard_of(var, i), split[i].rows, part,
                                  gather->part(i), timeout);
   }
+}
+
+expected<void> sharded_rows(const std::shared_ptr<replica_core>& core,
+                            const variable& var, update_op op,
+                            std::span<const std::int64_t> rows,
+                            const tensor& values, timeout_type timeout) {
+  return wait_for_update(core, var, op, timeout, [&](auto done) {
+    sharded_rows_async(core, var, op, rows, values, done, timeout);
+  });
 }
 
 } // namespace varsync::detail
