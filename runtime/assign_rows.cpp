@@ -75,16 +75,15 @@ expected<void> check_call(const variable& var, bool cross,
   return check_rows(var.type(), var.shape(), rows, &values, var.name());
 }
 
-/// The row step of a checked replica-context assign_rows at `core`'s
-/// replica (on_write: it costs the rows), or nullopt when the policy
-/// assigns the whole value instead (periodic, on_read, none), the variable
-/// is sharded, or the handle fails a check the dense path reports.
+/// The row step of a checked replica-context assign_rows of an unsharded
+/// variable at `core`'s replica (on_write: it costs the rows), or nullopt
+/// when the policy assigns the whole value instead (periodic, on_read,
+/// none) or the handle fails a check the dense path reports.
 std::optional<host_update_plan> row_step(const detail::replica_core* core,
                                          const variable& var,
                                          std::span<const std::int64_t> rows,
                                          const tensor& values) {
-  if (core == nullptr || var.record()->sharded() ||
-      !detail::check_same_group(*core, var, "assign_rows"))
+  if (core == nullptr || !detail::check_same_group(*core, var, "assign_rows"))
     return std::nullopt;
   std::shared_ptr<local_part> keep;
   auto* part = detail::local_part_of(*core, var, keep);
@@ -114,13 +113,13 @@ expected<void> replica::assign_rows(const variable& var,
                                     std::span<const std::int64_t> rows,
                                     const tensor& values,
                                     timeout_type timeout) {
-  if (var.valid() && var.record()->sharded() &&
-      check_call(var, false, rows, values))
-    return detail::sharded_rows(core_, var, update_op::assign_rows, rows,
-                                values, timeout);
-  if (var.valid() && check_call(var, false, rows, values))
+  if (var.valid() && check_call(var, false, rows, values)) {
+    if (var.record()->sharded())
+      return detail::sharded_rows(core_, var, update_op::assign_rows, rows,
+                                  values, timeout);
     if (auto plan = row_step(core_.get(), var, rows, values))
       return detail::finish_update(core_, var, std::move(*plan), timeout);
+  }
   auto value = with_rows_replaced(var, false, rows, values,
                                   [&] { return read(var, timeout); });
   if (!value)
