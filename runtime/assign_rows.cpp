@@ -83,13 +83,9 @@ std::optional<host_update_plan> row_step(const detail::replica_core* core,
                                          const variable& var,
                                          std::span<const std::int64_t> rows,
                                          const tensor& values) {
-  if (core == nullptr || !detail::check_same_group(*core, var, "assign_rows"))
-    return std::nullopt;
-  std::shared_ptr<local_part> keep;
-  auto* part = detail::local_part_of(*core, var, keep);
-  if (part == nullptr)
-    return std::nullopt;
-  return part->assign_rows(rows, values);
+  return detail::plan_at_part(core, var, "assign_rows", [&](local_part& part) {
+    return part.assign_rows(rows, values);
+  });
 }
 
 /// The value `read()` returns with rows[i] overwritten by values[i], or

@@ -12,6 +12,7 @@
 #include "varsync/variable.hpp"
 
 #include <memory>
+#include <optional>
 
 namespace varsync::detail {
 
@@ -35,6 +36,23 @@ const replica_slot* plain_slot(const replica_core* core,
 /// record was made comes from the store, and `keep` then holds it.
 local_part* local_part_of(const replica_core& core, const variable& var,
                           std::shared_ptr<local_part>& keep);
+
+/// `plan(part)` for the policy part of `var` at `core`'s replica (a
+/// replica-context call named `call`), or nullopt when there is no core,
+/// `var` fails check_same_group, or it is not attached here: the caller's
+/// general path then checks and reports. Never blocks.
+template <class Plan>
+std::optional<host_update_plan> plan_at_part(const replica_core* core,
+                                             const variable& var,
+                                             const char* call, Plan plan) {
+  if (core == nullptr || !check_same_group(*core, var, call))
+    return std::nullopt;
+  std::shared_ptr<local_part> keep;
+  auto* part = local_part_of(*core, var, keep);
+  if (part == nullptr)
+    return std::nullopt;
+  return plan(*part);
+}
 
 /// `unknown_variable`: `var` is not attached to `core`'s replica.
 error not_attached(const replica_core& core, const variable& var);

@@ -68,17 +68,15 @@ std::optional<host_update_plan> rows_plan(const detail::replica_core* core,
                                           const variable& var,
                                           std::span<const std::int64_t> rows,
                                           const tensor& values) {
-  if (core == nullptr || !detail::check_same_group(*core, var, "assign_add"))
-    return std::nullopt;
-  if (auto valid =
-          check_rows(var.type(), var.shape(), rows, &values, var.name());
-      !valid)
-    return host_update_plan{valid};
-  std::shared_ptr<local_part> keep;
-  auto* part = detail::local_part_of(*core, var, keep);
-  if (part == nullptr)
-    return std::nullopt;
-  return part->add_rows(rows, values);
+  return detail::plan_at_part(
+      core, var, "assign_add",
+      [&](local_part& part) -> std::optional<host_update_plan> {
+        if (auto valid =
+                check_rows(var.type(), var.shape(), rows, &values, var.name());
+            !valid)
+          return host_update_plan{valid};
+        return part.add_rows(rows, values);
+      });
 }
 
 } // namespace
