@@ -6,11 +6,13 @@
 // replica 0's value wins; none in a group of several: aggregation_required).
 // An on_write variable in replica context takes a row step instead (op
 // assign_rows: the rows travel, each replica writes them over its copy in
-// place; a sharded one, each shard its rows), which costs the rows; the
-// other cases (cross-replica context, periodic) still read and assign the
-// whole value.
+// place; a sharded one, each shard its rows), which costs the rows; so
+// does a cross-replica assign_rows of an on_write variable
+// (runtime/cross_rows.hpp). The other cases (periodic, on_read and none's
+// local copies) still read and assign the whole value.
 
 #include "runtime/core/row_math.hpp"
+#include "runtime/cross_rows.hpp"
 #include "runtime/replica_access.hpp"
 #include "runtime/sharding/sharded_calls.hpp"
 #include "varsync/replica.hpp"
@@ -148,6 +150,12 @@ expected<void> runtime::assign_rows(const variable& var,
                                     std::span<const std::int64_t> rows,
                                     const tensor& values,
                                     timeout_type timeout) {
+  if (detail::cross_rows_travel(var)) {
+    if (auto checked = check_call(var, true, rows, values); !checked)
+      return checked;
+    return detail::cross_rows_update(*core_, var, update_op::assign_rows, rows,
+                                     values, timeout);
+  }
   auto value = with_rows_replaced(var, true, rows, values,
                                   [&] { return read(var, timeout); });
   if (!value)

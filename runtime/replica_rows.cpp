@@ -10,6 +10,7 @@
 
 #include "runtime/call_checks.hpp"
 #include "runtime/core/row_math.hpp"
+#include "runtime/cross_rows.hpp"
 #include "runtime/replica_access.hpp"
 #include "runtime/sharding/sharded_calls.hpp"
 #include "varsync/replica.hpp"
@@ -129,6 +130,8 @@ void replica::assign_add_rows_async(const variable& var,
 expected<tensor> runtime::read_rows(const variable& var,
                                     std::span<const std::int64_t> rows,
                                     timeout_type timeout) {
+  if (detail::cross_rows_travel(var))
+    return detail::cross_read_rows(*core_, var, rows, timeout);
   return rows_of(var, rows, [&] { return read(var, timeout); });
 }
 
@@ -136,6 +139,9 @@ expected<void> runtime::assign_add_rows(const variable& var,
                                         std::span<const std::int64_t> rows,
                                         const tensor& values,
                                         timeout_type timeout) {
+  if (detail::cross_rows_travel(var))
+    return detail::cross_rows_update(*core_, var, update_op::add_rows, rows,
+                                     values, timeout);
   return add_rows(var, rows, values, [&](const tensor& delta) {
     return assign_add(var, delta, timeout);
   });

@@ -207,7 +207,8 @@ public:
   /// The rows `rows` (along the first dimension, repeats allowed) of the
   /// cross-replica `read`: shape [rows.size(), var.shape()[1], ...]. An
   /// index out of range is `invalid_argument` naming it and the row count.
-  /// Blocks like `read`.
+  /// on_write: only the rows travel (a sharded variable's from one version
+  /// of every shard). Blocks like `read`.
   expected<tensor> read_rows(const variable& var,
                              std::span<const std::int64_t> rows,
                              timeout_type timeout = {});
@@ -215,7 +216,10 @@ public:
   /// Cross-replica `var[rows[i]] += values[i]` (repeated rows summed): the
   /// cross-replica `assign_add` of a delta that is zero outside `rows`,
   /// with its rules; nothing is applied on a bad index or values of
-  /// another dtype or shape. Sent dense in this release. Blocks.
+  /// another dtype or shape. on_write: the rows travel (bytes in
+  /// proportion to them) and every replica adds them in place; the call
+  /// returns when every replica received them. Other policies: sent as
+  /// the dense delta. Blocks.
   expected<void> assign_add_rows(const variable& var,
                                  std::span<const std::int64_t> rows,
                                  const tensor& values,
@@ -225,9 +229,10 @@ public:
   /// its last value), allowed under TF's scatter_update rule: on_write and
   /// periodic with aggregation none or only_first_replica; other
   /// aggregations, on_read, bounded_staleness and none are
-  /// `wrong_context`. Nothing is applied on an error. In this release a
-  /// read of the whole value and an `assign` of it (not atomic with
-  /// respect to concurrent steps). Blocks.
+  /// `wrong_context`. Nothing is applied on an error. on_write: the rows
+  /// travel and every replica writes them over its copy, atomically with
+  /// respect to steps; periodic: a read of the whole value and an `assign`
+  /// of it (not atomic with respect to concurrent steps). Blocks.
   expected<void> assign_rows(const variable& var,
                              std::span<const std::int64_t> rows,
                              const tensor& values, timeout_type timeout = {});

@@ -5,8 +5,10 @@
 
 #include "actors/caf_error.hpp"
 #include "actors/cluster_protocol.hpp"
+#include "actors/policies/eager_broadcast/interface.hpp"
 #include "actors/replica_actor.hpp"
 #include "runtime/caf_setup.hpp"
+#include "runtime/core/row_delta.hpp"
 #include "runtime/transport/bulk_plane.hpp"
 #include "tests/support/test_secret.hpp"
 
@@ -425,4 +427,85 @@ TEST_CASE("none: a rejoined replica's copy starts at the initial value") {
   auto [joined, store] = kill_and_rejoin(c, 1);
   REQUIRE_MESSAGE(joined, (joined ? "" : joined.error().to_string()));
   CHECK(store->find(5)->load()->value == tensor(3.0));
+}
+
+TEST_CASE("a cross-replica row update of an on_write variable reaches every "
+          "replica as rows; other policies refuse the row ops") {
+  auto table = *tensor::filled(dtype::f64, {50, 3}, 1.0);
+  cluster c{3, synchronization::on_write, aggregation::sum, table};
+  std::vector<std::int64_t> rows{4, 49, 4};
+  auto values = *tensor::filled(dtype::f64, {3, 3}, 2.0);
+  REQUIRE(c.ask<ok_atom>(c.variable, cross_update_atom::value,
+                         to_wire(update_op::add_rows), pack_rows(rows, values),
+                         std::int64_t{1000}));
+  auto want = table;
+  for (auto row : rows)
+    for (std::size_t j = 0; j < 3; ++j)
+      want.mutable_values<double>()[static_cast<std::size_t>(row) * 3 + j] +=
+          2.0;
+  // Acknowledged: every replica holds the version (no earlier version was
+  // in flight, so each installed the rows on receipt).
+  for (auto& store : c.stores) {
+    auto held = store->find(5)->load();
+    CHECK(held->version == 1);
+    CHECK(held->value == want);
+  }
+  auto bad = c.ask<ok_atom>(c.variable, cross_update_atom::value,
+                            to_wire(update_op::add_rows),
+                            pack_rows(std::vector<std::int64_t>{50},
+                                      *tensor::filled(dtype::f64, {1, 3}, 1.0)),
+                            std::int64_t{1000});
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().code() == errc::invalid_argument);
+  REQUIRE(c.ask<ok_atom>(
+      c.variable, cross_update_atom::value, to_wire(update_op::assign_rows),
+      pack_rows(std::vector<std::int64_t>{49}, values.row_slice(0, 1)),
+      std::int64_t{1000}));
+  want.mutable_values<double>()[49 * 3] = 2.0;
+  want.mutable_values<double>()[49 * 3 + 1] = 2.0;
+  want.mutable_values<double>()[49 * 3 + 2] = 2.0;
+  for (auto& store : c.stores) {
+    auto held = store->find(5)->load();
+    CHECK(held->version == 2);
+    CHECK(held->value == want);
+  }
+
+  // Rows read: the version and only the rows asked for.
+  caf::scoped_actor self{*c.system};
+  auto indices_of = [](std::vector<std::int64_t> rows, shape_type shape) {
+    return *tensor::from_values<std::int64_t>(rows, std::move(shape));
+  };
+  auto read_rows = [&](tensor indices) {
+    std::optional<expected<std::pair<std::uint64_t, tensor>>> result;
+    self->request(c.variable, 10s, read_rows_atom::value, std::move(indices))
+        .receive(
+            [&](std::uint64_t version, tensor& rows) {
+              result.emplace(std::pair{version, std::move(rows)});
+            },
+            [&](caf::error& err) {
+              result.emplace(from_caf_error(err, "test"));
+            });
+    return std::move(*result);
+  };
+  auto got = read_rows(indices_of({49, 4, 49}, {3}));
+  REQUIRE(got);
+  CHECK(got->first == 2);
+  REQUIRE(got->second.shape() == shape_type{3, 3});
+  CHECK(got->second.template values<double>()[0] == 2.0);
+  CHECK(got->second.template values<double>()[3] == 5.0);
+  CHECK(got->second.template values<double>()[6] == 2.0);
+  // Malformed row lists from the network: refused, naming what was wrong.
+  auto out_of_range = read_rows(indices_of({50}, {1}));
+  REQUIRE_FALSE(out_of_range);
+  CHECK(out_of_range.error().code() == errc::invalid_argument);
+  CHECK(out_of_range.error().message().find("50") != std::string::npos);
+  CHECK_FALSE(read_rows(tensor(1.0)));
+  CHECK_FALSE(read_rows(indices_of({1, 2}, {1, 2})));
+
+  cluster on_read{2, synchronization::on_read, aggregation::sum, table};
+  auto refused = on_read.ask<ok_atom>(
+      on_read.variable, cross_update_atom::value, to_wire(update_op::add_rows),
+      pack_rows(rows, values), std::int64_t{1000});
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code() == errc::invalid_argument);
 }

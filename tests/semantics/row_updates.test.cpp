@@ -124,12 +124,13 @@ void check_policy(const variable_options& options, bool mix_dense = false) {
 /// A runtime, a group of two replicas and an on_write table "emb" of
 /// zeros, aggregated by `how`.
 struct table_fixture {
-  explicit table_fixture(aggregation how) {
+  explicit table_fixture(aggregation how, std::uint32_t shards = 1) {
     auto made_group = rt.create_group("workers", 2);
     VARSYNC_REQUIRE_OK(made_group);
     group = *made_group;
-    auto made = rt.create_variable(group, "emb", zeros,
-                                   options_of(synchronization::on_write, how));
+    auto options = options_of(synchronization::on_write, how);
+    options.shards = shards;
+    auto made = rt.create_variable(group, "emb", zeros, options);
     VARSYNC_REQUIRE_OK(made);
     var = *made;
   }
@@ -195,9 +196,12 @@ TEST_CASE("bad rows are refused with nothing applied, and the next step "
   CHECK_EQ(elements[2 * columns], 0.0);
 }
 
-TEST_CASE("cross-replica and asynchronous row updates: the same rows as the "
-          "dense forms") {
-  table_fixture table{aggregation::mean};
+namespace {
+
+/// The cross-replica and asynchronous row updates of an on_write mean
+/// table cut into `shards` shard variables.
+void check_cross_and_async_rows(std::uint32_t shards) {
+  table_fixture table{aggregation::mean, shards};
   auto& rt = table.rt;
   std::mt19937_64 random{5};
   auto update = draw(random);
@@ -235,4 +239,14 @@ TEST_CASE("cross-replica and asynchronous row updates: the same rows as the "
   for (auto& element : expected_twice.mutable_values<double>())
     element *= 2;
   CHECK(*twice == expected_twice);
+}
+
+} // namespace
+
+TEST_CASE("cross-replica and asynchronous row updates: the same rows as the "
+          "dense forms, unsharded and in three shards") {
+  for (std::uint32_t shards : {1u, 3u}) {
+    CAPTURE(shards);
+    check_cross_and_async_rows(shards);
+  }
 }

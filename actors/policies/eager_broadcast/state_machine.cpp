@@ -224,6 +224,23 @@ std::vector<std::size_t> eager_broadcast::missing(std::uint64_t step) const {
 
 expected<published_version>
 eager_broadcast::cross_update(update_op op, const tensor& operand) {
+  if (op == update_op::add_rows || op == update_op::assign_rows) {
+    // Rows: applied in place, published as the rows (what turns the
+    // version before into this one), like a row step's.
+    if (auto checked = check_packed_rows(operand, config_.type, config_.shape,
+                                         config_.variable_name);
+        !checked)
+      return checked.error();
+    auto rows = op == update_op::add_rows
+                    ? aggregate_packed_rows({&operand, 1}, aggregation::sum)
+                    : setting_rows(operand);
+    add_packed_rows_into(value_, rows);
+    ++version_;
+    published_version published{version_, std::move(rows), std::nullopt,
+                                next_step_};
+    published.rows = true;
+    return published;
+  }
   if (auto checked = check_operand(operand, config_.type, config_.shape,
                                    config_.variable_name);
       !checked)

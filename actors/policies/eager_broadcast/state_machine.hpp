@@ -11,7 +11,7 @@
 //   r who is missing  <-----+   +--- next_step = k + 1 <--- aggregate the
 //                                                          operands (index
 //   cross_update(op, x): apply once, version + 1,          order), apply op
-//   publish (not a step)                                   once, version + 1,
+//   publish (not a step; rows for row ops)                 once, version + 1,
 //                                                          publish
 //
 // How it works. Every replica numbers its own updates of this variable:
@@ -108,7 +108,11 @@ public:
   std::optional<error> expire(std::size_t replica, std::uint64_t step);
 
   /// Applies a cross-replica update once. Returns the version to publish or
-  /// an error (nothing changed).
+  /// an error (nothing changed). With op add_rows or assign_rows the
+  /// operand is a packed row delta (rows that add; repeats of a row are
+  /// summed first, as the dense path sums them, or for assign_rows set in
+  /// order) and the published version holds the rows (`rows`), not the
+  /// value.
   expected<published_version> cross_update(update_op op, const tensor& operand);
 
   /// Removes `replica` from the group (its node died): pending steps finish

@@ -4,6 +4,7 @@
 #include "actors/deadline_alarm.hpp"
 #include "actors/policies/eager_broadcast/interface.hpp"
 #include "actors/policies/eager_broadcast/state_machine.hpp"
+#include "runtime/core/row_math.hpp"
 
 #include <chrono>
 #include <functional>
@@ -267,13 +268,32 @@ eager_broadcast_behavior(variable_actor_type* self,
         auto latest = policy->latest();
         return {latest.version, latest.steps, std::move(latest.value)};
       },
+      [self, policy](read_rows_atom,
+                     const tensor& rows) -> caf::result<std::uint64_t, tensor> {
+        // Rows from the network: checked before any is read.
+        const auto& spec = self->state.spec;
+        if (rows.type() != dtype::i64 || rows.shape().size() != 1)
+          return to_caf_error(error{
+              errc::invalid_argument,
+              "read_rows of variable '" + spec.name +
+                  "': the row indices must be an i64 tensor of rank 1, got " +
+                  to_string(rows.type()) + " " + to_string(rows.shape())});
+        auto indices = rows.values<std::int64_t>();
+        if (auto valid =
+                check_rows(spec.type, spec.shape, indices, nullptr, spec.name);
+            !valid)
+          return to_caf_error(valid.error());
+        return {policy->version(), gather_rows(policy->value(), indices)};
+      },
       [self, policy](status_atom) -> caf::result<std::uint64_t, std::uint64_t> {
         return {policy->version(), std::uint64_t{0}};
       },
       [self, policy](cross_update_atom, std::uint8_t op_byte,
                      const tensor& operand,
                      std::int64_t timeout_ms) -> caf::result<ok_atom> {
-        auto op = op_from_wire(op_byte);
+        // Row ops (add_rows, assign_rows: a packed row delta) too: their
+        // version travels as rows, acknowledged like a whole one.
+        auto op = step_op_from_wire(op_byte);
         if (!op)
           return to_caf_error(invalid_op(op_byte));
         auto published = policy->cross_update(*op, operand);
@@ -282,8 +302,13 @@ eager_broadcast_behavior(variable_actor_type* self,
         const auto& spec = self->state.spec;
         return send_to_all_replicas<void>(
             self, timeout_ms,
-            caf::make_message(install_atom::value, spec.id, published->version,
-                              published->steps, published->value));
+            published->rows
+                ? caf::make_message(install_rows_atom::value, spec.id,
+                                    published->version, published->steps,
+                                    published->value)
+                : caf::make_message(install_atom::value, spec.id,
+                                    published->version, published->steps,
+                                    published->value));
       },
       // A lost replica joined again: once attached it receives the current
       // version and the first step it takes part in (every later step
