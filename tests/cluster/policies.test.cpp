@@ -69,6 +69,15 @@ TEST_CASE("three processes with two replicas each reproduce the "
         "ssp_staleness_within_bound replica=1 yes", "none replica=2 2",
         "none cross error:wrong_context", "ow_mean_add cross 6"})
     CHECK_MESSAGE(expected.count(line) == 1, line);
+  // ... and cross-replica read_rows of on_write answers (from the variable
+  // actor: rows only), in every layout below too.
+  std::size_t cross_rows = 0;
+  for (const auto& line : expected)
+    if (line.find(" cross rows ") != std::string::npos) {
+      ++cross_rows;
+      CHECK_MESSAGE(line.find("error") == std::string::npos, line);
+    }
+  CHECK(cross_rows == 3);
   SUBCASE("variable actors on the seed") {
     std::vector<std::pair<std::uint64_t, std::uint64_t>> frames;
     // The bulk plane off: every message travels as a CAF message.

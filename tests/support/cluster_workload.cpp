@@ -235,6 +235,13 @@ std::vector<std::string> run_policy_workload(runtime& rt,
   for (auto* var :
        {&*ow_rows_sum, &*ow_rows_mean, &*or_rows, &*ssp_rows, &*ow_rows_set})
     out.add(var->name() + " cross " + render_table(rt.read(*var)));
+  // Cross-replica rows (on_write: only the rows travel, from the variable
+  // actor, wherever it runs).
+  for (auto* var : {&*ow_rows_sum, &*ow_rows_mean, &*ow_rows_set}) {
+    std::vector<std::int64_t> some{19, 0, 7, 0};
+    out.add(var->name() + " cross rows " +
+            render_table(rt.read_rows(*var, some)));
+  }
   // Nobody leaves before every process made its cross-replica reads.
   on_local_replicas(group, [&](replica& r) {
     if (auto passed = r.assign_add(*barrier, one); !passed)
