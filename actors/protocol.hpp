@@ -60,6 +60,13 @@ using attach_atom = caf::atom_constant<caf::atom("attach")>;
 using install_atom = caf::atom_constant<caf::atom("install")>;
 using install_rows_atom = caf::atom_constant<caf::atom("instrows")>;
 using copy_get_atom = caf::atom_constant<caf::atom("copyget")>;
+/// A cross-replica read of some rows (the row indices as an i64 tensor of
+/// shape [n], timeout_ms) from a variable actor: (version, the rows of
+/// that version; on_read: version 0, the aggregate of the copies' rows).
+using read_rows_atom = caf::atom_constant<caf::atom("readrows")>;
+/// The rows of a replica's copy (variable, row indices as for
+/// read_rows_atom): on_read's gather for read_rows.
+using copy_rows_atom = caf::atom_constant<caf::atom("copyrows")>;
 using copy_set_atom = caf::atom_constant<caf::atom("copyset")>;
 using read_atom = caf::atom_constant<caf::atom("read")>;
 /// The variable actor's deadline alarm: (step_alarm_atom, due ticks).

@@ -165,6 +165,14 @@ public:
                 [&](tensor& value) { add_rows_into(value, rows, values); });
   }
 
+  /// Applies the packed row delta `packed` (runtime/core/row_delta.hpp) as
+  /// one new version (the local copy's count + 1), in place like add_rows.
+  /// Thread-safe. Precondition: check_packed_rows passed.
+  void add_packed_rows(const tensor& packed) {
+    change_rows(std::nullopt,
+                [&](tensor& value) { add_packed_rows_into(value, packed); });
+  }
+
   /// Installs version `version` given as the packed row delta `packed`
   /// (runtime/core/row_delta.hpp) from the version before: adds it when the
   /// slot holds exactly version - 1, in place like add_rows; returns false

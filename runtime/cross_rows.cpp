@@ -87,8 +87,8 @@ void read_shard_rows(runtime_core& core, const variable& var,
   for (std::size_t i = 0; i < shards; ++i)
     core.ask_variable<versioned_rows>(
         record.shards[i], left_until(until) + reply_grace,
-        caf::make_message(read_rows_atom::value,
-                          index_tensor((*split)[i].rows)),
+        caf::make_message(read_rows_atom::value, index_tensor((*split)[i].rows),
+                          std::int64_t{left_until(until).count()}),
         gather->part(i),
         "read_rows of variable '" + record.shards[i]->name + "'");
 }
@@ -96,8 +96,10 @@ void read_shard_rows(runtime_core& core, const variable& var,
 } // namespace
 
 bool cross_rows_travel(const variable& var) {
-  return var.valid() && var.options().sync == synchronization::on_write &&
-         !var.shape().empty();
+  if (!var.valid() || var.shape().empty())
+    return false;
+  auto sync = var.options().sync;
+  return sync == synchronization::on_write || sync == synchronization::on_read;
 }
 
 expected<void> cross_rows_update(runtime_core& core, const variable& var,
@@ -159,7 +161,8 @@ expected<tensor> cross_read_rows(runtime_core& core, const variable& var,
               rows.size(), steady::now() + deadline, std::move(done));
         core.ask_variable<versioned_rows>(
             var.record(), deadline + reply_grace,
-            caf::make_message(read_rows_atom::value, index_tensor(rows)),
+            caf::make_message(read_rows_atom::value, index_tensor(rows),
+                              std::int64_t{deadline.count()}),
             [done = std::move(done)](expected<versioned_rows> result) mutable {
               if (!result)
                 return done(result.error());

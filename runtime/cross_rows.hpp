@@ -1,6 +1,6 @@
 #pragma once
 
-// Cross-replica row calls of an on_write variable (runtime::
+// Cross-replica row calls of an on_write or on_read variable (runtime::
 // assign_add_rows, runtime::assign_rows, runtime::read_rows) that travel
 // as rows.
 //
@@ -16,7 +16,10 @@
 // delta to a shard no row falls into, so that the shards count the same
 // versions. The call completes when every replica received the rows (a
 // replica whose copy still misses the version before installs both as
-// soon as that one arrives, as after a row step). A read of rows asks the
+// soon as that one arrives, as after a row step). on_read: the actor
+// writes the rows (assign_add_rows only, under assign_add's rule) into
+// every replica's copy in place, and a read of rows gathers just those
+// rows of every copy and aggregates them. A read of rows asks the
 // actor (each shard's, for the rows within it) for those rows and the
 // version they belong to; shards answering from different versions (a
 // call being applied shard by shard) are asked again, so that the rows
@@ -35,9 +38,9 @@ namespace varsync::detail {
 
 class runtime_core;
 
-/// Whether a cross-replica row update of `var` travels as rows: a valid
-/// handle of an on_write variable with rows (rank >= 1). Others take the
-/// dense path.
+/// Whether a cross-replica row call of `var` travels as rows: a valid
+/// handle of an on_write or on_read variable with rows (rank >= 1).
+/// Others take the dense path.
 bool cross_rows_travel(const variable& var);
 
 /// The cross-replica update `op` (add_rows or assign_rows) of `rows` with

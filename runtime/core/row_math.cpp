@@ -16,6 +16,21 @@ std::size_t row_length(const shape_type& shape) {
   return length;
 }
 
+expected<std::span<const std::int64_t>>
+row_indices_of(const tensor& indices, const shape_type& shape,
+               const std::string& name) {
+  if (indices.type() != dtype::i64 || indices.shape().size() != 1)
+    return error{errc::invalid_argument,
+                 "variable '" + name +
+                     "': row indices must be an i64 tensor of rank 1, got " +
+                     wording::with_article(indices.type()) +
+                     " tensor of shape " + to_string(indices.shape())};
+  auto rows = indices.values<std::int64_t>();
+  if (auto valid = check_rows(dtype::i64, shape, rows, nullptr, name); !valid)
+    return valid.error();
+  return rows;
+}
+
 expected<void> check_rows(dtype type, const shape_type& shape,
                           std::span<const std::int64_t> rows,
                           const tensor* values, const std::string& name) {

@@ -29,6 +29,14 @@ expected<void> check_rows(dtype type, const shape_type& shape,
                           std::span<const std::int64_t> rows,
                           const tensor* values, const std::string& name);
 
+/// The row indices a message carries (an i64 tensor of rank 1) for a read
+/// of variable `name` of `shape`: checked as by check_rows, and the
+/// tensor's type and rank (`invalid_argument` naming what it got). The
+/// span views `indices`' buffer.
+expected<std::span<const std::int64_t>> row_indices_of(const tensor& indices,
+                                                       const shape_type& shape,
+                                                       const std::string& name);
+
 /// The rows `rows` of `x`, in that order (repeats repeat): shape
 /// [rows.size(), x.shape()[1], ...]. Precondition: check_rows passed.
 tensor gather_rows(const tensor& x, std::span<const std::int64_t> rows);

@@ -477,7 +477,8 @@ TEST_CASE("a cross-replica row update of an on_write variable reaches every "
   };
   auto read_rows = [&](tensor indices) {
     std::optional<expected<std::pair<std::uint64_t, tensor>>> result;
-    self->request(c.variable, 10s, read_rows_atom::value, std::move(indices))
+    self->request(c.variable, 10s, read_rows_atom::value, std::move(indices),
+                  std::int64_t{1000})
         .receive(
             [&](std::uint64_t version, tensor& rows) {
               result.emplace(std::pair{version, std::move(rows)});
@@ -502,10 +503,59 @@ TEST_CASE("a cross-replica row update of an on_write variable reaches every "
   CHECK_FALSE(read_rows(tensor(1.0)));
   CHECK_FALSE(read_rows(indices_of({1, 2}, {1, 2})));
 
+  // on_read with sum refuses a cross-replica add (of rows too), as TF.
   cluster on_read{2, synchronization::on_read, aggregation::sum, table};
   auto refused = on_read.ask<ok_atom>(
       on_read.variable, cross_update_atom::value, to_wire(update_op::add_rows),
       pack_rows(rows, values), std::int64_t{1000});
   REQUIRE_FALSE(refused);
-  CHECK(refused.error().code() == errc::invalid_argument);
+  CHECK(refused.error().code() == errc::wrong_context);
+}
+
+TEST_CASE("on_read: a cross-replica row update adds the rows to every copy, "
+          "a read of rows aggregates just those rows, and a replica refuses "
+          "forged rows with nothing applied") {
+  auto table = *tensor::filled(dtype::f64, {20, 2}, 0.0);
+  cluster c{2, synchronization::on_read, aggregation::mean, table};
+  // Copies that differ: replica 1's copy holds 4 in row 3.
+  auto second = table;
+  second.mutable_values<double>()[3 * 2] = 4.0;
+  c.stores[1]->find(5)->update(update_op::assign, second);
+  std::vector<std::int64_t> rows{3, 3, 11};
+  auto values = *tensor::filled(dtype::f64, {3, 2}, 1.5);
+  REQUIRE(c.ask<ok_atom>(c.variable, cross_update_atom::value,
+                         to_wire(update_op::add_rows), pack_rows(rows, values),
+                         std::int64_t{1000}));
+  CHECK(c.stores[0]->find(5)->load()->value.values<double>()[3 * 2] == 3.0);
+  CHECK(c.stores[1]->find(5)->load()->value.values<double>()[3 * 2] == 7.0);
+  CHECK(c.stores[1]->find(5)->load()->value.values<double>()[11 * 2 + 1] ==
+        1.5);
+  caf::scoped_actor self{*c.system};
+  std::optional<tensor> picked;
+  self->request(c.variable, 10s, read_rows_atom::value,
+                *tensor::from_values<std::int64_t>(
+                    std::vector<std::int64_t>{3, 0}, shape_type{2}),
+                std::int64_t{1000})
+      .receive([&](std::uint64_t, tensor& got) { picked = std::move(got); },
+               [&](caf::error& err) {
+                 FAIL(from_caf_error(err, "test").to_string());
+               });
+  REQUIRE(picked);
+  REQUIRE(picked->shape() == shape_type{2, 2});
+  CHECK(picked->values<double>()[0] == 5.0); // mean of 3 and 7
+  CHECK(picked->values<double>()[2] == 0.0);
+  // A forged copy_set of rows out of range: refused, the copy unchanged.
+  auto before = c.stores[0]->find(5)->load();
+  auto forged =
+      c.ask<ok_atom>(c.replicas[0], copy_set_atom::value, variable_id{5},
+                     to_wire(update_op::add_rows),
+                     pack_rows(std::vector<std::int64_t>{20},
+                               *tensor::filled(dtype::f64, {1, 2}, 1.0)));
+  REQUIRE_FALSE(forged);
+  CHECK(forged.error().code() == errc::invalid_argument);
+  CHECK(c.stores[0]->find(5)->load() == before);
+  auto rows_forged = c.ask<tensor>(c.replicas[0], copy_rows_atom::value,
+                                   variable_id{5}, tensor(1.0));
+  REQUIRE_FALSE(rows_forged);
+  CHECK(rows_forged.error().code() == errc::invalid_argument);
 }

@@ -250,3 +250,68 @@ TEST_CASE("cross-replica and asynchronous row updates: the same rows as the "
     check_cross_and_async_rows(shards);
   }
 }
+
+TEST_CASE("on_read in cross-replica context: rows added to every copy, rows "
+          "read as the aggregate of the copies' rows, unsharded and in two "
+          "shards; sum refuses the add as assign_add does") {
+  for (std::uint32_t shards : {1u, 2u}) {
+    CAPTURE(shards);
+    runtime rt{varsync::test::with_default_timeout(std::chrono::seconds{20})};
+    auto group = rt.create_group("workers", 2);
+    VARSYNC_REQUIRE_OK(group);
+    auto zeros = *tensor::filled(dtype::f64, {row_count, columns}, 0);
+    auto options = options_of(synchronization::on_read, aggregation::mean);
+    options.shards = shards;
+    auto var = rt.create_variable(*group, "emb", zeros, options);
+    VARSYNC_REQUIRE_OK(var);
+    // The copies differ: each replica adds its own rows locally.
+    std::vector<row_update> local;
+    for (auto& r : replicas_of(*group)) {
+      std::mt19937_64 random{31 + r.index()};
+      local.push_back(draw(random));
+      VARSYNC_REQUIRE_OK(
+          r.assign_add_rows(*var, local.back().rows, values_of(local.back())));
+    }
+    std::mt19937_64 random{7};
+    auto update = draw(random);
+    VARSYNC_REQUIRE_OK(
+        rt.assign_add_rows(*var, update.rows, values_of(update)));
+    auto cross = dense_delta(update);
+    for (auto& r : replicas_of(*group)) {
+      auto want = dense_delta(local[r.index()]);
+      for (std::size_t i = 0; i < want.values<double>().size(); ++i)
+        want.mutable_values<double>()[i] += cross.values<double>()[i];
+      auto got = r.read(*var);
+      VARSYNC_REQUIRE_OK(got);
+      CAPTURE(r.index());
+      CHECK(*got == want);
+    }
+    auto whole = rt.read(*var);
+    VARSYNC_REQUIRE_OK(whole);
+    std::vector<std::int64_t> some{row_count - 1, 0, update.rows.front(), 0};
+    auto picked = rt.read_rows(*var, some);
+    VARSYNC_REQUIRE_OK(picked);
+    REQUIRE_EQ(picked->shape(), (shape_type{4, columns}));
+    for (std::size_t i = 0; i < some.size(); ++i)
+      for (std::int64_t j = 0; j < columns; ++j)
+        CHECK_EQ(picked->values<double>()[i * columns + j],
+                 whole->values<double>()[static_cast<std::size_t>(
+                     some[i] * columns + j)]);
+    std::vector<std::int64_t> bad{row_count};
+    CHECK_EQ(code_of(rt.read_rows(*var, bad)), errc::invalid_argument);
+  }
+  runtime rt;
+  auto group = rt.create_group("workers", 2);
+  VARSYNC_REQUIRE_OK(group);
+  auto sum = rt.create_variable(
+      *group, "summed", *tensor::filled(dtype::f64, {row_count, columns}, 0),
+      options_of(synchronization::on_read, aggregation::sum));
+  VARSYNC_REQUIRE_OK(sum);
+  std::mt19937_64 random{3};
+  auto update = draw(random);
+  CHECK_EQ(code_of(rt.assign_add_rows(*sum, update.rows, values_of(update))),
+           errc::wrong_context);
+  auto unchanged = rt.read(*sum);
+  VARSYNC_REQUIRE_OK(unchanged);
+  CHECK(*unchanged == *tensor::filled(dtype::f64, {row_count, columns}, 0));
+}

@@ -21,9 +21,6 @@ namespace varsync {
 /// An on_write replica missing a row step asks its variable actor for the
 /// latest version: (version, the steps it holds, the whole value).
 using latest_atom = caf::atom_constant<caf::atom("latest")>;
-/// A cross-replica read of some rows (the row indices as an i64 tensor of
-/// shape [n]): (version, the rows of that version).
-using read_rows_atom = caf::atom_constant<caf::atom("readrows")>;
 /// The replica actor's own check of a gap in a variable's row steps
 /// (variable, the version its copy held when the gap appeared).
 using rows_gap_atom = caf::atom_constant<caf::atom("rowsgap")>;
@@ -43,9 +40,10 @@ using eager_broadcast_variable = variable_actor_interface::extend<
                    tensor, std::int64_t, std::uint64_t>,
     // The actor's own deadline alarm (due ticks).
     caf::reacts_to<step_alarm_atom, std::int64_t>,
-    // A cross-replica read of rows (row indices, i64 [n]): the version
-    // and its rows (invalid_argument for a bad index).
-    caf::replies_to<read_rows_atom, tensor>::with<std::uint64_t, tensor>,
+    // A cross-replica read of rows (row indices, i64 [n], timeout_ms): the
+    // version and its rows (invalid_argument for a bad index).
+    caf::replies_to<read_rows_atom, tensor, std::int64_t>::with<std::uint64_t,
+                                                                tensor>,
     // A replica that missed a row step: the latest version, the steps it
     // holds and its whole value.
     caf::replies_to<latest_atom>::with<std::uint64_t, std::uint64_t, tensor>>;

@@ -268,22 +268,14 @@ eager_broadcast_behavior(variable_actor_type* self,
         auto latest = policy->latest();
         return {latest.version, latest.steps, std::move(latest.value)};
       },
-      [self, policy](read_rows_atom,
-                     const tensor& rows) -> caf::result<std::uint64_t, tensor> {
+      [self, policy](read_rows_atom, const tensor& rows,
+                     std::int64_t) -> caf::result<std::uint64_t, tensor> {
         // Rows from the network: checked before any is read.
         const auto& spec = self->state.spec;
-        if (rows.type() != dtype::i64 || rows.shape().size() != 1)
-          return to_caf_error(error{
-              errc::invalid_argument,
-              "read_rows of variable '" + spec.name +
-                  "': the row indices must be an i64 tensor of rank 1, got " +
-                  to_string(rows.type()) + " " + to_string(rows.shape())});
-        auto indices = rows.values<std::int64_t>();
-        if (auto valid =
-                check_rows(spec.type, spec.shape, indices, nullptr, spec.name);
-            !valid)
-          return to_caf_error(valid.error());
-        return {policy->version(), gather_rows(policy->value(), indices)};
+        auto indices = row_indices_of(rows, spec.shape, spec.name);
+        if (!indices)
+          return to_caf_error(indices.error());
+        return {policy->version(), gather_rows(policy->value(), *indices)};
       },
       [self, policy](status_atom) -> caf::result<std::uint64_t, std::uint64_t> {
         return {policy->version(), std::uint64_t{0}};

@@ -1,5 +1,7 @@
 #include "actors/policies/reduce_on_read/state_machine.hpp"
 
+#include "runtime/core/row_delta.hpp"
+
 namespace varsync::policies {
 
 expected<void> reduce_on_read::check_read() const {
@@ -19,10 +21,22 @@ tensor reduce_on_read::finish_read(const std::vector<tensor>& copies) const {
 
 expected<copy_update> reduce_on_read::plan_update(update_op op,
                                                   const tensor& operand) const {
-  if (auto checked = check_operand(operand, config_.type, config_.shape,
-                                   config_.variable_name);
-      !checked)
+  if (op == update_op::assign_rows)
+    return error{errc::wrong_context,
+                 "variable '" + config_.variable_name +
+                     "': cross-replica assign_rows of an on_read variable is "
+                     "not allowed (its copies are written in replica context "
+                     "only)"};
+  if (op == update_op::add_rows) {
+    if (auto checked = check_packed_rows(operand, config_.type, config_.shape,
+                                         config_.variable_name);
+        !checked)
+      return checked.error();
+  } else if (auto checked = check_operand(operand, config_.type, config_.shape,
+                                          config_.variable_name);
+             !checked) {
     return checked.error();
+  }
   if (op == update_op::assign) {
     if (config_.how == aggregation::sum)
       return copy_update{
@@ -37,6 +51,11 @@ expected<copy_update> reduce_on_read::plan_update(update_op op,
                      " of an on_read variable with aggregation sum is not "
                      "allowed (the sum would change by R times the delta); "
                      "use assign, or update in replica context"};
+  if (op == update_op::add_rows)
+    // Distinct rows, each the sum of its repeats from zero (what the dense
+    // delta holds there): every copy adds them in place.
+    return copy_update{op,
+                       aggregate_packed_rows({&operand, 1}, aggregation::sum)};
   return copy_update{op, operand};
 }
 

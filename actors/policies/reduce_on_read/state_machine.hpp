@@ -16,9 +16,13 @@
 // into every copy for sum (so that a later sum-read returns x) and x
 // otherwise; a cross-replica assign_add / assign_sub applies the delta to
 // every copy, except with sum, where it is an error because the result
-// would depend on R. Replica actors handle copy_set messages from one
-// variable actor in order, so concurrent cross-replica writes reach every
-// copy in the same order.
+// would depend on R. assign_add_rows (op add_rows, a packed row delta)
+// follows assign_add's rule and writes the rows, repeats summed, into
+// every copy in place: the bytes go with the rows. A cross-replica read of
+// rows (read_rows) gathers just those rows of every copy (copy_rows) and
+// aggregates them like whole copies. Replica actors handle copy_set messages
+// from one variable actor in order, so concurrent cross-replica writes reach
+// every copy in the same order.
 //
 // Guarantee: a cross-replica read returns aggregation(copy_0 .. copy_R-1)
 // of copies that each include every update completed before the read was
@@ -58,7 +62,8 @@ public:
   tensor finish_read(const std::vector<tensor>& copies) const;
 
   /// What to write into every copy for a cross-replica `op(operand)`, or
-  /// an error (nothing is written).
+  /// an error (nothing is written). add_rows takes a packed row delta and
+  /// plans its distinct rows (repeats summed); assign_rows is refused.
   expected<copy_update> plan_update(update_op op, const tensor& operand) const;
 
 private:

@@ -3,6 +3,7 @@
 #include "actors/caf_error.hpp"
 #include "actors/policies/reduce_on_read/interface.hpp"
 #include "actors/policies/reduce_on_read/state_machine.hpp"
+#include "runtime/core/row_math.hpp"
 
 #include <map>
 #include <memory>
@@ -40,10 +41,38 @@ caf::behavior reduce_on_read_variable_side(variable_actor_type* self) {
             &self->state.gatherings);
         return promise;
       },
+      // A read of rows gathers just those rows of every copy.
+      [self,
+       policy](read_rows_atom, const tensor& rows,
+               std::int64_t timeout_ms) -> caf::result<std::uint64_t, tensor> {
+        if (auto allowed = policy->check_read(); !allowed)
+          return to_caf_error(allowed.error());
+        const auto& spec = self->state.spec;
+        if (auto indices = row_indices_of(rows, spec.shape, spec.name);
+            !indices)
+          return to_caf_error(indices.error());
+        auto promise = self->make_response_promise<std::uint64_t, tensor>();
+        request_all<tensor>(
+            self, self->state.live_replicas(), to_timeout(timeout_ms),
+            caf::make_message(copy_rows_atom::value, spec.id, rows),
+            [promise, policy](std::vector<tensor> parts) mutable {
+              if (parts.empty())
+                promise.deliver(to_caf_error(error{errc::replica_lost,
+                                                   "every replica of the group "
+                                                   "was lost"}));
+              else
+                promise.deliver(std::uint64_t{0}, policy->finish_read(parts));
+            },
+            [promise](const caf::error& err) mutable { promise.deliver(err); },
+            &self->state.gatherings);
+        return promise;
+      },
+      // Row ops too (add_rows: a packed row delta; the policy refuses
+      // assign_rows).
       [self, policy](cross_update_atom, std::uint8_t op_byte,
                      const tensor& operand,
                      std::int64_t timeout_ms) -> caf::result<ok_atom> {
-        auto op = op_from_wire(op_byte);
+        auto op = step_op_from_wire(op_byte);
         if (!op)
           return to_caf_error(invalid_op(op_byte));
         auto plan = policy->plan_update(*op, operand);

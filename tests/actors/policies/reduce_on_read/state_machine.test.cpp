@@ -2,7 +2,11 @@
 
 #include "actors/policies/reduce_on_read/state_machine.hpp"
 
+#include "runtime/core/row_delta.hpp"
+
 #include <doctest/doctest.h>
+#include <string>
+#include <vector>
 
 using namespace varsync;
 using varsync::policies::reduce_on_read;
@@ -69,4 +73,49 @@ TEST_CASE("a cross-replica update with the wrong dtype or shape is refused") {
   CHECK(
       policy.plan_update(update_op::assign, tensor{1.0, 2.0}).error().code() ==
       errc::shape_mismatch);
+}
+
+TEST_CASE("a cross-replica assign_add_rows plans the distinct rows, each "
+          "the sum of its repeats, under assign_add's rule") {
+  policies::policy_settings settings{
+      "t", dtype::f32, {100, 2}, aggregation::mean, 3, true};
+  std::vector<std::int64_t> rows{5, 9, 5};
+  auto values = *tensor::uninitialized(dtype::f32, {3, 2});
+  for (std::size_t i = 0; i < 6; ++i)
+    values.mutable_values<float>()[i] = 0.1f + 0.3f * static_cast<float>(i);
+  auto packed = pack_rows(rows, values);
+  reduce_on_read policy{settings};
+  auto plan = policy.plan_update(update_op::add_rows, packed);
+  REQUIRE(plan);
+  CHECK(plan->op == update_op::add_rows);
+  REQUIRE(packed_row_count(plan->operand) == 2);
+  // Applied to a copy: the same bits as the dense delta (repeats summed
+  // from zero, then added).
+  auto copy = *tensor::filled(dtype::f32, {100, 2}, 0.7f);
+  auto dense = *tensor::filled(dtype::f32, {100, 2}, 0.0f);
+  for (std::size_t i = 0; i < rows.size(); ++i)
+    for (std::size_t j = 0; j < 2; ++j)
+      dense
+          .mutable_values<float>()[static_cast<std::size_t>(rows[i]) * 2 + j] +=
+          values.values<float>()[i * 2 + j];
+  auto in_place = copy;
+  add_packed_rows_into(in_place, plan->operand);
+  CHECK(in_place == apply(update_op::add, copy, dense));
+
+  auto summing = settings;
+  summing.how = aggregation::sum;
+  auto refused =
+      reduce_on_read{summing}.plan_update(update_op::add_rows, packed);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code() == errc::wrong_context);
+  auto setting = policy.plan_update(update_op::assign_rows, packed);
+  REQUIRE_FALSE(setting);
+  CHECK(setting.error().code() == errc::wrong_context);
+  auto out_of_range =
+      policy.plan_update(update_op::add_rows,
+                         pack_rows(std::vector<std::int64_t>{100},
+                                   *tensor::filled(dtype::f32, {1, 2}, 1.0f)));
+  REQUIRE_FALSE(out_of_range);
+  CHECK(out_of_range.error().code() == errc::invalid_argument);
+  CHECK(out_of_range.error().message().find("100") != std::string::npos);
 }
