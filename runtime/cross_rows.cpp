@@ -99,7 +99,9 @@ bool cross_rows_travel(const variable& var) {
   if (!var.valid() || var.shape().empty())
     return false;
   auto sync = var.options().sync;
-  return sync == synchronization::on_write || sync == synchronization::on_read;
+  return sync == synchronization::on_write ||
+         sync == synchronization::on_read ||
+         sync == synchronization::bounded_staleness;
 }
 
 expected<void> cross_rows_update(runtime_core& core, const variable& var,

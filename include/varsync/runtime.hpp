@@ -207,8 +207,9 @@ public:
   /// The rows `rows` (along the first dimension, repeats allowed) of the
   /// cross-replica `read`: shape [rows.size(), var.shape()[1], ...]. An
   /// index out of range is `invalid_argument` naming it and the row count.
-  /// on_write: only the rows travel (a sharded variable's from one version
-  /// of every shard). Blocks like `read`.
+  /// on_write, on_read and bounded_staleness: only the rows travel (an
+  /// on_write sharded variable's from one version of every shard).
+  /// Blocks like `read`.
   expected<tensor> read_rows(const variable& var,
                              std::span<const std::int64_t> rows,
                              timeout_type timeout = {});
@@ -216,10 +217,12 @@ public:
   /// Cross-replica `var[rows[i]] += values[i]` (repeated rows summed): the
   /// cross-replica `assign_add` of a delta that is zero outside `rows`,
   /// with its rules; nothing is applied on a bad index or values of
-  /// another dtype or shape. on_write: the rows travel (bytes in
-  /// proportion to them) and every replica adds them in place; the call
-  /// returns when every replica received them. Other policies: sent as
-  /// the dense delta. Blocks.
+  /// another dtype or shape. on_write, on_read and bounded_staleness: the
+  /// rows travel (bytes in proportion to them) and are added in place
+  /// (on_write: every replica's copy, the call returns when every replica
+  /// received them; on_read: every copy; bounded_staleness: the server's
+  /// snapshot, refreshed to the replicas as rows). periodic: sent as the
+  /// dense delta. Blocks.
   expected<void> assign_add_rows(const variable& var,
                                  std::span<const std::int64_t> rows,
                                  const tensor& values,

@@ -315,3 +315,53 @@ TEST_CASE("on_read in cross-replica context: rows added to every copy, rows "
   VARSYNC_REQUIRE_OK(unchanged);
   CHECK(*unchanged == *tensor::filled(dtype::f64, {row_count, columns}, 0));
 }
+
+TEST_CASE("bounded_staleness in cross-replica context: the rows reach every "
+          "replica's snapshot as rows, read_rows is those rows of the server "
+          "value, unsharded and in two shards") {
+  for (std::uint32_t shards : {1u, 2u}) {
+    CAPTURE(shards);
+    runtime rt{varsync::test::with_default_timeout(std::chrono::seconds{20})};
+    auto group = rt.create_group("workers", 2);
+    VARSYNC_REQUIRE_OK(group);
+    auto zeros = *tensor::filled(dtype::f64, {row_count, columns}, 0);
+    auto options =
+        options_of(synchronization::bounded_staleness, aggregation::sum);
+    options.staleness_bound = 1;
+    options.shards = shards;
+    auto var = rt.create_variable(*group, "emb", zeros, options);
+    VARSYNC_REQUIRE_OK(var);
+    std::mt19937_64 random{11};
+    auto update = draw(random);
+    VARSYNC_REQUIRE_OK(
+        rt.assign_add_rows(*var, update.rows, values_of(update)));
+    auto want = dense_delta(update);
+    auto whole = rt.read(*var);
+    VARSYNC_REQUIRE_OK(whole);
+    CHECK(*whole == want);
+    std::vector<std::int64_t> some{update.rows.front(), 0, row_count - 1};
+    auto picked = rt.read_rows(*var, some);
+    VARSYNC_REQUIRE_OK(picked);
+    REQUIRE_EQ(picked->shape(), (shape_type{3, columns}));
+    for (std::size_t i = 0; i < some.size(); ++i)
+      for (std::int64_t j = 0; j < columns; ++j)
+        CHECK_EQ(picked->values<double>()[i * columns + j],
+                 want.values<double>()[static_cast<std::size_t>(
+                     some[i] * columns + j)]);
+    // Every replica's snapshot gets it (a clock and catch_up make the
+    // refresh that includes it visible).
+    run_on_replicas(*group, [&](replica& r) {
+      VARSYNC_REQUIRE_OK(r.clock());
+      VARSYNC_REQUIRE_OK(r.catch_up());
+    });
+    for (auto& r : replicas_of(*group)) {
+      auto got = r.read(*var);
+      VARSYNC_REQUIRE_OK(got);
+      CAPTURE(r.index());
+      CHECK(*got == want);
+    }
+    std::vector<std::int64_t> bad{row_count};
+    CHECK_EQ(code_of(rt.assign_add_rows(*var, bad, values_of(update))),
+             errc::invalid_argument);
+  }
+}

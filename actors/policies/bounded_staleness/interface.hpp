@@ -20,7 +20,11 @@ using bounded_staleness_variable = variable_actor_interface::extend<
     caf::replies_to<min_clock_atom>::with<std::uint64_t>,
     // The current refresh, whole (min clock, version, snapshot): for a
     // replica that missed one of the row refreshes.
-    caf::replies_to<refresh_atom>::with<std::uint64_t, std::uint64_t, tensor>>;
+    caf::replies_to<refresh_atom>::with<std::uint64_t, std::uint64_t, tensor>,
+    // A cross-replica read of rows (row indices, i64 [n], timeout_ms): 0
+    // (shards' clocks are their own) and those rows of the server value.
+    caf::replies_to<read_rows_atom, tensor, std::int64_t>::with<std::uint64_t,
+                                                                tensor>>;
 
 /// The replica actor's bounded_staleness handlers.
 using bounded_staleness_replica = caf::typed_actor<

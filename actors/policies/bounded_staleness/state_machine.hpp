@@ -152,7 +152,10 @@ public:
   /// plus the snapshot) becomes `value`; deltas pushed later add to it.
   expected<staleness_refresh> cross_assign(const tensor& value);
 
-  /// Cross-replica delta, applied to the snapshot at once.
+  /// Cross-replica delta, applied to the snapshot at once. op add_rows
+  /// takes a packed row delta (repeats summed first, as the dense delta
+  /// sums them), added in place, and the refresh carries the rows;
+  /// assign_rows is `wrong_context`.
   expected<staleness_refresh> cross_add(update_op op, const tensor& delta);
 
   /// Removes a replica (its node died); the minimum clock is recomputed

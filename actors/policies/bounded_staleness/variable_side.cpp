@@ -3,6 +3,7 @@
 #include "actors/caf_error.hpp"
 #include "actors/policies/bounded_staleness/interface.hpp"
 #include "actors/policies/bounded_staleness/state_machine.hpp"
+#include "runtime/core/row_math.hpp"
 
 #include <map>
 #include <memory>
@@ -76,10 +77,20 @@ caf::behavior bounded_staleness_behavior(
         return {policy->current().version, policy->min_clock()};
       },
       [self, policy](read_atom, std::int64_t) { return policy->total(); },
+      [self, policy](read_rows_atom, const tensor& rows,
+                     std::int64_t) -> caf::result<std::uint64_t, tensor> {
+        // Rows from the network: checked before any is read.
+        const auto& spec = self->state.spec;
+        auto indices = row_indices_of(rows, spec.shape, spec.name);
+        if (!indices)
+          return to_caf_error(indices.error());
+        return {std::uint64_t{0}, gather_rows(policy->total(), *indices)};
+      },
+      // Row ops too (add_rows: a packed row delta, refreshed as rows).
       [self, policy, broadcast](cross_update_atom, std::uint8_t op_byte,
                                 const tensor& operand,
                                 std::int64_t) -> caf::result<ok_atom> {
-        auto op = op_from_wire(op_byte);
+        auto op = step_op_from_wire(op_byte);
         if (!op)
           return to_caf_error(invalid_op(op_byte));
         auto refresh = *op == update_op::assign

@@ -329,6 +329,30 @@ TEST_CASE("a refresh that only adds rows carries the rows, and adding them "
     auto started = policy.start();
     CHECK_FALSE(started.rows);
   }
+  SUBCASE("a cross-replica assign_add_rows: rows, repeats summed first as "
+          "the dense delta sums them; assign_rows and bad rows refused") {
+    auto packed = rows({7, 7, 900}, 0.3f);
+    // The dense reference: row 7's repeats summed from zero, then added.
+    auto dense = table(0.0f);
+    for (std::size_t j = 0; j < 4; ++j) {
+      dense.mutable_values<float>()[7 * 4 + j] = 0.3f + 0.3f;
+      dense.mutable_values<float>()[900 * 4 + j] = 0.3f;
+    }
+    auto reference = apply(update_op::add, previous.snapshot, dense);
+    auto crossed = policy.cross_add(update_op::add_rows, packed);
+    REQUIRE(crossed);
+    check_rows_refresh(*crossed, 2);
+    CHECK(crossed->snapshot == reference);
+    auto version = policy.current().version;
+    auto setting = policy.cross_add(update_op::assign_rows, packed);
+    REQUIRE_FALSE(setting);
+    CHECK(setting.error().code() == errc::wrong_context);
+    auto bad = policy.cross_add(update_op::add_rows, rows({1000}, 1.0f));
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().code() == errc::invalid_argument);
+    CHECK(policy.current().version == version);
+    CHECK(policy.current().snapshot == reference);
+  }
 }
 
 TEST_CASE("a scalar variable's refreshes carry the snapshot") {
