@@ -5,6 +5,7 @@
 #include "actors/policies/table.hpp"
 #include "actors/policies/variable_interface.hpp"
 #include "actors/variable_actor_state.hpp"
+#include "runtime/core/row_math.hpp"
 
 #include <utility>
 
@@ -281,6 +282,16 @@ policies::policy_settings settings_of(const variable_spec& spec) {
 
 milliseconds to_timeout(std::int64_t timeout_ms) {
   return milliseconds{timeout_ms > 0 ? timeout_ms : 1};
+}
+
+caf::result<std::uint64_t, tensor> rows_reply(const variable_spec& spec,
+                                              const tensor& rows,
+                                              const tensor& value,
+                                              std::uint64_t version) {
+  auto indices = row_indices_of(rows, spec.shape, spec.name);
+  if (!indices)
+    return to_caf_error(indices.error());
+  return {version, gather_rows(value, *indices)};
 }
 
 caf::actor spawn_variable_actor(caf::actor_system& system, variable_spec spec) {

@@ -130,6 +130,14 @@ policies::policy_settings settings_of(const variable_spec& spec);
 /// given", which the host API never sends.
 std::chrono::milliseconds to_timeout(std::int64_t timeout_ms);
 
+/// The reply to read_rows_atom from a variable actor whose value is
+/// `value`: `version` and the rows `rows` names (row indices from the
+/// network: checked first), or the error naming what was wrong.
+caf::result<std::uint64_t, tensor> rows_reply(const variable_spec& spec,
+                                              const tensor& rows,
+                                              const tensor& value,
+                                              std::uint64_t version);
+
 /// Sends `message` to every live replica and answers ok once all replied
 /// (`Reply` is what each answers with; void for an empty reply), or the
 /// first error.

@@ -177,6 +177,14 @@ tensor aggregate_packed_rows(std::span<const tensor> deltas, aggregation how) {
   return result;
 }
 
+expected<tensor> combine_repeated_rows(const tensor& packed, dtype type,
+                                       const shape_type& shape,
+                                       const std::string& name) {
+  if (auto checked = check_packed_rows(packed, type, shape, name); !checked)
+    return checked.error();
+  return aggregate_packed_rows({&packed, 1}, aggregation::sum);
+}
+
 void add_packed_rows_into(tensor& value, const tensor& packed) {
   auto count = packed_row_count(packed);
   if (count == 0)

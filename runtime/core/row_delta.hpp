@@ -64,6 +64,14 @@ std::size_t packed_row_count(const tensor& packed);
 /// they take the sum (callers refuse them before).
 tensor aggregate_packed_rows(std::span<const tensor> deltas, aggregation how);
 
+/// The packed delta `packed` of an assign_add_rows on variable `name` of
+/// `type` and `shape`, checked (check_packed_rows: rows that add), as
+/// distinct rows, each the sum of its repeats from zero: what the dense
+/// delta holds in those rows (aggregate_packed_rows of the one delta).
+expected<tensor> combine_repeated_rows(const tensor& packed, dtype type,
+                                       const shape_type& shape,
+                                       const std::string& name);
+
 /// Whether `delta`, sent as an update of a variable of shape `shape`, is a
 /// packed row delta rather than a dense one: anything not of the
 /// variable's own shape (the two never coincide: a packed row is wider

@@ -228,17 +228,16 @@ expected<staleness_refresh> bounded_staleness::cross_add(update_op op,
                      "': bounded_staleness updates must commute, "
                      "assign_rows does not (use assign_add_rows)"};
   if (op == update_op::add_rows) {
-    if (auto checked = check_packed_rows(delta, config_.type, config_.shape,
-                                         config_.variable_name);
-        !checked)
-      return checked.error();
-    // The distinct rows, each the sum of its repeats from zero (the dense
-    // delta's rows), added in place; the refresh carries them.
-    auto rows = aggregate_packed_rows({&delta, 1}, aggregation::sum);
-    add_packed_rows_into(snapshot_, rows);
+    // The distinct rows (the dense delta's rows), added in place; the
+    // refresh carries them.
+    auto rows = combine_repeated_rows(delta, config_.type, config_.shape,
+                                      config_.variable_name);
+    if (!rows)
+      return rows.error();
+    add_packed_rows_into(snapshot_, *rows);
     ++version_;
     auto refresh = current();
-    refresh.rows = std::move(rows);
+    refresh.rows = std::move(*rows);
     return refresh;
   }
   if (auto checked = check_operand(delta, config_.type, config_.shape,

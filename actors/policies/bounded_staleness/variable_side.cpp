@@ -3,7 +3,6 @@
 #include "actors/caf_error.hpp"
 #include "actors/policies/bounded_staleness/interface.hpp"
 #include "actors/policies/bounded_staleness/state_machine.hpp"
-#include "runtime/core/row_math.hpp"
 
 #include <map>
 #include <memory>
@@ -77,14 +76,10 @@ caf::behavior bounded_staleness_behavior(
         return {policy->current().version, policy->min_clock()};
       },
       [self, policy](read_atom, std::int64_t) { return policy->total(); },
-      [self, policy](read_rows_atom, const tensor& rows,
-                     std::int64_t) -> caf::result<std::uint64_t, tensor> {
-        // Rows from the network: checked before any is read.
-        const auto& spec = self->state.spec;
-        auto indices = row_indices_of(rows, spec.shape, spec.name);
-        if (!indices)
-          return to_caf_error(indices.error());
-        return {std::uint64_t{0}, gather_rows(policy->total(), *indices)};
+      // Rows of the server value (version 0: a shard's refreshes are its
+      // own).
+      [self, policy](read_rows_atom, const tensor& rows, std::int64_t) {
+        return rows_reply(self->state.spec, rows, policy->total(), 0);
       },
       // Row ops too (add_rows: a packed row delta, refreshed as rows).
       [self, policy, broadcast](cross_update_atom, std::uint8_t op_byte,

@@ -4,7 +4,6 @@
 #include "actors/deadline_alarm.hpp"
 #include "actors/policies/eager_broadcast/interface.hpp"
 #include "actors/policies/eager_broadcast/state_machine.hpp"
-#include "runtime/core/row_math.hpp"
 
 #include <chrono>
 #include <functional>
@@ -268,14 +267,9 @@ eager_broadcast_behavior(variable_actor_type* self,
         auto latest = policy->latest();
         return {latest.version, latest.steps, std::move(latest.value)};
       },
-      [self, policy](read_rows_atom, const tensor& rows,
-                     std::int64_t) -> caf::result<std::uint64_t, tensor> {
-        // Rows from the network: checked before any is read.
-        const auto& spec = self->state.spec;
-        auto indices = row_indices_of(rows, spec.shape, spec.name);
-        if (!indices)
-          return to_caf_error(indices.error());
-        return {policy->version(), gather_rows(policy->value(), *indices)};
+      [self, policy](read_rows_atom, const tensor& rows, std::int64_t) {
+        return rows_reply(self->state.spec, rows, policy->value(),
+                          policy->version());
       },
       [self, policy](status_atom) -> caf::result<std::uint64_t, std::uint64_t> {
         return {policy->version(), std::uint64_t{0}};

@@ -2,6 +2,8 @@
 
 #include "runtime/core/row_delta.hpp"
 
+#include <optional>
+
 namespace varsync::policies {
 
 expected<void> reduce_on_read::check_read() const {
@@ -27,11 +29,13 @@ expected<copy_update> reduce_on_read::plan_update(update_op op,
                      "': cross-replica assign_rows of an on_read variable is "
                      "not allowed (its copies are written in replica context "
                      "only)"};
+  std::optional<tensor> rows; // add_rows: the distinct rows
   if (op == update_op::add_rows) {
-    if (auto checked = check_packed_rows(operand, config_.type, config_.shape,
-                                         config_.variable_name);
-        !checked)
-      return checked.error();
+    auto summed = combine_repeated_rows(operand, config_.type, config_.shape,
+                                        config_.variable_name);
+    if (!summed)
+      return summed.error();
+    rows = std::move(*summed);
   } else if (auto checked = check_operand(operand, config_.type, config_.shape,
                                           config_.variable_name);
              !checked) {
@@ -51,11 +55,9 @@ expected<copy_update> reduce_on_read::plan_update(update_op op,
                      " of an on_read variable with aggregation sum is not "
                      "allowed (the sum would change by R times the delta); "
                      "use assign, or update in replica context"};
-  if (op == update_op::add_rows)
-    // Distinct rows, each the sum of its repeats from zero (what the dense
-    // delta holds there): every copy adds them in place.
-    return copy_update{op,
-                       aggregate_packed_rows({&operand, 1}, aggregation::sum)};
+  if (rows)
+    // Every copy adds them in place.
+    return copy_update{op, std::move(*rows)};
   return copy_update{op, operand};
 }
 
