@@ -1,6 +1,5 @@
 #include "runtime/cross_rows.hpp"
 
-#include "actors/policies/eager_broadcast/interface.hpp"
 #include "actors/protocol.hpp"
 #include "runtime/call_checks.hpp"
 #include "runtime/core/row_delta.hpp"
