@@ -11,6 +11,32 @@
 
 namespace varsync {
 
+namespace {
+
+/// Asks every live replica for `message` (its copy, or some rows of it)
+/// and hands their aggregate (in replica index order) to `deliver(promise,
+/// value)`; a failure, or no live replica left, goes to `promise`.
+template <class Promise, class Deliver>
+void aggregate_copies(variable_actor_type* self,
+                      std::shared_ptr<policies::reduce_on_read> policy,
+                      caf::message message, std::int64_t timeout_ms,
+                      Promise promise, Deliver deliver) {
+  request_all<tensor>(
+      self, self->state.live_replicas(), to_timeout(timeout_ms),
+      std::move(message),
+      [promise, policy, deliver](std::vector<tensor> copies) mutable {
+        if (copies.empty())
+          promise.deliver(to_caf_error(error{
+              errc::replica_lost, "every replica of the group was lost"}));
+        else
+          deliver(promise, policy->finish_read(copies));
+      },
+      [promise](const caf::error& err) mutable { promise.deliver(err); },
+      &self->state.gatherings);
+}
+
+} // namespace
+
 caf::behavior reduce_on_read_variable_side(variable_actor_type* self) {
   auto& spec = self->state.spec;
   auto policy = std::make_shared<policies::reduce_on_read>(settings_of(spec));
@@ -25,20 +51,11 @@ caf::behavior reduce_on_read_variable_side(variable_actor_type* self) {
         if (auto allowed = policy->check_read(); !allowed)
           return to_caf_error(allowed.error());
         auto promise = self->make_response_promise<tensor>();
-        const auto& spec = self->state.spec;
-        request_all<tensor>(
-            self, self->state.live_replicas(), to_timeout(timeout_ms),
-            caf::make_message(copy_get_atom::value, spec.id),
-            [promise, policy](std::vector<tensor> copies) mutable {
-              if (copies.empty())
-                promise.deliver(to_caf_error(error{errc::replica_lost,
-                                                   "every replica of the group "
-                                                   "was lost"}));
-              else
-                promise.deliver(policy->finish_read(copies));
-            },
-            [promise](const caf::error& err) mutable { promise.deliver(err); },
-            &self->state.gatherings);
+        aggregate_copies(
+            self, policy,
+            caf::make_message(copy_get_atom::value, self->state.spec.id),
+            timeout_ms, promise,
+            [](auto& to, tensor value) { to.deliver(std::move(value)); });
         return promise;
       },
       // A read of rows gathers just those rows of every copy.
@@ -52,19 +69,12 @@ caf::behavior reduce_on_read_variable_side(variable_actor_type* self) {
             !indices)
           return to_caf_error(indices.error());
         auto promise = self->make_response_promise<std::uint64_t, tensor>();
-        request_all<tensor>(
-            self, self->state.live_replicas(), to_timeout(timeout_ms),
-            caf::make_message(copy_rows_atom::value, spec.id, rows),
-            [promise, policy](std::vector<tensor> parts) mutable {
-              if (parts.empty())
-                promise.deliver(to_caf_error(error{errc::replica_lost,
-                                                   "every replica of the group "
-                                                   "was lost"}));
-              else
-                promise.deliver(std::uint64_t{0}, policy->finish_read(parts));
-            },
-            [promise](const caf::error& err) mutable { promise.deliver(err); },
-            &self->state.gatherings);
+        aggregate_copies(
+            self, policy,
+            caf::make_message(copy_rows_atom::value, spec.id, rows), timeout_ms,
+            promise, [](auto& to, tensor value) {
+              to.deliver(std::uint64_t{0}, std::move(value));
+            });
         return promise;
       },
       // Row ops too (add_rows: a packed row delta; the policy refuses
