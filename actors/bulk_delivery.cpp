@@ -42,7 +42,7 @@ bulk_sink deliver_as_messages(caf::actor actor) {
       caf::anon_send(actor, bulk_contribute_atom::value, from.connection,
                      from.node, frame.reply_to, frame.index, frame.number,
                      frame.code, std::move(frame.value), frame.timeout_ms,
-                     frame.tag);
+                     frame.tag, frame.part_offset, frame.part_count);
       return;
     case bulk_kind::hello:
       return; // the plane's own business; never delivered

@@ -5,7 +5,10 @@
 // protocol) and the on_write protocol (actors/protocol.hpp). A frame that
 // names a registered actor arrives in its mailbox as:
 //   contribute -> (bulk_contribute_atom, connection, sending node,
-//                  reply_to, index, step, op byte, tensor, timeout_ms, tag)
+//                  reply_to, index, step, op byte, tensor, timeout_ms, tag,
+//                  part offset, part count): once per part (the tensor is
+//                  the whole one, filled up to offset + count), or once
+//                  for a whole frame (0, its size)
 //   install    -> (install_atom, variable, version, steps (index), tensor),
 //                 or install_rows_atom when code is bulk_install_rows
 //   install_ack -> the install (steps: index + 1), then the ack of step index

@@ -36,6 +36,7 @@
 //        [--sizes 8,4096,...] [--batch-ms 150] [--batches 5]
 //        [--step-timeout-s 60] [--skip-after-s 5]
 //        [--bulk-threshold off|BYTES]   (node_config bulk-threshold)
+//        [--bulk-part BYTES]   (node_config bulk-part; 0: whole frames)
 //        [--spin 100us|off]   (node_config spin)
 //        [--bind-to core|none]   core: worker i pinned to CPU i mod CPUs
 //                       (node_config cpus), like mpirun --bind-to core
@@ -123,11 +124,10 @@ struct bench_options {
   /// the same rows at every worker) instead of assign_add of all of it;
   /// RESULT lines say op=on_write_rows_step. 0: dense steps.
   double rows_percent = 0;
-  /// node_config bulk-threshold of every node ("off", or bytes); empty:
-  /// the default.
-  std::string bulk_threshold;
-  /// node_config spin of every node; empty: the default.
-  std::string spin;
+  /// node_config settings of every node given on the command line
+  /// (bulk-threshold, bulk-part, spin), as (key, value); unset ones keep
+  /// their defaults.
+  std::vector<std::pair<std::string, std::string>> node_settings;
   /// --bind-to core: worker i runs on CPU i mod (CPUs), like mpirun's
   /// --bind-to core (node_config cpus); none (default): not pinned.
   bool bind_to_core = false;
@@ -190,10 +190,9 @@ bench_options parse_options(int argc, char** argv) {
       options.skip_after_s = std::atof(value);
     else if (flag == "--join")
       options.join = value;
-    else if (flag == "--bulk-threshold")
-      options.bulk_threshold = value;
-    else if (flag == "--spin")
-      options.spin = value;
+    else if (flag == "--bulk-threshold" || flag == "--bulk-part" ||
+             flag == "--spin")
+      options.node_settings.emplace_back(flag.substr(2), value);
     else if (flag == "--bind-to")
       options.bind_to_core = std::string_view{value} == "core";
     else if (flag == "--shards")
@@ -222,14 +221,8 @@ varsync::node_config base_config(const bench_options& options) {
   config.reuse_buffers = true;
   // Shards are spread over the nodes (the seed places them round robin).
   config.spread_variables = options.shards > 1;
-  if (!options.bulk_threshold.empty()) {
-    if (auto set = config.set("bulk-threshold", options.bulk_threshold); !set) {
-      std::fprintf(stderr, "%s\n", set.error().to_string().c_str());
-      std::exit(2);
-    }
-  }
-  if (!options.spin.empty()) {
-    if (auto set = config.set("spin", options.spin); !set) {
+  for (const auto& [key, value] : options.node_settings) {
+    if (auto set = config.set(key, value); !set) {
       std::fprintf(stderr, "%s\n", set.error().to_string().c_str());
       std::exit(2);
     }
@@ -492,13 +485,9 @@ worker_process start_worker(const bench_options& options, std::size_t index,
   args.push_back(std::to_string(options.rows_percent));
   if (options.auto_shards)
     args.push_back("--auto-shards");
-  if (!options.bulk_threshold.empty()) {
-    args.push_back("--bulk-threshold");
-    args.push_back(options.bulk_threshold);
-  }
-  if (!options.spin.empty()) {
-    args.push_back("--spin");
-    args.push_back(options.spin);
+  for (const auto& [key, value] : options.node_settings) {
+    args.push_back("--" + key);
+    args.push_back(value);
   }
   if (options.bind_to_core) {
     args.push_back("--bind-to");

@@ -31,6 +31,9 @@ constexpr std::uint64_t max_duration = std::uint64_t{1} << 40;
 constexpr std::uint64_t max_worker_threads = 1024;
 /// The largest bulk-threshold accepted: the largest tensor a node accepts.
 constexpr std::uint64_t max_tensor_bytes_setting = std::uint64_t{1} << 32;
+/// The smallest bulk-part but 0: a part's tensor lives on the heap (small
+/// tensors are stored inline, and parts fill one shared buffer).
+constexpr std::uint64_t min_bulk_part = 4096;
 /// The smallest max-message: CAF's own handshakes and control messages
 /// must fit.
 constexpr std::uint64_t min_max_message = 64 * 1024;
@@ -333,6 +336,9 @@ std::vector<std::pair<std::string, std::string>> node_config::keys() {
       {"bulk-threshold",
        "on_write tensors of at least this many bytes use the bulk plane; "
        "off: never (0)"},
+      {"bulk-part", "bulk-plane contributions above twice this many bytes "
+                    "travel in parts of this size, reduced as they arrive; "
+                    "0: whole (1048576)"},
       {"worker-threads", "actor scheduler threads; 0: one per core (0)"},
       {"spin", "how long an idle runtime thread polls before sleeping, "
                "like 100us or 1ms; off: sleep at once (100us)"},
@@ -474,6 +480,14 @@ expected<void> node_config::set(std::string_view key, std::string_view value) {
                            std::to_string(max_tensor_bytes_setting) +
                            ") or off");
     bulk_threshold = *parsed;
+  } else if (key == "bulk-part") {
+    auto parsed = parse_unsigned(value, max_tensor_bytes_setting);
+    if (!parsed || (*parsed > 0 && *parsed < min_bulk_part))
+      return bad_value(key, value,
+                       "a byte count (expected 0 or an integer " +
+                           std::to_string(min_bulk_part) + "-" +
+                           std::to_string(max_tensor_bytes_setting) + ")");
+    bulk_part = *parsed;
   } else if (key == "spin") {
     auto parsed = parse_spin(key, value);
     if (!parsed)

@@ -143,6 +143,7 @@ expected<void> runtime_core::start_node(const node_config& config) {
     limits.handshake = config.handshake_deadline;
     limits.max_payload = config.max_message;
     limits.spin = config.spin;
+    limits.part_bytes = config.bulk_part;
     bulk_identity identity;
     identity.node_name = caf::to_string(system_->node());
     if (config.uses_tls()) {

@@ -110,6 +110,13 @@ struct node_config {
   /// measured faster at every size (8 B steps 1.7x, 16 MiB 2x).
   std::optional<std::uint64_t> bulk_threshold = std::uint64_t{0};
 
+  /// An on_write assign_add / assign_sub contribution of more than twice
+  /// this many bytes travels on the bulk plane in parts of this size: the
+  /// variable's node reduces each part as it arrives and sends its result
+  /// back at once (a pipelined reduce). 0: always whole; else at least
+  /// 4096.
+  std::uint64_t bulk_part = std::uint64_t{1} << 20;
+
   /// Worker threads of the actor scheduler; 0 = one per hardware thread
   /// (at least 2).
   std::size_t worker_threads = 0;

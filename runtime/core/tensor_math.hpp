@@ -70,4 +70,21 @@ tensor aggregate(std::span<const tensor> values, aggregation how);
 tensor apply_aggregate(update_op op, const tensor& current,
                        std::span<const tensor> values, aggregation how);
 
+/// Whether `apply_aggregate_range` computes `op` with `how`: assign_add /
+/// assign_sub with sum, mean, min or max (an element's result depends on
+/// that element of each input only).
+bool reduces_in_ranges(update_op op, aggregation how) noexcept;
+
+/// Elements [begin, end) of `apply_aggregate(op, current, values, how)`,
+/// bit for bit, written to the same elements of `out` (the raw bytes of a
+/// buffer of `current`'s size, overlapping no input); only those elements
+/// of the inputs are read, so a value whose later elements are still
+/// arriving may be passed. Does nothing unless `reduces_in_ranges(op,
+/// how)`, `values` is non-empty, every value and `out` match `current`'s
+/// dtype and size, and begin <= end <= current.size().
+void apply_aggregate_range(std::span<std::byte> out, update_op op,
+                           const tensor& current,
+                           std::span<const tensor> values, aggregation how,
+                           std::size_t begin, std::size_t end);
+
 } // namespace varsync

@@ -33,6 +33,11 @@ constexpr std::size_t inline_write_limit = 64 * 1024;
 /// a buffer of this size (nothing of the announced size is allocated).
 constexpr std::size_t discard_chunk = 16 * 1024;
 
+/// Frames a connection may be receiving in parts at once (a peer's
+/// variables interleave their parts): each holds a buffer of its whole
+/// tensor, at most max-message bytes.
+constexpr std::size_t max_open_parts = 8;
+
 /// Each read takes up to this many bytes into a connection's inbox.
 constexpr std::size_t inbox_size = 16 * 1024;
 
@@ -78,7 +83,7 @@ bool write_some(int fd, const std::vector<iovec>& parts,
 asio::const_buffer payload_buffer(const bulk_frame& frame) {
   if (bulk_wire::carries_text(frame.kind))
     return asio::buffer(frame.text);
-  auto bytes = frame.value.bytes();
+  auto bytes = bulk_wire::tensor_payload(frame);
   return asio::buffer(bytes.data(), bytes.size());
 }
 
@@ -372,10 +377,16 @@ void connection::on_dims() {
                       : "an install or ack on a connection this node "
                         "accepted (only contributions come in on it)");
   auto type = static_cast<dtype>(head_.type);
+  bool part = false;
   if (!bulk_wire::carries_text(kind)) {
-    auto expected_bytes = announced_bytes(type, shape_);
-    if (!expected_bytes || *expected_bytes != head_.payload)
-      return reject("payload size does not match the shape");
+    auto whole_bytes = announced_bytes(type, shape_);
+    if (!whole_bytes)
+      return reject("the shape does not form a tensor");
+    part = head_.offset != 0 || head_.payload != *whole_bytes;
+    if (part) {
+      if (auto problem = check_part(*whole_bytes, size_of(type)))
+        return reject(*problem);
+    }
   }
   frame_ = bulk_wire::frame_of(head_);
   auto take_text = [this](step then) {
@@ -407,6 +418,10 @@ void connection::on_dims() {
   }
   if (bulk_wire::carries_text(kind))
     return take_text(&connection::deliver);
+  part_key key{frame_.target, frame_.reply_to, frame_.variable};
+  if (part)
+    return take_part(key);
+  assemblies_.erase(key); // a whole frame supersedes an unfinished one
   // The payload goes straight into the tensor's own buffer.
   auto value = tensor::uninitialized(type, std::move(shape_));
   if (!value)
@@ -414,6 +429,84 @@ void connection::on_dims() {
   frame_.value = std::move(*value);
   auto bytes = frame_.value.mutable_bytes();
   take(bytes.data(), bytes.size(), &connection::deliver);
+}
+
+std::optional<std::string> connection::check_part(std::uint64_t whole_bytes,
+                                                  std::size_t element) const {
+  if (whole_bytes > owner_.limits().max_payload)
+    return "a frame part of a tensor of " + std::to_string(whole_bytes) +
+           " bytes, above max-message " +
+           std::to_string(owner_.limits().max_payload);
+  if (head_.payload == 0 || head_.payload % element != 0)
+    return std::string{"a frame part that is empty or not whole elements"};
+  auto elements = whole_bytes / element;
+  if (head_.offset >= elements ||
+      head_.payload / element > elements - head_.offset)
+    return "a frame part past its tensor's end (offset " +
+           std::to_string(head_.offset) + ", " +
+           std::to_string(head_.payload / element) + " elements of " +
+           std::to_string(elements) + ")";
+  return std::nullopt;
+}
+
+void connection::take_part(part_key key) {
+  auto type = static_cast<dtype>(head_.type);
+  auto kind = static_cast<bulk_kind>(head_.kind);
+  auto element = size_of(type);
+  auto i = assemblies_.find(key);
+  if (head_.offset == 0) {
+    // A first part: a new frame (a restarted one replaces its older self).
+    if (i == assemblies_.end() && assemblies_.size() >= max_open_parts)
+      return reject("more than " + std::to_string(max_open_parts) +
+                    " frames arriving in parts at once on one connection");
+    auto whole = tensor::uninitialized(type, shape_);
+    if (!whole)
+      return reject("the shape does not form a tensor");
+    i = assemblies_
+            .insert_or_assign(key, part_assembly{kind, head_.number,
+                                                 std::move(*whole), nullptr, 0})
+            .first;
+    // Taken in place (a small tensor's bytes live inside it) and before the
+    // tensor is shared with anyone.
+    i->second.base = i->second.whole.mutable_bytes().data();
+  } else if (i == assemblies_.end() ||
+             // An install's last part may carry the ack (install_ack).
+             (i->second.kind == bulk_kind::contribute) !=
+                 (kind == bulk_kind::contribute) ||
+             i->second.number != head_.number ||
+             i->second.whole.type() != type ||
+             i->second.whole.shape() != shape_ ||
+             i->second.received != head_.offset) {
+    return reject("a frame part that does not continue the frame before it "
+                  "(its first part missing, another kind, number, dtype or "
+                  "shape, or not the next offset)");
+  }
+  assembling_ = key;
+  take(i->second.base + head_.offset * element, head_.payload,
+       &connection::deliver_part);
+}
+
+void connection::deliver_part() {
+  first_frame_deadline_.reset();
+  frame_deadline_.reset();
+  owner_.counters().frames_received.fetch_add(1, std::memory_order_relaxed);
+  auto i = assemblies_.find(assembling_);
+  auto& assembly = i->second;
+  auto count = head_.payload / size_of(assembly.whole.type());
+  assembly.received += count;
+  bool complete = assembly.received == assembly.whole.size();
+  auto sink = std::move(sink_);
+  // A contribution goes on as it arrives (its reduce starts with its first
+  // part); anything else only whole.
+  if (complete || frame_.kind == bulk_kind::contribute) {
+    frame_.value = complete ? std::move(assembly.whole) : assembly.whole;
+    frame_.part_offset = head_.offset;
+    frame_.part_count = count;
+    if (complete)
+      assemblies_.erase(i);
+    (*sink)(bulk_origin{id_, node_}, std::move(frame_));
+  }
+  next_frame();
 }
 
 void connection::on_hello() {
@@ -455,6 +548,8 @@ void connection::deliver() {
   first_frame_deadline_.reset();
   frame_deadline_.reset();
   owner_.counters().frames_received.fetch_add(1, std::memory_order_relaxed);
+  frame_.part_offset = 0;
+  frame_.part_count = frame_.value.size();
   auto sink = std::move(sink_);
   (*sink)(bulk_origin{id_, node_}, std::move(frame_));
   next_frame();
@@ -502,7 +597,7 @@ bool connection::post(bulk_frame frame) {
   auto written = write_some(plain_.native_handle(), parts, rest);
   auto write_error = errno;
   if (!bulk_wire::carries_text(frame.kind))
-    tensor_bytes_serialized.fetch_add(frame.value.bytes().size(),
+    tensor_bytes_serialized.fetch_add(bulk_wire::payload_of(frame),
                                       std::memory_order_relaxed);
   owner_.counters().frames_sent.fetch_add(1, std::memory_order_relaxed);
   guard.lock();
@@ -568,7 +663,7 @@ void connection::write_next() {
                         if (whole_frame) {
                           if (!bulk_wire::carries_text(self->out_frame_.kind))
                             tensor_bytes_serialized.fetch_add(
-                                self->out_frame_.value.bytes().size(),
+                                bulk_wire::payload_of(self->out_frame_),
                                 std::memory_order_relaxed);
                           self->owner_.counters().frames_sent.fetch_add(
                               1, std::memory_order_relaxed);

@@ -40,11 +40,13 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -154,6 +156,15 @@ private:
   void discard();
   void discarded();
   void deliver();
+  // Parts (bulk_plane.hpp): the reason a part's header is unacceptable;
+  // reading a part into its frame's buffer; handing it on.
+  std::optional<std::string> check_part(std::uint64_t whole_bytes,
+                                        std::size_t element) const;
+  /// A frame arriving in parts is (target, reply_to, variable): two
+  /// replicas of one node contribute to one variable on one connection.
+  using part_key = std::tuple<std::uint64_t, std::uint64_t, std::uint64_t>;
+  void take_part(part_key key);
+  void deliver_part();
   void make_writable();
 
   // Writing (I/O thread, while `writing_`).
@@ -201,6 +212,20 @@ private:
   std::size_t inbox_begin_ = 0;
   std::size_t inbox_end_ = 0;
   std::vector<std::byte> handshake_bytes_;
+  /// A frame arriving in parts: its whole buffer, filled in order.
+  struct part_assembly {
+    bulk_kind kind = bulk_kind::contribute;
+    std::uint64_t number = 0;
+    tensor whole;
+    /// Its buffer (writable: taken before the tensor was shared).
+    std::byte* base = nullptr;
+    /// Elements received so far (a prefix).
+    std::uint64_t received = 0;
+  };
+  /// Frames arriving in parts, by part_key; at most max_open_parts.
+  std::map<part_key, part_assembly> assemblies_;
+  /// The key of the part being read.
+  part_key assembling_;
 
   // Writing state.
   std::mutex mutex_;

@@ -53,6 +53,15 @@ struct bulk_frame {
   std::int64_t timeout_ms = 0;
   /// contribute, install, install_ack.
   tensor value;
+  /// Parts (bulk_plane.hpp, "Parts"). Sending: when `part_count` > 0 the
+  /// frame carries only the elements [part_offset, part_offset +
+  /// part_count) of `value` (flat, row-major); 0 sends all of it.
+  /// Delivered: `value` is always the whole tensor and these name the part
+  /// that arrived last: elements before `part_offset + part_count` hold
+  /// their values, later ones are still on their way (only a contribution
+  /// is delivered before its last part; a whole frame: 0 and its size).
+  std::uint64_t part_offset = 0;
+  std::uint64_t part_count = 0;
   /// ack: the error message; hello: the node's name.
   std::string text;
 };

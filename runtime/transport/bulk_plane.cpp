@@ -271,6 +271,10 @@ const std::string& bulk_plane::node_name() const noexcept {
   return impl_->node_name_;
 }
 
+std::uint64_t bulk_plane::part_bytes() const noexcept {
+  return impl_->limits_.part_bytes;
+}
+
 bool bulk_plane::uses_tls() const noexcept {
   return impl_->tls != nullptr;
 }

@@ -33,6 +33,25 @@
 // through a small buffer and dropped. A malformed frame closes its
 // connection (and is logged, rate-limited); the node keeps serving.
 //
+// Parts. A large tensor may travel as several frames, each carrying the
+// elements from an offset (`bulk_frame::part_offset`, `part_count`; the
+// header keeps the whole tensor's shape): on the variable's node the
+// reduce of a contribution's first megabyte starts while the rest is on
+// its way, and the result's first megabyte goes back before the last one
+// is reduced. The receiving connection reads each part straight into one
+// buffer of the whole tensor, allocated with the first part (checked
+// against max-message like a whole frame). The parts of a frame arrive in
+// order on one connection, those of different frames may interleave (at
+// most 8 frames open per connection); a part that does not continue its
+// frame (wrong offset, number, dtype or shape, a contribution's part in an
+// install) is malformed. The last part's header is the frame's (an
+// install's last part may be an install_ack). A contribution is delivered
+// once per part, the same whole tensor each time with the part that
+// arrived (the elements before its end are final); installs only once
+// complete. A new first part for the same
+// target, sender (reply_to) and variable restarts the frame (a step whose
+// reduce started over).
+//
 // Threads: one Boost.Asio I/O thread runs every connection of the plane
 // (plus the acceptor's thread); no thread per connection. Members'
 // accepted connections are capped (in total and per address); a closed
@@ -83,6 +102,10 @@ struct bulk_limits {
   /// sleeps (spinning_io.hpp; node_config::bulk_spin); 0: it sleeps at
   /// once. Not a limit, but set with them.
   std::chrono::microseconds spin{0};
+  /// Senders split a contribution of more than twice this many bytes into
+  /// parts of this size (node_config::bulk_part); 0: never. Not a limit
+  /// either: what this node sends, not what it accepts.
+  std::uint64_t part_bytes = std::uint64_t{1} << 20;
 };
 
 /// Counters of one node's bulk plane. Thread-safe.
@@ -157,6 +180,10 @@ public:
   /// Returns at once; a frame that cannot be delivered (connection refused
   /// or lost, another node there) is dropped.
   void send(const bulk_address& to, bulk_frame frame);
+
+  /// Bytes per part of a contribution sent in parts (bulk_limits); 0:
+  /// whole.
+  std::uint64_t part_bytes() const noexcept;
 
   /// This node's name in hellos.
   const std::string& node_name() const noexcept;

@@ -28,7 +28,8 @@ std::vector<std::byte> encode_head(const bulk_frame& frame) {
     head.type = static_cast<std::uint8_t>(frame.value.type());
     rank = frame.value.shape().size();
     head.rank = static_cast<std::uint8_t>(rank);
-    head.payload = frame.value.bytes().size();
+    head.payload = tensor_payload(frame).size();
+    head.offset = frame.part_count > 0 ? frame.part_offset : 0;
   }
   std::vector<std::byte> result(header_size + rank * sizeof(std::int64_t));
   std::memcpy(result.data(), &head, header_size);
@@ -52,9 +53,21 @@ bulk_frame frame_of(const header& head) {
   return frame;
 }
 
+std::span<const std::byte> tensor_payload(const bulk_frame& frame) noexcept {
+  auto bytes = frame.value.bytes();
+  if (frame.part_count == 0)
+    return bytes;
+  auto element = size_of(frame.value.type());
+  auto first = frame.part_offset * element;
+  auto count = frame.part_count * element;
+  if (first > bytes.size() || count > bytes.size() - first)
+    return {}; // a part outside the tensor: the sender's bug, sent empty
+  return bytes.subspan(first, count);
+}
+
 std::size_t payload_of(const bulk_frame& frame) noexcept {
   return carries_text(frame.kind) ? frame.text.size()
-                                  : frame.value.bytes().size();
+                                  : tensor_payload(frame).size();
 }
 
 const char* check_head(const header& head) noexcept {
@@ -64,12 +77,13 @@ const char* check_head(const header& head) noexcept {
       head.kind > static_cast<std::uint8_t>(bulk_kind::hello))
     return "unknown frame kind";
   if (head.kind == static_cast<std::uint8_t>(bulk_kind::ack)) {
-    if (head.rank != 0 || head.payload > max_ack_text)
+    if (head.rank != 0 || head.payload > max_ack_text || head.offset != 0)
       return "ack with a shape or an oversized message";
     return nullptr;
   }
   if (head.kind == static_cast<std::uint8_t>(bulk_kind::hello)) {
-    if (head.rank != 0 || head.payload == 0 || head.payload > max_node_name)
+    if (head.rank != 0 || head.payload == 0 || head.payload > max_node_name ||
+        head.offset != 0)
       return "hello with a shape or without a node name of 1 to 255 bytes";
     return nullptr;
   }

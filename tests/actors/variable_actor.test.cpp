@@ -317,14 +317,25 @@ TEST_CASE("a bulk contribution is refused unless the named replica sent it "
     attacker->send(c.variable, bulk_contribute_atom::value, std::uint64_t{999},
                    this_node, std::uint64_t{attacker->id()}, std::uint64_t{0},
                    std::uint64_t{0}, to_wire(update_op::add), tensor(-1e6),
-                   std::int64_t{5000}, std::uint64_t{1});
+                   std::int64_t{5000}, std::uint64_t{1}, std::uint64_t{0},
+                   std::uint64_t{1});
   }
   SUBCASE("naming the replica's actor, from a connection of another node") {
     attacker->send(c.variable, bulk_contribute_atom::value, std::uint64_t{999},
                    std::string{"another-node"},
                    std::uint64_t{c.replicas[0].id()}, std::uint64_t{0},
                    std::uint64_t{0}, to_wire(update_op::add), tensor(-1e6),
-                   std::int64_t{5000}, std::uint64_t{1});
+                   std::int64_t{5000}, std::uint64_t{1}, std::uint64_t{0},
+                   std::uint64_t{1});
+  }
+  SUBCASE("a later part of a contribution nobody started") {
+    // A part beyond the first counts only for an accepted contribution
+    // from the same connection and actor: this one changes nothing.
+    attacker->send(c.variable, bulk_contribute_atom::value, std::uint64_t{999},
+                   this_node, std::uint64_t{c.replicas[0].id()},
+                   std::uint64_t{0}, std::uint64_t{0}, to_wire(update_op::add),
+                   tensor(-1e6), std::int64_t{5000}, std::uint64_t{1},
+                   std::uint64_t{1}, std::uint64_t{1});
   }
   // The real step 0 completes with both real contributions.
   for (auto& result : c.update_all(update_op::add, {tensor(2.0), tensor(3.0)}))

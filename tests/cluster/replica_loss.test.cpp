@@ -24,15 +24,28 @@ constexpr int steps = 300;
 
 /// `bulk`: every on_write update travels on the bulk plane (bulk-threshold
 /// 0, the default); otherwise the bulk plane is off and they travel as CAF
-/// messages.
-void lose_a_replica_node(int signal, bool bulk = false) {
+/// messages. `parts`: the variable is a vector of 4096 f64 (32 KiB) and
+/// bulk-part 4096: every remote contribution travels in 8 parts and is
+/// reduced as they arrive, so the loss falls amid a reduce in progress.
+void lose_a_replica_node(int signal, bool bulk = false, bool parts = false) {
   std::vector<std::string> bulk_args{"--bulk-threshold", bulk ? "0" : "off"};
-  auto cluster = start_test_cluster(
-      {{{0, 1}, {}}, {{2, 3}, {}}, {{4, 5}, {}}},
-      {"--scenario", "steps", "--steps", std::to_string(steps), "--pace-ms",
-       "3", "--heartbeat-interval", "100ms", "--connection-timeout",
-       std::to_string(connection_timeout.count()) + "ms"},
-      bulk_args);
+  std::vector<std::string> scenario{"--scenario",
+                                    "steps",
+                                    "--steps",
+                                    std::to_string(steps),
+                                    "--pace-ms",
+                                    "3",
+                                    "--heartbeat-interval",
+                                    "100ms",
+                                    "--connection-timeout",
+                                    std::to_string(connection_timeout.count()) +
+                                        "ms"};
+  if (parts) {
+    scenario.insert(scenario.end(), {"--elements", "4096"});
+    bulk_args.insert(bulk_args.end(), {"--bulk-part", "4096"});
+  }
+  auto cluster = start_test_cluster({{{0, 1}, {}}, {{2, 3}, {}}, {{4, 5}, {}}},
+                                    scenario, bulk_args);
   REQUIRE_MESSAGE(cluster.failure.empty(), cluster.failure);
   auto& victim = cluster.nodes[2];
   REQUIRE_MESSAGE(cluster.nodes[1].wait_for_line("step 2 30 ", 60s),
@@ -77,6 +90,9 @@ void lose_a_replica_node(int signal, bool bulk = false) {
   CHECK(six_replica_steps < steps);
   if (bulk) // the steps really went through the bulk plane
     CHECK_MESSAGE(bulk_frames_sent(cluster.nodes[1].output()) > 0,
+                  cluster.nodes[1].output());
+  if (parts) // ... in parts: 8 frames per contribution of its 2 replicas
+    CHECK_MESSAGE(bulk_frames_sent(cluster.nodes[1].output()) >= 8 * 2 * steps,
                   cluster.nodes[1].output());
   CHECK_MESSAGE(seed_output.find("membership alive=0,1,2,3 lost=4,5") !=
                     std::string::npos,
@@ -148,4 +164,10 @@ TEST_CASE("a frozen (SIGSTOP) replica node is dropped after the connection "
 TEST_CASE("kill -9 of a replica node while every update travels on the bulk "
           "plane: the same recovery") {
   lose_a_replica_node(SIGKILL, true);
+}
+
+TEST_CASE("kill -9 of a replica node while every remote update travels in "
+          "parts, reduced as they arrive: the reduce in progress starts over "
+          "with the survivors") {
+  lose_a_replica_node(SIGKILL, true, true);
 }

@@ -32,7 +32,9 @@
 //               --steps N, --pace-ms P of simulated work per step; with
 //               --stop-after K this process's replicas stop after K steps;
 //               with --period K the variable is periodic (synchronized
-//               every K-th update) instead of on_write
+//               every K-th update) instead of on_write; with
+//               --elements N the variable is an f64 vector [N] whose
+//               elements all change alike (checked after every step)
 //   until_value on_write/sum steps of += 1 on an f64 variable until a read
 //               after a step shows at least --until-value V (every replica
 //               reads the same value after the same step, so all stop
@@ -90,6 +92,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <csignal>
+#include <functional>
 #include <iostream>
 #include <mutex>
 #include <pthread.h>
@@ -160,6 +163,9 @@ struct scenario_options {
   int hold_at = -1;
   /// policies: variable_options::shards of every variable.
   std::uint32_t shards = 1;
+  /// steps: the variable is an f64 vector of this many elements, every
+  /// element updated alike (0: a scalar).
+  std::int64_t elements = 0;
 };
 
 expected<scenario_options>
@@ -195,6 +201,8 @@ parse_scenario(const std::vector<std::string>& rest) {
       options.until_value = std::stod(value);
     } else if (key == "--with-ssp") {
       options.with_ssp = value == "true";
+    } else if (key == "--elements") {
+      options.elements = std::stoll(value);
     } else if (key == "--shards") {
       options.shards = static_cast<std::uint32_t>(std::stoul(value));
     } else if (key == "--hold-at") {
@@ -224,7 +232,14 @@ void run_steps(runtime& rt, const replica_group& group,
                                  : synchronization::on_write;
   mean.period = options.period;
   mean.aggregation = aggregation::mean;
-  auto w = rt.create_variable(group, "w", tensor(0.0), mean);
+  // Every element of the variable holds the same value (a scalar, or
+  // --elements of them: large enough to travel in parts).
+  auto all_of = [&](double value) {
+    return options.elements > 0
+               ? *tensor::filled(dtype::f64, {options.elements}, value)
+               : tensor(value);
+  };
+  auto w = rt.create_variable(group, "w", all_of(0.0), mean);
   if (!w) {
     say("error - - " + std::string{to_string(w.error().code())} + " 0");
     return;
@@ -238,13 +253,13 @@ void run_steps(runtime& rt, const replica_group& group,
         // Simulated work of a training step (not synchronization).
         std::this_thread::sleep_for(std::chrono::milliseconds{options.pace_ms});
         say("calling " + std::to_string(index) + " " + std::to_string(k));
-        auto done = r.assign_add(*w, tensor(static_cast<double>(index + 1)));
+        auto done = r.assign_add(*w, all_of(static_cast<double>(index + 1)));
         if (!done) {
           say("error " + std::to_string(index) + " " + std::to_string(k) + " " +
               to_string(done.error().code()) + " " +
               std::to_string(steady_ns()));
           auto start = std::chrono::steady_clock::now();
-          auto again = r.assign_add(*w, tensor(1.0));
+          auto again = r.assign_add(*w, all_of(1.0));
           auto took = std::chrono::duration_cast<std::chrono::microseconds>(
               std::chrono::steady_clock::now() - start);
           say("retry " + std::to_string(index) + " " +
@@ -266,6 +281,15 @@ void run_steps(runtime& rt, const replica_group& group,
           return;
         }
         auto value = r.read(*w);
+        if (value) {
+          auto elements = value->values<double>();
+          if (std::adjacent_find(elements.begin(), elements.end(),
+                                 std::not_equal_to<>{}) != elements.end()) {
+            say("error " + std::to_string(index) + " " + std::to_string(k) +
+                " uneven_elements " + std::to_string(steady_ns()));
+            return;
+          }
+        }
         say("step " + std::to_string(index) + " " + std::to_string(k) + " " +
             (value ? std::to_string(value->values<double>()[0]) : "?") + " " +
             std::to_string(steady_ns()));

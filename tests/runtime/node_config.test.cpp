@@ -382,6 +382,7 @@ TEST_CASE("keys lists every settable key once with a help text") {
                                                 "spread-variables",
                                                 "reuse-buffers",
                                                 "bulk-threshold",
+                                                "bulk-part",
                                                 "worker-threads",
                                                 "spin",
                                                 "cpus",
@@ -402,19 +403,19 @@ TEST_CASE("keys lists every settable key once with a help text") {
   node_config config;
   for (const auto& name : names) {
     CAPTURE(name);
-    std::string value = name == "join" ? "h:1"
-                        : name.ends_with("-variables") ||
-                                name == "reuse-buffers" || name == "insecure"
-                            ? "true"
-                        : name == "bulk-threshold"         ? "4096"
-                        : name == "host" || name == "name" ? "x"
-                        : name == "secret-file" || name.starts_with("tls-")
-                            ? "/s"
-                        : name == "max-message" ? "65536"
-                        : name == "log-level"   ? "warn"
-                        : name == "spin"        ? "50us"
-                        : name == "coordinator" ? "etcd://127.0.0.1:2379"
-                                                : "5";
+    std::string value =
+        name == "join" ? "h:1"
+        : name.ends_with("-variables") || name == "reuse-buffers" ||
+                name == "insecure"
+            ? "true"
+        : name == "bulk-threshold" || name == "bulk-part"   ? "4096"
+        : name == "host" || name == "name"                  ? "x"
+        : name == "secret-file" || name.starts_with("tls-") ? "/s"
+        : name == "max-message"                             ? "65536"
+        : name == "log-level"                               ? "warn"
+        : name == "spin"                                    ? "50us"
+        : name == "coordinator" ? "etcd://127.0.0.1:2379"
+                                : "5";
     VARSYNC_CHECK_OK(config.set(name, value));
   }
 }
@@ -701,6 +702,22 @@ TEST_CASE("reuse-buffers is off by default (it keeps up to 1 GiB of "
   REQUIRE_FALSE(bad);
   CHECK(bad.error().message().find("reuse-buffers") != std::string::npos);
   CHECK(config.reuse_buffers);
+}
+
+TEST_CASE("bulk-part takes a byte count") {
+  node_config config;
+  CHECK_EQ(config.bulk_part, std::uint64_t{1} << 20);
+  VARSYNC_CHECK_OK(config.set("bulk-part", "0"));
+  CHECK_EQ(config.bulk_part, 0u);
+  VARSYNC_CHECK_OK(config.set("bulk-part", "65536"));
+  CHECK_EQ(config.bulk_part, 65536u);
+  for (const auto* bad_value :
+       {"-1", "1MiB", "off", "99999999999999", "1", "4095"}) {
+    auto bad = config.set("bulk-part", bad_value);
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().message().find("bulk-part") != std::string::npos);
+    CHECK_EQ(config.bulk_part, 65536u);
+  }
 }
 
 TEST_CASE("bulk-threshold takes a byte count or off") {

@@ -34,10 +34,13 @@ using eager_broadcast_variable = variable_actor_interface::extend<
                     tensor, std::int64_t>::with<ok_atom>,
     // The same from the bulk plane (connection, the node at its other end,
     // replica actor id, replica index, step, op byte, operand, timeout_ms,
-    // tag): answered with bulk frames on that connection.
+    // tag, part offset, part count): answered with bulk frames on that
+    // connection. A contribution in parts arrives once per part (the
+    // whole operand, filled up to offset + count; bulk_delivery.hpp).
     caf::reacts_to<bulk_contribute_atom, std::uint64_t, std::string,
                    std::uint64_t, std::uint64_t, std::uint64_t, std::uint8_t,
-                   tensor, std::int64_t, std::uint64_t>,
+                   tensor, std::int64_t, std::uint64_t, std::uint64_t,
+                   std::uint64_t>,
     // The actor's own deadline alarm (due ticks).
     caf::reacts_to<step_alarm_atom, std::int64_t>,
     // A cross-replica read of rows (row indices, i64 [n], timeout_ms): the

@@ -19,6 +19,31 @@ using std::chrono::milliseconds;
 void finish_attempt(replica_actor_type* self, variable_id id, std::uint64_t tag,
                     std::optional<error> outcome);
 
+/// Sends the contribution `frame` on `plane`: an assign_add / assign_sub
+/// of more than twice the plane's part size in parts of that size (their
+/// reduce starts with the first; bulk_plane.hpp, "Parts"), anything else
+/// whole. The parts share the operand's buffer.
+void send_contribution(bulk_plane& plane, const bulk_address& to,
+                       bulk_frame frame, update_op op) {
+  auto part_bytes = plane.part_bytes();
+  auto bytes = frame.value.bytes().size();
+  bool in_parts = (op == update_op::add || op == update_op::subtract) &&
+                  part_bytes > 0 && bytes / 2 > part_bytes;
+  if (!in_parts) {
+    plane.send(to, std::move(frame));
+    return;
+  }
+  auto per_part =
+      std::max<std::uint64_t>(1, part_bytes / size_of(frame.value.type()));
+  auto total = static_cast<std::uint64_t>(frame.value.size());
+  for (std::uint64_t offset = 0; offset < total; offset += per_part) {
+    auto part = frame;
+    part.part_offset = offset;
+    part.part_count = std::min(per_part, total - offset);
+    plane.send(to, std::move(part));
+  }
+}
+
 /// Sends the oldest queued update of `id` unless one is in flight. The
 /// attempt is tagged; its answer (a CAF response or a bulk ack) or its
 /// deadline ends it, whichever comes first (`finish_attempt`).
@@ -64,9 +89,10 @@ void send_next_update(replica_actor_type* self, variable_id id) {
       frame.tag = tag;
       frame.timeout_ms = static_cast<std::int64_t>(remaining.count());
       frame.value = std::move(update.operand);
-      self->state.bulk->send(
+      send_contribution(
+          *self->state.bulk,
           bulk_address{entry.bulk_host, entry.bulk_port, entry.bulk_node},
-          std::move(frame));
+          std::move(frame), update.op);
       continue;
     }
     // No CAF timeout: the alarm above guards the attempt (a CAF timeout

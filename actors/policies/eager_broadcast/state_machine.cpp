@@ -4,6 +4,7 @@
 #include "runtime/core/wording.hpp"
 
 #include <algorithm>
+#include <utility>
 
 namespace varsync::policies {
 
@@ -118,17 +119,45 @@ expected<void> eager_broadcast::check(std::size_t replica, std::uint64_t step,
 
 expected<std::vector<published_version>>
 eager_broadcast::contribute(std::size_t replica, std::uint64_t step,
-                            update_op op, tensor operand) {
+                            update_op op, tensor operand,
+                            std::optional<std::uint64_t> received) {
   if (auto checked = check(replica, step, op, operand); !checked)
     return checked.error();
+  auto filled = std::min<std::uint64_t>(received.value_or(operand.size()),
+                                        operand.size());
+  if (filled < operand.size() && op != update_op::add &&
+      op != update_op::subtract)
+    return error{errc::invalid_argument,
+                 "variable '" + config_.variable_name + "': replica " +
+                     std::to_string(replica) + " sent an " + to_string(op) +
+                     " in parts; only assign_add and assign_sub travel in "
+                     "parts"};
   auto& entry = pending_[step];
   if (entry.by_replica.empty()) {
     entry.by_replica.resize(config_.replicas);
     entry.seen.resize(config_.replicas, false);
   }
-  entry.by_replica[replica] = contribution{op, std::move(operand)};
+  entry.by_replica[replica] = contribution{op, std::move(operand), filled};
   entry.seen[replica] = true;
   return complete_ready_steps();
+}
+
+std::vector<published_version>
+eager_broadcast::receive_more(std::size_t replica, std::uint64_t step,
+                              const tensor& operand, std::uint64_t received) {
+  auto i = pending_.find(step);
+  if (i == pending_.end() || replica >= config_.replicas)
+    return {};
+  auto& slot = i->second.by_replica[replica];
+  if (!slot || !slot->operand.shares_buffer_with(operand) ||
+      received <= slot->received || received > slot->operand.size())
+    return {};
+  slot->received = received;
+  return complete_ready_steps();
+}
+
+std::vector<published_part> eager_broadcast::take_parts() {
+  return std::exchange(parts_, {});
 }
 
 bool eager_broadcast::takes_part(std::size_t replica,
@@ -136,7 +165,7 @@ bool eager_broadcast::takes_part(std::size_t replica,
   return live_[replica] && joined_at_[replica] <= step;
 }
 
-bool eager_broadcast::is_complete(std::uint64_t step,
+bool eager_broadcast::all_present(std::uint64_t step,
                                   const pending_step& entry) const {
   for (std::size_t replica = 0; replica < config_.replicas; ++replica)
     if (takes_part(replica, step) && !entry.by_replica[replica])
@@ -144,11 +173,78 @@ bool eager_broadcast::is_complete(std::uint64_t step,
   return live_replicas() > 0;
 }
 
+bool eager_broadcast::is_complete(std::uint64_t step,
+                                  const pending_step& entry) const {
+  if (!all_present(step, entry))
+    return false;
+  for (std::size_t replica = 0; replica < config_.replicas; ++replica) {
+    const auto& slot = entry.by_replica[replica];
+    if (takes_part(replica, step) && slot->received < slot->operand.size())
+      return false;
+  }
+  return true;
+}
+
+bool eager_broadcast::reduce_received(pending_step& entry) {
+  std::vector<tensor> operands;
+  std::optional<update_op> op;
+  auto ready = static_cast<std::uint64_t>(value_.size());
+  for (std::size_t replica = 0; replica < config_.replicas; ++replica) {
+    const auto& slot = entry.by_replica[replica];
+    if (live_[replica] && slot) {
+      op = slot->op;
+      operands.push_back(slot->operand);
+      ready = std::min(ready, slot->received);
+    }
+  }
+  if (!op || !reduces_in_ranges(*op, config_.how))
+    return false; // waits for whole contributions
+  if (ready > entry.reduced) {
+    if (entry.output_bytes.data() == nullptr) {
+      auto fresh = tensor::uninitialized(value_.type(), value_.shape());
+      if (!fresh)
+        return false;
+      entry.output = std::move(*fresh);
+      // Taken before any part shares the buffer: later ranges are written
+      // while earlier ones travel.
+      entry.output_bytes = entry.output.mutable_bytes();
+    }
+    apply_aggregate_range(entry.output_bytes, *op, value_, operands,
+                          config_.how, entry.reduced, ready);
+    parts_.push_back({version_ + 1, next_step_, next_step_ + 1, entry.output,
+                      entry.reduced, ready - entry.reduced,
+                      ready == value_.size()});
+    entry.reduced = ready;
+  }
+  return entry.reduced == value_.size();
+}
+
+void eager_broadcast::restart_reduce() {
+  auto i = pending_.find(next_step_);
+  if (i == pending_.end() || i->second.output_bytes.data() == nullptr)
+    return;
+  i->second.output = tensor{};
+  i->second.output_bytes = {};
+  i->second.reduced = 0;
+  std::erase_if(parts_, [this](const published_part& part) {
+    return part.step == next_step_;
+  });
+}
+
 std::vector<published_version> eager_broadcast::complete_ready_steps() {
   std::vector<published_version> result;
   for (auto i = pending_.find(next_step_);
-       i != pending_.end() && is_complete(next_step_, i->second);
+       i != pending_.end() && all_present(next_step_, i->second);
        i = pending_.find(next_step_)) {
+    // A step whose contributions are still arriving, or whose reduce
+    // started so, is reduced range by range.
+    bool in_parts = false;
+    if (!is_complete(next_step_, i->second) ||
+        i->second.output_bytes.data() != nullptr) {
+      if (!reduce_received(i->second))
+        break;
+      in_parts = true;
+    }
     std::vector<tensor> operands;
     std::optional<update_op> op;
     for (std::size_t replica = 0; replica < config_.replicas; ++replica) {
@@ -162,7 +258,11 @@ std::vector<published_version> eager_broadcast::complete_ready_steps() {
                    ? aggregation::only_first_replica
                    : config_.how;
     published_version published;
-    if (*op == update_op::assign_rows) {
+    if (in_parts) {
+      value_ = std::move(i->second.output);
+      published.value = value_;
+      published.in_parts = true;
+    } else if (*op == update_op::assign_rows) {
       // only_first_replica (or none, a group of one): the first live
       // replica's rows, set in their order.
       published.value = setting_rows(operands.front());
@@ -194,6 +294,8 @@ std::optional<error> eager_broadcast::expire(std::size_t replica,
   if (i == pending_.end() || replica >= config_.replicas ||
       !i->second.by_replica[replica])
     return std::nullopt;
+  if (step == next_step_)
+    restart_reduce(); // reduced ranges included the withdrawn operand
   i->second.by_replica[replica].reset();
   std::vector<std::size_t> absent;
   for (std::size_t other = 0; other < config_.replicas; ++other)
@@ -234,6 +336,7 @@ eager_broadcast::cross_update(update_op op, const tensor& operand) {
     auto rows = op == update_op::add_rows
                     ? aggregate_packed_rows({&operand, 1}, aggregation::sum)
                     : setting_rows(operand);
+    restart_reduce(); // reduced ranges started from the value before
     add_packed_rows_into(value_, rows);
     ++version_;
     published_version published{version_, std::move(rows), std::nullopt,
@@ -245,6 +348,7 @@ eager_broadcast::cross_update(update_op op, const tensor& operand) {
                                    config_.variable_name);
       !checked)
     return checked.error();
+  restart_reduce(); // reduced ranges started from the value before
   value_ = apply(op, value_, operand);
   ++version_;
   return published_version{version_, value_, std::nullopt, next_step_};
@@ -268,6 +372,7 @@ eager_broadcast::drop_replicas(const std::vector<std::size_t>& replicas) {
   }
   if (!dropped)
     return {};
+  restart_reduce(); // a mean's divisor changed; the ranges held its operand
   return complete_ready_steps();
 }
 

@@ -37,6 +37,22 @@
 // they are and publish them as rows that set (row_delta.hpp `setting_rows`):
 // written over in order, so a repeated row ends with its last value.
 //
+// Pipelined reduce (dense assign_add / assign_sub with sum, mean, min or
+// max). A large contribution may arrive in parts (bulk_plane.hpp, "Parts"):
+// `contribute` with the elements received so far, then `receive_more` as
+// each further part lands in the same buffer. Once every live replica's
+// contribution to `next_step_` is at least partly there, the elements all
+// of them hold are reduced at once (apply_aggregate_range: the same
+// operations per element as the whole reduce, so the same bits) into the
+// step's output buffer, and that range is published as a part
+// (`take_parts`) for the actor to send while the next parts arrive; the
+// step completes when the last range is reduced (its version then says
+// `in_parts`). Anything that changes what the step reduces from before it
+// completes (a replica dropped, a contribution withdrawn, a cross-replica
+// update of the value) starts the step's reduce over in a fresh buffer;
+// its parts are published again from offset 0 (receivers restart the
+// frame), or the version goes out whole.
+//
 // Guarantee: every replica installs the same sequence of (version, value)
 // pairs, and a contributor is acknowledged only after the version holding
 // its step was published.
@@ -51,6 +67,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -70,6 +87,26 @@ struct published_version {
   /// True when `value` is a packed row delta (runtime/core/row_delta.hpp)
   /// that turns version - 1 into this version, not the whole value.
   bool rows = false;
+  /// True when the whole value went out as parts (`take_parts`, from
+  /// offset 0 to the end, the last one in the same call).
+  bool in_parts = false;
+};
+
+/// A reduced range of a step's version, published before the step
+/// completes: elements [offset, offset + count) of `value` (the whole
+/// version's buffer, of which the elements before offset + count hold
+/// their values; later ones are written while this part travels).
+struct published_part {
+  /// The version the step will publish.
+  std::uint64_t version = 0;
+  std::uint64_t step = 0;
+  /// The steps that version holds.
+  std::uint64_t steps = 0;
+  tensor value;
+  std::uint64_t offset = 0;
+  std::uint64_t count = 0;
+  /// The step's last part: its version is published in the same call.
+  bool last = false;
 };
 
 /// What a surviving replica holds of an on_write variable whose actor was
@@ -95,11 +132,30 @@ public:
 
   /// Records replica `replica`'s update number `step`. Returns the versions
   /// this completes (in order; usually none or one), or an error when the
-  /// contribution is invalid, in which case nothing changed.
-  expected<std::vector<published_version>> contribute(std::size_t replica,
-                                                      std::uint64_t step,
-                                                      update_op op,
-                                                      tensor operand);
+  /// contribution is invalid, in which case nothing changed. `received`
+  /// (default: all) is how many of the operand's elements hold their
+  /// values yet; the rest arrive later (`receive_more`): only for
+  /// assign_add / assign_sub, and the operand must not change elsewhere
+  /// meanwhile.
+  expected<std::vector<published_version>>
+  contribute(std::size_t replica, std::uint64_t step, update_op op,
+             tensor operand,
+             std::optional<std::uint64_t> received = std::nullopt);
+
+  /// More of `replica`'s contribution to `step` arrived: the elements of
+  /// `operand` before `received` hold their values. Nothing happens unless
+  /// the step is pending with a partly received contribution of `replica`
+  /// in that same buffer (`operand` shares it) and `received` is more
+  /// (a withdrawn contribution stays withdrawn). Returns the versions
+  /// this completes.
+  std::vector<published_version> receive_more(std::size_t replica,
+                                              std::uint64_t step,
+                                              const tensor& operand,
+                                              std::uint64_t received);
+
+  /// The parts published since the last call, in order (see "Pipelined
+  /// reduce" above); send them before the versions the same call returned.
+  std::vector<published_part> take_parts();
 
   /// Withdraws `replica`'s contribution to `step` when that step is still
   /// pending and returns the `timeout` error to report to it (naming the
@@ -166,6 +222,9 @@ private:
   struct contribution {
     update_op op;
     tensor operand;
+    /// Elements of `operand` that hold their values (all, unless it
+    /// arrives in parts).
+    std::uint64_t received = 0;
   };
 
   struct pending_step {
@@ -173,7 +232,20 @@ private:
     /// Replicas that contributed at some point, even if they withdrew
     /// since: a timeout names only the replicas that never showed up.
     std::vector<bool> seen;
+    /// The pipelined reduce of this step (only `next_step_`): the output
+    /// buffer, written through `output_bytes` (taken before it was shared
+    /// with a published part), and how many elements are reduced.
+    tensor output;
+    std::span<std::byte> output_bytes;
+    std::uint64_t reduced = 0;
   };
+
+  /// Reduces what every contribution of the pending `next_step_` holds
+  /// beyond what was reduced (publishing it as a part); true when the
+  /// whole step is reduced into `entry.output`.
+  bool reduce_received(pending_step& entry);
+  /// Starts the pending `next_step_`'s reduce over (see above).
+  void restart_reduce();
 
   expected<void> check(std::size_t replica, std::uint64_t step, update_op op,
                        const tensor& operand) const;
@@ -182,6 +254,9 @@ private:
   std::vector<published_version> complete_ready_steps();
 
   bool is_complete(std::uint64_t step, const pending_step& entry) const;
+  /// Whether every replica that takes part in `step` contributed (some of
+  /// it may still be arriving).
+  bool all_present(std::uint64_t step, const pending_step& entry) const;
   /// Whether `replica` must contribute to `step` (live, and joined by then).
   bool takes_part(std::size_t replica, std::uint64_t step) const;
 
@@ -193,6 +268,7 @@ private:
   /// The first step each replica takes part in (0, or its rejoin step).
   std::vector<std::uint64_t> joined_at_;
   std::map<std::uint64_t, pending_step> pending_;
+  std::vector<published_part> parts_;
 };
 
 } // namespace varsync::policies

@@ -32,6 +32,17 @@ struct contributor {
   std::chrono::steady_clock::time_point deadline;
 };
 
+/// Which replicas receive the version being published in parts on their
+/// bulk connection: a part goes to a replica only on the connection that
+/// took the version's first part (a replica without one gets the version
+/// whole once it is complete).
+struct parts_progress {
+  std::uint64_t version = 0;
+  std::vector<std::optional<std::uint64_t>> connection;
+  /// The last part carried the step's ack (install_ack).
+  std::vector<bool> acked;
+};
+
 } // namespace
 
 namespace {
@@ -94,21 +105,82 @@ eager_broadcast_behavior(variable_actor_type* self,
     self->send(replica, bulk_ack_atom::value, spec.id, step, who.tag, code,
                text);
   };
+  // The parts of a version whose reduce runs as its contributions arrive
+  // (state_machine.hpp, "Pipelined reduce"): each reduced range goes at
+  // once to every replica with a bulk connection, the last one with the
+  // ack of its contributor there (install_ack).
+  auto progress = std::make_shared<parts_progress>();
+  auto send_parts = [self, waiting, routes,
+                     progress](std::vector<policies::published_part> parts) {
+    auto& state = self->state;
+    auto replicas = state.spec.replicas.size();
+    for (auto& part : parts) {
+      if (part.offset == 0) {
+        progress->version = part.version;
+        progress->connection.assign(replicas, std::nullopt);
+        progress->acked.assign(replicas, false);
+      }
+      for (std::size_t i = 0; i < replicas; ++i) {
+        auto& route = (*routes)[i];
+        if (state.lost[i] || !route)
+          continue;
+        if (part.offset == 0)
+          progress->connection[i] = route->connection;
+        else if (progress->connection[i] != route->connection)
+          continue;
+        bulk_frame install;
+        install.kind = bulk_kind::install;
+        install.target = route->replica_actor;
+        install.variable = state.spec.id;
+        install.number = part.version;
+        install.index = part.steps;
+        install.value = part.value;
+        install.part_offset = part.offset;
+        install.part_count = part.count;
+        if (part.last) {
+          auto who = waiting->find({part.step, i});
+          if (who != waiting->end() && who->second.route &&
+              who->second.route->connection == route->connection &&
+              who->second.route->replica_actor == route->replica_actor) {
+            install.kind = bulk_kind::install_ack;
+            install.index = part.step;
+            install.tag = who->second.tag;
+          }
+        }
+        auto with_ack = install.kind == bulk_kind::install_ack;
+        if (!state.spec.bulk->reply(route->connection, std::move(install))) {
+          progress->connection[i].reset();
+          route.reset(); // the connection is gone: back to CAF
+          continue;
+        }
+        if (part.last)
+          progress->acked[i] = with_ack;
+      }
+    }
+  };
   // Installs each version everywhere (a row step's version as its row
   // delta: install_rows, or a bulk install whose code says rows), then
   // releases the step's contributors:
   // a replica actor handles our install before our reply (same sender, same
   // receiver, FIFO; on the bulk plane: same connection), so a released
   // caller's next read sees the version. A bulk contributor of the step gets
-  // its install and its ack in one frame (install_ack).
-  auto publish = [self, waiting, routes, answer](
+  // its install and its ack in one frame (install_ack). A version that went
+  // out in parts reached the replicas whose connection took every part.
+  auto publish = [self, policy, waiting, routes, answer, send_parts, progress](
                      const std::vector<policies::published_version>& versions) {
+    send_parts(policy->take_parts());
     auto& state = self->state;
     for (const auto& published : versions) {
       std::vector<bool> acked(state.spec.replicas.size(), false);
       for (std::size_t i = 0; i < state.spec.replicas.size(); ++i) {
         if (state.lost[i])
           continue;
+        if (published.in_parts && progress->version == published.version &&
+            progress->connection[i] && (*routes)[i] &&
+            (*routes)[i]->connection == *progress->connection[i]) {
+          acked[i] = progress->acked[i];
+          continue;
+        }
         auto& route = (*routes)[i];
         if (route) {
           bulk_frame install;
@@ -161,18 +233,21 @@ eager_broadcast_behavior(variable_actor_type* self,
   // publishes what it completes; errors go back to `who` at once.
   // `accepted` (may be empty) runs once the state machine took the
   // contribution, before anything is published.
+  // `received`: the operand's elements that arrived (nullopt: all).
   auto contribute = [self, policy, waiting, publish, answer,
                      alarm](contributor who, std::uint64_t replica,
                             std::uint64_t step, std::uint8_t op_byte,
                             tensor& operand, std::int64_t timeout_ms,
-                            const std::function<void()>& accepted = {}) {
+                            const std::function<void()>& accepted = {},
+                            std::optional<std::uint64_t> received = {}) {
     auto index = static_cast<std::size_t>(replica);
     auto op = step_op_from_wire(op_byte);
     if (!op) {
       answer(who, index, step, invalid_op(op_byte));
       return;
     }
-    auto published = policy->contribute(index, step, *op, std::move(operand));
+    auto published =
+        policy->contribute(index, step, *op, std::move(operand), received);
     if (!published) {
       answer(who, index, step, published.error());
       return;
@@ -203,11 +278,24 @@ eager_broadcast_behavior(variable_actor_type* self,
                    operand, timeout_ms);
         return promise;
       },
-      [self, contribute, routes, replica_nodes](
+      [self, policy, waiting, publish, contribute, routes, replica_nodes](
           bulk_contribute_atom, std::uint64_t connection,
           const std::string& node, std::uint64_t reply_to,
           std::uint64_t replica, std::uint64_t step, std::uint8_t op_byte,
-          tensor& operand, std::int64_t timeout_ms, std::uint64_t tag) {
+          tensor& operand, std::int64_t timeout_ms, std::uint64_t tag,
+          std::uint64_t part_offset, std::uint64_t part_count) {
+        if (part_offset > 0) {
+          // A further part: counts only for the accepted contribution it
+          // continues, from the connection and actor that sent its first.
+          auto who = waiting->find({step, static_cast<std::size_t>(replica)});
+          if (who == waiting->end() || !who->second.route ||
+              who->second.route->connection != connection ||
+              who->second.route->replica_actor != reply_to)
+            return;
+          publish(policy->receive_more(static_cast<std::size_t>(replica), step,
+                                       operand, part_offset + part_count));
+          return;
+        }
         bulk_route route{connection, reply_to};
         contributor who{{}, route, tag, {}};
         // Only the replica's own actor contributes for it, from its own
@@ -236,8 +324,10 @@ eager_broadcast_behavior(variable_actor_type* self,
           return;
         }
         // Later installs for this replica take its connection too.
-        contribute(std::move(who), replica, step, op_byte, operand, timeout_ms,
-                   [routes, replica, route] { (*routes)[replica] = route; });
+        contribute(
+            std::move(who), replica, step, op_byte, operand, timeout_ms,
+            [routes, replica, route] { (*routes)[replica] = route; },
+            part_count);
       },
       // Fails the contributions whose deadline passed (their step stays
       // open for the others) and arms the alarm for the earliest left.

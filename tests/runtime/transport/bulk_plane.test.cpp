@@ -33,10 +33,10 @@ using namespace std::chrono_literals;
 
 namespace {
 
-/// The 72-byte frame header as documented in runtime/transport/bulk_plane.hpp,
+/// The 80-byte frame header as documented in runtime/transport/bulk_wire.hpp,
 /// written independently of the implementation.
 struct raw_header {
-  std::uint32_t magic = 0x31425356;
+  std::uint32_t magic = 0x32425356;
   std::uint8_t kind = 1; // contribute
   std::uint8_t type = 0; // f32
   std::uint8_t rank = 0;
@@ -49,8 +49,10 @@ struct raw_header {
   std::uint64_t tag = 0;
   std::int64_t timeout_ms = 0;
   std::uint64_t payload = 0;
+  /// A part's first element.
+  std::uint64_t offset = 0;
 };
-static_assert(sizeof(raw_header) == 72);
+static_assert(sizeof(raw_header) == 80);
 
 /// A raw client connection to a plane, with a 5 s receive timeout; it
 /// proves the test's cluster secret first unless told not to.
@@ -153,15 +155,21 @@ struct raw_client {
 
   /// A frame of `kind` (contribute unless told) carrying an f32 tensor
   /// [values] for `target`, numbered `number` (a step or a version).
+  /// With `whole` > 0 the values are a part: the elements from `offset`
+  /// of a tensor [whole].
   void frame(caf::actor_id target, const std::vector<float>& values,
-             std::uint64_t number, std::uint8_t kind = 1) {
+             std::uint64_t number, std::uint8_t kind = 1,
+             std::int64_t whole = 0, std::uint64_t offset = 0,
+             std::uint64_t variable = 7) {
     raw_header head;
     head.kind = kind;
     head.target = target;
     head.rank = 1;
     head.number = number;
+    head.variable = variable;
+    head.offset = offset;
     head.payload = values.size() * sizeof(float);
-    auto length = static_cast<std::int64_t>(values.size());
+    auto length = whole > 0 ? whole : static_cast<std::int64_t>(values.size());
     write(&head, sizeof(head));
     write(&length, sizeof(length));
     write(values.data(), head.payload);
@@ -229,7 +237,8 @@ receive_contribution(caf::scoped_actor& self,
   self->receive(
       [&](bulk_contribute_atom, std::uint64_t, const std::string&,
           std::uint64_t, std::uint64_t, std::uint64_t step, std::uint8_t,
-          tensor& value, std::int64_t, std::uint64_t) {
+          tensor& value, std::int64_t, std::uint64_t, std::uint64_t,
+          std::uint64_t) {
         auto values = value.values<float>();
         result.emplace(step, std::vector<float>(values.begin(), values.end()));
       },
@@ -279,8 +288,11 @@ TEST_CASE_FIXTURE(fixture, "a contribution reaches the named actor with its "
       [&](bulk_contribute_atom, std::uint64_t via, const std::string& node,
           std::uint64_t reply_to, std::uint64_t index, std::uint64_t step,
           std::uint8_t op, tensor& value, std::int64_t timeout_ms,
-          std::uint64_t tag) {
+          std::uint64_t tag, std::uint64_t part_offset,
+          std::uint64_t part_count) {
         connection = via;
+        CHECK(part_offset == 0); // a whole frame: one part, all of it
+        CHECK(part_count == 4);
         CHECK(node == a->node_name());
         CHECK(reply_to == replica->id());
         CHECK(index == 3);
@@ -413,6 +425,172 @@ TEST_CASE_FIXTURE(fixture, "malformed frames close their connection and are "
   CHECK(got->second == std::vector<float>{4.5f, 5.5f});
 }
 
+TEST_CASE_FIXTURE(fixture, "a tensor in parts: a contribution is delivered "
+                           "part by part into one buffer, an install once "
+                           "whole; parts of two frames may interleave") {
+  caf::scoped_actor variable{*system};
+  caf::scoped_actor replica{*system};
+  add_bulk_target(*b, caf::actor_cast<caf::actor>(variable));
+  add_bulk_target(*a, caf::actor_cast<caf::actor>(replica));
+  std::vector<float> values(10);
+  for (std::size_t i = 0; i < values.size(); ++i)
+    values[i] = static_cast<float>(i) + 0.5f;
+  bulk_frame frame;
+  frame.kind = bulk_kind::contribute;
+  frame.target = variable->id();
+  frame.reply_to = replica->id();
+  frame.variable = 7;
+  frame.number = 4;
+  frame.value = *tensor::from_values<float>(values, shape_type{2, 5});
+  // Parts of 4, 4 and 2 elements (the last part's shape is still [2, 5]).
+  for (std::uint64_t offset : {0, 4, 8}) {
+    auto part = frame;
+    part.part_offset = offset;
+    part.part_count = std::min<std::uint64_t>(4, 10 - offset);
+    a->send({b->host(), b->port(), b->node_name()}, std::move(part));
+  }
+  std::optional<std::uint64_t> connection;
+  std::optional<tensor> first;
+  for (std::uint64_t offset : {0, 4, 8}) {
+    variable->receive(
+        [&](bulk_contribute_atom, std::uint64_t via, const std::string&,
+            std::uint64_t, std::uint64_t, std::uint64_t step, std::uint8_t,
+            tensor& value, std::int64_t, std::uint64_t,
+            std::uint64_t part_offset, std::uint64_t part_count) {
+          connection = via;
+          CHECK(step == 4);
+          CHECK(part_offset == offset);
+          CHECK(part_count == std::min<std::uint64_t>(4, 10 - offset));
+          CHECK(value.shape() == shape_type{2, 5});
+          // Every delivery is the same buffer; its elements up to the
+          // part's end hold their values.
+          if (!first)
+            first = value;
+          CHECK(value.shares_buffer_with(*first));
+          auto got = value.values<float>();
+          for (std::uint64_t i = 0; i < part_offset + part_count; ++i)
+            CHECK(got[i] == values[i]);
+        },
+        caf::after(5s) >> [] { FAIL("a part was not delivered"); });
+  }
+  REQUIRE(first);
+  CHECK(*first == frame.value);
+  REQUIRE(connection);
+  // Installs of two variables in interleaved parts come back whole, once
+  // each, in the order their last parts arrived.
+  std::vector<float> ones(6, 1.0f);
+  auto install_part = [&](std::uint64_t variable_id, std::uint64_t version,
+                          const tensor& value, std::uint64_t offset,
+                          std::uint64_t count) {
+    bulk_frame part;
+    part.kind = bulk_kind::install;
+    part.target = replica->id();
+    part.variable = variable_id;
+    part.number = version;
+    part.value = value;
+    part.part_offset = offset;
+    part.part_count = count;
+    REQUIRE(b->reply(*connection, std::move(part)));
+  };
+  // Variable 7 contributed on this connection; the replies for variable
+  // 8 need a contribution of it too.
+  frame.variable = 8;
+  a->send({b->host(), b->port(), b->node_name()}, frame);
+  variable->receive(
+      [&](bulk_contribute_atom, std::uint64_t, const std::string&,
+          std::uint64_t, std::uint64_t, std::uint64_t, std::uint8_t, tensor&,
+          std::int64_t, std::uint64_t, std::uint64_t, std::uint64_t) {},
+      caf::after(5s) >> [] { FAIL("no contribution of variable 8"); });
+  auto seven = frame.value;
+  auto eight = *tensor::from_values<float>(ones, shape_type{6});
+  install_part(7, 21, seven, 0, 5);
+  install_part(8, 31, eight, 0, 3);
+  install_part(8, 31, eight, 3, 3);
+  install_part(7, 21, seven, 5, 5);
+  for (auto [id_expected, version_expected] :
+       {std::pair{std::uint64_t{8}, std::uint64_t{31}},
+        std::pair{std::uint64_t{7}, std::uint64_t{21}}}) {
+    replica->receive(
+        [&](install_atom, variable_id id, std::uint64_t version, std::uint64_t,
+            tensor& value) {
+          CHECK(id == id_expected);
+          CHECK(version == version_expected);
+          CHECK(value == (id == 7 ? seven : eight));
+        },
+        caf::after(5s) >> [] { FAIL("an install in parts did not arrive"); });
+  }
+  replica->receive(
+      [](install_atom, variable_id, std::uint64_t, std::uint64_t, tensor&) {
+        FAIL("an install was delivered before it was whole");
+      },
+      caf::after(0ms) >> [] {});
+  CHECK(b->counters().frames_rejected.load() == 0);
+  CHECK(a->counters().frames_rejected.load() == 0);
+}
+
+TEST_CASE_FIXTURE(fixture, "a part that does not continue its frame closes "
+                           "the connection; the plane keeps serving") {
+  caf::scoped_actor target{*system};
+  add_bulk_target(*b, caf::actor_cast<caf::actor>(target));
+  std::size_t delivered = 0;
+  SUBCASE("a later part without a first one") {
+    raw_client client{b->port()};
+    client.frame(target->id(), {1, 2}, 3, 1, 6, 2);
+    CHECK(client.closed_by_peer());
+  }
+  SUBCASE("a gap between parts") {
+    raw_client client{b->port()};
+    client.frame(target->id(), {1, 2}, 3, 1, 6, 0);
+    client.frame(target->id(), {5, 6}, 3, 1, 6, 4);
+    CHECK(client.closed_by_peer());
+    delivered = 1;
+  }
+  SUBCASE("a part of another step") {
+    raw_client client{b->port()};
+    client.frame(target->id(), {1, 2}, 3, 1, 6, 0);
+    client.frame(target->id(), {3, 4}, 4, 1, 6, 2);
+    CHECK(client.closed_by_peer());
+    delivered = 1;
+  }
+  SUBCASE("a part past its tensor's end") {
+    raw_client client{b->port()};
+    client.frame(target->id(), {1, 2, 3}, 3, 1, 6, 4);
+    CHECK(client.closed_by_peer());
+  }
+  SUBCASE("more than 8 frames open at once") {
+    raw_client client{b->port()};
+    for (std::uint64_t variable = 1; variable <= 9; ++variable)
+      client.frame(target->id(), {1, 2}, 3, 1, 6, 0, variable);
+    CHECK(client.closed_by_peer());
+    delivered = 8;
+  }
+  SUBCASE("a whole tensor announced above max-message in parts") {
+    raw_client client{b->port()};
+    client.frame(target->id(), {1, 2}, 3, 1, std::int64_t{1} << 40, 0);
+    CHECK(client.closed_by_peer());
+  }
+  std::size_t got = 0;
+  for (bool more = true; more;)
+    target->receive([&](bulk_contribute_atom, std::uint64_t, const std::string&,
+                        std::uint64_t, std::uint64_t, std::uint64_t,
+                        std::uint8_t, tensor&, std::int64_t, std::uint64_t,
+                        std::uint64_t, std::uint64_t) { ++got; },
+                    caf::after(200ms) >> [&] { more = false; });
+  CHECK(got == delivered);
+  CHECK(b->counters().frames_rejected.load() == 1);
+  // A new connection is served, in parts too.
+  raw_client client{b->port()};
+  client.frame(target->id(), {1, 2}, 5, 1, 4, 0);
+  client.frame(target->id(), {3, 4}, 5, 1, 4, 2);
+  std::optional<std::vector<float>> last;
+  for (int part = 0; part < 2; ++part) {
+    auto received = receive_contribution(target);
+    REQUIRE(received);
+    last = received->second;
+  }
+  CHECK(last == std::vector<float>{1, 2, 3, 4});
+}
+
 TEST_CASE_FIXTURE(fixture, "a peer without the cluster secret is refused "
                            "before any of its frames is decoded") {
   caf::scoped_actor target{*system};
@@ -446,6 +624,7 @@ TEST_CASE_FIXTURE(fixture, "a peer without the cluster secret is refused "
   target->receive(
       [](bulk_contribute_atom, std::uint64_t, const std::string&, std::uint64_t,
          std::uint64_t, std::uint64_t, std::uint8_t, tensor&, std::int64_t,
+         std::uint64_t, std::uint64_t,
          std::uint64_t) { FAIL("an unauthenticated frame was delivered"); },
       caf::after(0ms) >> [] {});
   // Members are still served.
@@ -510,7 +689,7 @@ TEST_CASE_FIXTURE(fixture, "a frame naming no registered actor is dropped "
   CHECK(b->counters().frames_rejected.load() == 3);
   target->receive([](bulk_contribute_atom, std::uint64_t, const std::string&,
                      std::uint64_t, std::uint64_t, std::uint64_t, std::uint8_t,
-                     tensor&, std::int64_t,
+                     tensor&, std::int64_t, std::uint64_t, std::uint64_t,
                      std::uint64_t) { FAIL("a removed target got a frame"); },
                   caf::after(std::chrono::milliseconds{0}) >> [] {});
 }
@@ -548,6 +727,7 @@ TEST_CASE_FIXTURE(fixture, "small frames written by the sender and large "
   variable->receive([&](bulk_contribute_atom, std::uint64_t via,
                         const std::string&, std::uint64_t, std::uint64_t,
                         std::uint64_t, std::uint8_t, tensor&, std::int64_t,
+                        std::uint64_t, std::uint64_t,
                         std::uint64_t) { connection = via; },
                     caf::after(5s) >> [] { FAIL("no contribution arrived"); });
   REQUIRE(connection);
@@ -986,7 +1166,8 @@ TEST_CASE("with TLS, frames travel between nodes of one CA; a peer of "
     variable->receive(
         [&](bulk_contribute_atom, std::uint64_t via, const std::string& node,
             std::uint64_t, std::uint64_t, std::uint64_t, std::uint8_t,
-            tensor& value, std::int64_t, std::uint64_t) {
+            tensor& value, std::int64_t, std::uint64_t, std::uint64_t,
+            std::uint64_t) {
           connection = via;
           CHECK(node == "a");
           CHECK(value == frame.value);
