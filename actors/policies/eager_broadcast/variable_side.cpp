@@ -105,13 +105,40 @@ eager_broadcast_behavior(variable_actor_type* self,
     self->send(replica, bulk_ack_atom::value, spec.id, step, who.tag, code,
                text);
   };
+  // A bulk install of `value` (a version and the steps it holds) for
+  // replica `index` on `route`; an install_ack when that replica's
+  // contribution to `step` waits for it on the same route (the ack rides
+  // along).
+  auto install_frame = [self, waiting](const bulk_route& route,
+                                       std::size_t index, std::uint64_t version,
+                                       std::uint64_t steps, const tensor& value,
+                                       std::optional<std::uint64_t> step) {
+    bulk_frame install;
+    install.kind = bulk_kind::install;
+    install.target = route.replica_actor;
+    install.variable = self->state.spec.id;
+    install.number = version;
+    install.index = steps;
+    install.value = value;
+    if (!step)
+      return install;
+    auto who = waiting->find({*step, index});
+    if (who != waiting->end() && who->second.route &&
+        who->second.route->connection == route.connection &&
+        who->second.route->replica_actor == route.replica_actor) {
+      install.kind = bulk_kind::install_ack;
+      install.index = *step;
+      install.tag = who->second.tag;
+    }
+    return install;
+  };
   // The parts of a version whose reduce runs as its contributions arrive
   // (state_machine.hpp, "Pipelined reduce"): each reduced range goes at
   // once to every replica with a bulk connection, the last one with the
   // ack of its contributor there (install_ack).
   auto progress = std::make_shared<parts_progress>();
-  auto send_parts = [self, waiting, routes,
-                     progress](std::vector<policies::published_part> parts) {
+  auto send_parts = [self, routes, progress, install_frame](
+                        std::vector<policies::published_part> parts) {
     auto& state = self->state;
     auto replicas = state.spec.replicas.size();
     for (auto& part : parts) {
@@ -128,25 +155,11 @@ eager_broadcast_behavior(variable_actor_type* self,
           progress->connection[i] = route->connection;
         else if (progress->connection[i] != route->connection)
           continue;
-        bulk_frame install;
-        install.kind = bulk_kind::install;
-        install.target = route->replica_actor;
-        install.variable = state.spec.id;
-        install.number = part.version;
-        install.index = part.steps;
-        install.value = part.value;
+        auto install =
+            install_frame(*route, i, part.version, part.steps, part.value,
+                          part.last ? std::optional{part.step} : std::nullopt);
         install.part_offset = part.offset;
         install.part_count = part.count;
-        if (part.last) {
-          auto who = waiting->find({part.step, i});
-          if (who != waiting->end() && who->second.route &&
-              who->second.route->connection == route->connection &&
-              who->second.route->replica_actor == route->replica_actor) {
-            install.kind = bulk_kind::install_ack;
-            install.index = part.step;
-            install.tag = who->second.tag;
-          }
-        }
         auto with_ack = install.kind == bulk_kind::install_ack;
         if (!state.spec.bulk->reply(route->connection, std::move(install))) {
           progress->connection[i].reset();
@@ -166,7 +179,8 @@ eager_broadcast_behavior(variable_actor_type* self,
   // caller's next read sees the version. A bulk contributor of the step gets
   // its install and its ack in one frame (install_ack). A version that went
   // out in parts reached the replicas whose connection took every part.
-  auto publish = [self, policy, waiting, routes, answer, send_parts, progress](
+  auto publish = [self, policy, waiting, routes, answer, send_parts, progress,
+                  install_frame](
                      const std::vector<policies::published_version>& versions) {
     send_parts(policy->take_parts());
     auto& state = self->state;
@@ -183,24 +197,10 @@ eager_broadcast_behavior(variable_actor_type* self,
         }
         auto& route = (*routes)[i];
         if (route) {
-          bulk_frame install;
-          install.kind = bulk_kind::install;
-          install.target = route->replica_actor;
-          install.variable = state.spec.id;
-          install.number = published.version;
-          install.index = published.steps;
-          install.value = published.value;
+          auto install =
+              install_frame(*route, i, published.version, published.steps,
+                            published.value, published.step);
           install.code = published.rows ? bulk_install_rows : 0;
-          if (published.step) {
-            auto who = waiting->find({*published.step, i});
-            if (who != waiting->end() && who->second.route &&
-                who->second.route->connection == route->connection &&
-                who->second.route->replica_actor == route->replica_actor) {
-              install.kind = bulk_kind::install_ack;
-              install.index = *published.step;
-              install.tag = who->second.tag;
-            }
-          }
           auto with_ack = install.kind == bulk_kind::install_ack;
           if (state.spec.bulk->reply(route->connection, std::move(install))) {
             acked[i] = with_ack;

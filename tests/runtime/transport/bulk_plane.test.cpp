@@ -1184,6 +1184,20 @@ TEST_CASE("with TLS, frames travel between nodes of one CA; a peer of "
     auto got = receive_install(replica);
     REQUIRE(got);
     CHECK(got->second == std::vector<float>{3.0f});
+    // The same 1 MiB install in 4 parts over TLS: delivered once, whole.
+    install.value = frame.value;
+    for (std::uint64_t offset = 0; offset < values.size();
+         offset += values.size() / 4) {
+      auto part = install;
+      part.number = 2;
+      part.part_offset = offset;
+      part.part_count = values.size() / 4;
+      REQUIRE(b->reply(*connection, std::move(part)));
+    }
+    got = receive_install(replica);
+    REQUIRE(got);
+    CHECK(got->first == 2);
+    CHECK(got->second == values);
     a->stop();
   }
   SUBCASE("a node of another CA") {
