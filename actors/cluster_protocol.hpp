@@ -23,6 +23,12 @@
 //                                 node at that position
 //   (lookup_atom, name) -> variable_info
 //   (status_atom, timeout_ms) -> cluster_status
+//   (leave_atom, node name) -> bool
+//                                 a node shutting down in order says so
+//                                 before it closes its connections: status
+//                                 reports it "left", not "lost". Accepted
+//                                 only from that node itself; false when
+//                                 no live node has that name.
 // Directory -> node agent:
 //   (spawn_atom, variable_info, initial tensor, replica actors)
 //       -> caf::actor                                spawns a variable actor
@@ -41,6 +47,7 @@ namespace varsync {
 
 using node_atom = caf::atom_constant<caf::atom("node")>;
 using status_atom = caf::atom_constant<caf::atom("status")>;
+using leave_atom = caf::atom_constant<caf::atom("leave")>;
 using spawn_atom = caf::atom_constant<caf::atom("spawn")>;
 
 /// A node as it registers with the directory.
@@ -105,7 +112,7 @@ typename Inspector::result_type inspect(Inspector& f, variable_info& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_status& x) {
   return f(caf::meta::type_name("node_status"), x.name, x.address, x.holder,
-           x.serves_variables, x.alive);
+           x.serves_variables, x.alive, x.left, x.ended_unix_ms);
 }
 
 template <class Inspector>

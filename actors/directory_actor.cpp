@@ -4,6 +4,7 @@
 #include "actors/counted_actor.hpp"
 #include "actors/directory_state.hpp"
 #include "actors/policies/variable_interface.hpp"
+#include "runtime/core/metrics.hpp"
 #include "runtime/core/wording.hpp"
 #include "runtime/transport/log.hpp"
 
@@ -426,13 +427,20 @@ cluster_status snapshot(directory_actor_type* self) {
     status.directory_note = *self->state.refusal;
   else if (!sees_majority(self->state))
     status.directory_note = "the holder sees no majority of the cluster";
+  auto now = unix_ms_now();
+  auto forget_after = self->state.forget_nodes_after.count();
   for (const auto& entry : self->state.nodes) {
+    // Nodes that ended long ago are forgotten by status (their row stays:
+    // a node coming back under its name takes it again).
+    if (!entry.alive && now - entry.ended_unix_ms > forget_after)
+      continue;
     auto address = entry.info.port == 0 ? std::string{}
                                         : entry.info.host + ":" +
                                               std::to_string(entry.info.port);
-    status.nodes.push_back(node_status{
-        entry.info.name, address, entry.info.name == self->state.own_node,
-        entry.info.serves_variables, entry.alive});
+    status.nodes.push_back(node_status{entry.info.name, address,
+                                       entry.info.name == self->state.own_node,
+                                       entry.info.serves_variables, entry.alive,
+                                       entry.left, entry.ended_unix_ms});
   }
   for (const auto& [name, group] : self->state.groups) {
     group_status row{name, group.size, {}, group.complete};
@@ -657,8 +665,28 @@ void variable_ended(directory_actor_type* self, const std::string& name,
     return;
   log().warn("variable '{}' was lost with node '{}': re-hosting it", name,
              entry.info.node);
+  metrics::process_metrics().rehostings.fetch_add(1, std::memory_order_relaxed);
   entry.rehosting = true;
   self->send(self, rehost_now_atom::value, name);
+}
+
+/// A node says it shuts down in order (before its connections close and
+/// its actors go down, which then change nothing more about it).
+caf::result<bool> leave(directory_actor_type* self, const std::string& name) {
+  auto sender = self->current_sender();
+  for (auto& entry : self->state.nodes) {
+    if (entry.info.name != name || !entry.alive)
+      continue;
+    // Never on another's word: only the node itself may say it leaves.
+    if (!sender || sender->node() != entry.info.agent.node())
+      return invalid("only node '" + name + "' itself can say it leaves");
+    entry.end(true);
+    log().info("node '{}' ({}:{}) left the cluster", entry.info.name,
+               entry.info.host, entry.info.port);
+    changed(self);
+    return true;
+  }
+  return false;
 }
 
 void on_down(directory_actor_type* self, const caf::down_msg& msg) {
@@ -667,7 +695,7 @@ void on_down(directory_actor_type* self, const caf::down_msg& msg) {
                    msg.reason == caf::exit_reason::normal;
   for (auto& entry : self->state.nodes)
     if (entry.info.agent.address() == msg.source && entry.alive) {
-      entry.alive = false;
+      entry.end(shut_down);
       if (shut_down)
         log().info("node '{}' ({}:{}) left the cluster", entry.info.name,
                    entry.info.host, entry.info.port);
@@ -703,6 +731,7 @@ caf::behavior directory_actor(directory_actor_type* self, bool spread,
   self->state.own_node = std::move(holder.node);
   self->state.own_host = std::move(holder.host);
   self->state.own_port = holder.port;
+  self->state.forget_nodes_after = holder.forget_nodes_after;
   return acting_directory(self);
 }
 
@@ -712,7 +741,7 @@ void lose_node(directory_actor_type* self, const std::string& node,
                const std::string& why) {
   for (auto& entry : self->state.nodes)
     if (entry.info.name == node && entry.alive) {
-      entry.alive = false;
+      entry.end(false);
       log().warn("node '{}' ({}:{}) was lost: {}", node, entry.info.host,
                  entry.info.port, why);
     }
@@ -807,6 +836,9 @@ caf::behavior acting_directory(directory_actor_type* self) {
         rehost_variable(self, name);
       },
       [self](replicate_now_atom) { replicate(self); },
+      [self](leave_atom, const std::string& name) -> caf::result<bool> {
+        return leave(self, name);
+      },
       [self](status_atom, std::int64_t timeout_ms) {
         return report_status(
             self, milliseconds{std::max<std::int64_t>(timeout_ms, 1)});

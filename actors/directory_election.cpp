@@ -79,6 +79,7 @@ caf::behavior elected_directory(directory_actor_type* self,
   state.own_node = std::move(holder.node);
   state.own_host = std::move(holder.host);
   state.own_port = holder.port;
+  state.forget_nodes_after = holder.forget_nodes_after;
   state.epoch = epoch;
   auto vote = std::make_shared<election>();
   vote->lost_holder = copy.holder;

@@ -8,6 +8,7 @@
 #include "varsync/node_config.hpp"
 
 #include <caf/all.hpp>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -23,6 +24,9 @@ struct directory_holder {
   std::uint16_t port = 0;
   /// Whether the node hosts variable actors (node_info::serves_variables).
   bool serves_variables = false;
+  /// While it holds the directory: status stops reporting nodes that left
+  /// or were lost this long ago (node_config::forget_nodes_after).
+  std::chrono::milliseconds forget_nodes_after{std::chrono::minutes{10}};
 };
 
 /// A thread-safe handle on the directory actor this node follows.

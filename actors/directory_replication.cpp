@@ -18,6 +18,18 @@
 
 namespace varsync::directory_parts {
 
+std::int64_t unix_ms_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void node_entry::end(bool in_order) {
+  alive = false;
+  left = in_order;
+  ended_unix_ms = unix_ms_now();
+}
+
 namespace {
 
 /// Copies kept while they wait for a majority; older ones are dropped.
@@ -69,7 +81,8 @@ directory_snapshot to_snapshot(const directory_state& state) {
   copy.next_id = state.next_id;
   copy.next_placement = state.next_placement;
   for (const auto& node : state.nodes)
-    copy.nodes.push_back(directory_node_row{node.info, node.alive});
+    copy.nodes.push_back(directory_node_row{node.info, node.alive, node.left,
+                                            node.ended_unix_ms});
   for (const auto& [name, group] : state.groups) {
     directory_group_row row{name, group.size,    group.replicas, group.nodes,
                             {},   group.rejoins, group.complete};
@@ -89,7 +102,8 @@ void load_snapshot(directory_state& state, const directory_snapshot& copy) {
   state.next_placement = copy.next_placement;
   state.nodes.clear();
   for (const auto& row : copy.nodes)
-    state.nodes.push_back(node_entry{row.info, row.alive});
+    state.nodes.push_back(
+        node_entry{row.info, row.alive, row.left, row.ended_unix_ms});
   state.groups.clear();
   for (const auto& row : copy.groups) {
     auto& group = state.groups[row.name];

@@ -40,11 +40,16 @@ using follow_atom = caf::atom_constant<caf::atom("follow")>;
 struct directory_node_row {
   node_info info;
   bool alive = true;
+  /// Not alive because it shut down in order (else it was lost).
+  bool left = false;
+  /// When it left or was lost (Unix ms, the holder's clock); 0 if alive.
+  std::int64_t ended_unix_ms = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, directory_node_row& x) {
-  return f(caf::meta::type_name("directory_node_row"), x.info, x.alive);
+  return f(caf::meta::type_name("directory_node_row"), x.info, x.alive, x.left,
+           x.ended_unix_ms);
 }
 
 /// A replica group as the directory records it; every list has `size`

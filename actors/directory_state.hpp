@@ -22,6 +22,13 @@ namespace varsync::directory_parts {
 struct node_entry {
   node_info info;
   bool alive = true;
+  /// Not alive because it shut down in order (else it was lost).
+  bool left = false;
+  /// When it left or was lost (Unix ms, the holder's clock); 0 if alive.
+  std::int64_t ended_unix_ms = 0;
+
+  /// Records its end now: left in order, or lost.
+  void end(bool in_order);
 };
 
 struct join_waiter {
@@ -99,6 +106,8 @@ struct directory_state {
   std::string own_node;
   std::string own_host;
   std::uint16_t own_port = 0;
+  /// Status stops reporting nodes that ended this long ago.
+  std::chrono::milliseconds forget_nodes_after{std::chrono::minutes{10}};
   bool spread = false;
   std::shared_ptr<actor_counters> counters;
   std::vector<node_entry> nodes;
@@ -135,6 +144,10 @@ inline actor_counters* message_counters(directory_state& state) {
 using directory_actor_type = counted_actor<directory_state>;
 
 // -- replication (actors/directory_replication.cpp)
+
+/// Milliseconds since the Unix epoch now (the system clock): when nodes
+/// ended, as status reports it.
+std::int64_t unix_ms_now();
 
 /// The directory's state as a copy.
 directory_snapshot to_snapshot(const directory_state& state);

@@ -1,6 +1,7 @@
 #include "varsync/cluster_status.hpp"
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 namespace varsync {
@@ -19,6 +20,10 @@ std::vector<std::size_t> group_status::lost() const {
     if (!replica.alive && !replica.node.empty())
       result.push_back(replica.index);
   return result;
+}
+
+std::string state_of(const node_status& node) {
+  return node.alive ? "alive" : node.left ? "left" : "lost";
 }
 
 namespace {
@@ -66,8 +71,7 @@ std::string to_string(const cluster_status& status) {
   for (const auto& node : status.nodes)
     rows.push_back({node.name, node.address.empty() ? "-" : node.address,
                     node.holder ? "holder" : "member",
-                    node.serves_variables ? "yes" : "no",
-                    node.alive ? "alive" : "lost"});
+                    node.serves_variables ? "yes" : "no", state_of(node)});
   result += table(rows);
   result += "groups (" + std::to_string(status.groups.size()) + ")\n";
   rows = {{"NAME", "SIZE", "ALIVE", "LOST", "NODES"}};
@@ -92,6 +96,55 @@ std::string to_string(const cluster_status& status) {
                     std::to_string(var.version), std::to_string(var.clock)});
   result += table(rows);
   return result;
+}
+
+std::string to_json(const cluster_status& status) {
+  using nlohmann::json;
+  json nodes = json::array();
+  for (const auto& node : status.nodes) {
+    json row = {{"name", node.name},
+                {"address", node.address},
+                {"holder", node.holder},
+                {"serves_variables", node.serves_variables},
+                {"state", state_of(node)}};
+    if (!node.alive)
+      row["ended_unix_ms"] = node.ended_unix_ms;
+    nodes.push_back(std::move(row));
+  }
+  json groups = json::array();
+  for (const auto& group : status.groups) {
+    json replicas = json::array();
+    for (const auto& replica : group.replicas)
+      replicas.push_back({{"index", replica.index},
+                          {"node", replica.node},
+                          {"state", replica.alive          ? "alive"
+                                    : replica.node.empty() ? "missing"
+                                                           : "lost"},
+                          {"rejoins", replica.rejoins}});
+    groups.push_back({{"name", group.name},
+                      {"size", group.size},
+                      {"complete", group.complete},
+                      {"replicas", std::move(replicas)}});
+  }
+  json variables = json::array();
+  for (const auto& var : status.variables)
+    variables.push_back({{"name", var.name},
+                         {"group", var.group},
+                         {"description", var.description},
+                         {"node", var.node},
+                         {"available", var.available},
+                         {"version", var.version},
+                         {"clock", var.clock}});
+  json document = {
+      {"schema", "varsync.status/" + std::to_string(status_schema_version)},
+      {"holder", status.holder},
+      {"epoch", status.epoch},
+      {"directory_note", status.directory_note},
+      {"nodes", std::move(nodes)},
+      {"groups", std::move(groups)},
+      {"variables", std::move(variables)},
+  };
+  return document.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 } // namespace varsync

@@ -356,6 +356,13 @@ std::vector<std::pair<std::string, std::string>> node_config::keys() {
       {"insecure", "allow a non-loopback host without TLS (default false)"},
       {"log-level",
        "trace, debug, info, warn, error or off; refusals log at warn (info)"},
+      {"log-format", "text (one readable line per event) or json (one JSON "
+                     "object per line) (text)"},
+      {"http-port",
+       "serve Prometheus /metrics and the live dashboard / on this port of "
+       "host, 0 picks one (unset: no HTTP server)"},
+      {"forget-nodes-after", "status stops listing nodes that left or were "
+                             "lost this long ago (600s)"},
       {"max-connections",
        "members' CAF connections kept at most, 1-65536 (1024)"},
       {"handshake-deadline",
@@ -413,6 +420,15 @@ expected<void> node_config::set(std::string_view key, std::string_view value) {
       return bad_value(key, value,
                        "one of trace, debug, info, warn, error, off");
     log_level = value;
+  } else if (key == "log-format") {
+    if (value != "text" && value != "json")
+      return bad_value(key, value, "a log format (text or json)");
+    log_format = value;
+  } else if (key == "http-port") {
+    auto parsed = parse_unsigned(value, 65535);
+    if (!parsed)
+      return bad_value(key, value, "a port (expected an integer 0-65535)");
+    http_port = static_cast<std::uint16_t>(*parsed);
   } else if (key == "checkpoint-dir") {
     if (value.empty())
       return bad_value(key, value, "a directory (it is empty)");
@@ -447,7 +463,8 @@ expected<void> node_config::set(std::string_view key, std::string_view value) {
     checkpoint_every_steps = *count;
   } else if (key == "heartbeat-interval" || key == "connection-timeout" ||
              key == "join-deadline" || key == "default-timeout" ||
-             key == "handshake-deadline" || key == "checkpoint-every") {
+             key == "handshake-deadline" || key == "checkpoint-every" ||
+             key == "forget-nodes-after") {
     auto parsed = parse_duration(key, value);
     if (!parsed)
       return parsed.error();
@@ -456,6 +473,7 @@ expected<void> node_config::set(std::string_view key, std::string_view value) {
                   : key == "join-deadline"      ? join_deadline
                   : key == "handshake-deadline" ? handshake_deadline
                   : key == "checkpoint-every"   ? checkpoint_every
+                  : key == "forget-nodes-after" ? forget_nodes_after
                                                 : default_timeout;
     field = *parsed;
     if (key == "checkpoint-every")

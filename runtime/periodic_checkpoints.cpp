@@ -1,5 +1,6 @@
 #include "runtime/periodic_checkpoints.hpp"
 
+#include "runtime/core/metrics.hpp"
 #include "runtime/job_checkpoint.hpp"
 #include "runtime/transport/log.hpp"
 #include "varsync/runtime.hpp"
@@ -61,6 +62,10 @@ void periodic_checkpoints::run() {
                  saved.error().message());
       continue;
     }
+    metrics::process_metrics().last_checkpoint_unix_seconds.store(
+        std::chrono::duration<double>(
+            std::chrono::system_clock::now().time_since_epoch())
+            .count());
     auto removed = prune_checkpoints(root_, keep_);
     log().info("saved checkpoint '{}' (removed {} older)", saved->string(),
                removed);

@@ -4,6 +4,7 @@
 #include "actors/policies/local_part.hpp"
 #include "actors/update_reply.hpp"
 #include "runtime/call_checks.hpp"
+#include "runtime/core/metrics.hpp"
 #include "runtime/replica_access.hpp"
 #include "runtime/runtime_core.hpp"
 #include "runtime/sharding/sharded_calls.hpp"
@@ -68,6 +69,16 @@ void collective_step(const std::shared_ptr<detail::replica_core>& core,
       settle(result.has_value());
       done(std::move(result));
     };
+  // Each step's outcome and latency, for the node's metrics endpoint.
+  done =
+      [recorded = &metrics::process_metrics().variables.of(var.record()->name),
+       start = steady::now(), done = std::move(done)](expected<void> result) {
+        (result ? recorded->steps : recorded->failed_steps)
+            .fetch_add(1, std::memory_order_relaxed);
+        recorded->step_seconds.observe(
+            std::chrono::duration<double>(steady::now() - start).count());
+        done(std::move(result));
+      };
   auto& runtime = core->runtime();
   if (auto refused = runtime.refuse_if_stopping(call))
     return done(*refused);
@@ -159,8 +170,14 @@ expected<stamped_read> replica::read_stamped(const variable& var,
   if (!part)
     return not_attached(*core_, var);
   auto clock = core_->store().clock.load();
-  if (part->fresh_at(clock))
-    return part->read_at(clock);
+  auto& staleness = metrics::process_metrics()
+                        .variables.of(var.record()->name)
+                        .staleness_clocks;
+  if (part->fresh_at(clock)) {
+    auto fresh = part->read_at(clock);
+    staleness.observe(static_cast<double>(fresh.staleness));
+    return fresh;
+  }
   // Too stale: the replica actor answers once a refresh made it fresh.
   auto start = steady::now();
   auto& runtime = core_->runtime();
@@ -180,7 +197,9 @@ expected<stamped_read> replica::read_stamped(const variable& var,
   if (!waited)
     return waited.error();
   // The copy only moves forward: it is at least as fresh now.
-  return part->read_at(clock);
+  auto fresh = part->read_at(clock);
+  staleness.observe(static_cast<double>(fresh.staleness));
+  return fresh;
 }
 
 expected<tensor> replica::read(const variable& var,
@@ -239,8 +258,11 @@ void replica::clock_async(update_callback done, timeout_type timeout) {
       core_->actor(), deadline + reply_grace,
       caf::make_message(clock_atom::value, std::int64_t{deadline.count()}),
       [core, start, done](expected<void> result) {
+        auto waited = elapsed_ns(start);
         core->store().counters.clock_wait_ns.fetch_add(
-            elapsed_ns(start), std::memory_order_relaxed);
+            waited, std::memory_order_relaxed);
+        metrics::process_metrics().clock_wait_seconds.observe(
+            static_cast<double>(waited) * 1e-9);
         done(std::move(result));
       },
       "clock of replica " + std::to_string(core_->index()));

@@ -81,6 +81,9 @@ expected<std::unique_ptr<runtime>> runtime::start(const node_config& config) {
     result->core_->start_checkpoints(
         config.checkpoint_dir, config.checkpoint_every,
         config.checkpoint_every_steps, config.checkpoint_keep);
+  if (config.http_port)
+    if (auto served = result->core_->start_http(config); !served)
+      return served.error();
   return result;
 }
 
@@ -391,6 +394,10 @@ std::uint16_t runtime::port() const noexcept {
 
 const std::string& runtime::secret_file() const noexcept {
   return core_->secret_file();
+}
+
+std::uint16_t runtime::http_port() const noexcept {
+  return core_->http_port();
 }
 
 bool runtime::is_seed() const noexcept {

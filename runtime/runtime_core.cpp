@@ -125,6 +125,7 @@ expected<void> runtime_core::start_node(const node_config& config) {
   // With etcd, a node without `join` finds out below whether it is first.
   seed_ = config.join.empty() && config.coordinator.empty();
   set_log_level(config.log_level);
+  set_log_format(config.log_format);
   auto secret = detail::resolve_secret(config.secret_file, seed_);
   if (!secret)
     return secret.error();
@@ -175,8 +176,9 @@ expected<void> runtime_core::start_node(const node_config& config) {
                                    : config.name;
   std::vector<endpoint> connected;
   std::vector<node_info> others;
-  directory_->set_own(
-      directory_holder{node_name_, config.host, port_, config.serve_variables});
+  directory_->set_own(directory_holder{node_name_, config.host, port_,
+                                       config.serve_variables,
+                                       config.forget_nodes_after});
   auto joining = config;
   directory_election_rule rule;
   if (!config.coordinator.empty()) {
@@ -192,9 +194,8 @@ expected<void> runtime_core::start_node(const node_config& config) {
     }
   }
   if (seed_) {
-    directory_->set(spawn_directory_actor(
-        *system_, config.spread_variables, counters_,
-        directory_holder{node_name_, config.host, port_}, rule));
+    directory_->set(spawn_directory_actor(*system_, config.spread_variables,
+                                          counters_, directory_->own(), rule));
     auto registered = register_here(config);
     if (!registered)
       return registered.error();
@@ -550,6 +551,9 @@ runtime_core::find_directory(const node_config& config) {
 }
 
 runtime_core::~runtime_core() {
+  // The HTTP port first: its sampler calls into the runtime.
+  http_.reset();
+  say_leaving();
   stopping_ = true;
   // No new peer is handed to CAF from now on.
   if (basp_port_)
@@ -755,6 +759,37 @@ void runtime_core::start_checkpoints(const std::filesystem::path& root,
         auto directory = this->directory();
         return directory && directory.node() == system_->node();
       });
+}
+
+void runtime_core::say_leaving() {
+  // Only a node of a cluster whose directory lives elsewhere: a holder's
+  // own directory ends with it (its successor records the loss).
+  auto directory = this->directory();
+  if (port_ == 0 || !directory || directory.node() == system_->node())
+    return;
+  // Bounded: a node leaving a cluster that no longer answers still stops.
+  caf::scoped_actor self{*system_};
+  self->request(directory, std::chrono::seconds{1}, leave_atom::value,
+                node_name_)
+      .receive([](bool) {}, [](const caf::error&) {});
+}
+
+expected<void> runtime_core::start_http(const node_config& config) {
+  http::node_sources sources;
+  sources.node = node_name_;
+  sources.status = [this](std::chrono::milliseconds timeout) {
+    return owner_->status(timeout);
+  };
+  sources.stats = [this] { return owner_->stats(); };
+  auto started = http::node_http::start(config, std::move(sources));
+  if (!started)
+    return started.error();
+  http_ = std::move(*started);
+  return {};
+}
+
+std::uint16_t runtime_core::http_port() const noexcept {
+  return http_ ? http_->port() : 0;
 }
 
 void runtime_core::send_through_gateway(host_request request) {

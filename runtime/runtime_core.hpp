@@ -14,6 +14,7 @@
 #include "actors/records.hpp"
 #include "runtime/basp_port.hpp"
 #include "runtime/etcd_coordinator.hpp"
+#include "runtime/http/node_http.hpp"
 #include "runtime/periodic_checkpoints.hpp"
 #include "runtime/transport/bulk_plane.hpp"
 #include "runtime/transport/refusal_log.hpp"
@@ -132,6 +133,18 @@ public:
                          std::chrono::milliseconds every,
                          std::optional<std::uint64_t> every_steps,
                          std::size_t keep);
+
+  /// Serves the node's HTTP port (node_config::http_port: metrics,
+  /// dashboard, status) with the owner as its source. Blocks until
+  /// listening; stopped first at shutdown.
+  expected<void> start_http(const node_config& config);
+
+  /// Tells the directory (when another node holds it) that this node
+  /// leaves in order. Blocks at most a second.
+  void say_leaving();
+
+  /// The HTTP port; 0 without one.
+  std::uint16_t http_port() const noexcept;
 
   /// Connects to `host:port` once; returns the node id and the actor
   /// published there. Blocks at most `timeout`.
@@ -340,6 +353,8 @@ private:
   /// Automatic checkpoints (seed with node_config::checkpoint_dir); stopped
   /// with the tasks at shutdown.
   std::unique_ptr<periodic_checkpoints> checkpoints_;
+  /// The HTTP port (node_config::http_port); stopped first at shutdown.
+  std::unique_ptr<http::node_http> http_;
 };
 
 /// How long a blocking call waits for the callback of its asynchronous

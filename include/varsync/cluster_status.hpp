@@ -25,9 +25,20 @@ struct node_status {
   bool holder = false;
   /// Whether it offers to host variable actors.
   bool serves_variables = false;
-  /// False once its connection was lost (killed, frozen, or gone).
+  /// False once it left or was lost.
   bool alive = true;
+  /// Set when it is not alive because it shut down in order (SIGTERM,
+  /// `runtime` destroyed): it left. Unset and not alive: it was lost
+  /// (killed, frozen, or cut off).
+  bool left = false;
+  /// When it left or was lost, in milliseconds since the Unix epoch by the
+  /// directory holder's clock; 0 while alive. Nodes that ended longer ago
+  /// than the holder's `forget_nodes_after` are no longer reported.
+  std::int64_t ended_unix_ms = 0;
 };
+
+/// "alive", "left" or "lost".
+std::string state_of(const node_status& node);
 
 /// One replica of a group.
 struct replica_status {
@@ -89,6 +100,18 @@ struct cluster_status {
 
 /// A human-readable table of `status`, one section per kind.
 std::string to_string(const cluster_status& status);
+
+/// The version of the JSON form `to_json` writes. It grows only when a
+/// field changes meaning or is removed; new fields may appear in any
+/// version. The schema is installed as
+/// `share/varsync/cluster_status.schema.json`.
+inline constexpr int status_schema_version = 1;
+
+/// `status` as one line of JSON (documented by the schema above):
+/// `{"schema": "varsync.status/1", "holder": ..., "epoch": ...,
+/// "nodes": [...], "groups": [...], "variables": [...]}`. Never fails;
+/// names are escaped as JSON requires (invalid UTF-8 is replaced).
+std::string to_json(const cluster_status& status);
 
 /// Asks the node listening at `address` (any node of a cluster) for the
 /// cluster's status without joining the cluster, proving membership with

@@ -196,6 +196,25 @@ struct node_config {
   /// limited per peer and reason), "error" or "off".
   std::string log_level = "info";
 
+  /// How log lines look: "text" (time, level and a sentence) or "json"
+  /// (one object per line: "time", "level", "logger", "message").
+  /// Process-wide, like the level.
+  std::string log_format = "text";
+
+  /// Serve HTTP on this port of `host` (0 picks a free one, see
+  /// `runtime::http_port()`): Prometheus metrics at `/metrics`, the live
+  /// dashboard at `/`, the cluster's status as JSON at `/status.json`.
+  /// Unset: no HTTP server. The same exposure rules as the node's port
+  /// apply (loopback, or TLS, or `insecure`); with TLS it serves HTTPS with
+  /// the node's certificate and requires clients to present one of the
+  /// cluster's CA.
+  std::optional<std::uint16_t> http_port;
+
+  /// While this node holds the directory: status (and the dashboard) stop
+  /// listing nodes that left or were lost this long ago. A node coming
+  /// back under its name is listed again.
+  std::chrono::milliseconds forget_nodes_after{std::chrono::minutes{10}};
+
   /// Tasks other nodes may start here by name (`runtime::spawn_task`).
   /// Register the same names on every node of an application; code only,
   /// not settable by flags or files.

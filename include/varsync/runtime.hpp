@@ -311,6 +311,11 @@ public:
   /// The TCP port this node listens on; 0 for an embedded runtime.
   std::uint16_t port() const noexcept;
 
+  /// The port of this node's HTTP server (metrics at /metrics, the live
+  /// dashboard at /, status at /status.json; `node_config::http_port`); 0
+  /// without one.
+  std::uint16_t http_port() const noexcept;
+
   /// Whether this node hosts the cluster's directory.
   bool is_seed() const noexcept;
 

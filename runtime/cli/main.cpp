@@ -2,9 +2,11 @@
 //
 //   varsync node [--port P] [--join HOST:PORT] [--name N] [--config FILE] ...
 //       runs a bare node until SIGINT or SIGTERM, then shuts down cleanly
-//   varsync status HOST:PORT [--timeout 5s]
+//   varsync status HOST:PORT [--timeout 5s] [--json] [--watch]
 //       prints the cluster's nodes, replica groups and variables as the node
-//       at HOST:PORT (any node of the cluster) reports them
+//       at HOST:PORT (any node of the cluster) reports them; --json as one
+//       line of JSON (schema runtime/cli/status.schema.json); --watch again
+//       every second until interrupted
 //   varsync checkpoint inspect DIR
 //       lists the whole-job checkpoints under DIR and what they hold
 //   varsync --help | varsync <command> --help
@@ -26,6 +28,7 @@
 #include <pthread.h>
 #include <string>
 #include <thread>
+#include <unistd.h>
 #include <varsync/varsync.hpp>
 #include <vector>
 
@@ -64,14 +67,20 @@ constexpr std::string_view credential_flags[] = {"secret-file", "tls-cert",
 
 void print_status_usage() {
   std::cout << "usage: varsync status HOST:PORT [--timeout DURATION] "
-               "[--secret-file FILE]\n"
-               "                      [--tls-cert FILE --tls-key FILE "
-               "--tls-ca FILE]\n\n"
+               "[--json] [--watch]\n"
+               "                      [--secret-file FILE] [--tls-cert FILE "
+               "--tls-key FILE --tls-ca FILE]\n\n"
                "Asks the node at HOST:PORT (any node of the cluster) for the "
-               "cluster's nodes,\nreplica groups (with lost replicas) and "
-               "variables (policy, node, version,\nclock) and prints them. "
-               "--timeout defaults to 5s. The cluster's secret\ncomes from "
-               "--secret-file or $VARSYNC_SECRET_FILE.\n";
+               "cluster's nodes\n(alive, left or lost), replica groups (with "
+               "lost replicas) and variables\n(policy, node, version, clock) "
+               "and prints them. --timeout defaults to 5s.\nThe cluster's "
+               "secret comes from --secret-file or $VARSYNC_SECRET_FILE.\n\n"
+               "  --json    one line of JSON, schema \"varsync.status/1\" "
+               "(installed as\n            "
+               "share/varsync/cluster_status.schema.json)\n"
+               "  --watch   ask again every second until interrupted (with "
+               "--json: one line\n            each); a failed ask prints "
+               "its error and the watch goes on\n";
 }
 
 bool wants_help(const std::vector<std::string>& args) {
@@ -145,6 +154,10 @@ int run_node(const std::vector<std::string>& args) {
                     ? " (seed)"
                     : " (joined " + to_string(config.join.front()) + ")")
             << std::endl;
+  if (auto http = (*node)->http_port(); http != 0)
+    std::cout << "varsync node '" << (*node)->node_name() << "' dashboard at "
+              << (config.uses_tls() ? "https" : "http") << "://" << config.host
+              << ':' << http << "/ (metrics at /metrics)" << std::endl;
   int received = state->received.get_future().get();
   std::cout << "varsync node '" << (*node)->node_name()
             << "': " << (received == SIGINT ? "SIGINT" : "SIGTERM")
@@ -152,6 +165,24 @@ int run_node(const std::vector<std::string>& args) {
   node->reset();
   std::cout << "varsync node: stopped" << std::endl;
   return 0;
+}
+
+/// Asks once and prints the status (JSON or tables) to stdout, or the
+/// error to stderr; returns whether it got one.
+bool print_status(const varsync::endpoint& address,
+                  std::chrono::milliseconds timeout,
+                  const varsync::node_config& client, bool as_json) {
+  auto status = varsync::fetch_status(address, timeout, client);
+  if (!status) {
+    std::cerr << "varsync status: " << status.error().to_string() << '\n';
+    return false;
+  }
+  if (as_json)
+    std::cout << to_json(*status) << '\n';
+  else
+    std::cout << "cluster at " << to_string(address) << '\n'
+              << to_string(*status);
+  return true;
 }
 
 int run_status(const std::vector<std::string>& args) {
@@ -163,8 +194,18 @@ int run_status(const std::vector<std::string>& args) {
   varsync::node_config durations; // parses --timeout like the node keys
   auto timeout = std::chrono::milliseconds{5000};
   varsync::node_config client; // the credentials: secret and TLS files
+  bool as_json = false;
+  bool watch = false;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const auto& arg = args[i];
+    if (arg == "--json") {
+      as_json = true;
+      continue;
+    }
+    if (arg == "--watch") {
+      watch = true;
+      continue;
+    }
     auto credential =
         std::find_if(std::begin(credential_flags), std::end(credential_flags),
                      [&](std::string_view flag) {
@@ -211,14 +252,21 @@ int run_status(const std::vector<std::string>& args) {
     print_status_usage();
     return usage_error;
   }
-  auto status = varsync::fetch_status(*address, timeout, client);
-  if (!status) {
-    std::cerr << "varsync status: " << status.error().to_string() << '\n';
-    return 1;
+  if (!watch)
+    return print_status(*address, timeout, client, as_json) ? 0 : 1;
+  // Until interrupted (SIGINT's default action ends the process): a
+  // cluster in trouble is when watching matters most, so errors do not end
+  // the watch.
+  auto clear_screen = !as_json && isatty(STDOUT_FILENO) == 1;
+  for (auto next = std::chrono::steady_clock::now();;) {
+    if (clear_screen)
+      std::cout << "\x1b[H\x1b[2J";
+    print_status(*address, timeout, client, as_json);
+    std::cout << std::flush;
+    next += std::chrono::seconds{1};
+    std::this_thread::sleep_until(
+        std::max(next, std::chrono::steady_clock::now()));
   }
-  std::cout << "cluster at " << to_string(*address) << '\n'
-            << to_string(*status);
-  return 0;
 }
 
 } // namespace

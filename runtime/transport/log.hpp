@@ -17,4 +17,10 @@ spdlog::logger& log();
 /// "error", "off"). False for an unknown name (nothing changes then).
 bool set_log_level(const std::string& level);
 
+/// Sets how lines look: "text" (spdlog's default: time, logger, level,
+/// message) or "json" (one object per line with "time" in UTC ISO 8601,
+/// "level", "logger", "message"). False for an unknown name (nothing
+/// changes then). Thread-safe.
+bool set_log_format(const std::string& format);
+
 } // namespace varsync

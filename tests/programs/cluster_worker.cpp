@@ -4,6 +4,7 @@
 // line per event for the test to read:
 //
 //   listening <port>                     the node serves
+//   http <port>                          its HTTP port (with --http-port)
 //   result <line>                        policies: a workload result line
 //   step <replica> <k> <value> <ns>      steps: step k completed at steady
 //                                        clock ns (CLOCK_MONOTONIC, the same
@@ -356,6 +357,10 @@ void run_until_value(runtime& rt, const replica_group& group,
           counted = r.assign_add(*s, tensor(1.0));
           if (counted)
             counted = r.clock();
+          // A read after the clock (its staleness shows in the metrics).
+          if (counted)
+            if (auto read = r.read(*s); !read)
+              counted = read.error();
         }
         auto done = counted ? r.assign_add(*w, tensor(1.0)) : counted;
         if (!done) {
@@ -644,6 +649,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   say("listening " + std::to_string((*rt)->port()));
+  if ((*rt)->http_port() != 0)
+    say("http " + std::to_string((*rt)->http_port()));
   auto group =
       options->scenario == "idle"
           ? expected<replica_group>{replica_group{}}

@@ -393,6 +393,9 @@ TEST_CASE("keys lists every settable key once with a help text") {
                                                 "tls-ca",
                                                 "insecure",
                                                 "log-level",
+                                                "log-format",
+                                                "http-port",
+                                                "forget-nodes-after",
                                                 "max-connections",
                                                 "handshake-deadline",
                                                 "checkpoint-dir",
@@ -413,11 +416,34 @@ TEST_CASE("keys lists every settable key once with a help text") {
         : name == "secret-file" || name.starts_with("tls-") ? "/s"
         : name == "max-message"                             ? "65536"
         : name == "log-level"                               ? "warn"
+        : name == "log-format"                              ? "json"
         : name == "spin"                                    ? "50us"
         : name == "coordinator" ? "etcd://127.0.0.1:2379"
                                 : "5";
     VARSYNC_CHECK_OK(config.set(name, value));
   }
+}
+
+TEST_CASE("log-format, http-port and forget-nodes-after: accepted and "
+          "refused values") {
+  node_config config;
+  VARSYNC_CHECK_OK(config.set("log-format", "json"));
+  CHECK(config.log_format == "json");
+  check_rejected(config, "log-format", "xml");
+  CHECK(config.log_format == "json");
+  CHECK_FALSE(config.http_port);
+  VARSYNC_CHECK_OK(config.set("http-port", "0"));
+  REQUIRE(config.http_port);
+  CHECK(*config.http_port == 0);
+  VARSYNC_CHECK_OK(config.set("http-port", "8080"));
+  CHECK(*config.http_port == 8080);
+  check_rejected(config, "http-port", "65536");
+  CHECK(config.set("http-port", "-1").has_value() == false);
+  CHECK(*config.http_port == 8080);
+  VARSYNC_CHECK_OK(config.set("forget-nodes-after", "30s"));
+  CHECK(config.forget_nodes_after == std::chrono::seconds{30});
+  check_rejected(config, "forget-nodes-after", "soon");
+  CHECK(config.forget_nodes_after == std::chrono::seconds{30});
 }
 
 // -- load_node_config ---------------------------------------------------------
