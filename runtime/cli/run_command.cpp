@@ -5,7 +5,9 @@
 // the local ranks of PROGRAM, each with VARSYNC_RANK, VARSYNC_SIZE,
 // VARSYNC_JOIN (the seed's address) and VARSYNC_SECRET_FILE
 // (runtime/job_environment.hpp), and prints the command lines of the ranks
-// --hosts puts on other machines. Every process is a launch::child_process
+// --hosts puts on other machines (or, with --ssh, starts them through ssh
+// as local processes whose lines and exit are the remote rank's). Every
+// process is a launch::child_process
 // (its own process group; it dies with the launcher). Its lines arrive on
 // its reader thread and are printed whole, prefixed with the rank ("[2]
 // ...") or "[seed]", one write per line under one mutex, so lines of
@@ -93,7 +95,12 @@ void print_run_usage() {
          "                     fresh one, removed when the job ends)\n"
          "  --port P           the seed's port (default 0: a free one)\n"
          "  --seed-host ADDR   the address the seed listens on (default "
-         "127.0.0.1)\n\n"
+         "127.0.0.1)\n"
+         "  --ssh              start the ranks on other hosts with ssh "
+         "(BatchMode; the\n"
+         "                     program and --secret-file at the same paths "
+         "there;\n"
+         "                     $VARSYNC_SSH replaces ssh)\n\n"
          "Exit status: 0 when every worker exited 0; else the first failing "
          "worker's\n(its exit code, or 128 + the signal that killed it); "
          "128 + the signal when\nstopped by SIGINT/SIGTERM; 2 on a usage "
@@ -340,9 +347,48 @@ public:
   /// when it cannot start (the reason printed).
   bool start_rank(int rank, const std::string& executable,
                   const std::string& seed, const std::string& secret_file) {
+    return start_rank_process(rank, executable, options_.program_args,
+                              options_.program,
+                              environment(rank, seed, secret_file));
+  }
+
+  /// Starts rank `rank` on `host` through ssh (`ssh_program`): `ssh -o
+  /// BatchMode=yes HOST 'cd CWD && VARIABLES PROGRAM ARGS'`. Its lines and
+  /// exit come back through the ssh client like a local rank's; false when
+  /// the client cannot start (the reason printed).
+  bool start_remote_rank(int rank, const std::string& host,
+                         const std::string& ssh_program,
+                         const std::string& seed,
+                         const std::string& secret_file) {
+    std::error_code ignored;
+    auto command = "cd " +
+                   shell_quoted(std::filesystem::current_path(ignored)) +
+                   " && " + remote_command(rank, seed, secret_file);
+    return start_rank_process(
+        rank, ssh_program, {"-o", "BatchMode=yes", host, command}, "ssh", {});
+  }
+
+  /// "VARSYNC_RANK=2 ... PROGRAM ARGS", quoted for a POSIX shell.
+  std::string remote_command(int rank, const std::string& seed,
+                             const std::string& secret_file) const {
+    std::string command;
+    for (const auto& [name, value] : environment(rank, seed, secret_file))
+      command += name + "=" + shell_quoted(value) + " ";
+    command += shell_quoted(options_.program);
+    for (const auto& arg : options_.program_args)
+      command += " " + shell_quoted(arg);
+    return command;
+  }
+
+  /// Starts `executable` `args` as rank `rank`: its lines are printed with
+  /// the rank, its exit becomes an event.
+  bool start_rank_process(
+      int rank, const std::string& executable,
+      const std::vector<std::string>& args, const std::string& argv0,
+      std::vector<std::pair<std::string, std::string>> variables) {
     launch_options how;
-    how.argv0 = options_.program;
-    how.environment = environment(rank, seed, secret_file);
+    how.argv0 = argv0;
+    how.environment = std::move(variables);
     auto prefix = "[" + std::to_string(rank) + "] ";
     how.on_stdout_line = [this, prefix](std::string_view line) {
       printer_.print(STDOUT_FILENO, prefix, line);
@@ -353,8 +399,7 @@ public:
     how.on_exit = [this, rank](const exit_status& status) {
       events_->push({job_event::kind::exited, rank, status, {}, 0});
     };
-    auto started =
-        child_process::start(executable, options_.program_args, std::move(how));
+    auto started = child_process::start(executable, args, std::move(how));
     if (!started) {
       printer_.say("rank " + std::to_string(rank) + ": " +
                    started.error().message());
@@ -507,8 +552,6 @@ void print_remote_ranks(const varsync::cli::run_options& options,
                         const std::vector<std::pair<int, std::string>>& remote,
                         const job& local, const std::string& seed,
                         const std::string& secret_file, line_printer& printer) {
-  if (remote.empty())
-    return;
   printer.say(std::to_string(remote.size()) +
               " rank(s) run on other hosts: start them there (with " +
               secret_file + " copied to the same path, mode 0600):");
@@ -516,15 +559,10 @@ void print_remote_ranks(const varsync::cli::run_options& options,
     printer.say("note: the seed listens on " + options.seed_host +
                 ", which other hosts cannot reach; pass --seed-host with an "
                 "address they can");
-  for (const auto& [rank, host] : remote) {
-    std::string command = "  on " + host + ":";
-    for (const auto& [name, value] : local.environment(rank, seed, secret_file))
-      command += " " + name + "=" + shell_quoted(value);
-    command += " " + shell_quoted(options.program);
-    for (const auto& arg : options.program_args)
-      command += " " + shell_quoted(arg);
-    printer.print(STDOUT_FILENO, "", command);
-  }
+  for (const auto& [rank, host] : remote)
+    printer.print(STDOUT_FILENO, "",
+                  "  on " + host + ": " +
+                      local.remote_command(rank, seed, secret_file));
 }
 
 } // namespace
@@ -590,6 +628,12 @@ int run_job(const std::vector<std::string>& args) {
           remote_ranks.emplace_back(static_cast<int>(rank), host.host);
   }
 
+  if (options.ssh && !remote_ranks.empty() && !generated.directory.empty()) {
+    printer.say("--ssh: ranks on other hosts need --secret-file naming a "
+                "secret at the same path on every host");
+    return usage_error;
+  }
+
   auto events = std::make_shared<event_queue>();
   forward_stop_signals(events);
   job running{options, events, printer};
@@ -599,7 +643,24 @@ int run_job(const std::vector<std::string>& args) {
   for (auto rank : local_ranks)
     if (!running.start_rank(rank, *executable, *seed, secret_file))
       return cannot_execute;
-  print_remote_ranks(options, remote_ranks, running, *seed, secret_file,
-                     printer);
-  return running.supervise(!remote_ranks.empty());
+  if (remote_ranks.empty())
+    return running.supervise(false);
+  if (!options.ssh) {
+    print_remote_ranks(options, remote_ranks, running, *seed, secret_file,
+                       printer);
+    return running.supervise(true);
+  }
+  // $VARSYNC_SSH replaces ssh, as GIT_SSH does for git (the tests use a
+  // stand-in that runs the command here).
+  const char* ssh = std::getenv("VARSYNC_SSH");
+  auto ssh_program = find_program(ssh != nullptr && *ssh != '\0' ? ssh : "ssh");
+  if (!ssh_program) {
+    printer.say("--ssh: no ssh program in PATH");
+    return cannot_execute;
+  }
+  for (const auto& [rank, host] : remote_ranks)
+    if (!running.start_remote_rank(rank, host, *ssh_program, *seed,
+                                   secret_file))
+      return cannot_execute;
+  return running.supervise(false);
 }

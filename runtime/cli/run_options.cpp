@@ -71,6 +71,10 @@ expected<run_options> parse_run_options(const std::vector<std::string>& args) {
       options.help = true;
       return options;
     }
+    if (flag == "--ssh") {
+      options.ssh = true;
+      continue;
+    }
     if (!flag.starts_with("-"))
       return usage("'" + wording::excerpt(flag) +
                    "': expected `--` before the program (varsync run -np N "

@@ -30,6 +30,9 @@ struct run_options {
   std::uint16_t port = 0;
   /// --seed-host: the address the seed listens on, which the ranks join.
   std::string seed_host = "127.0.0.1";
+  /// --ssh: start the ranks on other hosts through ssh instead of printing
+  /// their command lines.
+  bool ssh = false;
   /// The worker program (a path, or a name looked up in PATH) and its
   /// arguments: everything after `--`.
   std::string program;
@@ -39,8 +42,8 @@ struct run_options {
 };
 
 /// Parses `args` (after `run`): `-np N [--hosts H:S,...] [--secret-file F]
-/// [--port P] [--seed-host H] -- PROGRAM ARGS...`; flags take their value
-/// as the next word or after '='. A missing or malformed -np, a missing
+/// [--port P] [--seed-host H] [--ssh] -- PROGRAM ARGS...`; flags take their
+/// value as the next word or after '='. A missing or malformed -np, a missing
 /// `--` or program, an unknown flag, or --hosts with fewer slots than -np
 /// is `invalid_argument` saying what was wrong.
 expected<run_options> parse_run_options(const std::vector<std::string>& args);

@@ -17,6 +17,7 @@
 #include <csignal>
 #include <doctest/doctest.h>
 #include <filesystem>
+#include <fstream>
 #include <set>
 #include <string>
 #include <sys/stat.h>
@@ -213,6 +214,47 @@ TEST_CASE("ranks on other hosts are printed as command lines, the local "
   CHECK(wait_for_no_process_matching(secret, 10s).empty());
 }
 
+TEST_CASE("with --ssh, ranks on other hosts run through ssh and join like "
+          "local ones") {
+  // A stand-in for ssh ($VARSYNC_SSH) that runs the command on this
+  // machine: the test checks what the launcher asks ssh to do, and nothing
+  // connects anywhere but loopback.
+  job_names names;
+  temp_root dir{"varsync-fake-ssh"};
+  std::filesystem::create_directories(dir.path);
+  auto fake_ssh = (dir.path / "ssh").string();
+  {
+    std::ofstream script{fake_ssh};
+    script << "#!/bin/sh\n"
+              "while [ \"$1\" = -o ]; do shift 2; done\n"
+              "echo \"fake ssh to $1\" >&2\n"
+              "exec /bin/sh -c \"$2\"\n";
+  }
+  std::filesystem::permissions(fake_ssh, std::filesystem::perms::owner_all);
+  auto launcher = child_process::start(
+      cli(),
+      {"run", "-np", "4", "--hosts", "localhost:2,worker-b.invalid:2", "--ssh",
+       "--secret-file", names.secret_file, "--", worker(), "--tag", names.tag},
+      std::vector<std::pair<std::string, std::string>>{
+          {"VARSYNC_SSH", fake_ssh}});
+  REQUIRE_MESSAGE(launcher, launcher.error().to_string());
+  auto status = launcher->wait(patience);
+  REQUIRE_MESSAGE(status, launcher->output() << launcher->errors());
+  CHECK_MESSAGE(*status == exit_status::exited_with(0),
+                launcher->output() << launcher->errors());
+  auto output = launcher->output();
+  for (int rank = 0; rank < 4; ++rank)
+    CHECK_MESSAGE(contains(output, "[" + std::to_string(rank) + "] rank " +
+                                       std::to_string(rank) +
+                                       " of 4 result steps=5 value=50 ok=1"),
+                  output);
+  // Ranks 2 and 3 went through ssh to their host; 0 and 1 did not.
+  CHECK(contains(launcher->errors(), "[2] fake ssh to worker-b.invalid"));
+  CHECK(contains(launcher->errors(), "[3] fake ssh to worker-b.invalid"));
+  CHECK_FALSE(contains(launcher->errors(), "[0] fake ssh"));
+  names.check_nothing_left();
+}
+
 TEST_CASE("bad varsync run command lines are usage errors that say what is "
           "wrong") {
   struct bad_case {
@@ -235,10 +277,14 @@ TEST_CASE("bad varsync run command lines are usage errors that say what is "
        "--hosts: 'a:x' is not HOST:SLOTS"},
       {{"run", "-np", "2", "--frobnicate", "1", "--", "/bin/true"},
        "unknown option '--frobnicate'"},
+      {{"run", "-np", "2", "--hosts", "worker-b.invalid:2", "--ssh", "--",
+        "/bin/true"},
+       "--ssh: ranks on other hosts need --secret-file"},
   };
   for (const auto& bad : cases) {
     CAPTURE(bad.says);
-    auto [status, text] = run_cli(bad.args);
+    // No secret from the suite's environment (the --ssh case needs none).
+    auto [status, text] = run_cli(bad.args, {{"VARSYNC_SECRET_FILE", ""}});
     CHECK_MESSAGE(status == exit_status::exited_with(2), text);
     CHECK_MESSAGE(contains(text, "varsync run: " + bad.says), text);
   }
