@@ -68,6 +68,7 @@
 // status=timeout (first step too slow: med_us=nan, ok=na) or status=error
 // (a worker failed; the run stops, exit status 1).
 
+#include "runtime/launch/child_process.hpp"
 #include "runtime/transport/cluster_secret.hpp"
 #include "runtime/transport/tls_certificates.hpp"
 
@@ -78,15 +79,11 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
-#include <fcntl.h>
 #include <filesystem>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
 #include <varsync/varsync.hpp>
@@ -455,20 +452,16 @@ int run_worker(const bench_options& options) {
 
 // -- driver -----------------------------------------------------------------
 
-/// A started worker: its pid and the two ends of its command channel.
-struct worker_process {
-  pid_t pid = -1;
-  FILE* commands = nullptr;
-  FILE* replies = nullptr;
-};
+using varsync::launch::child_process;
 
-/// Starts worker `index` as a copy of this program, joining the seed at
-/// `seed_port` (0: the worker is the seed). Everything the child does
-/// before execv is async-signal-safe: the driver already runs threads.
-worker_process start_worker(const bench_options& options, std::size_t index,
-                            std::uint16_t seed_port) {
-  std::vector<std::string> args{"varsync_bench_cluster_step",
-                                "--worker",
+/// Starts worker `index` as a copy of this program (runtime/launch: its
+/// own process group, killed with the driver), joining the seed at
+/// `seed_port` (0: the worker is the seed). Commands go to its stdin,
+/// replies come from its stdout; its stderr is the driver's.
+varsync::expected<child_process> start_worker(const bench_options& options,
+                                              std::size_t index,
+                                              std::uint16_t seed_port) {
+  std::vector<std::string> args{"--worker",
                                 "--index",
                                 std::to_string(index),
                                 "--np",
@@ -497,67 +490,53 @@ worker_process start_worker(const bench_options& options, std::size_t index,
     args.push_back("--tls-dir");
     args.push_back(options.tls_dir);
   }
-  std::vector<char*> argv;
-  for (auto& arg : args)
-    argv.push_back(arg.data());
-  argv.push_back(nullptr);
+  varsync::launch::launch_options how;
+  how.argv0 = "varsync_bench_cluster_step";
+  how.stdin_from = varsync::launch::stream::pipe;
+  how.stderr_to = varsync::launch::stream::inherit;
+  return child_process::start("/proc/self/exe", args, std::move(how));
+}
 
-  int to_child[2];
-  int from_child[2];
-  if (::pipe2(to_child, O_CLOEXEC) != 0 || ::pipe2(from_child, O_CLOEXEC) != 0)
-    return {};
-  auto driver = ::getpid();
-  auto pid = ::fork();
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != driver)
-      ::_exit(1);
-    ::dup2(to_child[0], STDIN_FILENO);
-    ::dup2(from_child[1], STDOUT_FILENO);
-    ::execv("/proc/self/exe", argv.data());
-    ::_exit(127);
-  }
-  ::close(to_child[0]);
-  ::close(from_child[1]);
-  if (pid < 0)
-    return {};
-  return {pid, ::fdopen(to_child[1], "w"), ::fdopen(from_child[0], "r")};
+/// How long the driver waits for a reply that needs no step: a worker
+/// that dies ends its stdout at once, so this only bounds a stuck one.
+std::chrono::milliseconds reply_patience(const bench_options& options,
+                                         long steps = 1) {
+  return std::chrono::milliseconds{
+      static_cast<long>(options.step_timeout_s * 1000) * std::max(1L, steps) +
+      60'000};
 }
 
 /// The driver's side of the protocol: commands to every worker, then one
 /// reply from each.
 class workers {
 public:
-  explicit workers(std::vector<worker_process> processes)
-      : processes_(std::move(processes)) {
+  workers(std::vector<child_process> processes, const bench_options& options)
+      : processes_(std::move(processes)), options_(options) {
     // nop
   }
 
   /// Sends `command` to every worker and returns their replies in index
   /// order; an empty vector when a worker failed (its message went to
-  /// stderr).
-  std::vector<std::string> ask(const std::string& command) {
-    for (auto& process : processes_) {
-      std::fprintf(process.commands, "%s\n", command.c_str());
-      std::fflush(process.commands);
-    }
+  /// stderr). A reply may take `steps` step deadlines.
+  std::vector<std::string> ask(const std::string& command, long steps = 1) {
+    for (auto& process : processes_)
+      process.write_stdin(command + "\n");
     std::vector<std::string> replies;
     bool failed = false;
     for (auto& process : processes_) {
-      char line[512];
-      if (std::fgets(line, sizeof line, process.replies) == nullptr) {
-        std::fprintf(stderr, "cluster_step: worker %d ended\n", process.pid);
+      // The next line, whatever it says.
+      auto line = process.wait_for_line("", reply_patience(options_, steps));
+      if (!line) {
+        std::fprintf(stderr, "cluster_step: worker %d %s\n", process.pid(),
+                     process.running() ? "did not reply" : "ended");
         failed = true;
         continue;
       }
-      std::string reply{line};
-      if (!reply.empty() && reply.back() == '\n')
-        reply.pop_back();
-      if (reply.starts_with("error")) {
-        std::fprintf(stderr, "cluster_step: %s\n", reply.c_str());
+      if (line->starts_with("error")) {
+        std::fprintf(stderr, "cluster_step: %s\n", line->c_str());
         failed = true;
       }
-      replies.push_back(std::move(reply));
+      replies.push_back(std::move(*line));
     }
     if (failed)
       replies.clear();
@@ -568,7 +547,7 @@ public:
   /// negative value when a worker failed. `most_bytes()` is then the most
   /// tensor bytes a worker sent per step.
   double steps(long count) {
-    auto replies = ask("steps " + std::to_string(count));
+    auto replies = ask("steps " + std::to_string(count), count);
     if (replies.empty())
       return -1;
     double slowest = 0;
@@ -596,29 +575,29 @@ public:
   /// Like `most_bytes`, for the tensor bytes copied in user space.
   double most_copied() const noexcept { return most_copied_; }
 
-  /// Tells every worker to quit and waits for it; false when one failed.
+  /// Tells every worker to quit and waits for it (or kills them all at
+  /// once without `ask_to_quit`); false when one failed.
   bool stop(bool ask_to_quit) {
+    if (!ask_to_quit) {
+      processes_.clear(); // kills and reaps them
+      return false;
+    }
+    for (auto& process : processes_) {
+      process.write_stdin("quit\n");
+      process.close_stdin();
+    }
     bool ok = true;
     for (auto& process : processes_) {
-      if (ask_to_quit) {
-        std::fprintf(process.commands, "quit\n");
-        std::fflush(process.commands);
-      } else {
-        ::kill(process.pid, SIGKILL);
-      }
-      std::fclose(process.commands);
+      auto status = process.wait(reply_patience(options_));
+      ok = ok && status && status->succeeded();
     }
-    for (auto& process : processes_) {
-      int status = 0;
-      ::waitpid(process.pid, &status, 0);
-      std::fclose(process.replies);
-      ok = ok && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    }
+    processes_.clear();
     return ok;
   }
 
 private:
-  std::vector<worker_process> processes_;
+  std::vector<child_process> processes_;
+  const bench_options& options_;
   double most_bytes_ = -1;
   double most_copied_ = -1;
 };
@@ -729,15 +708,16 @@ bool measure(workers& cluster, const bench_options& options,
 }
 
 /// Reads the seed worker's first reply, "port N"; 0 when it failed.
-std::uint16_t seed_port_of(worker_process& seed) {
-  char line[512];
-  if (std::fgets(line, sizeof line, seed.replies) == nullptr)
+std::uint16_t seed_port_of(child_process& seed, const bench_options& options) {
+  auto line = seed.wait_for_line("", reply_patience(options));
+  if (!line)
     return 0;
-  if (std::strncmp(line, "port ", 5) != 0) {
-    std::fprintf(stderr, "cluster_step: seed worker: %s", line);
+  if (!line->starts_with("port ")) {
+    std::fprintf(stderr, "cluster_step: seed worker: %s\n", line->c_str());
     return 0;
   }
-  return static_cast<std::uint16_t>(std::strtoul(line + 5, nullptr, 10));
+  return static_cast<std::uint16_t>(
+      std::strtoul(line->c_str() + 5, nullptr, 10));
 }
 
 int run_driver(bench_options options) {
@@ -768,12 +748,15 @@ int run_driver(bench_options options) {
   // The seed: this process, or worker 0 (--seed-in-worker).
   std::unique_ptr<varsync::runtime> rt;
   std::uint16_t seed_port = 0;
-  std::vector<worker_process> processes;
+  std::vector<child_process> processes;
   if (options.seed_in_worker) {
-    auto seed = start_worker(options, 0, 0);
-    if (seed.pid >= 0)
-      processes.push_back(seed);
-    seed_port = seed.pid >= 0 ? seed_port_of(seed) : 0;
+    if (auto seed = start_worker(options, 0, 0)) {
+      processes.push_back(std::move(*seed));
+      seed_port = seed_port_of(processes.back(), options);
+    } else {
+      std::fprintf(stderr, "cluster_step: %s\n",
+                   seed.error().to_string().c_str());
+    }
   } else if (auto started = varsync::runtime::start(base_config(options))) {
     rt = std::move(*started);
     seed_port = rt->port();
@@ -781,21 +764,19 @@ int run_driver(bench_options options) {
     std::fprintf(stderr, "cluster_step: start: %s\n",
                  started.error().to_string().c_str());
   }
-  if (seed_port == 0) {
-    workers{std::move(processes)}.stop(false);
-    return 1;
-  }
+  if (seed_port == 0)
+    return 1; // destroying `processes` kills what started
   for (auto i = processes.size();
        i < static_cast<std::size_t>(options.processes); ++i) {
     auto process = start_worker(options, i, seed_port);
-    if (process.pid < 0) {
-      std::perror("cluster_step: starting a worker");
-      workers{std::move(processes)}.stop(false);
+    if (!process) {
+      std::fprintf(stderr, "cluster_step: starting a worker: %s\n",
+                   process.error().to_string().c_str());
       return 1;
     }
-    processes.push_back(process);
+    processes.push_back(std::move(*process));
   }
-  workers cluster{std::move(processes)};
+  workers cluster{std::move(processes), options};
   bool ok = true;
   for (auto bytes : options.sizes) {
     ok = measure(cluster, options, bytes);

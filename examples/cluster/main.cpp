@@ -21,7 +21,9 @@
 //   build/varsync_example_cluster [--epochs E]
 // It starts two copies of itself in node mode, which die with it (also on
 // Ctrl-C or on failure: they are killed and reaped before it exits), and
-// passes them the cluster secret the seed generated (--secret-file).
+// passes them the cluster secret the seed generated (--secret-file). It
+// starts them with the project's process launcher (runtime/launch, the
+// one behind `varsync run`; not part of the public API).
 // Run across machines (the seed first; it waits up to 2 minutes for the
 // nodes, and nodes retry joining until their --join-deadline), e.g. with
 // the seed at address SEED (each machine listens on its own address A):
@@ -75,26 +77,22 @@
 // bad flags; 128 + the signal number when stopped by SIGINT or SIGTERM.
 
 #include "logistic.hpp"
+#include "runtime/launch/child_process.hpp"
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <iostream>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <pthread.h>
 #include <string>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <thread>
-#include <unistd.h>
 #include <varsync/varsync.hpp>
 #include <vector>
 
@@ -120,8 +118,9 @@ sigset_t stop_signals() {
 
 /// A node process the demo started.
 struct child {
-  pid_t pid = 0;
   std::string name;
+  /// Killed (its whole process group) and reaped when destroyed.
+  varsync::launch::child_process process;
 };
 
 /// The main thread starts and reaps children; the signal thread kills them.
@@ -134,27 +133,23 @@ std::atomic<bool> stopping{false};
 
 /// Kills and reaps every child at once. The caller holds children_mutex.
 void kill_children_locked() {
-  for (const auto& c : children)
-    ::kill(c.pid, SIGKILL);
-  for (const auto& c : children)
-    ::waitpid(c.pid, nullptr, 0);
-  children.clear();
+  for (auto& c : children)
+    c.process.signal(SIGKILL);
+  children.clear(); // reaps them
 }
 
 /// Asks every child to stop (SIGTERM: its runtime shuts down), gives them
 /// `grace` to exit, then kills the rest. Returns with every child reaped.
 void stop_children(std::chrono::milliseconds grace) {
   std::lock_guard guard{children_mutex};
-  for (const auto& c : children)
-    ::kill(c.pid, SIGTERM);
+  for (auto& c : children)
+    c.process.signal(SIGTERM);
   auto deadline = std::chrono::steady_clock::now() + grace;
-  while (!children.empty() && std::chrono::steady_clock::now() < deadline) {
-    std::erase_if(children, [](const child& c) {
-      return ::waitpid(c.pid, nullptr, WNOHANG) == c.pid;
-    });
-    if (!children.empty())
-      std::this_thread::sleep_for(20ms); // waiting for exits, bounded
-  }
+  for (auto& c : children)
+    c.process.wait(
+        std::max(std::chrono::milliseconds{0},
+                 std::chrono::duration_cast<std::chrono::milliseconds>(
+                     deadline - std::chrono::steady_clock::now())));
   kill_children_locked();
 }
 
@@ -163,13 +158,14 @@ void stop_children(std::chrono::milliseconds grace) {
 std::optional<std::string> exited_child() {
   std::lock_guard guard{children_mutex};
   for (auto i = children.begin(); i != children.end(); ++i) {
-    int status = 0;
-    if (::waitpid(i->pid, &status, WNOHANG) != i->pid)
+    auto status = i->process.wait(std::chrono::milliseconds{0});
+    if (!status)
       continue;
-    auto how = WIFEXITED(status)
-                   ? "exited with status " + std::to_string(WEXITSTATUS(status))
-                   : "was killed by signal " + std::to_string(WTERMSIG(status));
-    auto what = i->name + " (pid " + std::to_string(i->pid) + ") " + how;
+    auto how = status->exited
+                   ? "exited with status " + std::to_string(status->code)
+                   : "was killed by signal " + std::to_string(status->signal);
+    auto what =
+        i->name + " (pid " + std::to_string(i->process.pid()) + ") " + how;
     children.erase(i);
     return what;
   }
@@ -177,44 +173,26 @@ std::optional<std::string> exited_child() {
 }
 
 /// Starts `<this program> node --port 0 --join <seed> --name <name>
-/// --secret-file <secret_file>`.
+/// --secret-file <secret_file>`, with this program's stdout and stderr. It
+/// dies with the thread that started it (the main thread, which lives
+/// until the process exits).
 expected<void> start_node(const std::string& seed, const std::string& name,
                           const std::string& secret_file) {
-  // Everything the child needs is prepared before fork: after fork, a
-  // multithreaded process may only make async-signal-safe calls.
-  std::vector<std::string> args{"varsync_example_cluster",
-                                "node",
-                                "--port",
-                                "0",
-                                "--join",
-                                seed,
-                                "--name",
-                                name,
-                                "--secret-file",
-                                secret_file};
-  std::vector<char*> argv;
-  for (auto& arg : args)
-    argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  auto parent = ::getpid();
+  varsync::launch::launch_options how;
+  how.argv0 = "varsync_example_cluster";
+  how.stdout_to = varsync::launch::stream::inherit;
+  how.stderr_to = varsync::launch::stream::inherit;
   std::lock_guard guard{children_mutex};
-  auto pid = ::fork();
-  if (pid < 0) {
-    std::string reason = std::strerror(errno);
+  auto started = varsync::launch::child_process::start(
+      "/proc/self/exe",
+      {"node", "--port", "0", "--join", seed, "--name", name, "--secret-file",
+       secret_file},
+      std::move(how));
+  if (!started)
     return varsync::error{errc::invalid_argument,
-                          "cannot start " + name + ": fork: " + reason};
-  }
-  if (pid == 0) {
-    // Dies with the thread that forked it, the main thread, which lives
-    // until the process exits. The signal mask (SIGINT and SIGTERM
-    // blocked) carries over into the node, which sigwaits for them.
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent)
-      ::_exit(1); // the driver died before prctl
-    ::execv("/proc/self/exe", argv.data());
-    ::_exit(127);
-  }
-  children.push_back({pid, name});
+                          "cannot start " + name + ": " +
+                              started.error().message()};
+  children.push_back({name, std::move(*started)});
   return {};
 }
 

@@ -29,6 +29,8 @@ class runtime_core;
 struct group_record;
 } // namespace detail
 
+struct job_process;
+
 /// Settings of a runtime. Every field has a default; the default runtime is
 /// embedded (no network, no configuration files).
 struct runtime_options {
@@ -132,6 +134,22 @@ public:
   /// the seed at `config.join`, retrying with backoff until
   /// `config.join_deadline` (then `timeout`). Blocks until joined.
   static expected<std::unique_ptr<runtime>> start(const node_config& config);
+
+  /// Starts a node of a job that `varsync run -np N -- PROGRAM` launched
+  /// (README, "Launching a job"), from the environment the launcher gives
+  /// each worker:
+  ///   VARSYNC_JOIN         HOST:PORT[,...] of the job's seed
+  ///   VARSYNC_SECRET_FILE  the cluster secret's file
+  ///   VARSYNC_RANK         this process's rank, 0 .. size - 1
+  ///   VARSYNC_SIZE         the job's number of worker processes
+  /// `base` supplies every other setting; the variables replace its `join`
+  /// and `secret_file`, and an empty `base.name` becomes "rank-<RANK>".
+  /// A missing or malformed variable is `invalid_argument` naming the
+  /// variable and its value, before anything starts. Blocks as `start`
+  /// does, until joined. The rank and size come back with the node, so
+  /// `join_group(name, job->size, {job->rank})` gives every worker its
+  /// replica.
+  static expected<job_process> start_from_env(node_config base = {});
 
   /// Stops every actor; blocks until they are gone.
   ~runtime();
@@ -351,6 +369,20 @@ private:
   explicit runtime(std::unique_ptr<detail::runtime_core> core);
 
   std::unique_ptr<detail::runtime_core> core_;
+};
+
+/// A worker process of a launched job (`runtime::start_from_env`): its
+/// node and its place in the job. Movable, not copyable.
+struct job_process {
+  /// The running node, joined to the job's seed.
+  std::unique_ptr<runtime> node;
+
+  /// This process's rank ($VARSYNC_RANK), 0 .. size - 1: the replica
+  /// index it takes in a group of `size` replicas.
+  std::size_t rank = 0;
+
+  /// The job's number of worker processes ($VARSYNC_SIZE), at least 1.
+  std::size_t size = 1;
 };
 
 } // namespace varsync

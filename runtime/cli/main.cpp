@@ -15,6 +15,7 @@
 
 #include "runtime/cli/certs_command.hpp"
 #include "runtime/cli/checkpoint_command.hpp"
+#include "runtime/cli/run_command.hpp"
 #include "runtime/core/wording.hpp"
 
 #include <algorithm>
@@ -288,6 +289,8 @@ int main(int argc, char** argv) {
     return run_checkpoint(args);
   if (command == "status")
     return run_status(args);
+  if (command == "run")
+    return run_job(args);
   std::cerr << "varsync: unknown command '"
             << varsync::wording::excerpt(command) << "'\n";
   print_usage();

@@ -1,6 +1,9 @@
-// The child-process helper of the multi-process tests: lines are seen,
-// waits time out instead of hanging, exits and signals are reported, output
-// is complete, and nothing a child started outlives its child_process.
+// The project's one launcher (runtime/launch/child_process), as `varsync
+// run`, the example, the bench and the multi-process tests use it: lines
+// are seen (waited for, or passed to callbacks before the exit is
+// reported), stdin can be written, waits time out instead of hanging,
+// exits and signals are reported, output is complete, and nothing a child
+// started outlives its child_process.
 //
 // Children are /bin/sh, /bin/echo and /bin/sleep. Processes are found by a
 // marker unique to this test process, passed to sh as $0 so it appears in
@@ -14,8 +17,10 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <doctest/doctest.h>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <unistd.h>
@@ -29,6 +34,7 @@ using varsync::test::code_of;
 using varsync::test::contains;
 using varsync::test::describe;
 using varsync::test::exit_status;
+using varsync::test::launch_options;
 using varsync::test::message_of;
 using varsync::test::processes_matching;
 using varsync::test::wait_for_no_process_matching;
@@ -264,16 +270,121 @@ TEST_CASE("starting a file that is not executable reports execve's error") {
                 describe(result));
 }
 
+TEST_CASE("lines written to stdin reach the child, and closing it ends its "
+          "input") {
+  launch_options options;
+  options.stdin_from = varsync::launch::stream::pipe;
+  auto started = child_process::start(
+      "/bin/sh",
+      {"-c", "while read word; do echo \"got $word\"; done; "
+             "echo end of input"},
+      std::move(options));
+  VARSYNC_REQUIRE_OK(started);
+  auto& child = *started;
+  CHECK(child.write_stdin("one\n"));
+  CHECK_EQ(child.wait_for_line("got", patience), "got one");
+  CHECK(child.write_stdin("two\n"));
+  CHECK_EQ(child.wait_for_line("got", patience), "got two");
+  child.close_stdin();
+  CHECK_EQ(child.wait_for_line("end", patience), "end of input");
+  CHECK_EQ(child.wait(patience), exit_status::exited_with(0));
+  CHECK_FALSE(child.write_stdin("three\n")); // closed
+}
+
+TEST_CASE("writing to a child that stopped reading fails without SIGPIPE") {
+  launch_options options;
+  options.stdin_from = varsync::launch::stream::pipe;
+  auto started = child_process::start("/bin/true", {}, std::move(options));
+  VARSYNC_REQUIRE_OK(started);
+  REQUIRE_EQ(started->wait(patience), exit_status::exited_with(0));
+  // The read end is gone with the child: EPIPE, and this process lives on.
+  CHECK_FALSE(started->write_stdin("anyone there?\n"));
+}
+
+TEST_CASE("without a stdin pipe, write_stdin fails and the child reads "
+          "/dev/null") {
+  auto child = start_shell("cat; echo cat done");
+  CHECK_EQ(child.wait_for_line("done", patience), "cat done");
+  CHECK_FALSE(child.write_stdin("x\n"));
+}
+
+TEST_CASE("line callbacks get every line in order, the exit comes after "
+          "them, and the lines are not kept") {
+  std::mutex mutex;
+  std::condition_variable exited;
+  std::vector<std::string> events;
+  auto record = [&](std::string event) {
+    std::lock_guard guard{mutex};
+    events.push_back(std::move(event));
+    exited.notify_all();
+  };
+  launch_options options;
+  options.on_stdout_line = [&](std::string_view line) {
+    record("out " + std::string{line});
+  };
+  options.on_stderr_line = [&](std::string_view line) {
+    record("err " + std::string{line});
+  };
+  options.on_exit = [&](const exit_status& status) {
+    record("exit " + to_string(status));
+  };
+  auto started = child_process::start(
+      "/bin/sh",
+      {"-c", "i=0; while [ $i -lt 300 ]; do echo line $i; i=$((i+1)); done; "
+             "echo oops >&2; printf 'last'; exit 3"},
+      std::move(options));
+  VARSYNC_REQUIRE_OK(started);
+  std::unique_lock lock{mutex};
+  REQUIRE(exited.wait_for(lock, patience, [&] {
+    return !events.empty() && events.back().starts_with("exit");
+  }));
+  std::vector<std::string> out;
+  for (const auto& event : events)
+    if (event.starts_with("out "))
+      out.push_back(event);
+  REQUIRE_EQ(out.size(), 301u);
+  for (int i = 0; i < 300; ++i)
+    CHECK_EQ(out[static_cast<std::size_t>(i)], "out line " + std::to_string(i));
+  CHECK_EQ(out.back(), "out last"); // the unterminated last line
+  CHECK(std::find(events.begin(), events.end(), "err oops") != events.end());
+  CHECK_EQ(events.back(), "exit exited with code 3");
+  lock.unlock();
+  CHECK_EQ(started->output(), "");
+  CHECK_EQ(started->errors(), "");
+}
+
+TEST_CASE("an inherited stdout is not captured, and argv0 names the "
+          "program") {
+  auto marker = unique_marker();
+  launch_options options;
+  options.stdout_to = varsync::launch::stream::inherit;
+  options.argv0 = marker;
+  // $0 of `sh -c` is the first argument after the script, so the marker
+  // (argv[0]) shows up in the command line instead.
+  auto started = child_process::start("/bin/sh",
+                                      {"-c", "echo to the stdout of the test; "
+                                             "echo on stderr >&2; sleep 1000"},
+                                      std::move(options));
+  VARSYNC_REQUIRE_OK(started);
+  CHECK(started->wait_for_errors("on stderr", patience));
+  CHECK(has(processes_matching(marker), started->pid()));
+  CHECK_EQ(started->output(), "");
+}
+
 TEST_CASE("processes_matching never lists the calling process") {
   auto own = processes_matching("");
   CHECK_FALSE(own.empty()); // every other process matches ""
   CHECK_FALSE(has(own, ::getpid()));
 }
 
-TEST_CASE("exit statuses print as sentences") {
+TEST_CASE("exit statuses print as sentences and map to a shell's status") {
   CHECK_EQ(to_string(exit_status::exited_with(3)), "exited with code 3");
   CHECK_EQ(to_string(exit_status::killed_by(SIGKILL)),
            "killed by signal 9 (SIGKILL)");
+  CHECK_EQ(exit_status::exited_with(3).shell_code(), 3);
+  CHECK_EQ(exit_status::killed_by(SIGTERM).shell_code(), 128 + SIGTERM);
+  CHECK(exit_status::exited_with(0).succeeded());
+  CHECK_FALSE(exit_status::killed_by(SIGTERM).succeeded());
 }
 
 TEST_CASE("binary_path is relative to the build directory") {
