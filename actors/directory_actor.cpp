@@ -683,6 +683,16 @@ caf::result<bool> leave(directory_actor_type* self, const std::string& name) {
     entry.end(true);
     log().info("node '{}' ({}:{}) left the cluster", entry.info.name,
                entry.info.host, entry.info.port);
+    // It no longer counts toward the majority the holder needs: a node
+    // that left in order takes no part in any side of a partition, so the
+    // nodes that remain may go on (several leaving at once, as at the end
+    // of a job, must not leave the rest without a majority).
+    auto& state = self->state;
+    state.membership.erase(name);
+    for (auto& [seq, copy] : state.unconfirmed) {
+      copy.alive.erase(name);
+      copy.acked.erase(name);
+    }
     changed(self);
     return true;
   }

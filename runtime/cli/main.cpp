@@ -41,6 +41,8 @@ void print_usage() {
   std::cout << "usage: varsync <command> [options]\n\n"
                "commands:\n"
                "  node      run a bare node until SIGINT/SIGTERM\n"
+               "  run       start a seed and N worker processes of a program "
+               "(a job)\n"
                "  status    print a cluster's nodes, groups and variables\n"
                "  certs     make a cluster CA and node certificates for TLS\n"
                "  checkpoint inspect DIR\n"

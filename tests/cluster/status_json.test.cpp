@@ -109,6 +109,18 @@ TEST_CASE("status --json reports left and lost nodes, forgets them after "
   auto leaver_exit = leaver.wait(20s);
   REQUIRE(leaver_exit);
   CHECK(*leaver_exit == exit_status::exited_with(0));
+  // A node that left counts no more toward the holder's majority: the
+  // seed and the crasher remain a working cluster.
+  for (auto deadline = std::chrono::steady_clock::now() + 30s;
+       std::chrono::steady_clock::now() < deadline;) {
+    status = status_of(seed_port);
+    const auto* left = node_named(status, "leaver");
+    REQUIRE(left);
+    if (left->at("state") == "left")
+      break;
+  }
+  CHECK(node_named(status, "leaver")->at("state") == "left");
+  CHECK_MESSAGE(status.at("directory_note") == "", status.dump());
   crasher.signal(SIGKILL);
   REQUIRE(crasher.wait(20s));
 
