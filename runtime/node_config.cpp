@@ -20,10 +20,11 @@ namespace varsync {
 
 namespace {
 
-constexpr std::string_view duration_example = "expected e.g. 200ms or 2s";
+constexpr std::string_view duration_example =
+    "expected a number and a unit ms, s, min or h, e.g. 200ms or 2s";
 
-/// The largest duration accepted, in its unit: keeps `value * 1000` and the
-/// deadlines computed from it far from overflowing.
+/// The largest duration accepted, in milliseconds (about 34 years): keeps
+/// the deadlines computed from it far from overflowing.
 constexpr std::uint64_t max_duration = std::uint64_t{1} << 40;
 
 /// A thread count above this is a typo, not a setting: CAF would try to
@@ -71,19 +72,30 @@ std::optional<std::uint64_t> parse_unsigned(std::string_view text,
   return value;
 }
 
-/// "250ms", "2s" or a bare number of milliseconds; must be positive.
+/// The units a duration takes, longest suffix first ("ms" before "s",
+/// "min" before "m"), with their length in milliseconds.
+constexpr std::pair<std::string_view, std::uint64_t> duration_units[] = {
+    {"ms", 1}, {"min", 60'000}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}};
+
+/// "250ms", "2s", "10min" (or "10m"), "1h"; must be positive. A bare number
+/// is refused: "5" meant 5 ms to the parser and 5 s to most readers.
 expected<std::chrono::milliseconds> parse_duration(std::string_view key,
                                                    std::string_view text) {
   auto digits = text;
-  std::uint64_t scale = 1;
-  if (digits.ends_with("ms")) {
-    digits.remove_suffix(2);
-  } else if (digits.ends_with("s")) {
-    digits.remove_suffix(1);
-    scale = 1000;
-  }
+  std::uint64_t scale = 0;
+  for (const auto& [unit, milliseconds] : duration_units)
+    if (digits.ends_with(unit)) {
+      digits.remove_suffix(unit.size());
+      scale = milliseconds;
+      break;
+    }
   auto value = parse_unsigned(digits, max_duration);
-  if (!value)
+  if (scale == 0 && value && *value > 0)
+    return error{errc::invalid_argument,
+                 wording::excerpt(key) + ": '" + wording::excerpt(text) +
+                     "' needs a unit (e.g. " + std::string{text} + "s or " +
+                     std::string{text} + "ms)"};
+  if (!value || (scale > 0 && *value > max_duration / scale))
     return bad_value(key, text,
                      "a duration (" + std::string{duration_example} + ")");
   if (*value == 0)

@@ -202,9 +202,10 @@ struct node_config {
   std::map<std::string, task_function> tasks;
 
   /// Applies one setting by its key (the flag name without "--", e.g.
-  /// "heartbeat-interval", "join"). Durations take a unit suffix "ms" or
-  /// "s" (bare numbers are milliseconds). `invalid_argument` naming the key
-  /// for an unknown key or a bad value; nothing changes then.
+  /// "heartbeat-interval", "join"). Durations need a unit: "ms", "s",
+  /// "min" (or "m") or "h", e.g. "250ms"; a bare number is an error that
+  /// suggests one. `invalid_argument` naming the key for an unknown key or
+  /// a bad value; nothing changes then.
   expected<void> set(std::string_view key, std::string_view value);
 
   /// Checks the combination (e.g. heartbeat below the timeout);

@@ -37,6 +37,16 @@ TEST_CASE("varsync --help, subcommand help and usage errors") {
   std::tie(status, text) = run_cli({"node", "--port", "seventy"});
   CHECK(status == exit_status::exited_with(2));
   CHECK(text.find("port") != std::string::npos);
+  // A duration without a unit is refused, suggesting one.
+  std::tie(status, text) = run_cli({"node", "--connection-timeout", "5"});
+  CHECK(status == exit_status::exited_with(2));
+  CHECK_MESSAGE(text.find("--connection-timeout: '5' needs a unit (e.g. 5s or "
+                          "5ms)") != std::string::npos,
+                text);
+  std::tie(status, text) = run_cli({"status", "127.0.0.1:1", "--timeout", "5"});
+  CHECK(status == exit_status::exited_with(2));
+  CHECK_MESSAGE(text.find("--timeout: '5'") != std::string::npos, text);
+  CHECK_MESSAGE(text.find("5s") != std::string::npos, text);
   std::tie(status, text) = run_cli({"frobnicate"});
   CHECK(status == exit_status::exited_with(2));
   CHECK(text.find("frobnicate") != std::string::npos);
