@@ -29,6 +29,8 @@
 //   RATIO op=save varsync_over=cp ratio=..
 // ok=1: the restored values equal the saved ones.
 
+#include "runtime/cli/version.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -75,6 +77,8 @@ std::string quoted(const fs::path& path) {
 } // namespace
 
 int main(int argc, char** argv) {
+  if (varsync::cli::print_version_if_asked(argc, argv))
+    return 0;
   std::size_t mib = 256;
   int reps = 5;
   fs::path dir;

@@ -40,6 +40,8 @@
 // barrier_allreduce, thread_handoff. ok=1: the values read or reduced are the
 // expected ones.
 
+#include "runtime/cli/version.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <barrier>
@@ -423,6 +425,8 @@ void bench_local_steps(const bench_options& options, std::size_t replicas,
 } // namespace
 
 int main(int argc, char** argv) {
+  if (varsync::cli::print_version_if_asked(argc, argv))
+    return 0;
   bench_options options;
   for (int i = 1; i < argc; ++i) {
     std::string_view flag{argv[i]};

@@ -10,6 +10,8 @@
 // build/bench/varsync_bench_on_write_step [--smoke]
 // (--smoke: 1/100 of the steps, to check that it runs).
 
+#include "runtime/cli/version.hpp"
+
 #include <algorithm>
 #include <barrier>
 #include <chrono>
@@ -84,6 +86,8 @@ double median(std::vector<double> xs) {
 } // namespace
 
 int main(int argc, char** argv) {
+  if (varsync::cli::print_version_if_asked(argc, argv))
+    return 0;
   const int scale =
       argc > 1 && std::string_view{argv[1]} == "--smoke" ? 100 : 1;
   std::printf("| replicas | bytes | varsync on_write step (us) | barrier "

@@ -20,6 +20,7 @@
 // The speed-up is over s = 0 in the same run, in the same process.
 
 #include "../examples/cluster/logistic.hpp"
+#include "runtime/cli/version.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -134,6 +135,8 @@ outcome run(const policy_case& policy, const std::string& scenario,
 } // namespace
 
 int main(int argc, char** argv) {
+  if (varsync::cli::print_version_if_asked(argc, argv))
+    return 0;
   auto compute = std::chrono::microseconds{1000};
   double target = 0.26;
   std::vector<std::string> scenarios{"transient", "persistent"};

@@ -9,12 +9,16 @@
 // Usage: varsync_test_checkpoint_writer ROOT
 // Prints "saved <n>" after save n returned; runs until killed.
 
+#include "runtime/cli/version.hpp"
+
 #include <iostream>
 #include <varsync/varsync.hpp>
 
 using namespace varsync;
 
 int main(int argc, char** argv) {
+  if (varsync::cli::print_version_if_asked(argc, argv))
+    return 0;
   if (argc != 2) {
     std::cerr << "usage: varsync_test_checkpoint_writer ROOT\n";
     return 2;

@@ -85,6 +85,7 @@
 
 #include "actors/cluster_protocol.hpp"
 #include "actors/records.hpp"
+#include "runtime/cli/version.hpp"
 #include "runtime/runtime_core.hpp"
 #include "tests/support/cluster_workload.hpp"
 #include "tests/support/ssp_tensors.hpp"
@@ -600,6 +601,8 @@ void run_bad_update(runtime& rt, const replica_group& group) {
 } // namespace
 
 int main(int argc, char** argv) {
+  if (varsync::cli::print_version_if_asked(argc, argv))
+    return 0;
   std::vector<std::string> args(argv + 1, argv + argc);
   auto parsed = parse_node_flags(args);
   if (!parsed) {

@@ -7,6 +7,8 @@
 // Prints "cycle <k>" after each cycle and "done <cycles>" at the end on
 // stdout; exits 0, or 1 with the failed call on stdout.
 
+#include "runtime/cli/version.hpp"
+
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -98,6 +100,8 @@ void run_cycle(bool use) {
 } // namespace
 
 int main(int argc, char** argv) {
+  if (varsync::cli::print_version_if_asked(argc, argv))
+    return 0;
   int cycles = argc > 1 ? std::atoi(argv[1]) : 20;
   for (int k = 0; k < cycles; ++k) {
     run_cycle(k % 2 == 0);
