@@ -1,6 +1,7 @@
 #include "varsync/node_config.hpp"
 
 #include "runtime/core/wording.hpp"
+#include "runtime/node_flags.hpp"
 #include "runtime/transport/etcd_client.hpp"
 
 #include <algorithm>
@@ -45,10 +46,6 @@ std::string_view trim(std::string_view text) {
     return {};
   auto last = text.find_last_not_of(" \t\r");
   return text.substr(first, last - first + 1);
-}
-
-bool starts_with_dashes(std::string_view arg) {
-  return arg.starts_with("--");
 }
 
 /// "key: 'value' is not <what>".
@@ -169,13 +166,6 @@ bool is_bool_key(std::string_view key) {
          key == "reuse-buffers" || key == "insecure";
 }
 
-bool is_key(std::string_view key) {
-  for (const auto& [name, help] : node_config::keys())
-    if (name == key)
-      return true;
-  return false;
-}
-
 /// The line without a comment: `#` starts one at the beginning of the line
 /// or after whitespace, so a value such as "node#2" keeps its `#`.
 std::string_view strip_comment(std::string_view line) {
@@ -240,10 +230,10 @@ expected<std::string> read_config_file(const std::filesystem::path& file) {
   return contents;
 }
 
-/// Applies the `key = value` lines of `file` to `config` without validating
-/// the result, so that flags applied afterwards can still fix a combination.
-expected<void> apply_config_file(const std::filesystem::path& file,
-                                 node_config& config) {
+} // namespace
+
+expected<void> detail::apply_config_file(const std::filesystem::path& file,
+                                         node_config& config) {
   auto contents = read_config_file(file);
   if (!contents)
     return contents.error();
@@ -278,8 +268,6 @@ expected<void> apply_config_file(const std::filesystem::path& file,
   config = std::move(result);
   return {};
 }
-
-} // namespace
 
 bool is_loopback(std::string_view host) {
   if (host == "localhost" || host == "::1" || host == "ip6-localhost")
@@ -580,7 +568,7 @@ expected<void> node_config::check_exposure() const {
 
 expected<node_config> load_node_config(const std::filesystem::path& file,
                                        node_config base) {
-  if (auto applied = apply_config_file(file, base); !applied)
+  if (auto applied = detail::apply_config_file(file, base); !applied)
     return applied.error();
   if (auto valid = base.validate(); !valid)
     return error{errc::invalid_argument,
@@ -591,61 +579,63 @@ expected<node_config> load_node_config(const std::filesystem::path& file,
 expected<parsed_flags> parse_node_flags(const std::vector<std::string>& args,
                                         node_config base) {
   parsed_flags result{std::move(base), {}};
-  // --config first, wherever it appears: flags override the file. The
-  // combination is validated once, after the flags.
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    std::string_view arg = args[i];
-    std::string_view file;
-    if (arg == "--config") {
-      if (i + 1 >= args.size() || starts_with_dashes(args[i + 1]))
-        return error{errc::invalid_argument,
-                     "--config: missing value (expected --config FILE)"};
-      file = args[++i];
-    } else if (arg.starts_with("--config=")) {
-      file = arg.substr(9);
-    } else {
-      continue;
-    }
-    if (auto applied = apply_config_file(file, result.config); !applied)
-      return applied.error();
+  // CLI11 finds the node flags (runtime/node_flags.hpp); everything else
+  // (positional arguments, other flags, --help, "--") passes through in
+  // order, for the caller. The combination is validated once, after the
+  // flags.
+  CLI::App app;
+  app.set_help_flag();
+  app.allow_extras();
+  detail::add_node_options(app, result.config);
+  std::vector<std::string> reversed(args.rbegin(),
+                                    args.rend()); // CLI11's order
+  try {
+    app.parse(reversed);
+  } catch (const CLI::ParseError& failure) {
+    return error{errc::invalid_argument, failure.what()};
   }
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    std::string_view arg = args[i];
-    if (arg == "--config") {
-      ++i; // its file, loaded above
-      continue;
-    }
-    if (arg.starts_with("--config="))
-      continue;
-    if (!starts_with_dashes(arg)) {
-      result.rest.emplace_back(arg);
-      continue;
-    }
-    auto body = arg.substr(2);
-    auto equals = body.find('=');
-    auto key = body.substr(0, equals);
-    if (!is_key(key)) {
-      result.rest.emplace_back(arg);
-      continue;
-    }
-    auto next_is_value =
-        i + 1 < args.size() && !starts_with_dashes(args[i + 1]);
-    std::string_view value;
-    if (equals != std::string_view::npos)
-      value = body.substr(equals + 1);
-    else if (next_is_value)
-      value = args[++i];
-    else if (is_bool_key(key))
-      value = "true";
-    else
-      return error{errc::invalid_argument,
-                   "--" + std::string{key} + ": missing value"};
-    if (auto applied = result.config.set(key, value); !applied)
-      return error{errc::invalid_argument, "--" + applied.error().message()};
-  }
+  result.rest = app.remaining();
   if (auto valid = result.config.validate(); !valid)
     return valid.error();
   return result;
+}
+
+std::string detail::value_placeholder(std::string_view key) {
+  static const std::map<std::string_view, std::string_view> placeholders{
+      {"host", "HOST"},
+      {"port", "PORT"},
+      {"join", "HOST:PORT[,HOST:PORT...]"},
+      {"name", "NAME"},
+      {"coordinator", "etcd://HOST:PORT[,...][/PREFIX]"},
+      {"heartbeat-interval", "DURATION"},
+      {"connection-timeout", "DURATION"},
+      {"join-deadline", "DURATION"},
+      {"default-timeout", "DURATION"},
+      {"handshake-deadline", "DURATION"},
+      {"checkpoint-every", "DURATION|Nsteps"},
+      {"bulk-threshold", "BYTES|off"},
+      {"bulk-part", "BYTES"},
+      {"max-message", "BYTES"},
+      {"worker-threads", "COUNT"},
+      {"max-connections", "COUNT"},
+      {"checkpoint-keep", "COUNT"},
+      {"spin", "DURATION|off"},
+      {"cpus", "CPUS"},
+      {"secret-file", "FILE"},
+      {"tls-cert", "FILE"},
+      {"tls-key", "FILE"},
+      {"tls-ca", "FILE"},
+      {"log-level", "LEVEL"},
+      {"checkpoint-dir", "DIR"},
+  };
+  if (is_boolean_key(key))
+    return "BOOL";
+  auto found = placeholders.find(key);
+  return std::string{found == placeholders.end() ? "VALUE" : found->second};
+}
+
+bool detail::is_boolean_key(std::string_view key) {
+  return is_bool_key(key);
 }
 
 } // namespace varsync

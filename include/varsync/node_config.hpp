@@ -237,8 +237,11 @@ struct parsed_flags {
 
 /// Applies command-line flags `--key=value` or `--key value` from `args`
 /// (without the program name) to `base`; `--config FILE` is loaded first,
-/// wherever it appears. Boolean keys also accept a bare `--key`. Errors
-/// name the flag.
+/// wherever it appears; the last of a repeated flag wins. Boolean keys
+/// also accept a bare `--key`. Errors name the flag and the value (or
+/// "missing value"). Parsed with CLI11 inside the library: callers need
+/// no CLI11. Programs that parse their own flags with CLI11 add the node
+/// flags to their app instead (runtime/node_flags.hpp in this repository).
 expected<parsed_flags> parse_node_flags(const std::vector<std::string>& args,
                                         node_config base = {});
 
