@@ -29,6 +29,8 @@
 //   RATIO op=save varsync_over=cp ratio=..
 // ok=1: the restored values equal the saved ones.
 
+#include "runtime/cli/program_flags.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -78,19 +80,18 @@ int main(int argc, char** argv) {
   std::size_t mib = 256;
   int reps = 5;
   fs::path dir;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string flag = argv[i];
-    if (flag == "--mib")
-      mib = std::stoul(argv[i + 1]);
-    else if (flag == "--reps")
-      reps = std::stoi(argv[i + 1]);
-    else if (flag == "--dir")
-      dir = argv[i + 1];
-    else {
-      std::cerr << "unknown flag " << flag << "\n";
-      return 2;
-    }
-  }
+  CLI::App app{"Checkpoint save and restore throughput"};
+  varsync::cli::add_version_flag(app);
+  app.add_option("--mib", mib, "size of the checkpointed variable, MiB")
+      ->option_text("MIB")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--reps", reps, "saves and restores timed")
+      ->option_text("COUNT")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--dir", dir, "where to write (default: a temp directory)")
+      ->option_text("DIR");
+  if (auto done = varsync::cli::parse_flags(app, argc, argv))
+    return *done;
   if (dir.empty())
     dir = fs::temp_directory_path() /
           ("varsync-bench-checkpoint-" + std::to_string(::getpid()));

@@ -40,6 +40,8 @@
 // barrier_allreduce, thread_handoff. ok=1: the values read or reduced are the
 // expected ones.
 
+#include "runtime/cli/program_flags.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <barrier>
@@ -424,16 +426,23 @@ void bench_local_steps(const bench_options& options, std::size_t replicas,
 
 int main(int argc, char** argv) {
   bench_options options;
-  for (int i = 1; i < argc; ++i) {
-    std::string_view flag{argv[i]};
-    if (flag == "--smoke") {
-      options.batch_ms = 5;
-      options.batches = 1;
-    } else if (flag == "--batch-ms" && i + 1 < argc) {
-      options.batch_ms = std::atof(argv[++i]);
-    } else if (flag == "--batches" && i + 1 < argc) {
-      options.batches = std::max(1, std::atoi(argv[++i]));
-    }
+  bool smoke = false;
+  CLI::App app{"In-process costs of varsync's local operations"};
+  varsync::cli::add_version_flag(app);
+  app.add_option("--batch-ms", options.batch_ms,
+                 "target duration of one timed batch")
+      ->option_text("MS")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--batches", options.batches,
+                 "timed batches per case and implementation")
+      ->option_text("COUNT")
+      ->check(CLI::PositiveNumber);
+  app.add_flag("--smoke", smoke, "one 5 ms batch per case");
+  if (auto done = varsync::cli::parse_flags(app, argc, argv))
+    return *done;
+  if (smoke) {
+    options.batch_ms = 5;
+    options.batches = 1;
   }
   for (std::size_t threads : {1, 2}) {
     bench_reads(options, varsync::synchronization::on_write, threads);

@@ -10,6 +10,8 @@
 // build/bench/varsync_bench_on_write_step [--smoke]
 // (--smoke: 1/100 of the steps, to check that it runs).
 
+#include "runtime/cli/program_flags.hpp"
+
 #include <algorithm>
 #include <barrier>
 #include <chrono>
@@ -84,8 +86,13 @@ double median(std::vector<double> xs) {
 } // namespace
 
 int main(int argc, char** argv) {
-  const int scale =
-      argc > 1 && std::string_view{argv[1]} == "--smoke" ? 100 : 1;
+  bool smoke = false;
+  CLI::App app{"The in-process on_write step next to a barrier all-reduce"};
+  varsync::cli::add_version_flag(app);
+  app.add_flag("--smoke", smoke, "100 times fewer steps");
+  if (auto done = varsync::cli::parse_flags(app, argc, argv))
+    return *done;
+  const int scale = smoke ? 100 : 1;
   std::printf("| replicas | bytes | varsync on_write step (us) | barrier "
               "all-reduce step (us) | ratio |\n|---|---|---|---|---|\n");
   for (std::size_t replicas : {2, 4}) {

@@ -20,6 +20,7 @@
 // The speed-up is over s = 0 in the same run, in the same process.
 
 #include "../examples/cluster/logistic.hpp"
+#include "runtime/cli/program_flags.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -134,17 +135,22 @@ outcome run(const policy_case& policy, const std::string& scenario,
 } // namespace
 
 int main(int argc, char** argv) {
-  auto compute = std::chrono::microseconds{1000};
+  int compute_us = 1000;
   double target = 0.26;
   std::vector<std::string> scenarios{"transient", "persistent"};
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--compute-us"))
-      compute = std::chrono::microseconds{std::atoi(argv[i + 1])};
-    else if (!std::strcmp(argv[i], "--target"))
-      target = std::atof(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--scenario"))
-      scenarios = {argv[i + 1]};
-  }
+  CLI::App app{"Time to a target loss under stragglers, per policy"};
+  varsync::cli::add_version_flag(app);
+  app.add_option("--compute-us", compute_us, "simulated compute per step")
+      ->option_text("US")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--target", target, "the test loss to reach")
+      ->option_text("LOSS");
+  app.add_option("--scenario", scenarios, "transient and/or persistent")
+      ->option_text("NAME")
+      ->check(CLI::IsMember({"transient", "persistent"}));
+  if (auto done = varsync::cli::parse_flags(app, argc, argv))
+    return *done;
+  auto compute = std::chrono::microseconds{compute_us};
   auto test = example::make_dataset(example::test_examples, 1000);
   const std::vector<policy_case> policies{
       {"on_write", varsync::synchronization::on_write, 0},

@@ -22,7 +22,8 @@ public:
   /// Binds `host:port` (0: a free one) and starts admitting members, each
   /// as a peer of `published`, at most `max_connections` at a time (more
   /// are closed after their handshake and logged). Blocks while binding;
-  /// `invalid_argument` naming the address when it cannot bind.
+  /// as `auth::auth_acceptor::listen` when it cannot bind
+  /// (`address_in_use`, `invalid_argument`).
   static expected<std::unique_ptr<basp_port>>
   open(caf::actor_system& system, const std::string& host, std::uint16_t port,
        caf::actor published, link_settings link, auth::acceptor_limits limits,

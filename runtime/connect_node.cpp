@@ -35,9 +35,12 @@ struct attempt_result {
   bool spurious_timeout = false;
 };
 
+/// One attempt within `timeout`, the part left of the caller's `whole`
+/// deadline (which errors name).
 attempt_result connect_once(caf::actor_system& system, const std::string& host,
                             std::uint16_t port,
                             std::chrono::milliseconds timeout,
+                            std::chrono::milliseconds whole,
                             const link_settings& link) {
   auto where = host + ":" + std::to_string(port);
   auto deadline = clock_type::now() + timeout;
@@ -48,11 +51,19 @@ attempt_result connect_once(caf::actor_system& system, const std::string& host,
           *fd, *link.secret, auth::channel::basp, deadline, where);
       !proven) {
     ::close(*fd);
+    if (proven.error().code() == errc::timeout)
+      return {error{errc::timeout,
+                    where +
+                        " accepted the connection but sent no handshake "
+                        "within " +
+                        std::to_string(whole.count()) +
+                        " ms (a stopped or overloaded node, or a program "
+                        "that is not a varsync node)"}};
     return {proven.error()};
   }
   attempt_result result{
       error{errc::timeout, "no answer from " + where + " within " +
-                               std::to_string(timeout.count()) + " ms"}};
+                               std::to_string(whole.count()) + " ms"}};
   auto scribe = make_scribe(system, *fd, /*accepted=*/false, link);
   if (!scribe)
     return {error{errc::unauthenticated,
@@ -80,15 +91,15 @@ attempt_result connect_once(caf::actor_system& system, const std::string& host,
             else if (err == caf::sec::disconnect_during_handshake)
               // It accepted our secret, then dropped CAF's handshake.
               result.value = error{
-                  errc::variable_unavailable,
+                  errc::unreachable,
                   where + " closed the connection after the cluster "
                           "handshake: if it runs TLS, pass --tls-cert, "
                           "--tls-key and --tls-ca (else it is stopping or "
                           "over its --max-connections)"};
             else
-              result.value = error{errc::variable_unavailable,
-                                   "cannot connect to " + where + ": " +
-                                       system.render(err)};
+              result.value =
+                  error{errc::unreachable, "cannot connect to " + where + ": " +
+                                               system.render(err)};
           });
   return result;
 }
@@ -108,8 +119,9 @@ expected<connected_node> connect_node(caf::actor_system& system,
   for (int attempt = 1;; ++attempt) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         give_up - clock_type::now());
-    auto result = connect_once(
-        system, host, port, std::max(left, std::chrono::milliseconds{1}), link);
+    auto result = connect_once(system, host, port,
+                               std::max(left, std::chrono::milliseconds{1}),
+                               timeout, link);
     if (!result.spurious_timeout)
       return std::move(result.value);
     if (clock_type::now() >= give_up)

@@ -26,9 +26,10 @@ struct connected_node {
 /// socket to `system`'s BASP broker and returns what that node published.
 /// Blocks the calling thread (not an actor) for at most `timeout`, even
 /// when the peer accepts and stays silent. Fails with `unauthenticated`
-/// when either side's proof fails, `variable_unavailable` when the
-/// connection is refused or lost, and `timeout` when no handshake
-/// completes within `timeout`. Thread-safe.
+/// when either side's proof fails, `unreachable` when the connection is
+/// refused ("connection refused by HOST:PORT") or lost, `not_varsync` as
+/// soon as what answers is not a varsync node, and `timeout` (naming the
+/// deadline) when no handshake completes within `timeout`. Thread-safe.
 expected<connected_node> connect_node(caf::actor_system& system,
                                       const std::string& host,
                                       std::uint16_t port,

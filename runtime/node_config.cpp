@@ -1,6 +1,7 @@
 #include "varsync/node_config.hpp"
 
 #include "runtime/core/wording.hpp"
+#include "runtime/node_flags.hpp"
 #include "runtime/transport/etcd_client.hpp"
 
 #include <algorithm>
@@ -20,10 +21,11 @@ namespace varsync {
 
 namespace {
 
-constexpr std::string_view duration_example = "expected e.g. 200ms or 2s";
+constexpr std::string_view duration_example =
+    "expected a number and a unit ms, s, min or h, e.g. 200ms or 2s";
 
-/// The largest duration accepted, in its unit: keeps `value * 1000` and the
-/// deadlines computed from it far from overflowing.
+/// The largest duration accepted, in milliseconds (about 34 years): keeps
+/// the deadlines computed from it far from overflowing.
 constexpr std::uint64_t max_duration = std::uint64_t{1} << 40;
 
 /// A thread count above this is a typo, not a setting: CAF would try to
@@ -44,10 +46,6 @@ std::string_view trim(std::string_view text) {
     return {};
   auto last = text.find_last_not_of(" \t\r");
   return text.substr(first, last - first + 1);
-}
-
-bool starts_with_dashes(std::string_view arg) {
-  return arg.starts_with("--");
 }
 
 /// "key: 'value' is not <what>".
@@ -71,19 +69,30 @@ std::optional<std::uint64_t> parse_unsigned(std::string_view text,
   return value;
 }
 
-/// "250ms", "2s" or a bare number of milliseconds; must be positive.
+/// The units a duration takes, longest suffix first ("ms" before "s",
+/// "min" before "m"), with their length in milliseconds.
+constexpr std::pair<std::string_view, std::uint64_t> duration_units[] = {
+    {"ms", 1}, {"min", 60'000}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}};
+
+/// "250ms", "2s", "10min" (or "10m"), "1h"; must be positive. A bare number
+/// is refused: "5" meant 5 ms to the parser and 5 s to most readers.
 expected<std::chrono::milliseconds> parse_duration(std::string_view key,
                                                    std::string_view text) {
   auto digits = text;
-  std::uint64_t scale = 1;
-  if (digits.ends_with("ms")) {
-    digits.remove_suffix(2);
-  } else if (digits.ends_with("s")) {
-    digits.remove_suffix(1);
-    scale = 1000;
-  }
+  std::uint64_t scale = 0;
+  for (const auto& [unit, milliseconds] : duration_units)
+    if (digits.ends_with(unit)) {
+      digits.remove_suffix(unit.size());
+      scale = milliseconds;
+      break;
+    }
   auto value = parse_unsigned(digits, max_duration);
-  if (!value)
+  if (scale == 0 && value && *value > 0)
+    return error{errc::invalid_argument,
+                 wording::excerpt(key) + ": '" + wording::excerpt(text) +
+                     "' needs a unit (e.g. " + std::string{text} + "s or " +
+                     std::string{text} + "ms)"};
+  if (!value || (scale > 0 && *value > max_duration / scale))
     return bad_value(key, text,
                      "a duration (" + std::string{duration_example} + ")");
   if (*value == 0)
@@ -157,13 +166,6 @@ bool is_bool_key(std::string_view key) {
          key == "reuse-buffers" || key == "insecure";
 }
 
-bool is_key(std::string_view key) {
-  for (const auto& [name, help] : node_config::keys())
-    if (name == key)
-      return true;
-  return false;
-}
-
 /// The line without a comment: `#` starts one at the beginning of the line
 /// or after whitespace, so a value such as "node#2" keeps its `#`.
 std::string_view strip_comment(std::string_view line) {
@@ -228,10 +230,10 @@ expected<std::string> read_config_file(const std::filesystem::path& file) {
   return contents;
 }
 
-/// Applies the `key = value` lines of `file` to `config` without validating
-/// the result, so that flags applied afterwards can still fix a combination.
-expected<void> apply_config_file(const std::filesystem::path& file,
-                                 node_config& config) {
+} // namespace
+
+expected<void> detail::apply_config_file(const std::filesystem::path& file,
+                                         node_config& config) {
   auto contents = read_config_file(file);
   if (!contents)
     return contents.error();
@@ -266,8 +268,6 @@ expected<void> apply_config_file(const std::filesystem::path& file,
   config = std::move(result);
   return {};
 }
-
-} // namespace
 
 bool is_loopback(std::string_view host) {
   if (host == "localhost" || host == "::1" || host == "ip6-localhost")
@@ -586,7 +586,7 @@ expected<void> node_config::check_exposure() const {
 
 expected<node_config> load_node_config(const std::filesystem::path& file,
                                        node_config base) {
-  if (auto applied = apply_config_file(file, base); !applied)
+  if (auto applied = detail::apply_config_file(file, base); !applied)
     return applied.error();
   if (auto valid = base.validate(); !valid)
     return error{errc::invalid_argument,
@@ -597,61 +597,63 @@ expected<node_config> load_node_config(const std::filesystem::path& file,
 expected<parsed_flags> parse_node_flags(const std::vector<std::string>& args,
                                         node_config base) {
   parsed_flags result{std::move(base), {}};
-  // --config first, wherever it appears: flags override the file. The
-  // combination is validated once, after the flags.
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    std::string_view arg = args[i];
-    std::string_view file;
-    if (arg == "--config") {
-      if (i + 1 >= args.size() || starts_with_dashes(args[i + 1]))
-        return error{errc::invalid_argument,
-                     "--config: missing value (expected --config FILE)"};
-      file = args[++i];
-    } else if (arg.starts_with("--config=")) {
-      file = arg.substr(9);
-    } else {
-      continue;
-    }
-    if (auto applied = apply_config_file(file, result.config); !applied)
-      return applied.error();
+  // CLI11 finds the node flags (runtime/node_flags.hpp); everything else
+  // (positional arguments, other flags, --help, "--") passes through in
+  // order, for the caller. The combination is validated once, after the
+  // flags.
+  CLI::App app;
+  app.set_help_flag();
+  app.allow_extras();
+  detail::add_node_options(app, result.config);
+  std::vector<std::string> reversed(args.rbegin(),
+                                    args.rend()); // CLI11's order
+  try {
+    app.parse(reversed);
+  } catch (const CLI::ParseError& failure) {
+    return error{errc::invalid_argument, failure.what()};
   }
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    std::string_view arg = args[i];
-    if (arg == "--config") {
-      ++i; // its file, loaded above
-      continue;
-    }
-    if (arg.starts_with("--config="))
-      continue;
-    if (!starts_with_dashes(arg)) {
-      result.rest.emplace_back(arg);
-      continue;
-    }
-    auto body = arg.substr(2);
-    auto equals = body.find('=');
-    auto key = body.substr(0, equals);
-    if (!is_key(key)) {
-      result.rest.emplace_back(arg);
-      continue;
-    }
-    auto next_is_value =
-        i + 1 < args.size() && !starts_with_dashes(args[i + 1]);
-    std::string_view value;
-    if (equals != std::string_view::npos)
-      value = body.substr(equals + 1);
-    else if (next_is_value)
-      value = args[++i];
-    else if (is_bool_key(key))
-      value = "true";
-    else
-      return error{errc::invalid_argument,
-                   "--" + std::string{key} + ": missing value"};
-    if (auto applied = result.config.set(key, value); !applied)
-      return error{errc::invalid_argument, "--" + applied.error().message()};
-  }
+  result.rest = app.remaining();
   if (auto valid = result.config.validate(); !valid)
     return valid.error();
   return result;
+}
+
+std::string detail::value_placeholder(std::string_view key) {
+  static const std::map<std::string_view, std::string_view> placeholders{
+      {"host", "HOST"},
+      {"port", "PORT"},
+      {"join", "HOST:PORT[,HOST:PORT...]"},
+      {"name", "NAME"},
+      {"coordinator", "etcd://HOST:PORT[,...][/PREFIX]"},
+      {"heartbeat-interval", "DURATION"},
+      {"connection-timeout", "DURATION"},
+      {"join-deadline", "DURATION"},
+      {"default-timeout", "DURATION"},
+      {"handshake-deadline", "DURATION"},
+      {"checkpoint-every", "DURATION|Nsteps"},
+      {"bulk-threshold", "BYTES|off"},
+      {"bulk-part", "BYTES"},
+      {"max-message", "BYTES"},
+      {"worker-threads", "COUNT"},
+      {"max-connections", "COUNT"},
+      {"checkpoint-keep", "COUNT"},
+      {"spin", "DURATION|off"},
+      {"cpus", "CPUS"},
+      {"secret-file", "FILE"},
+      {"tls-cert", "FILE"},
+      {"tls-key", "FILE"},
+      {"tls-ca", "FILE"},
+      {"log-level", "LEVEL"},
+      {"checkpoint-dir", "DIR"},
+  };
+  if (is_boolean_key(key))
+    return "BOOL";
+  auto found = placeholders.find(key);
+  return std::string{found == placeholders.end() ? "VALUE" : found->second};
+}
+
+bool detail::is_boolean_key(std::string_view key) {
+  return is_bool_key(key);
 }
 
 } // namespace varsync

@@ -219,7 +219,8 @@ expected<void> runtime_core::start_node(const node_config& config) {
       }
       auto code = registered.error().code();
       if (code == errc::unauthenticated || code == errc::already_exists ||
-          code == errc::invalid_argument || clock::now() + backoff >= give_up)
+          code == errc::invalid_argument || code == errc::not_varsync ||
+          clock::now() + backoff >= give_up)
         return registered.error();
       log().info("joining: {}; asking again", registered.error().message());
       // A retry delay after a failed attempt, not synchronization.
@@ -312,11 +313,11 @@ runtime_core::connect_to_others(const std::vector<node_info>& others,
                   endpoint{other.host, other.port}) != connected.end())
       continue;
     if (auto peer = connect(other.host, other.port, timeout); !peer)
-      return error{errc::variable_unavailable,
-                   "node '" + node_name_ + "' cannot reach node '" +
-                       other.name + "' at " + other.host + ":" +
-                       std::to_string(other.port) + ": " +
-                       peer.error().message()};
+      return error{errc::unreachable, "node '" + node_name_ +
+                                          "' cannot reach node '" + other.name +
+                                          "' at " + other.host + ":" +
+                                          std::to_string(other.port) + ": " +
+                                          peer.error().message()};
   }
   return {};
 }
@@ -484,15 +485,19 @@ runtime_core::connect_with_retry(const std::vector<endpoint>& members,
                             std::max(left, std::chrono::milliseconds{100}));
       if (result)
         return std::pair{member, std::move(result->second)};
-      // A wrong secret does not get better by trying again.
-      if (result.error().code() == errc::unauthenticated)
-        return error{errc::unauthenticated, "cannot join the cluster at " +
-                                                to_string(member) + ": " +
-                                                result.error().message()};
+      // A wrong secret, or another program on the port, does not get
+      // better by trying again.
+      auto code = result.error().code();
+      if (code == errc::unauthenticated || code == errc::not_varsync)
+        return error{code, "cannot join the cluster at " + to_string(member) +
+                               ": " + result.error().message()};
       last = result.error();
     }
+    // Refused connections are retried (the seed may still be starting) and
+    // stay `unreachable` when the deadline passes; silence is a `timeout`.
     if (clock::now() + backoff >= give_up)
-      return error{errc::timeout,
+      return error{last->code() == errc::unreachable ? errc::unreachable
+                                                     : errc::timeout,
                    "cannot join the seed at " + names + " within " +
                        std::to_string(deadline.count()) + " ms (" +
                        std::to_string(attempt) +
@@ -538,7 +543,7 @@ runtime_core::find_directory(const node_config& config) {
     // holder over a direct connection, and ask it for its own handle.
     auto direct = connect(holder.host, holder.port, config.join_deadline);
     if (!direct)
-      return error{errc::variable_unavailable,
+      return error{errc::unreachable,
                    "the directory's holder at " + to_string(holder) +
                        " (named by " + to_string(member->first) +
                        ") is unreachable: " + direct.error().message()};

@@ -53,7 +53,7 @@ expected<cluster_status> fetch_status(const endpoint& address,
     return peer.error();
   auto agent = std::move(peer->published);
   if (!agent)
-    return error{errc::invalid_argument,
+    return error{errc::not_varsync,
                  where + " publishes no actor (not a varsync node)"};
   caf::scoped_actor self{system};
   self->request(agent, timeout, status_atom::value,

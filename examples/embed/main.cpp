@@ -39,6 +39,7 @@
 // examples_seen is not steps * batch size, or if a call failed; 0 otherwise.
 // It takes well under a second.
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -177,7 +178,13 @@ bool train(varsync::runtime& rt, varsync::replica self,
 
 } // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  // --help and --version (CLI11; VARSYNC_PROGRAM and VARSYNC_VERSION come
+  // from CMake). The example takes no other flags.
+  CLI::App flags{"varsync example: see the comment at the top of "
+                 "examples/embed/main.cpp"};
+  flags.set_version_flag("--version", VARSYNC_PROGRAM " " VARSYNC_VERSION);
+  CLI11_PARSE(flags, argc, argv);
   auto started = std::chrono::steady_clock::now();
   auto data = make_data();
   // Short deadlines: if a replica fails, the others' calls end in seconds.

@@ -39,6 +39,7 @@
 // of both in the bounded_staleness part (copies of the whole table: ~2 s
 // a step, against ~25 ms for an on_write row step).
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -193,7 +194,13 @@ std::vector<double> train(varsync::runtime& rt,
 
 } // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  // --help and --version (CLI11; VARSYNC_PROGRAM and VARSYNC_VERSION come
+  // from CMake). The example takes no other flags.
+  CLI::App flags{"varsync example: see the comment at the top of "
+                 "examples/embedding_table/main.cpp"};
+  flags.set_version_flag("--version", VARSYNC_PROGRAM " " VARSYNC_VERSION);
+  CLI11_PARSE(flags, argc, argv);
   varsync::runtime rt;
   auto group = rt.create_group("trainers", replica_count);
   if (!group) {

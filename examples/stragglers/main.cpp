@@ -55,6 +55,7 @@
 // printed, never checked: timing on a shared machine is noisy. It takes
 // about 3 s.
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -404,7 +405,13 @@ void print_row(const variant& how, const outcome& result) {
 
 } // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  // --help and --version (CLI11; VARSYNC_PROGRAM and VARSYNC_VERSION come
+  // from CMake). The example takes no other flags.
+  CLI::App flags{"varsync example: see the comment at the top of "
+                 "examples/stragglers/main.cpp"};
+  flags.set_version_flag("--version", VARSYNC_PROGRAM " " VARSYNC_VERSION);
+  CLI11_PARSE(flags, argc, argv);
   auto data = make_data();
   // Short deadlines: if a replica fails, the others' calls end in seconds.
   varsync::runtime_options settings;

@@ -116,9 +116,10 @@ std::string to_json(const cluster_status& status);
 /// Asks the node listening at `address` (any node of a cluster) for the
 /// cluster's status without joining the cluster, proving membership with
 /// the secret in `secret_file` (empty: $VARSYNC_SECRET_FILE). Blocks at most
-/// `timeout`; `variable_unavailable` when nothing answers there,
-/// `unauthenticated` without the cluster's secret, `invalid_argument` when
-/// what answers is not a varsync node.
+/// `timeout`; `unreachable` when nothing listens there ("connection
+/// refused"), `not_varsync` as soon as what answers is not a varsync node,
+/// `unauthenticated` without the cluster's secret, `timeout` (naming the
+/// deadline) when it accepts and never answers.
 expected<cluster_status> fetch_status(const endpoint& address,
                                       std::chrono::milliseconds timeout,
                                       const std::string& secret_file = {});

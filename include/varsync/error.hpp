@@ -57,6 +57,20 @@ enum class errc : std::uint8_t {
   invalid_argument,
   /// The runtime is shutting down and no longer accepts calls.
   shutting_down,
+  // Values travel between nodes as numbers: new ones go last.
+  /// A node's address cannot be reached: the connection was refused
+  /// (nothing listens on that port), the host name does not resolve, the
+  /// network has no route to it, or the connection broke during the
+  /// handshake. (A node that was reached and then lost is
+  /// `variable_unavailable` / `replica_lost` instead.)
+  unreachable,
+  /// Something answers at the address, but not a varsync node: its first
+  /// bytes are not varsync's handshake (e.g. an HTTP server, or another
+  /// varsync port such as a node's bulk plane).
+  not_varsync,
+  /// A node cannot listen on its address: another socket holds that port
+  /// (pick another port, or 0 for a free one).
+  address_in_use,
 };
 
 /// The name of an error code, e.g. "dtype_mismatch".

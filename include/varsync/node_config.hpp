@@ -221,9 +221,10 @@ struct node_config {
   std::map<std::string, task_function> tasks;
 
   /// Applies one setting by its key (the flag name without "--", e.g.
-  /// "heartbeat-interval", "join"). Durations take a unit suffix "ms" or
-  /// "s" (bare numbers are milliseconds). `invalid_argument` naming the key
-  /// for an unknown key or a bad value; nothing changes then.
+  /// "heartbeat-interval", "join"). Durations need a unit: "ms", "s",
+  /// "min" (or "m") or "h", e.g. "250ms"; a bare number is an error that
+  /// suggests one. `invalid_argument` naming the key for an unknown key or
+  /// a bad value; nothing changes then.
   expected<void> set(std::string_view key, std::string_view value);
 
   /// Checks the combination (e.g. heartbeat below the timeout);
@@ -255,8 +256,11 @@ struct parsed_flags {
 
 /// Applies command-line flags `--key=value` or `--key value` from `args`
 /// (without the program name) to `base`; `--config FILE` is loaded first,
-/// wherever it appears. Boolean keys also accept a bare `--key`. Errors
-/// name the flag.
+/// wherever it appears; the last of a repeated flag wins. Boolean keys
+/// also accept a bare `--key`. Errors name the flag and the value (or
+/// "missing value"). Parsed with CLI11 inside the library: callers need
+/// no CLI11. Programs that parse their own flags with CLI11 add the node
+/// flags to their app instead (runtime/node_flags.hpp in this repository).
 expected<parsed_flags> parse_node_flags(const std::vector<std::string>& args,
                                         node_config base = {});
 

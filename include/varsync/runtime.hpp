@@ -132,7 +132,12 @@ public:
   /// Starts a node of a cluster: listens on `config.host:config.port` and
   /// either hosts the cluster's directory (no `join`: the seed) or joins
   /// the seed at `config.join`, retrying with backoff until
-  /// `config.join_deadline` (then `timeout`). Blocks until joined.
+  /// `config.join_deadline`: then `unreachable` when the last attempt was
+  /// refused ("connection refused by HOST:PORT"), `timeout` when it was
+  /// not answered. Fails at once with `not_varsync` when what answers at
+  /// `join` is not a varsync node, `unauthenticated` on a wrong secret,
+  /// `address_in_use` when another socket holds `config.port`. Blocks
+  /// until joined.
   static expected<std::unique_ptr<runtime>> start(const node_config& config);
 
   /// Starts a node of a job that `varsync run -np N -- PROGRAM` launched

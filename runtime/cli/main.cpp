@@ -9,13 +9,14 @@
 //       every second until interrupted
 //   varsync checkpoint inspect DIR
 //       lists the whole-job checkpoints under DIR and what they hold
-//   varsync --help | varsync <command> --help
+//   varsync --help | varsync <command> --help | varsync --version
 //
 // Exit status: 0 on success, 1 on a runtime error, 2 on a usage error.
 
 #include "runtime/cli/certs_command.hpp"
 #include "runtime/cli/checkpoint_command.hpp"
 #include "runtime/cli/run_command.hpp"
+#include "runtime/cli/version.hpp"
 #include "runtime/core/wording.hpp"
 
 #include <algorithm>
@@ -47,7 +48,8 @@ void print_usage() {
                "  certs     make a cluster CA and node certificates for TLS\n"
                "  checkpoint inspect DIR\n"
                "            list what whole-job checkpoints hold\n\n"
-               "`varsync <command> --help` describes a command's options.\n";
+               "`varsync <command> --help` describes a command's options;\n"
+               "`varsync --version` prints the version.\n";
 }
 
 void print_node_usage() {
@@ -280,6 +282,10 @@ int main(int argc, char** argv) {
       args.front() == "help") {
     print_usage();
     return args.empty() ? usage_error : 0;
+  }
+  if (args.front() == "--version") {
+    std::cout << varsync::cli::version_line << '\n';
+    return 0;
   }
   auto command = args.front();
   args.erase(args.begin());

@@ -38,6 +38,12 @@ const char* to_string(errc code) noexcept {
     return "invalid_argument";
   case errc::shutting_down:
     return "shutting_down";
+  case errc::unreachable:
+    return "unreachable";
+  case errc::not_varsync:
+    return "not_varsync";
+  case errc::address_in_use:
+    return "address_in_use";
   }
   return "unknown_error_code";
 }

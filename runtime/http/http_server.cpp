@@ -256,6 +256,10 @@ http_server::start(const std::string& host, std::uint16_t port, route routes,
     state->acceptor.bind(address, failed);
   if (!failed)
     state->acceptor.listen(asio::socket_base::max_listen_connections, failed);
+  if (failed == asio::error::address_in_use)
+    return error{errc::address_in_use,
+                 "http-port: cannot listen on " + where +
+                     ": address already in use (another process has it)"};
   if (failed)
     return fail("listen on", failed);
   state->port = state->acceptor.local_endpoint().port();

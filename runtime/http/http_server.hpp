@@ -64,8 +64,9 @@ class http_server {
 public:
   /// Listens on `host`:`port` (0 picks a free port) and serves `routes` on
   /// a thread of its own. `tls`: serve HTTPS with that context (mutual
-  /// TLS); null: plain HTTP. An address that cannot be bound is an error
-  /// naming it ("address already in use", ...). Blocks until listening.
+  /// TLS); null: plain HTTP. A port another process holds is
+  /// `address_in_use`, another address that cannot be bound
+  /// `invalid_argument`, each naming it. Blocks until listening.
   static expected<std::unique_ptr<http_server>>
   start(const std::string& host, std::uint16_t port, route routes,
         std::shared_ptr<boost::asio::ssl::context> tls = nullptr,

@@ -200,6 +200,11 @@ auth_acceptor::listen(const std::string& host, std::uint16_t port,
     state->acceptor.bind(endpoint, failure);
   if (!failure)
     state->acceptor.listen(asio::socket_base::max_listen_connections, failure);
+  if (failure == asio::error::address_in_use)
+    return error{errc::address_in_use,
+                 "cannot listen on " + where +
+                     ": address already in use (another process listens on "
+                     "that port; pick another port, or 0 for a free one)"};
   if (failure)
     return error{errc::invalid_argument,
                  "cannot listen on " + where + ": " + failure.message()};

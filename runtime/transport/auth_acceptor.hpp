@@ -64,8 +64,9 @@ using refusal_handler =
 class auth_acceptor {
 public:
   /// Binds `host:port` (0: a free port); connections wait in the backlog
-  /// until `start`. Blocks while binding; `invalid_argument` naming the
-  /// address when it cannot bind.
+  /// until `start`. Blocks while binding; `address_in_use` naming the
+  /// address when another socket holds the port, `invalid_argument` when
+  /// it cannot bind for another reason.
   static expected<std::unique_ptr<auth_acceptor>>
   listen(const std::string& host, std::uint16_t port,
          std::shared_ptr<const cluster_secret> secret, channel purpose,

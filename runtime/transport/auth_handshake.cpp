@@ -12,10 +12,6 @@ namespace varsync::auth {
 
 namespace {
 
-constexpr std::array<std::byte, magic_size> magic{
-    std::byte{'V'}, std::byte{'S'}, std::byte{'A'}, std::byte{'U'},
-    std::byte{'T'}, std::byte{'H'}, std::byte{'1'}, std::byte{0}};
-
 using nonce = std::array<std::byte, nonce_size>;
 using mac = std::array<std::byte, mac_size>;
 
@@ -112,11 +108,11 @@ expected<proof_bytes>
 client_handshake::prove(std::span<const std::byte, hello_size> hello) {
   if (!same(hello.first<magic_size>(), magic)) {
     reason_ = refusal::not_varsync;
-    return error{errc::unauthenticated, to_string(reason_)};
+    return error{errc::not_varsync, to_string(reason_)};
   }
   if (hello[magic_size] != static_cast<std::byte>(purpose_)) {
     reason_ = refusal::wrong_channel;
-    return error{errc::unauthenticated, to_string(reason_)};
+    return error{errc::not_varsync, to_string(reason_)};
   }
   if (!seeded_ || secret_.empty()) {
     reason_ = refusal::wrong_secret;

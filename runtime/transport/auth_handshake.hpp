@@ -7,7 +7,7 @@
 // from both sides.
 //
 // How it works (fixed sizes, so a peer can make us read at most 72 bytes):
-//   1. server -> client, hello (41 B): magic "VSAUTH1\0", the channel byte
+//   1. server -> client, hello (41 B): magic "VSA1\r\n\r\n", the channel byte
 //      (BASP or bulk: a proof for one cannot open the other), a 32-byte
 //      random server nonce.
 //   2. client -> server, proof (72 B): magic, a 32-byte random client
@@ -16,6 +16,12 @@
 //   3. server -> client, verdict (33 B): 1 (accepted) and HMAC(secret,
 //      "varsync server" | channel | client nonce | server nonce), or 0
 //      (refused) and zeros; a refused connection is closed.
+// The client sends the proof's magic (its first 8 bytes, the same in every
+// proof) at once, before the hello arrives: a line-based server that is
+// not a varsync node (HTTP, Redis, SMTP ...) reads that "request" up to its
+// empty line and answers with an error at once, and the client, which
+// checks each byte of the hello as it arrives, reports "not a varsync
+// node" without waiting for its deadline.
 // The server compares in constant time (CRYPTO_memcmp). The client checks
 // the server's proof too, so a process that listens on a member's address
 // cannot pose as the cluster. The two labels differ, so a proof cannot be
@@ -50,6 +56,12 @@ inline constexpr std::size_t magic_size = 8;
 inline constexpr std::size_t hello_size = magic_size + 1 + nonce_size;
 inline constexpr std::size_t proof_size = magic_size + nonce_size + mac_size;
 inline constexpr std::size_t verdict_size = 1 + mac_size;
+
+/// The first bytes of a hello and of a proof. It ends with an empty line
+/// (see above) and contains no byte a terminal would interpret.
+inline constexpr std::array<std::byte, magic_size> magic{
+    std::byte{'V'},  std::byte{'S'},  std::byte{'A'},  std::byte{'1'},
+    std::byte{'\r'}, std::byte{'\n'}, std::byte{'\r'}, std::byte{'\n'}};
 
 using hello_bytes = std::array<std::byte, hello_size>;
 using proof_bytes = std::array<std::byte, proof_size>;
@@ -107,7 +119,7 @@ public:
   /// (OpenSSL's RAND_bytes; without random bytes every handshake fails).
   client_handshake(const cluster_secret& secret, channel purpose);
 
-  /// The proof answering the server's hello, or the refusal when the hello
+  /// The proof answering the server's hello; `not_varsync` when the hello
   /// is not a varsync hello for `purpose`.
   expected<proof_bytes> prove(std::span<const std::byte, hello_size> hello);
 

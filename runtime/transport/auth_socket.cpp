@@ -1,5 +1,8 @@
 #include "runtime/transport/auth_socket.hpp"
 
+#include "runtime/core/wording.hpp"
+
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -40,9 +43,9 @@ error timed_out(const std::string& peer, const char* what) {
 }
 
 error broken(const std::string& peer, const char* what) {
-  return error{errc::variable_unavailable,
-               "connection to " + peer +
-                   " broke during the cluster handshake (" + what + ")"};
+  return error{errc::unreachable, "connection to " + peer +
+                                      " broke during the cluster handshake (" +
+                                      what + ")"};
 }
 
 /// Reads exactly `size` bytes before `deadline`.
@@ -93,6 +96,52 @@ expected<void> write_all(int fd, const std::byte* data, std::size_t size,
   return {};
 }
 
+/// Reads the hello of the peer `peer` before `deadline`, checking each
+/// byte of its magic as it arrives: a peer whose first bytes differ is not
+/// a varsync node, reported at once (with what it sent) rather than when
+/// the deadline passes or after it sent a hello's worth of bytes.
+expected<void> read_hello(int fd, hello_bytes& hello, deadline_type deadline,
+                          const std::string& peer) {
+  std::size_t got = 0;
+  auto not_varsync = [&](const char* how) {
+    std::string_view sent{reinterpret_cast<const char*>(hello.data()), got};
+    return error{errc::not_varsync,
+                 peer + " is not a varsync node: it " + how + " '" +
+                     wording::excerpt(sent, 40) +
+                     "' instead of varsync's handshake (is it the right "
+                     "port?)"};
+  };
+  while (got < hello.size()) {
+    auto read =
+        ::recv(fd, hello.data() + got, hello.size() - got, MSG_DONTWAIT);
+    if (read > 0) {
+      auto checked_from = got;
+      got += static_cast<std::size_t>(read);
+      for (auto at = checked_from; at < std::min(got, magic_size); ++at)
+        if (hello[at] != magic[at])
+          return not_varsync("answered");
+      continue;
+    }
+    if (read == 0 && got > 0)
+      return not_varsync("sent");
+    if (read == 0)
+      return error{errc::unreachable,
+                   peer + " closed the connection before the cluster "
+                          "handshake (a node over its limit of pending "
+                          "handshakes, or not a varsync node)"};
+    if (errno == EINTR)
+      continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK)
+      return broken(peer, std::strerror(errno));
+    auto ready = wait_for(fd, POLLIN, deadline);
+    if (ready == 0)
+      return timed_out(peer, "answer");
+    if (ready < 0)
+      return broken(peer, std::strerror(errno));
+  }
+  return {};
+}
+
 } // namespace
 
 expected<int> connect_with_deadline(const std::string& host, std::uint16_t port,
@@ -105,9 +154,10 @@ expected<int> connect_with_deadline(const std::string& host, std::uint16_t port,
   if (auto status = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(),
                                   &hints, &found);
       status != 0)
-    return error{errc::variable_unavailable,
+    return error{errc::unreachable,
                  "cannot resolve " + where + ": " + ::gai_strerror(status)};
   std::string last = "no address";
+  bool refused = false;
   int result = -1;
   bool deadline_passed = false;
   for (auto* at = found; at != nullptr && result < 0; at = at->ai_next) {
@@ -131,6 +181,7 @@ expected<int> connect_with_deadline(const std::string& host, std::uint16_t port,
       errno = problem != 0 ? problem : errno;
     }
     if (!connected) {
+      refused = !deadline_passed && errno == ECONNREFUSED;
       last = deadline_passed ? "no answer" : std::strerror(errno);
       ::close(fd);
       if (deadline_passed)
@@ -149,23 +200,33 @@ expected<int> connect_with_deadline(const std::string& host, std::uint16_t port,
   if (deadline_passed)
     return error{errc::timeout, "cannot connect to " + where +
                                     ": no answer before the deadline"};
-  return error{errc::variable_unavailable,
-               "cannot connect to " + where + ": " + last};
+  if (refused)
+    return error{errc::unreachable,
+                 "connection refused by " + where +
+                     " (nothing listens on that port: is the node running, "
+                     "and is it the right port?)"};
+  return error{errc::unreachable, "cannot connect to " + where + ": " + last};
 }
 
 expected<void> prove_membership(int fd, const cluster_secret& secret,
                                 channel purpose, deadline_type deadline,
                                 const std::string& peer) {
   client_handshake handshake{secret, purpose};
+  // The proof's magic goes first, without waiting for the hello (see
+  // auth_handshake.hpp): the rest follows once the hello arrived.
+  if (auto sent = write_all(fd, magic.data(), magic.size(), deadline, peer);
+      !sent)
+    return sent.error();
   hello_bytes hello{};
-  if (auto got = read_all(fd, hello.data(), hello.size(), deadline, peer); !got)
+  if (auto got = read_hello(fd, hello, deadline, peer); !got)
     return got.error();
   auto proof = handshake.prove(hello);
   if (!proof)
-    return error{errc::unauthenticated,
+    return error{proof.error().code(),
                  peer + " is not a varsync node of this kind: " +
                      proof.error().message()};
-  if (auto sent = write_all(fd, proof->data(), proof->size(), deadline, peer);
+  if (auto sent = write_all(fd, proof->data() + magic_size,
+                            proof->size() - magic_size, deadline, peer);
       !sent)
     return sent.error();
   verdict_bytes verdict{};

@@ -37,6 +37,16 @@ TEST_CASE("varsync --help, subcommand help and usage errors") {
   std::tie(status, text) = run_cli({"node", "--port", "seventy"});
   CHECK(status == exit_status::exited_with(2));
   CHECK(text.find("port") != std::string::npos);
+  // A duration without a unit is refused, suggesting one.
+  std::tie(status, text) = run_cli({"node", "--connection-timeout", "5"});
+  CHECK(status == exit_status::exited_with(2));
+  CHECK_MESSAGE(text.find("--connection-timeout: '5' needs a unit (e.g. 5s or "
+                          "5ms)") != std::string::npos,
+                text);
+  std::tie(status, text) = run_cli({"status", "127.0.0.1:1", "--timeout", "5"});
+  CHECK(status == exit_status::exited_with(2));
+  CHECK_MESSAGE(text.find("--timeout: '5'") != std::string::npos, text);
+  CHECK_MESSAGE(text.find("5s") != std::string::npos, text);
   std::tie(status, text) = run_cli({"frobnicate"});
   CHECK(status == exit_status::exited_with(2));
   CHECK(text.find("frobnicate") != std::string::npos);
@@ -168,4 +178,49 @@ TEST_CASE("an update with the wrong dtype, shape or op from a remote replica "
   CHECK(output.find("bad cross_shape shape_mismatch") != std::string::npos);
   CHECK(output.find("bad value_after 1.000000,1.000000") != std::string::npos);
   CHECK_MESSAGE(cluster.stop(), cluster.transcript());
+}
+
+TEST_CASE("a node program's flags (CLI11): --help shows value placeholders "
+          "and --config, bad values name the flag, --version the version") {
+  auto worker =
+      binary_path(VARSYNC_TEST_BINARY_DIR, "varsync_test_cluster_worker");
+  auto run = [&](std::vector<std::string> args) {
+    auto process = child_process::start(worker, std::move(args));
+    REQUIRE(process);
+    auto status = process->wait(30s);
+    REQUIRE(status);
+    return std::pair{*status, process->output() + process->errors()};
+  };
+  auto [status, text] = run({"--help"});
+  CHECK(status == exit_status::exited_with(0));
+  for (const char* shown : {"--config FILE", "--heartbeat-interval DURATION",
+                            "--port PORT", "--join HOST:PORT[,HOST:PORT...]",
+                            "--serve-variables [BOOL]", "--scenario NAME"})
+    CHECK_MESSAGE(text.find(shown) != std::string::npos, shown, "\n", text);
+  std::tie(status, text) = run({"--port", "seventy"});
+  CHECK(status == exit_status::exited_with(2));
+  CHECK_MESSAGE(
+      text.find("--port: 'seventy' is not a port") != std::string::npos, text);
+  std::tie(status, text) = run({"--connection-timeout", "5"});
+  CHECK(status == exit_status::exited_with(2));
+  CHECK_MESSAGE(text.find("--connection-timeout: '5' needs a unit (e.g. 5s or "
+                          "5ms)") != std::string::npos,
+                text);
+  std::tie(status, text) = run({"--heartbeat-interval"});
+  CHECK(status == exit_status::exited_with(2));
+  CHECK_MESSAGE(text.find("--heartbeat-interval: missing value (expected "
+                          "--heartbeat-interval DURATION)") !=
+                    std::string::npos,
+                text);
+  std::tie(status, text) = run({"--steps", "many"});
+  CHECK(status == exit_status::exited_with(2));
+  CHECK_MESSAGE(text.find("--steps") != std::string::npos, text);
+  CHECK_MESSAGE(text.find("many") != std::string::npos, text);
+  std::tie(status, text) = run({"--frobnicate"});
+  CHECK(status == exit_status::exited_with(2));
+  CHECK_MESSAGE(text.find("--frobnicate") != std::string::npos, text);
+  std::tie(status, text) = run({"--version"});
+  CHECK(status == exit_status::exited_with(0));
+  CHECK_EQ(text, std::string{"varsync_test_cluster_worker "} +
+                     VARSYNC_PROJECT_VERSION + "\n");
 }

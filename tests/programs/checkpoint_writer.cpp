@@ -9,16 +9,20 @@
 // Usage: varsync_test_checkpoint_writer ROOT
 // Prints "saved <n>" after save n returned; runs until killed.
 
+#include "runtime/cli/program_flags.hpp"
+
 #include <iostream>
 #include <varsync/varsync.hpp>
 
 using namespace varsync;
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::cerr << "usage: varsync_test_checkpoint_writer ROOT\n";
-    return 2;
-  }
+  std::string root;
+  CLI::App app{"Saves whole-job checkpoints under ROOT until killed"};
+  varsync::cli::add_version_flag(app);
+  app.add_option("ROOT", root, "the checkpoint root")->required();
+  if (auto done = varsync::cli::parse_flags(app, argc, argv))
+    return *done;
   runtime rt;
   auto group = rt.create_group("g", 2);
   if (!group) {
@@ -52,7 +56,7 @@ int main(int argc, char** argv) {
         std::cout << "failed: " << assigned.error().to_string() << std::endl;
         return 1;
       }
-    if (auto saved = rt.save(argv[1]); !saved) {
+    if (auto saved = rt.save(root); !saved) {
       std::cout << "failed: " << saved.error().to_string() << std::endl;
       return 1;
     }

@@ -86,6 +86,8 @@
 
 #include "actors/cluster_protocol.hpp"
 #include "actors/records.hpp"
+#include "runtime/cli/program_flags.hpp"
+#include "runtime/node_flags.hpp"
 #include "runtime/runtime_core.hpp"
 #include "tests/support/cluster_workload.hpp"
 #include "tests/support/ssp_tensors.hpp"
@@ -169,55 +171,33 @@ struct scenario_options {
   std::int64_t elements = 0;
 };
 
-expected<scenario_options>
-parse_scenario(const std::vector<std::string>& rest) {
-  scenario_options options;
-  for (std::size_t i = 0; i + 1 < rest.size(); i += 2) {
-    const auto& key = rest[i];
-    const auto& value = rest[i + 1];
-    if (key == "--scenario") {
-      options.scenario = value;
-    } else if (key == "--group-size") {
-      options.group_size = std::stoul(value);
-    } else if (key == "--replicas") {
-      std::stringstream in{value};
-      std::string item;
-      while (std::getline(in, item, ','))
-        options.replicas.push_back(std::stoul(item));
-    } else if (key == "--steps") {
-      options.steps = std::stoi(value);
-    } else if (key == "--stop-after") {
-      options.stop_after = std::stoi(value);
-    } else if (key == "--pace-ms") {
-      options.pace_ms = std::stoi(value);
-    } else if (key == "--period") {
-      options.period = std::stoull(value);
-    } else if (key == "--clocks-before") {
-      options.clocks_before = std::stoull(value);
-    } else if (key == "--clocks-with-variable") {
-      options.clocks_with_variable = std::stoull(value);
-    } else if (key == "--bound") {
-      options.bound = std::stoull(value);
-    } else if (key == "--until-value") {
-      options.until_value = std::stod(value);
-    } else if (key == "--with-ssp") {
-      options.with_ssp = value == "true";
-    } else if (key == "--elements") {
-      options.elements = std::stoll(value);
-    } else if (key == "--shards") {
-      options.shards = static_cast<std::uint32_t>(std::stoul(value));
-    } else if (key == "--hold-at") {
-      options.hold_at = std::stoi(value);
-    } else if (key == "--policy") {
-      auto policy = synchronization_from_string(value);
-      if (!policy)
-        return policy.error();
-      options.policy = *policy;
-    } else {
-      return error{errc::invalid_argument, "unknown option " + key};
-    }
-  }
-  return options;
+/// Adds the scenario flags (see the top of this file) to `app`, parsed
+/// into `options` (and `policy`, the text of --policy).
+void add_scenario_options(CLI::App& app, scenario_options& options,
+                          std::string& policy) {
+  app.add_option("--scenario", options.scenario, "what to run (see the source)")
+      ->option_text("NAME");
+  app.add_option("--group-size", options.group_size, "replicas of group g")
+      ->option_text("COUNT");
+  app.add_option("--replicas", options.replicas,
+                 "the indices of the group this process holds")
+      ->option_text("I[,I...]")
+      ->delimiter(',');
+  app.add_option("--steps", options.steps)->option_text("COUNT");
+  app.add_option("--stop-after", options.stop_after)->option_text("COUNT");
+  app.add_option("--pace-ms", options.pace_ms)->option_text("MS");
+  app.add_option("--period", options.period)->option_text("COUNT");
+  app.add_option("--clocks-before", options.clocks_before)
+      ->option_text("COUNT");
+  app.add_option("--clocks-with-variable", options.clocks_with_variable)
+      ->option_text("COUNT");
+  app.add_option("--bound", options.bound)->option_text("COUNT");
+  app.add_option("--until-value", options.until_value)->option_text("VALUE");
+  app.add_option("--with-ssp", options.with_ssp)->option_text("BOOL");
+  app.add_option("--elements", options.elements)->option_text("COUNT");
+  app.add_option("--shards", options.shards)->option_text("COUNT");
+  app.add_option("--hold-at", options.hold_at)->option_text("STEP");
+  app.add_option("--policy", policy)->option_text("POLICY");
 }
 
 void run_policies(runtime& rt, const replica_group& group,
@@ -605,16 +585,25 @@ void run_bad_update(runtime& rt, const replica_group& group) {
 } // namespace
 
 int main(int argc, char** argv) {
-  std::vector<std::string> args(argv + 1, argv + argc);
-  auto parsed = parse_node_flags(args);
-  if (!parsed) {
-    std::cerr << parsed.error().to_string() << '\n';
-    return 2;
-  }
-  auto options = parse_scenario(parsed->rest);
-  if (!options) {
-    std::cerr << options.error().to_string() << '\n';
-    return 2;
+  CLI::App app{"A node process for the multi-process tests (see "
+               "tests/programs/cluster_worker.cpp)"};
+  varsync::cli::add_version_flag(app);
+  // Tests append scenario flags to common ones: the last given wins.
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  node_config config;
+  varsync::detail::add_node_options(app, config);
+  scenario_options options;
+  std::string policy;
+  add_scenario_options(app, options, policy);
+  if (auto done = varsync::cli::parse_flags(app, argc, argv, &config))
+    return *done;
+  if (!policy.empty()) {
+    auto parsed = synchronization_from_string(policy);
+    if (!parsed) {
+      std::cerr << "--policy: " << parsed.error().to_string() << '\n';
+      return 2;
+    }
+    options.policy = *parsed;
   }
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
@@ -634,16 +623,16 @@ int main(int argc, char** argv) {
     released = true;
     release_signal.notify_all();
   }}.detach();
-  parsed->config.tasks["echo"] =
-      [](runtime& node, const std::string& arg) -> expected<std::string> {
+  config.tasks["echo"] = [](runtime& node,
+                            const std::string& arg) -> expected<std::string> {
     return node.node_name() + ":" + arg;
   };
-  parsed->config.tasks["sleep_ms"] =
+  config.tasks["sleep_ms"] =
       [](runtime&, const std::string& arg) -> expected<std::string> {
     std::this_thread::sleep_for(std::chrono::milliseconds{std::stoi(arg)});
     return std::string{"slept"};
   };
-  auto rt = runtime::start(parsed->config);
+  auto rt = runtime::start(config);
   if (!rt) {
     std::cerr << "start: " << rt.error().to_string() << '\n';
     return 1;
@@ -652,22 +641,22 @@ int main(int argc, char** argv) {
   if ((*rt)->http_port() != 0)
     say("http " + std::to_string((*rt)->http_port()));
   auto group =
-      options->scenario == "idle"
+      options.scenario == "idle"
           ? expected<replica_group>{replica_group{}}
-          : (*rt)->join_group("g", options->group_size, options->replicas);
+          : (*rt)->join_group("g", options.group_size, options.replicas);
   if (!group) {
     say("join_error " + group.error().to_string());
-  } else if (options->scenario == "policies") {
-    run_policies(**rt, *group, *options);
-  } else if (options->scenario == "steps") {
-    run_steps(**rt, *group, *options);
-  } else if (options->scenario == "until_value") {
-    run_until_value(**rt, *group, *options);
-  } else if (options->scenario == "rehost") {
-    run_rehost(**rt, *group, *options);
-  } else if (options->scenario == "late_ssp") {
-    run_late_ssp(**rt, *group, *options);
-  } else if (options->scenario == "bad_update") {
+  } else if (options.scenario == "policies") {
+    run_policies(**rt, *group, options);
+  } else if (options.scenario == "steps") {
+    run_steps(**rt, *group, options);
+  } else if (options.scenario == "until_value") {
+    run_until_value(**rt, *group, options);
+  } else if (options.scenario == "rehost") {
+    run_rehost(**rt, *group, options);
+  } else if (options.scenario == "late_ssp") {
+    run_late_ssp(**rt, *group, options);
+  } else if (options.scenario == "bad_update") {
     run_bad_update(**rt, *group);
   }
   auto stats = (*rt)->stats();

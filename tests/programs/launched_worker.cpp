@@ -20,6 +20,9 @@
 //                             SIGTERM" (or SIGINT) and exit 0
 //   --tag T                   ignored: lets a test find its processes
 
+#include "runtime/cli/program_flags.hpp"
+
+#include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -33,19 +36,18 @@ int main(int argc, char** argv) {
   long fail_rank = -1;
   int fail_code = 0;
   bool wait_for_signal = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string_view flag{argv[i]};
-    if (flag == "--wait-for-signal")
-      wait_for_signal = true;
-    else if (flag == "--steps" && i + 1 < argc)
-      steps = std::atoi(argv[++i]);
-    else if (flag == "--fail-rank" && i + 1 < argc)
-      fail_rank = std::atol(argv[++i]);
-    else if (flag == "--fail-code" && i + 1 < argc)
-      fail_code = std::atoi(argv[++i]);
-    else if (flag == "--tag" && i + 1 < argc)
-      ++i;
-  }
+  CLI::App app{"A worker of `varsync run` for tests/cluster/launcher.test.cpp"};
+  varsync::cli::add_version_flag(app);
+  app.add_flag("--wait-for-signal", wait_for_signal,
+               "wait for SIGTERM/SIGINT after the steps");
+  app.add_option("--steps", steps, "on_write steps to make")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--fail-rank", fail_rank, "this rank exits with --fail-code");
+  app.add_option("--fail-code", fail_code, "the exit status of --fail-rank");
+  std::string tag;
+  app.add_option("--tag", tag, "ignored (marks the processes of one test)");
+  if (auto done = varsync::cli::parse_flags(app, argc, argv))
+    return *done;
   // Blocked before the runtime starts its threads: sigwait takes them.
   sigset_t stop;
   sigemptyset(&stop);

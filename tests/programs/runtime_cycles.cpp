@@ -7,6 +7,8 @@
 // Prints "cycle <k>" after each cycle and "done <cycles>" at the end on
 // stdout; exits 0, or 1 with the failed call on stdout.
 
+#include "runtime/cli/program_flags.hpp"
+
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -98,7 +100,13 @@ void run_cycle(bool use) {
 } // namespace
 
 int main(int argc, char** argv) {
-  int cycles = argc > 1 ? std::atoi(argv[1]) : 20;
+  int cycles = 20;
+  CLI::App app{"Creates, uses and destroys embedded runtimes in a loop"};
+  varsync::cli::add_version_flag(app);
+  app.add_option("CYCLES", cycles, "how many runtimes (default 20)")
+      ->check(CLI::NonNegativeNumber);
+  if (auto done = varsync::cli::parse_flags(app, argc, argv))
+    return *done;
   for (int k = 0; k < cycles; ++k) {
     run_cycle(k % 2 == 0);
     std::cout << "cycle " << k << std::endl;

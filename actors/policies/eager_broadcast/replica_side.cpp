@@ -443,7 +443,7 @@ caf::message_handler eager_broadcast_replica_side(replica_actor_type* self) {
           return;
         std::optional<error> outcome;
         if (code != 0)
-          outcome = code <= static_cast<std::uint8_t>(errc::shutting_down)
+          outcome = code <= static_cast<std::uint8_t>(errc::address_in_use)
                         ? error{static_cast<errc>(code), std::move(text)}
                         : error{errc::invalid_argument,
                                 "variable '" + i->second.name +
