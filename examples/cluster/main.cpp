@@ -83,6 +83,7 @@
 #include <atomic>
 #include <charconv>
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -196,6 +197,14 @@ expected<void> start_node(const std::string& seed, const std::string& name,
   return {};
 }
 
+/// With --keep-running, once the job finished: its exit status, the
+/// driver's status when a signal then stops it (else -1). The signal
+/// thread then releases the driver, which stops the nodes in order.
+std::atomic<int> kept_status{-1};
+std::mutex keep_running_mutex;
+std::condition_variable keep_running_wake;
+bool keep_running_released = false;
+
 /// The driver's reaction to SIGINT and SIGTERM, on a thread of its own:
 /// kill and reap the children, then exit with 128 + the signal. The
 /// destructor ends the thread when the driver finished normally.
@@ -222,6 +231,14 @@ private:
     if (done_)
       return;
     stopping = true;
+    if (kept_status.load() >= 0) {
+      // --keep-running: the job had finished; the driver stops the nodes
+      // in order and exits with the job's status.
+      std::lock_guard guard{keep_running_mutex};
+      keep_running_released = true;
+      keep_running_wake.notify_all();
+      return;
+    }
     std::fprintf(stderr, "driver: %s, stopping the nodes\n",
                  received == SIGINT ? "interrupted" : "terminated");
     std::lock_guard guard{children_mutex};
@@ -475,6 +492,9 @@ struct driver_options {
   int epochs = 5;
   /// Continue from the newest checkpoint under config.checkpoint_dir.
   bool resume = false;
+  /// After training, keep the cluster up (to look at its dashboard or
+  /// `varsync status`) until Ctrl-C or SIGTERM.
+  bool keep_running = false;
 };
 
 /// Both runs and the table; the exit code.
@@ -596,6 +616,10 @@ int run_driver(const driver_options& options) {
   else
     std::cout << "driver listening on " << address << " (joined "
               << varsync::to_string(config.join.front()) << ")" << std::endl;
+  if (auto http = (*rt)->http_port(); http != 0)
+    std::cout << "dashboard at " << (config.uses_tls() ? "https://" : "http://")
+              << config.host << ':' << http << "/ (live; metrics at /metrics)"
+              << std::endl;
   int status = 0;
   if (options.launch_nodes) {
     for (std::size_t i = 1; i <= options.nodes && status == 0; ++i)
@@ -612,6 +636,14 @@ int run_driver(const driver_options& options) {
   }
   if (status == 0)
     status = train_and_report(**rt, options);
+  if (options.keep_running) {
+    kept_status = status;
+    std::cout << "the job finished (exit status " << status
+              << "); the cluster stays up until Ctrl-C" << std::endl;
+    std::unique_lock lock{keep_running_mutex};
+    keep_running_wake.wait(lock, [] { return keep_running_released; });
+    std::cout << "driver: stopping the cluster" << std::endl;
+  }
   // The nodes stop cleanly first (their runtimes shut down), the driver's
   // runtime after them: nothing this program started outlives it.
   stop_children(5s);
@@ -635,6 +667,10 @@ void print_usage(std::ostream& out) {
          "  add --checkpoint-dir D [--checkpoint-every T] to save the job "
          "as it trains,\n"
          "  and --resume to continue from the newest checkpoint under D\n"
+         "  --keep-running: after training, keep the cluster up until "
+         "Ctrl-C\n"
+         "  --http-port 0: serve the live dashboard and /metrics (prints "
+         "the URL)\n"
          "  varsync_example_cluster node [--join HOST:PORT[,...]] [--host H] "
          "[--port P] [--name N]\n"
          "      a node (without --join: the seed of a new cluster); runs "
@@ -698,6 +734,10 @@ int main(int argc, char** argv) {
     const auto& word = rest[i];
     if (word == "--resume") { // a flag without a value
       options.resume = true;
+      continue;
+    }
+    if (word == "--keep-running") {
+      options.keep_running = true;
       continue;
     }
     auto flag = word;

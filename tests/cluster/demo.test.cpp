@@ -5,6 +5,7 @@
 
 #include "runtime/job_checkpoint.hpp"
 #include "tests/support/child_process.hpp"
+#include "tests/support/http_get.hpp"
 #include "tests/support/temp_root.hpp"
 
 #include <cmath>
@@ -34,6 +35,38 @@ std::string seed_address(child_process& process) {
 }
 
 } // namespace
+
+TEST_CASE("the demo with --http-port prints its dashboard's URL and with "
+          "--keep-running stays up after training until Ctrl-C, then stops "
+          "its nodes in order and exits with the job's status") {
+  auto process = child_process::start(
+      demo(), {"--epochs", "3", "--keep-running", "--http-port", "0"});
+  REQUIRE(process);
+  auto line = process->wait_for_line("dashboard at http://127.0.0.1:", 30s);
+  REQUIRE_MESSAGE(line, process->output() << process->errors());
+  auto port = static_cast<std::uint16_t>(
+      std::stoi(line->substr(line->find("127.0.0.1:") + 10)));
+  REQUIRE_MESSAGE(
+      process->wait_for_line("the cluster stays up until Ctrl-C", 120s),
+      process->output() << process->errors());
+  // Still serving once training is over: the page and the metrics.
+  auto page = http_get(port, "/");
+  REQUIRE(page);
+  CHECK(page->body.find("varsync dashboard") != std::string::npos);
+  auto metrics = http_get(port, "/metrics");
+  REQUIRE(metrics);
+  CHECK(metrics->body.find("varsync_variable_version") != std::string::npos);
+  CHECK(process->running());
+  process->signal(SIGINT);
+  auto exit = process->wait(60s);
+  REQUIRE(exit);
+  CHECK_MESSAGE(*exit == exit_status::exited_with(0), process->output()
+                                                          << process->errors());
+  // The nodes left in order: the seed saw no loss.
+  CHECK_MESSAGE(process->errors().find("was lost") == std::string::npos,
+                process->errors());
+  CHECK(wait_for_no_process_matching(demo_name, 20s).empty());
+}
 
 TEST_CASE("the demo runs to the end, answers varsync status while it runs "
           "and leaves no process behind") {
