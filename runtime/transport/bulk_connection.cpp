@@ -106,6 +106,7 @@ connection::connection(asio::io_context& io, connection_owner& owner,
       address_(std::move(address)), tls_context_(tls),
       plain_(std::move(socket)) {
   set_no_delay(plain_);
+  peer_ = &metrics::process_metrics().peers.of(address_);
 }
 
 connection::connection(asio::io_context& io, connection_owner& owner,
@@ -116,7 +117,7 @@ connection::connection(asio::io_context& io, connection_owner& owner,
       use_tls_(tls != nullptr),
       address_(to.host + ":" + std::to_string(to.port)), to_(std::move(to)),
       secret_(std::move(secret)), tls_context_(tls), plain_(io) {
-  // nop
+  peer_ = &metrics::process_metrics().peers.of(address_);
 }
 
 connection::~connection() = default;
@@ -489,6 +490,8 @@ void connection::take_part(part_key key) {
 void connection::deliver_part() {
   first_frame_deadline_.reset();
   frame_deadline_.reset();
+  peer_->bytes_received.fetch_add(bulk_wire::header_size + head_.payload,
+                                  std::memory_order_relaxed);
   owner_.counters().frames_received.fetch_add(1, std::memory_order_relaxed);
   auto i = assemblies_.find(assembling_);
   auto& assembly = i->second;
@@ -547,6 +550,8 @@ void connection::discarded() {
 void connection::deliver() {
   first_frame_deadline_.reset();
   frame_deadline_.reset();
+  peer_->bytes_received.fetch_add(bulk_wire::header_size + head_.payload,
+                                  std::memory_order_relaxed);
   owner_.counters().frames_received.fetch_add(1, std::memory_order_relaxed);
   frame_.part_offset = 0;
   frame_.part_count = frame_.value.size();
@@ -599,6 +604,8 @@ bool connection::post(bulk_frame frame) {
   if (!bulk_wire::carries_text(frame.kind))
     tensor_bytes_serialized.fetch_add(bulk_wire::payload_of(frame),
                                       std::memory_order_relaxed);
+  peer_->bytes_sent.fetch_add(head.size() + bulk_wire::payload_of(frame),
+                              std::memory_order_relaxed);
   owner_.counters().frames_sent.fetch_add(1, std::memory_order_relaxed);
   guard.lock();
   sender_writing_ = false;
@@ -665,6 +672,10 @@ void connection::write_next() {
                             tensor_bytes_serialized.fetch_add(
                                 bulk_wire::payload_of(self->out_frame_),
                                 std::memory_order_relaxed);
+                          self->peer_->bytes_sent.fetch_add(
+                              bulk_wire::header_size +
+                                  bulk_wire::payload_of(self->out_frame_),
+                              std::memory_order_relaxed);
                           self->owner_.counters().frames_sent.fetch_add(
                               1, std::memory_order_relaxed);
                         }

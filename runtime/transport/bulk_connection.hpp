@@ -27,6 +27,7 @@
 // operations end), the plane forgets it, and the socket is closed when the
 // last holder lets go.
 
+#include "runtime/core/metrics.hpp"
 #include "runtime/transport/bulk_frame.hpp"
 #include "runtime/transport/bulk_wire.hpp"
 #include "runtime/transport/cluster_secret.hpp"
@@ -182,6 +183,10 @@ private:
   const bool inbound_;
   const bool use_tls_;
   std::string address_;
+  /// Bytes to and from this peer, for the node's metrics, labelled by
+  /// `address_`: the peer's bulk port for a connection this node opened,
+  /// the remote address of one it accepted. Set at construction.
+  metrics::peer_metrics* peer_ = nullptr;
   destination to_;
   std::shared_ptr<const auth::cluster_secret> secret_;
   boost::asio::ssl::context* tls_context_ = nullptr;

@@ -56,6 +56,17 @@ std::uint16_t http_port_of(child_process& node) {
   return static_cast<std::uint16_t>(std::stoi(line->substr(5)));
 }
 
+/// The sum of every series of `family` (e.g. over its peers).
+double total(const std::map<std::string, double>& samples,
+             const std::string& family) {
+  double sum = 0;
+  for (const auto& [series, value] : samples)
+    if (series.starts_with(family.find('{') == std::string::npos ? family + "{"
+                                                                 : family))
+      sum += value;
+  return sum;
+}
+
 double sample(const std::map<std::string, double>& samples,
               const std::string& series) {
   auto found = samples.find(series);
@@ -118,6 +129,14 @@ TEST_CASE("metrics, status and bad requests on a node's HTTP port during a "
   CHECK(sample(second, "varsync_sent_bytes_total") >
         sample(first, "varsync_sent_bytes_total"));
   CHECK(sample(second, "varsync_node_info{node=\"node-1\"}") == 1);
+  // Per peer on the bulk plane: to the variables' node and back.
+  CHECK(total(second, "varsync_peer_sent_bytes_total") >
+        total(first, "varsync_peer_sent_bytes_total"));
+  CHECK(total(second, "varsync_peer_received_bytes_total") >
+        total(first, "varsync_peer_received_bytes_total"));
+  CHECK_MESSAGE(
+      total(second, "varsync_peer_sent_bytes_total{peer=\"127.0.0.1:") > 0,
+      get_ok(worker_http, "/metrics"));
   // The +Inf bucket holds every step.
   CHECK(sample(second, "varsync_variable_step_seconds_bucket{variable=\"w\",le="
                        "\"+Inf\"}") == sample(second, latency_count));
