@@ -5,6 +5,8 @@
 // non-loopback address without TLS are errors at start, never an abort.
 // (Every process here holds the cluster secret: the refusals are TLS's.)
 
+#include "runtime/transport/tls_context.hpp"
+#include "tests/support/http_get.hpp"
 #include "tests/support/node_cli.hpp"
 
 #include <csignal>
@@ -184,4 +186,40 @@ TEST_CASE("misconfigured TLS and a non-loopback address without TLS are "
   CHECK_FALSE(is_loopback("0.0.0.0"));
   CHECK_FALSE(is_loopback("128.0.0.1"));
   CHECK_FALSE(is_loopback("example.org"));
+}
+
+TEST_CASE("with TLS, the HTTP port serves HTTPS to clients holding a cluster "
+          "certificate only") {
+  certificates certs;
+  auto [seed, port] = start_node(
+      std::vector<std::string>{"--name", "seed", "--http-port", "0"} +
+      certificates::flags(certs.cluster, "seed", certs.cluster));
+  auto line = seed.wait_for_line("dashboard at https://127.0.0.1:", 20s);
+  REQUIRE_MESSAGE(line, seed.output() << seed.errors());
+  auto http_port = static_cast<std::uint16_t>(
+      std::stoi(line->substr(line->find("127.0.0.1:") + 10)));
+  auto context_of = [&](const fs::path& dir, const std::string& name) {
+    auto context = tls::make_mutual_context(
+        (dir / (name + ".pem")).string(), (dir / (name + ".key")).string(),
+        (certs.cluster / "ca.pem").string());
+    REQUIRE(context);
+    return *context;
+  };
+  auto member = context_of(certs.cluster, "member");
+  std::string why;
+  auto served = https_get(http_port, "/metrics", *member, &why);
+  REQUIRE_MESSAGE(served, why);
+  CHECK(served->status == 200);
+  CHECK(served->body.find("varsync_node_info{node=\"seed\"}") !=
+        std::string::npos);
+  // A certificate of another CA: refused during the handshake.
+  auto rogue = context_of(certs.rogue, "rogue");
+  CHECK_FALSE(https_get(http_port, "/metrics", *rogue));
+  // Plain HTTP to the HTTPS port gets no page.
+  auto plain = http_get(http_port, "/metrics");
+  CHECK((!plain || plain->status != 200));
+  // And the port still serves its members.
+  CHECK(https_get(http_port, "/status.json", *member));
+  seed.signal(SIGTERM);
+  REQUIRE(seed.wait(20s));
 }

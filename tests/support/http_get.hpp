@@ -8,6 +8,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -57,6 +58,43 @@ http_get(std::uint16_t port, const std::string& target,
     return std::nullopt;
   }
   auto& response = parser.get();
+  return http_reply{response.result_int(),
+                    std::string{response[bhttp::field::content_type]},
+                    response.body()};
+}
+
+/// GETs `target` from 127.0.0.1:`port` over TLS with `tls` (e.g. a mutual
+/// context presenting a client certificate); nullopt when the handshake or
+/// the request fails (the reason in `why`). Blocks at most 10 s.
+inline std::optional<http_reply> https_get(std::uint16_t port,
+                                           const std::string& target,
+                                           boost::asio::ssl::context& tls,
+                                           std::string* why = nullptr) {
+  namespace beast = boost::beast;
+  namespace bhttp = boost::beast::http;
+  boost::asio::io_context io;
+  beast::ssl_stream<beast::tcp_stream> stream{io, tls};
+  beast::get_lowest_layer(stream).expires_after(std::chrono::seconds{10});
+  beast::error_code failed;
+  beast::get_lowest_layer(stream).connect(
+      boost::asio::ip::tcp::endpoint{boost::asio::ip::make_address("127.0.0.1"),
+                                     port},
+      failed);
+  if (!failed)
+    stream.handshake(boost::asio::ssl::stream_base::client, failed);
+  bhttp::request<bhttp::empty_body> request{bhttp::verb::get, target, 11};
+  request.set(bhttp::field::host, "127.0.0.1");
+  if (!failed)
+    bhttp::write(stream, request, failed);
+  beast::flat_buffer buffer;
+  bhttp::response<bhttp::string_body> response;
+  if (!failed)
+    bhttp::read(stream, buffer, response, failed);
+  if (failed) {
+    if (why)
+      *why = failed.message();
+    return std::nullopt;
+  }
   return http_reply{response.result_int(),
                     std::string{response[bhttp::field::content_type]},
                     response.body()};
