@@ -8,6 +8,7 @@
 // header, a POST and an unknown path, and goes on serving.
 
 #include "tests/support/http_get.hpp"
+#include "tests/support/json_schema.hpp"
 #include "tests/support/node_cli.hpp"
 #include "tests/support/temp_root.hpp"
 #include "tests/support/test_cluster.hpp"
@@ -156,21 +157,7 @@ TEST_CASE("metrics, status and bad requests on a node's HTTP port during a "
   // /status.json: the documented schema.
   auto status = get_ok(seed_http, "/status.json");
   CHECK(status.find("\"varsync.status/1\"") != std::string::npos);
-  {
-    temp_root dir{"varsync-http-status"};
-    std::filesystem::create_directories(dir.path);
-    std::ofstream{dir.path / "status.jsonl"} << status;
-    auto checker = child_process::start(
-        "/usr/bin/python3",
-        {std::string{VARSYNC_SOURCE_DIR} + "/tests/support/validate_json.py",
-         std::string{VARSYNC_SOURCE_DIR} + "/runtime/cli/status.schema.json",
-         (dir.path / "status.jsonl").string()});
-    REQUIRE(checker);
-    auto checked = checker->wait(60s);
-    REQUIRE(checked);
-    CHECK_MESSAGE(*checked == exit_status::exited_with(0), checker->errors()
-                                                               << status);
-  }
+  check_status_schema(status);
 
   // Bad requests: each refused, the port goes on serving.
   auto page = get_ok(seed_http, "/");

@@ -6,6 +6,7 @@
 // --forget-nodes-after passed, not before; the holder logs both events as
 // JSON lines with --log-format json.
 
+#include "tests/support/json_schema.hpp"
 #include "tests/support/node_cli.hpp"
 #include "tests/support/temp_root.hpp"
 
@@ -31,31 +32,12 @@ std::int64_t unix_ms_now() {
       .count();
 }
 
-/// Checks every line of `lines` (JSON Lines) against the status schema.
-void check_schema(const std::string& lines) {
-  temp_root dir{"varsync-status-json"};
-  std::filesystem::create_directories(dir.path);
-  auto file = dir.path / "status.jsonl";
-  std::ofstream{file} << lines;
-  auto checker = child_process::start(
-      "/usr/bin/python3",
-      {std::string{VARSYNC_SOURCE_DIR} + "/tests/support/validate_json.py",
-       std::string{VARSYNC_SOURCE_DIR} + "/runtime/cli/status.schema.json",
-       file.string()});
-  REQUIRE(checker);
-  auto status = checker->wait(60s);
-  REQUIRE(status);
-  CHECK_MESSAGE(*status == exit_status::exited_with(0),
-                checker->output() << checker->errors() << "\n"
-                                  << lines);
-}
-
 /// `varsync status 127.0.0.1:PORT --json`, checked against the schema.
 json status_of(std::uint16_t port) {
   auto [exit, text] =
       run_cli({"status", "127.0.0.1:" + std::to_string(port), "--json"});
   REQUIRE_MESSAGE(exit == exit_status::exited_with(0), text);
-  check_schema(text);
+  check_status_schema(text);
   return json::parse(text);
 }
 
@@ -163,7 +145,7 @@ TEST_CASE("status --json reports left and lost nodes, forgets them after "
   REQUIRE(watch->wait_for_line("\"schema\"", 20s));
   watch->signal(SIGINT);
   REQUIRE(watch->wait(20s));
-  check_schema(watch->output());
+  check_status_schema(watch->output());
 
   // Forgotten once forget-nodes-after passed since they ended, not before.
   bool forgotten = false;
