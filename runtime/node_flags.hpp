@@ -37,14 +37,45 @@ bool is_boolean_key(std::string_view key);
 /// its default string); no value a user types.
 inline constexpr std::string_view missing_value = "\x01(missing)";
 
+/// Adds `--KEY` for the `node_config` key `key` (with `help` and under
+/// `group` in `--help`) to `app`, applied to `config` through
+/// `node_config::set` when `app` parses (the last of a repeated flag wins;
+/// a boolean key given bare is true). A bad value or a missing one throws
+/// `CLI::ValidationError` naming the flag, e.g. "--port: 'x' is not a port
+/// (expected an integer 0-65535)". `config` must outlive every parse of
+/// `app`. Not thread-safe.
+inline CLI::Option* add_node_option(CLI::App& app, node_config& config,
+                                    const std::string& key,
+                                    const std::string& help,
+                                    const std::string& group) {
+  auto boolean = is_boolean_key(key);
+  return app
+      .add_option(
+          "--" + key,
+          [&config, key, boolean](const CLI::results_t& values) {
+            auto value = values.back();
+            if (value == missing_value)
+              throw CLI::ValidationError{"--" + key +
+                                         ": missing value (expected --" + key +
+                                         " " + value_placeholder(key) + ")"};
+            if (auto applied = config.set(key, value); !applied)
+              throw CLI::ValidationError{"--" + applied.error().message()};
+            return true;
+          },
+          help)
+      ->option_text(boolean ? "[" + value_placeholder(key) + "]"
+                            : value_placeholder(key))
+      ->expected(0, 1)
+      ->default_str(boolean ? "true" : std::string{missing_value})
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast)
+      ->group(group);
+}
+
 /// Adds `--config FILE` and one option per key of `node_config::keys()` to
-/// `app`, under "Node options" in its `--help`. When `app` parses, the
-/// config files are applied to `config` first (in order, wherever they
-/// appear), then each flag through `node_config::set` (the last of a
-/// repeated flag wins; a boolean key given bare is true). A bad value or a
-/// missing one throws `CLI::ValidationError` naming the flag, e.g.
-/// "--port: 'x' is not a port (expected an integer 0-65535)". The caller
-/// checks the combination with `config.validate()` after parsing.
+/// `app` (`add_node_option`), under "Node options" in its `--help`. When
+/// `app` parses, the config files are applied to `config` first (in order,
+/// wherever they appear), then each flag through `node_config::set`. The
+/// caller checks the combination with `config.validate()` after parsing.
 /// `config` must outlive every parse of `app`. Not thread-safe.
 inline void add_node_options(CLI::App& app, node_config& config) {
   const std::string group = "Node options (also `key = value` lines in "
@@ -68,28 +99,8 @@ inline void add_node_options(CLI::App& app, node_config& config) {
       ->default_str(std::string{missing_value})
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
       ->group(group);
-  for (const auto& [key, help] : node_config::keys()) {
-    auto boolean = is_boolean_key(key);
-    app.add_option(
-           "--" + key,
-           [&config, key = key, boolean](const CLI::results_t& values) {
-             auto value = values.back();
-             if (value == missing_value)
-               throw CLI::ValidationError{"--" + key +
-                                          ": missing value (expected --" + key +
-                                          " " + value_placeholder(key) + ")"};
-             if (auto applied = config.set(key, value); !applied)
-               throw CLI::ValidationError{"--" + applied.error().message()};
-             return true;
-           },
-           help)
-        ->option_text(boolean ? "[" + value_placeholder(key) + "]"
-                              : value_placeholder(key))
-        ->expected(0, 1)
-        ->default_str(boolean ? "true" : std::string{missing_value})
-        ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast)
-        ->group(group);
-  }
+  for (const auto& [key, help] : node_config::keys())
+    add_node_option(app, config, key, help, group);
 }
 
 } // namespace varsync::detail

@@ -1,11 +1,14 @@
 #pragma once
 
-// `varsync certs`: a cluster CA and node certificates for mutual TLS
-// (runtime/transport/tls_certificates.hpp).
+// `varsync certs init DIR | issue DIR NAME`: a cluster CA and node
+// certificates for mutual TLS (runtime/transport/tls_certificates.hpp).
 
-#include <string>
-#include <vector>
+#include "runtime/cli/program_flags.hpp"
 
-/// Runs `varsync certs ARGS...`; returns the exit status (0, 1 on a
-/// failure, 2 on a usage error). Blocking.
-int run_certs(const std::vector<std::string>& args);
+#include <CLI/CLI.hpp>
+
+/// Adds the subcommand `certs` (with its own `init DIR` and `issue DIR
+/// NAME`) to `varsync`. Its `run` makes the files once the command line
+/// parsed; returns the exit status (0, or 1 on a failure, named on
+/// stderr). Blocking.
+varsync::cli::command add_certs_command(CLI::App& varsync);

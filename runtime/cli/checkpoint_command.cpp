@@ -5,20 +5,12 @@
 
 #include <filesystem>
 #include <iostream>
+#include <memory>
+#include <string>
 
 namespace {
 
 namespace fs = std::filesystem;
-
-void print_usage() {
-  std::cout
-      << "usage: varsync checkpoint inspect DIR\n\n"
-         "DIR is a checkpoint root (runtime::save(DIR), --checkpoint-dir) or "
-         "one checkpoint\nin it. Lists each checkpoint: complete or not, and "
-         "for a complete one every\nvariable with its group, dtype, shape, "
-         "policy and whether its file reads back\nwith a matching checksum. "
-         "Exit status 1 when the newest checkpoint cannot be\nrestored.\n";
-}
 
 /// Prints the checkpoint in `directory`; whether it is complete and every
 /// file checks out.
@@ -65,14 +57,22 @@ int inspect(const fs::path& root) {
 
 } // namespace
 
-int run_checkpoint(const std::vector<std::string>& args) {
-  if (args.size() == 1 && (args[0] == "--help" || args[0] == "-h")) {
-    print_usage();
-    return 0;
-  }
-  if (args.size() != 2 || args[0] != "inspect") {
-    print_usage();
-    return 2;
-  }
-  return inspect(args[1]);
+varsync::cli::command add_checkpoint_command(CLI::App& varsync) {
+  auto* checkpoint =
+      varsync.add_subcommand("checkpoint", "inspect whole-job checkpoints");
+  checkpoint->require_subcommand(1);
+  auto* inspect_command = checkpoint->add_subcommand(
+      "inspect", "list what the checkpoints under DIR hold");
+  inspect_command->footer(
+      "DIR is a checkpoint root (runtime::save(DIR), --checkpoint-dir) or "
+      "one checkpoint\nin it. Lists each checkpoint: complete or not, and "
+      "for a complete one every\nvariable with its group, dtype, shape, "
+      "policy and whether its file reads back\nwith a matching checksum. "
+      "Exit status 1 when the newest checkpoint cannot be\nrestored.");
+  // Filled while the command line parses, read when it runs.
+  auto directory = std::make_shared<std::string>();
+  inspect_command
+      ->add_option("DIR", *directory, "a checkpoint root or one checkpoint")
+      ->required();
+  return {checkpoint, [directory] { return inspect(*directory); }};
 }

@@ -29,41 +29,6 @@ constexpr int usage_error = 2;
 /// A shell's status for "command not found / cannot execute".
 constexpr int cannot_execute = 127;
 
-void print_run_usage() {
-  std::cout
-      << "usage: varsync run -np N [--hosts H1:S1,H2:S2...] "
-         "[--secret-file FILE] [--port P]\n"
-         "                   [--seed-host ADDRESS] -- PROGRAM ARGS...\n\n"
-         "Starts a seed (a bare `varsync node`) and N worker processes of "
-         "PROGRAM, each\nwith VARSYNC_RANK (0..N-1), VARSYNC_SIZE (N), "
-         "VARSYNC_JOIN (the seed's HOST:PORT)\nand VARSYNC_SECRET_FILE; a "
-         "program calls varsync::runtime::start_from_env() to\njoin. Each "
-         "line a worker prints is prefixed with its rank ([2] ...), the "
-         "seed's\nwith [seed]. SIGINT and SIGTERM are forwarded to the "
-         "workers and the seed.\n\n"
-         "  -np N              number of worker processes\n"
-         "  --hosts H:S,...    ranks fill each host's S slots in order; "
-         "ranks on this\n"
-         "                     machine are started, for the others the "
-         "command lines\n"
-         "                     to run there are printed\n"
-         "  --secret-file FILE the cluster secret (default: "
-         "$VARSYNC_SECRET_FILE, else a\n"
-         "                     fresh one, removed when the job ends)\n"
-         "  --port P           the seed's port (default 0: a free one)\n"
-         "  --seed-host ADDR   the address the seed listens on (default "
-         "127.0.0.1)\n"
-         "  --ssh              start the ranks on other hosts with ssh "
-         "(BatchMode; the\n"
-         "                     program and --secret-file at the same paths "
-         "there;\n"
-         "                     $VARSYNC_SSH replaces ssh)\n\n"
-         "Exit status: 0 when every worker exited 0; else the first failing "
-         "worker's\n(its exit code, or 128 + the signal that killed it); "
-         "128 + the signal when\nstopped by SIGINT/SIGTERM; 2 on a usage "
-         "error; 127 when PROGRAM cannot start.\n";
-}
-
 // -- helpers
 // --------------------------------------------------------------------
 
@@ -126,19 +91,13 @@ void print_remote_ranks(const varsync::cli::run_options& options,
                       local.remote_command(rank, seed, secret_file));
 }
 
-} // namespace
-
-int run_job(const std::vector<std::string>& args) {
-  auto parsed = varsync::cli::parse_run_options(args);
-  if (!parsed) {
-    std::cerr << "varsync run: " << parsed.error().message()
+/// Starts and supervises the job `options` describes (see add_run_command).
+int run_job(const varsync::cli::run_options& options,
+            const std::vector<std::string>& words) {
+  if (auto valid = varsync::cli::check_run_options(options, words); !valid) {
+    std::cerr << "varsync run: " << valid.error().message()
               << "\n(see varsync run --help)\n";
     return usage_error;
-  }
-  const auto& options = *parsed;
-  if (options.help) {
-    print_run_usage();
-    return 0;
   }
   line_printer printer;
   auto executable = find_program(options.program);
@@ -224,4 +183,28 @@ int run_job(const std::vector<std::string>& args) {
                                    secret_file))
       return cannot_execute;
   return running.supervise(false);
+}
+
+} // namespace
+
+varsync::cli::command add_run_command(CLI::App& varsync,
+                                      const std::vector<std::string>& words) {
+  auto* run = varsync.add_subcommand(
+      "run", "start a seed and N worker processes of a program (a job)");
+  run->footer(
+      "Starts a seed (a bare `varsync node`) and N worker processes of "
+      "PROGRAM, each\nwith VARSYNC_RANK (0..N-1), VARSYNC_SIZE (N), "
+      "VARSYNC_JOIN (the seed's HOST:PORT)\nand VARSYNC_SECRET_FILE; a "
+      "program calls varsync::runtime::start_from_env() to\njoin. Each "
+      "line a worker prints is prefixed with its rank ([2] ...), the "
+      "seed's\nwith [seed]. SIGINT and SIGTERM are forwarded to the "
+      "workers and the seed.\n\n"
+      "Exit status: 0 when every worker exited 0; else the first failing "
+      "worker's\n(its exit code, or 128 + the signal that killed it); "
+      "128 + the signal when\nstopped by SIGINT/SIGTERM; 2 on a usage "
+      "error; 127 when PROGRAM cannot start.");
+  // Filled while the command line parses, read when the job starts.
+  auto options = std::make_shared<varsync::cli::run_options>();
+  varsync::cli::add_run_options(*run, *options);
+  return {run, [options, &words] { return run_job(*options, words); }};
 }

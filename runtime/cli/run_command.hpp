@@ -4,12 +4,19 @@
 // -- PROGRAM ARGS...`: starts a seed and N workers of PROGRAM that find
 // each other through the environment (`runtime::start_from_env`).
 
+#include "runtime/cli/program_flags.hpp"
+
+#include <CLI/CLI.hpp>
 #include <string>
 #include <vector>
 
-/// Runs `varsync run ARGS...`; returns the exit status: 0 when every
-/// worker exited 0, the first failing worker's status otherwise (its exit
-/// code, or 128 + the signal that killed it), 128 + the signal when the
-/// launcher was stopped by SIGINT or SIGTERM, 2 on a usage error, 127 when
-/// the program cannot be started. Blocks until the job ends.
-int run_job(const std::vector<std::string>& args);
+/// Adds the subcommand `run` to `varsync`, which parses the command line
+/// `words` (kept by reference: it must outlive the returned command). Its
+/// `run` starts the job once the command line parsed and returns the exit
+/// status: 0 when every worker exited 0, the first failing worker's status
+/// otherwise (its exit code, or 128 + the signal that killed it), 128 +
+/// the signal when the launcher was stopped by SIGINT or SIGTERM, 2 on a
+/// usage error, 127 when the program cannot be started. Blocks until the
+/// job ends.
+varsync::cli::command add_run_command(CLI::App& varsync,
+                                      const std::vector<std::string>& words);

@@ -2,7 +2,9 @@
 
 #include "runtime/core/wording.hpp"
 
+#include <algorithm>
 #include <charconv>
+#include <optional>
 #include <string_view>
 #include <unistd.h>
 #include <varsync/node_config.hpp>
@@ -56,77 +58,113 @@ expected<std::vector<host_slots>> parse_hosts(std::string_view text) {
 
 } // namespace
 
-expected<run_options> parse_run_options(const std::vector<std::string>& args) {
-  run_options options;
-  bool separator = false;
-  std::size_t i = 0;
-  for (; i < args.size(); ++i) {
-    std::string flag = args[i];
-    if (flag == "--") {
-      separator = true;
-      ++i;
+void add_run_options(CLI::App& run, run_options& options) {
+  // Each value is checked where it is parsed, so that the error names the
+  // flag and the value.
+  run.add_option(
+         "--np",
+         [&options](const CLI::results_t& values) {
+           auto count = parse_positive(values.back(), 100'000);
+           if (!count)
+             throw CLI::ValidationError{
+                 "-np: '" + wording::excerpt(values.back()) +
+                 "' is not a number of processes (1 or more)"};
+           options.processes = *count;
+           return true;
+         },
+         "number of worker processes (also -np N)")
+      ->option_text("N");
+  run.add_option(
+         "-H,--hosts",
+         [&options](const CLI::results_t& values) {
+           auto hosts = parse_hosts(values.back());
+           if (!hosts)
+             throw CLI::ValidationError{hosts.error().message()};
+           options.hosts = std::move(*hosts);
+           return true;
+         },
+         "ranks fill each host's SLOTS in order; ranks on this machine are "
+         "started, for the others the command lines to run there are "
+         "printed")
+      ->option_text("HOST:SLOTS[,...]");
+  run.add_option("--secret-file", options.secret_file,
+                 "the cluster secret (default: $VARSYNC_SECRET_FILE, else a "
+                 "fresh one, removed when the job ends)")
+      ->option_text("FILE");
+  run.add_option(
+         "--port",
+         [&options](const CLI::results_t& values) {
+           const auto& value = values.back();
+           auto port = value == "0" ? std::optional<std::size_t>{0}
+                                    : parse_positive(value, 65535);
+           if (!port)
+             throw CLI::ValidationError{"--port: '" + wording::excerpt(value) +
+                                        "' is not a port (0-65535)"};
+           options.port = static_cast<std::uint16_t>(*port);
+           return true;
+         },
+         "the seed's port (default 0: a free one)")
+      ->option_text("PORT");
+  run.add_option(
+         "--seed-host",
+         [&options](const CLI::results_t& values) {
+           if (values.back().empty())
+             throw CLI::ValidationError{"--seed-host: expects an address"};
+           options.seed_host = values.back();
+           return true;
+         },
+         "the address the seed listens on (default 127.0.0.1)")
+      ->option_text("ADDRESS");
+  run.add_flag("--ssh", options.ssh,
+               "start the ranks on other hosts with ssh (BatchMode; the "
+               "program and --secret-file at the same paths there; "
+               "$VARSYNC_SSH replaces ssh)");
+  run.add_option(
+         "command",
+         [&options](const CLI::results_t& words) {
+           options.program = words.front();
+           options.program_args.assign(words.begin() + 1, words.end());
+           return true;
+         },
+         "the program every worker runs and its arguments, after `--`")
+      ->option_text("-- PROGRAM ARGS...")
+      ->expected(1, CLI::detail::expected_max_vector_size)
+      ->allow_extra_args();
+}
+
+std::vector<std::string> mpirun_style_words(std::vector<std::string> words) {
+  for (auto& word : words) {
+    if (word == "--")
       break;
-    }
-    if (flag == "--help" || flag == "-h") {
-      options.help = true;
-      return options;
-    }
-    if (flag == "--ssh") {
-      options.ssh = true;
-      continue;
-    }
-    if (!flag.starts_with("-"))
-      return usage("'" + wording::excerpt(flag) +
-                   "': expected `--` before the program (varsync run -np N "
-                   "-- PROGRAM ARGS...)");
-    std::string value;
-    if (auto equals = flag.find('='); equals != std::string::npos) {
-      value = flag.substr(equals + 1);
-      flag.resize(equals);
-    } else if (i + 1 < args.size() && args[i + 1] != "--") {
-      value = args[++i];
-    } else {
-      return usage(flag + ": expects a value");
-    }
-    if (flag == "-np" || flag == "--np") {
-      auto count = parse_positive(value, 100'000);
-      if (!count)
-        return usage("-np: '" + wording::excerpt(value) +
-                     "' is not a number of processes (1 or more)");
-      options.processes = *count;
-    } else if (flag == "--hosts" || flag == "-H") {
-      auto hosts = parse_hosts(value);
-      if (!hosts)
-        return hosts.error();
-      options.hosts = std::move(*hosts);
-    } else if (flag == "--secret-file") {
-      options.secret_file = value;
-    } else if (flag == "--port") {
-      auto port = value == "0" ? std::optional<std::size_t>{0}
-                               : parse_positive(value, 65535);
-      if (!port)
-        return usage("--port: '" + wording::excerpt(value) +
-                     "' is not a port (0-65535)");
-      options.port = static_cast<std::uint16_t>(*port);
-    } else if (flag == "--seed-host") {
-      if (value.empty())
-        return usage("--seed-host: expects an address");
-      options.seed_host = value;
-    } else {
-      return usage("unknown option '" + wording::excerpt(flag) + "'");
-    }
+    if (word == "-np")
+      word = "--np";
   }
+  return words;
+}
+
+expected<void> check_run_options(const run_options& options,
+                                 const std::vector<std::string>& words) {
   if (options.processes == 0)
     return usage("-np N is missing: how many worker processes to start");
-  if (!separator)
+  auto separator = std::find(words.begin(), words.end(), "--");
+  // The words CLI11 took for the program must be those after `--`.
+  std::vector<std::string> command_line;
+  if (!options.program.empty()) {
+    command_line.push_back(options.program);
+    command_line.insert(command_line.end(), options.program_args.begin(),
+                        options.program_args.end());
+  }
+  auto after = separator == words.end() ? 0 : words.end() - separator - 1;
+  if (static_cast<std::ptrdiff_t>(command_line.size()) > after)
+    return usage("'" + wording::excerpt(command_line.front()) +
+                 "': expected `--` before the program (varsync run -np N "
+                 "-- PROGRAM ARGS...)");
+  if (separator == words.end())
     return usage("`-- PROGRAM ARGS...` is missing: the program every worker "
                  "runs");
-  if (i >= args.size() || args[i].empty())
+  if (command_line.empty() || command_line.front().empty())
     return usage("no program after `--` (varsync run -np N -- PROGRAM "
                  "ARGS...)");
-  options.program = args[i];
-  options.program_args.assign(args.begin() + static_cast<std::ptrdiff_t>(i) + 1,
-                              args.end());
   if (!options.hosts.empty()) {
     std::size_t slots = 0;
     for (const auto& host : options.hosts)
@@ -136,7 +174,7 @@ expected<run_options> parse_run_options(const std::vector<std::string>& args) {
                    std::to_string(options.processes) +
                    " processes (give each host HOST:SLOTS)");
   }
-  return options;
+  return {};
 }
 
 bool is_this_machine(const std::string& host) {

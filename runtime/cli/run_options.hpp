@@ -3,6 +3,7 @@
 // The command line of `varsync run` (runtime/cli/run_command.hpp), parsed
 // and checked apart from what the launcher does with it.
 
+#include <CLI/CLI.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -37,16 +38,28 @@ struct run_options {
   /// arguments: everything after `--`.
   std::string program;
   std::vector<std::string> program_args;
-  /// --help was given.
-  bool help = false;
 };
 
-/// Parses `args` (after `run`): `-np N [--hosts H:S,...] [--secret-file F]
-/// [--port P] [--seed-host H] [--ssh] -- PROGRAM ARGS...`; flags take their
-/// value as the next word or after '='. A missing or malformed -np, a missing
-/// `--` or program, an unknown flag, or --hosts with fewer slots than -np
-/// is `invalid_argument` saying what was wrong.
-expected<run_options> parse_run_options(const std::vector<std::string>& args);
+/// Adds the flags of `varsync run` to its subcommand `run`, parsed into
+/// `options` (which must outlive every parse of `run`): `--np N` (also
+/// `-np N`, see `mpirun_style_words`), `-H, --hosts H:S,...`,
+/// `--secret-file F`, `--port P`, `--seed-host H`, `--ssh`, and
+/// `PROGRAM ARGS...` as a positional. A malformed value throws
+/// `CLI::ValidationError` naming the flag and the value. Not thread-safe.
+void add_run_options(CLI::App& run, run_options& options);
+
+/// `words` (a command line) with mpirun's `-np` spelled `--np` up to the
+/// first `--`: CLI11 takes `-np` for `-n p`, and takes no name of two
+/// letters after one dash.
+std::vector<std::string> mpirun_style_words(std::vector<std::string> words);
+
+/// Checks `options` once `run` parsed the command line `words` (as
+/// parsed, after `mpirun_style_words`): -np given, the program exactly
+/// the words after the first `--` (CLI11 gives a word before `--` to the
+/// same positional), and --hosts with at least -np slots. An error is
+/// `invalid_argument` saying what was wrong.
+expected<void> check_run_options(const run_options& options,
+                                 const std::vector<std::string>& words);
 
 /// Whether `host` names this machine: loopback names and addresses, or
 /// this machine's host name (with or without its domain).

@@ -28,9 +28,14 @@ TEST_CASE("varsync --help, subcommand help and usage errors") {
   CHECK(status == exit_status::exited_with(0));
   CHECK(text.find("node") != std::string::npos);
   CHECK(text.find("status") != std::string::npos);
+  for (const char* command : {"node", "run", "status", "certs", "checkpoint"})
+    CHECK_MESSAGE(text.find(command) != std::string::npos, command, "\n", text);
   std::tie(status, text) = run_cli({"node", "--help"});
   CHECK(status == exit_status::exited_with(0));
-  CHECK(text.find("--connection-timeout") != std::string::npos);
+  // Value placeholders and the config file.
+  for (const char* shown :
+       {"--config FILE", "--connection-timeout DURATION", "--port PORT"})
+    CHECK_MESSAGE(text.find(shown) != std::string::npos, shown, "\n", text);
   std::tie(status, text) = run_cli({"status", "--help"});
   CHECK(status == exit_status::exited_with(0));
   CHECK(text.find("HOST:PORT") != std::string::npos);
@@ -45,8 +50,36 @@ TEST_CASE("varsync --help, subcommand help and usage errors") {
                 text);
   std::tie(status, text) = run_cli({"status", "127.0.0.1:1", "--timeout", "5"});
   CHECK(status == exit_status::exited_with(2));
-  CHECK_MESSAGE(text.find("--timeout: '5'") != std::string::npos, text);
-  CHECK_MESSAGE(text.find("5s") != std::string::npos, text);
+  CHECK_MESSAGE(text.find("varsync status: --timeout: '5' needs a unit (e.g. "
+                          "5s or 5ms)") != std::string::npos,
+                text);
+  std::tie(status, text) =
+      run_cli({"status", "127.0.0.1:1", "--timeout", "soon"});
+  CHECK(status == exit_status::exited_with(2));
+  CHECK_MESSAGE(text.find("--timeout: 'soon'") != std::string::npos, text);
+  std::tie(status, text) = run_cli({"status", "--help"});
+  CHECK(status == exit_status::exited_with(0));
+  for (const char* shown : {"--timeout DURATION", "--secret-file FILE",
+                            "--tls-cert FILE", "--json", "--watch"})
+    CHECK_MESSAGE(text.find(shown) != std::string::npos, shown, "\n", text);
+  // A missing or malformed address, and a stray argument.
+  std::tie(status, text) = run_cli({"status"});
+  CHECK(status == exit_status::exited_with(2));
+  CHECK_MESSAGE(text.find("varsync status: ") != std::string::npos, text);
+  std::tie(status, text) = run_cli({"status", "localhost"});
+  CHECK(status == exit_status::exited_with(2));
+  CHECK_MESSAGE(text.find("localhost") != std::string::npos, text);
+  std::tie(status, text) = run_cli({"node", "stray"});
+  CHECK(status == exit_status::exited_with(2));
+  CHECK_MESSAGE(text.find("varsync node: unexpected argument 'stray'") !=
+                    std::string::npos,
+                text);
+  std::tie(status, text) = run_cli({"certs", "init"});
+  CHECK(status == exit_status::exited_with(2));
+  CHECK_MESSAGE(text.find("varsync certs init: ") != std::string::npos, text);
+  std::tie(status, text) = run_cli({"--version"});
+  CHECK(status == exit_status::exited_with(0));
+  CHECK_EQ(text, std::string{"varsync "} + VARSYNC_PROJECT_VERSION + "\n");
   std::tie(status, text) = run_cli({"frobnicate"});
   CHECK(status == exit_status::exited_with(2));
   CHECK(text.find("frobnicate") != std::string::npos);
