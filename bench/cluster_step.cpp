@@ -68,7 +68,9 @@
 // status=timeout (first step too slow: med_us=nan, ok=na) or status=error
 // (a worker failed; the run stops, exit status 1).
 
+#include "runtime/cli/program_flags.hpp"
 #include "runtime/launch/child_process.hpp"
+#include "runtime/node_flags.hpp"
 #include "runtime/transport/cluster_secret.hpp"
 #include "runtime/transport/tls_certificates.hpp"
 
@@ -140,68 +142,87 @@ struct bench_options {
   std::size_t index = 0;
 };
 
-std::vector<std::size_t> parse_sizes(const char* text) {
-  std::vector<std::size_t> sizes;
-  for (char* end = nullptr; *text != 0; text = end + (*end == ',' ? 1 : 0)) {
-    sizes.push_back(std::strtoull(text, &end, 10));
-    if (end == text)
-      break;
-  }
-  return sizes;
-}
-
-bench_options parse_options(int argc, char** argv) {
-  bench_options options;
-  for (int i = 1; i < argc; ++i) {
-    std::string_view flag{argv[i]};
-    if (flag == "--worker") {
-      options.worker = true;
-      continue;
-    }
-    if (flag == "--seed-in-worker") {
-      options.seed_in_worker = true;
-      continue;
-    }
-    if (flag == "--tls") {
-      options.tls = true;
-      continue;
-    }
-    if (flag == "--auto-shards") {
-      options.auto_shards = true;
-      continue;
-    }
-    if (i + 1 >= argc)
-      break;
-    const char* value = argv[++i];
-    if (flag == "--np")
-      options.processes = std::max(1, std::atoi(value));
-    else if (flag == "--sizes")
-      options.sizes = parse_sizes(value);
-    else if (flag == "--batch-ms")
-      options.batch_ms = std::atof(value);
-    else if (flag == "--batches")
-      options.batches = std::max(1, std::atoi(value));
-    else if (flag == "--step-timeout-s")
-      options.step_timeout_s = std::atof(value);
-    else if (flag == "--skip-after-s")
-      options.skip_after_s = std::atof(value);
-    else if (flag == "--join")
-      options.join = value;
-    else if (flag == "--bulk-threshold" || flag == "--bulk-part" ||
-             flag == "--spin")
-      options.node_settings.emplace_back(flag.substr(2), value);
-    else if (flag == "--bind-to")
-      options.bind_to_core = std::string_view{value} == "core";
-    else if (flag == "--shards")
-      options.shards = std::max(1, std::atoi(value));
-    else if (flag == "--rows-percent")
-      options.rows_percent = std::max(0.0, std::atof(value));
-    else if (flag == "--index")
-      options.index = std::strtoull(value, nullptr, 10);
-    else if (flag == "--tls-dir")
-      options.tls_dir = value;
-  }
-  return options;
+/// Parses the command line into `options` (CLI11). Returns the exit status
+/// when the program is done (after --help or --version, or 2 after a usage
+/// error, printed); nothing when it should go on.
+std::optional<int> parse_options(int argc, char** argv,
+                                 bench_options& options) {
+  CLI::App app{"varsync's on_write/mean step across P processes over "
+               "loopback TCP, the peer of MPI_Allreduce (see "
+               "bench/cluster_step.cpp)"};
+  varsync::cli::add_version_flag(app);
+  app.add_option("--np", options.processes, "worker processes (replicas)")
+      ->option_text("COUNT")
+      ->check(varsync::cli::positive_number());
+  app.add_option("--sizes", options.sizes, "array sizes in bytes")
+      ->option_text("BYTES[,BYTES...]")
+      ->delimiter(',');
+  app.add_option("--batch-ms", options.batch_ms,
+                 "target duration of one timed batch")
+      ->option_text("MS")
+      ->check(varsync::cli::positive_number());
+  app.add_option("--batches", options.batches, "timed batches per size")
+      ->option_text("COUNT")
+      ->check(varsync::cli::positive_number());
+  app.add_option("--step-timeout-s", options.step_timeout_s,
+                 "deadline of every step")
+      ->option_text("SECONDS")
+      ->check(varsync::cli::positive_number());
+  app.add_option("--skip-after-s", options.skip_after_s,
+                 "sizes whose first step takes longer are skipped")
+      ->option_text("SECONDS")
+      ->check(varsync::cli::positive_number());
+  app.add_option("--shards", options.shards,
+                 "shard variables per size, spread over the nodes")
+      ->option_text("COUNT")
+      ->check(varsync::cli::positive_number());
+  app.add_flag("--auto-shards", options.auto_shards,
+               "one variable with the library's automatic sharding");
+  app.add_option("--rows-percent", options.rows_percent,
+                 "steps are assign_add_rows of this share of a table's rows "
+                 "(0: dense steps)")
+      ->option_text("PERCENT")
+      ->check(CLI::Range(0.0, 100.0));
+  app.add_option(
+         "--bind-to",
+         [&options](const CLI::results_t& values) {
+           options.bind_to_core = values.back() == "core";
+           return true;
+         },
+         "core: worker i runs on CPU i mod CPUs, like mpirun's")
+      ->option_text("core|none")
+      ->check(CLI::IsMember({"core", "none"}));
+  app.add_flag("--seed-in-worker", options.seed_in_worker,
+               "worker 0 is the seed instead of the driver");
+  app.add_flag("--tls", options.tls, "mutual TLS between the nodes");
+  // Node settings every node gets: checked by node_config::set here, and
+  // passed on to the workers as given.
+  for (std::string key : {"bulk-threshold", "bulk-part", "spin"})
+    app.add_option(
+           "--" + key,
+           [&options, key](const CLI::results_t& values) {
+             varsync::node_config check;
+             if (auto set = check.set(key, values.back()); !set)
+               throw CLI::ValidationError{"--" + set.error().message()};
+             options.node_settings.emplace_back(key, values.back());
+             return true;
+           },
+           "node_config " + key + " of every node")
+        ->option_text(varsync::detail::value_placeholder(key));
+  // Set by the driver on the workers it starts.
+  auto* worker = app.add_flag("--worker", options.worker,
+                              "(internal) run as a worker of the driver");
+  app.add_option("--join", options.join, "(internal) the seed to join")
+      ->option_text("HOST:PORT")
+      ->needs(worker);
+  app.add_option("--index", options.index, "(internal) this worker's replica")
+      ->option_text("INDEX")
+      ->needs(worker);
+  app.add_option("--tls-dir", options.tls_dir,
+                 "(internal) the certificates of --tls")
+      ->option_text("DIR")
+      ->needs(worker);
+  return varsync::cli::parse_flags(app, argc, argv);
 }
 
 /// Settings shared by the driver and the workers. Large steps keep a node's
@@ -794,7 +815,9 @@ int run_driver(bench_options options) {
 } // namespace
 
 int main(int argc, char** argv) {
-  auto options = parse_options(argc, argv);
+  bench_options options;
+  if (auto done = parse_options(argc, argv, options))
+    return *done;
   // A worker that dies must not kill the driver while it writes a command.
   std::signal(SIGPIPE, SIG_IGN);
   return options.worker ? run_worker(options) : run_driver(options);

@@ -21,14 +21,15 @@
 // r + 1). cpus: the CPU each rank was on at the end (two ranks sharing one
 // CPU explain outliers, see shared/anchors/README.md).
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <mpi.h>
+#include <optional>
 #include <sched.h>
 #include <string>
-#include <string_view>
 #include <vector>
 
 namespace {
@@ -42,28 +43,34 @@ struct bench_options {
   int batches = 5;
 };
 
-std::vector<long> parse_sizes(const char* text) {
-  std::vector<long> sizes;
-  for (char* end = nullptr; *text != 0; text = end + (*end == ',' ? 1 : 0)) {
-    sizes.push_back(std::strtol(text, &end, 10));
-    if (end == text)
-      break;
+/// Parses the command line into `options` (CLI11, like every program of
+/// the project; this one is built apart from the library, with MPI's
+/// compiler wrapper, so it prints its errors with CLI11's own handler).
+/// Returns the exit status when the program is done (after --help, or 2
+/// after a usage error, printed by rank 0); nothing when it should go on.
+std::optional<int> parse_options(int argc, char** argv, int rank,
+                                 bench_options& options) {
+  CLI::App app{"MPI_Allreduce(MPI_SUM, float), the peer of "
+               "varsync_bench_cluster_step (see bench/mpi/allreduce.cpp)"};
+  app.add_option("--sizes", options.sizes, "array sizes in bytes")
+      ->option_text("BYTES[,BYTES...]")
+      ->delimiter(',');
+  app.add_option("--batch-ms", options.batch_ms,
+                 "target duration of one timed batch")
+      ->option_text("MS")
+      ->check(CLI::Range(0.001, 1e9));
+  app.add_option("--batches", options.batches, "timed batches per size")
+      ->option_text("COUNT")
+      ->check(CLI::Range(1, 1'000'000'000));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& failure) {
+    if (rank != 0)
+      return failure.get_exit_code() == 0 ? 0 : 2;
+    auto code = app.exit(failure);
+    return code == 0 ? 0 : 2;
   }
-  return sizes;
-}
-
-bench_options parse_options(int argc, char** argv) {
-  bench_options options;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string_view flag{argv[i]};
-    if (flag == "--sizes")
-      options.sizes = parse_sizes(argv[i + 1]);
-    else if (flag == "--batch-ms")
-      options.batch_ms = std::atof(argv[i + 1]);
-    else if (flag == "--batches")
-      options.batches = std::max(1, std::atoi(argv[i + 1]));
-  }
-  return options;
+  return std::nullopt;
 }
 
 } // namespace
@@ -74,7 +81,11 @@ int main(int argc, char** argv) {
   int ranks = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &ranks);
-  auto options = parse_options(argc, argv);
+  bench_options options;
+  if (auto done = parse_options(argc, argv, rank, options)) {
+    MPI_Finalize();
+    return *done;
+  }
 
   for (long bytes : options.sizes) {
     int elements = static_cast<int>(std::max(1L, bytes / 4));

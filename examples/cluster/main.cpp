@@ -77,11 +77,12 @@
 // bad flags; 128 + the signal number when stopped by SIGINT or SIGTERM.
 
 #include "logistic.hpp"
+#include "runtime/cli/program_flags.hpp"
 #include "runtime/launch/child_process.hpp"
+#include "runtime/node_flags.hpp"
 
 #include <algorithm>
 #include <atomic>
-#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
@@ -653,123 +654,67 @@ int run_driver(const driver_options& options) {
 
 // -- command line -------------------------------------------------------------
 
-void print_usage(std::ostream& out) {
-  out << "usage:\n"
-         "  varsync_example_cluster [--epochs E]\n"
-         "      demo: a seed and 2 node processes on 127.0.0.1\n"
-         "  varsync_example_cluster driver --host H --port P --nodes N "
-         "[--epochs E]\n"
-         "      the seed; waits for N nodes started by hand\n"
-         "  varsync_example_cluster driver --join HOST:PORT[,...] --nodes N "
-         "[--epochs E]\n"
-         "      the driver as a member of a running cluster (the seed may "
-         "be lost)\n"
-         "  add --checkpoint-dir D [--checkpoint-every T] to save the job "
-         "as it trains,\n"
-         "  and --resume to continue from the newest checkpoint under D\n"
-         "  --keep-running: after training, keep the cluster up until "
-         "Ctrl-C\n"
-         "  --http-port 0: serve the live dashboard and /metrics (prints "
-         "the URL)\n"
-         "  varsync_example_cluster node [--join HOST:PORT[,...]] [--host H] "
-         "[--port P] [--name N]\n"
-         "      a node (without --join: the seed of a new cluster); runs "
-         "until Ctrl-C\n"
-         "node flags (every mode):\n";
-  for (const auto& [key, help] : varsync::node_config::keys())
-    out << "  --" << key << "  " << help << '\n';
-}
-
-/// A positive number for `flag`, or nullopt.
-template <class T>
-std::optional<T> parse_count(const std::string& flag, const std::string& text) {
-  T value{};
-  auto [end, failure] =
-      std::from_chars(text.data(), text.data() + text.size(), value);
-  if (failure != std::errc{} || end != text.data() + text.size() || value < 1) {
-    std::cerr << flag << ": expected a positive number, got '" << text << "'\n";
-    return std::nullopt;
-  }
-  return value;
-}
-
 } // namespace
 
 int main(int argc, char** argv) {
-  std::vector<std::string> args(argv + 1, argv + argc);
-  if (std::find_if(args.begin(), args.end(), [](const std::string& arg) {
-        return arg == "--help" || arg == "-h";
-      }) != args.end()) {
-    print_usage(std::cout);
-    return 0;
-  }
-  enum class mode { demo, driver, node };
-  auto run_mode = mode::demo;
-  if (!args.empty() && (args.front() == "node" || args.front() == "driver")) {
-    run_mode = args.front() == "node" ? mode::node : mode::driver;
-    args.erase(args.begin());
-  }
-  auto parsed = varsync::parse_node_flags(args);
-  if (!parsed) {
-    std::cerr << parsed.error().message() << '\n';
-    std::cerr << "(--help shows the usage)\n";
-    return 2;
-  }
-  if (run_mode == mode::node) {
+  // Three modes: the demo (no subcommand), `driver` and `node`. The node
+  // flags and the driver's own belong to the program: the subcommands
+  // pass them up (fallthrough), so they may come before or after the
+  // mode's word.
+  CLI::App app{"Data-parallel SGD across varsync nodes; without a mode: the "
+               "demo, a seed and 2 node processes on 127.0.0.1"};
+  varsync::cli::add_version_flag(app);
+  app.require_subcommand(0, 1);
+  varsync::node_config config;
+  varsync::detail::add_node_options(app, config);
+  driver_options options;
+  auto* epochs = app.add_option("--epochs", options.epochs,
+                                "epochs of each run (driver, demo)")
+                     ->option_text("COUNT")
+                     ->check(varsync::cli::positive_number());
+  auto* resume = app.add_flag("--resume", options.resume,
+                              "continue from the newest checkpoint under "
+                              "--checkpoint-dir (driver, demo)");
+  auto* keep_running =
+      app.add_flag("--keep-running", options.keep_running,
+                   "after training, keep the cluster up until Ctrl-C (driver, "
+                   "demo)");
+  auto* driver = app.add_subcommand(
+      "driver", "the seed (or with --join a member of a running cluster); "
+                "waits for --nodes nodes started by hand");
+  driver->fallthrough();
+  driver->add_option("--nodes", options.nodes, "nodes to wait for")
+      ->option_text("COUNT")
+      ->check(varsync::cli::positive_number());
+  auto* node = app.add_subcommand(
+      "node", "a node (without --join: the seed of a new cluster); runs "
+              "until Ctrl-C");
+  node->fallthrough();
+  app.footer("Add --checkpoint-dir DIR [--checkpoint-every T] to save the "
+             "job as it trains,\nand --resume to continue from the newest "
+             "checkpoint under DIR. --http-port 0 serves the live\n"
+             "dashboard and /metrics (the URL is printed).");
+  if (auto done = varsync::cli::parse_flags(app, argc, argv, &config))
+    return *done;
+  if (node->parsed()) {
+    for (const auto* driver_only : {epochs, resume, keep_running})
+      if (driver_only->count() > 0) {
+        std::cerr << VARSYNC_PROGRAM " node: " << driver_only->get_name()
+                  << " is for the driver and the demo, not a node\n";
+        return 2;
+      }
     // Without --join the node is the seed of a new cluster (the driver
     // then joins it with --join).
-    if (!parsed->rest.empty()) {
-      std::cerr << "node: unknown argument '" + parsed->rest.front() + "'"
-                << '\n';
-      std::cerr << "(--help shows the usage)\n";
-      return 2;
-    }
-    return run_node(parsed->config);
+    return run_node(config);
   }
-  driver_options options;
-  options.config = parsed->config;
-  options.launch_nodes = run_mode == mode::demo;
-  const auto& rest = parsed->rest;
-  for (std::size_t i = 0; i < rest.size(); ++i) {
-    const auto& word = rest[i];
-    if (word == "--resume") { // a flag without a value
-      options.resume = true;
-      continue;
-    }
-    if (word == "--keep-running") {
-      options.keep_running = true;
-      continue;
-    }
-    auto flag = word;
-    std::string value;
-    if (auto equals = flag.find('='); equals != std::string::npos) {
-      value = flag.substr(equals + 1);
-      flag.resize(equals);
-    } else if (i + 1 < rest.size()) {
-      value = rest[++i];
-    }
-    if (flag == "--epochs") {
-      auto epochs = parse_count<int>(flag, value);
-      if (!epochs)
-        return 2;
-      options.epochs = *epochs;
-    } else if (flag == "--nodes" && run_mode == mode::driver) {
-      auto nodes = parse_count<std::size_t>(flag, value);
-      if (!nodes)
-        return 2;
-      options.nodes = *nodes;
-    } else {
-      std::cerr << "unknown argument '" << word << "'\n";
-      std::cerr << "(--help shows the usage)\n";
-      return 2;
-    }
-  }
+  options.config = config;
+  options.launch_nodes = !driver->parsed();
   if (options.resume && options.config.checkpoint_dir.empty()) {
     std::cerr << "--resume: needs --checkpoint-dir (where the checkpoints "
                  "are)\n";
     return 2;
   }
-  if (!options.config.join.empty() && run_mode == mode::demo) {
+  if (!options.config.join.empty() && options.launch_nodes) {
     std::cerr << "--join: the demo is the seed; use `driver --join` to run "
                  "the driver on a member of a running cluster\n";
     return 2;
@@ -777,14 +722,9 @@ int main(int argc, char** argv) {
   // The driver places the variable actors on the nodes, not on itself,
   // unless told otherwise: a lost node then also loses variable hosts,
   // which the cluster re-hosts on the nodes left.
-  auto given = [&args](std::string_view flag) {
-    return std::any_of(args.begin(), args.end(), [flag](const auto& word) {
-      return std::string_view{word}.starts_with(flag);
-    });
-  };
-  if (!given("--spread-variables"))
+  if (app.get_option("--spread-variables")->count() == 0)
     options.config.spread_variables = true;
-  if (!given("--serve-variables") && options.nodes > 0)
+  if (app.get_option("--serve-variables")->count() == 0 && options.nodes > 0)
     options.config.serve_variables = false;
   return run_driver(options);
 }
