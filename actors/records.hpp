@@ -6,9 +6,11 @@
 
 #include "actors/local_store.hpp"
 #include "actors/protocol.hpp"
+#include "runtime/core/metrics.hpp"
 #include "varsync/tensor.hpp"
 #include "varsync/variable_options.hpp"
 
+#include <atomic>
 #include <caf/all.hpp>
 #include <cstddef>
 #include <memory>
@@ -40,6 +42,17 @@ struct variable_record {
   variable_options requested;
   variable_options resolved;
   group_record_ptr group;
+  /// This process's metrics of the variable, looked up once (the registry
+  /// takes a mutex per lookup; steps and SSP reads use this instead).
+  /// Thread-safe: racing first calls store the same pointer.
+  metrics::variable_metrics& recorded() const {
+    auto* found = recorded_.load(std::memory_order_acquire);
+    if (found == nullptr) {
+      found = &metrics::process_metrics().variables.of(name);
+      recorded_.store(found, std::memory_order_release);
+    }
+    return *found;
+  }
   /// The variable's actor (thread-safe; it changes when the variable is
   /// re-hosted on another node).
   caf::actor current_actor() const {
@@ -77,6 +90,7 @@ struct variable_record {
 
 private:
   mutable std::mutex host_mutex_;
+  mutable std::atomic<metrics::variable_metrics*> recorded_{nullptr};
   mutable caf::actor actor_;
 };
 

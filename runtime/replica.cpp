@@ -70,15 +70,14 @@ void collective_step(const std::shared_ptr<detail::replica_core>& core,
       done(std::move(result));
     };
   // Each step's outcome and latency, for the node's metrics endpoint.
-  done =
-      [recorded = &metrics::process_metrics().variables.of(var.record()->name),
-       start = steady::now(), done = std::move(done)](expected<void> result) {
-        (result ? recorded->steps : recorded->failed_steps)
-            .fetch_add(1, std::memory_order_relaxed);
-        recorded->step_seconds.observe(
-            std::chrono::duration<double>(steady::now() - start).count());
-        done(std::move(result));
-      };
+  done = [recorded = &var.record()->recorded(), start = steady::now(),
+          done = std::move(done)](expected<void> result) {
+    (result ? recorded->steps : recorded->failed_steps)
+        .fetch_add(1, std::memory_order_relaxed);
+    recorded->step_seconds.observe(
+        std::chrono::duration<double>(steady::now() - start).count());
+    done(std::move(result));
+  };
   auto& runtime = core->runtime();
   if (auto refused = runtime.refuse_if_stopping(call))
     return done(*refused);
@@ -170,9 +169,7 @@ expected<stamped_read> replica::read_stamped(const variable& var,
   if (!part)
     return not_attached(*core_, var);
   auto clock = core_->store().clock.load();
-  auto& staleness = metrics::process_metrics()
-                        .variables.of(var.record()->name)
-                        .staleness_clocks;
+  auto& staleness = var.record()->recorded().staleness_clocks;
   if (part->fresh_at(clock)) {
     auto fresh = part->read_at(clock);
     staleness.observe(static_cast<double>(fresh.staleness));
