@@ -84,10 +84,10 @@ int main(int argc, char** argv) {
   varsync::cli::add_version_flag(app);
   app.add_option("--mib", mib, "size of the checkpointed variable, MiB")
       ->option_text("MIB")
-      ->check(CLI::PositiveNumber);
+      ->check(varsync::cli::positive_number());
   app.add_option("--reps", reps, "saves and restores timed")
       ->option_text("COUNT")
-      ->check(CLI::PositiveNumber);
+      ->check(varsync::cli::positive_number());
   app.add_option("--dir", dir, "where to write (default: a temp directory)")
       ->option_text("DIR");
   if (auto done = varsync::cli::parse_flags(app, argc, argv))

@@ -432,11 +432,11 @@ int main(int argc, char** argv) {
   app.add_option("--batch-ms", options.batch_ms,
                  "target duration of one timed batch")
       ->option_text("MS")
-      ->check(CLI::PositiveNumber);
+      ->check(varsync::cli::positive_number());
   app.add_option("--batches", options.batches,
                  "timed batches per case and implementation")
       ->option_text("COUNT")
-      ->check(CLI::PositiveNumber);
+      ->check(varsync::cli::positive_number());
   app.add_flag("--smoke", smoke, "one 5 ms batch per case");
   if (auto done = varsync::cli::parse_flags(app, argc, argv))
     return *done;

@@ -48,6 +48,24 @@ error broken(const std::string& peer, const char* what) {
                                       what + ")"};
 }
 
+/// Called after a recv or send on `fd` moved nothing and set errno: waits
+/// until the call is worth retrying (interrupted, or `fd` ready for
+/// `events` before `deadline`), or returns the error that ends the
+/// handshake (`awaited` names what did not come in time).
+expected<void> await_retry(int fd, short events, deadline_type deadline,
+                           const std::string& peer, const char* awaited) {
+  if (errno == EINTR)
+    return {};
+  if (errno != EAGAIN && errno != EWOULDBLOCK)
+    return broken(peer, std::strerror(errno));
+  auto ready = wait_for(fd, events, deadline);
+  if (ready == 0)
+    return timed_out(peer, awaited);
+  if (ready < 0)
+    return broken(peer, std::strerror(errno));
+  return {};
+}
+
 /// Reads exactly `size` bytes before `deadline`.
 expected<void> read_all(int fd, std::byte* data, std::size_t size,
                         deadline_type deadline, const std::string& peer) {
@@ -60,15 +78,8 @@ expected<void> read_all(int fd, std::byte* data, std::size_t size,
     }
     if (got == 0)
       return broken(peer, "closed by the peer");
-    if (errno == EINTR)
-      continue;
-    if (errno != EAGAIN && errno != EWOULDBLOCK)
-      return broken(peer, std::strerror(errno));
-    auto ready = wait_for(fd, POLLIN, deadline);
-    if (ready == 0)
-      return timed_out(peer, "answer");
-    if (ready < 0)
-      return broken(peer, std::strerror(errno));
+    if (auto retry = await_retry(fd, POLLIN, deadline, peer, "answer"); !retry)
+      return retry.error();
   }
   return {};
 }
@@ -83,15 +94,11 @@ expected<void> write_all(int fd, const std::byte* data, std::size_t size,
       size -= static_cast<std::size_t>(sent);
       continue;
     }
-    if (sent < 0 && errno == EINTR)
-      continue;
-    if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
-      return broken(peer, std::strerror(errno));
-    auto ready = wait_for(fd, POLLOUT, deadline);
-    if (ready == 0)
-      return timed_out(peer, "room to write");
-    if (ready < 0)
-      return broken(peer, std::strerror(errno));
+    if (sent == 0)
+      errno = EAGAIN; // nothing taken: wait for room, as for EAGAIN
+    if (auto retry = await_retry(fd, POLLOUT, deadline, peer, "room to write");
+        !retry)
+      return retry.error();
   }
   return {};
 }
@@ -129,15 +136,8 @@ expected<void> read_hello(int fd, hello_bytes& hello, deadline_type deadline,
                    peer + " closed the connection before the cluster "
                           "handshake (a node over its limit of pending "
                           "handshakes, or not a varsync node)"};
-    if (errno == EINTR)
-      continue;
-    if (errno != EAGAIN && errno != EWOULDBLOCK)
-      return broken(peer, std::strerror(errno));
-    auto ready = wait_for(fd, POLLIN, deadline);
-    if (ready == 0)
-      return timed_out(peer, "answer");
-    if (ready < 0)
-      return broken(peer, std::strerror(errno));
+    if (auto retry = await_retry(fd, POLLIN, deadline, peer, "answer"); !retry)
+      return retry.error();
   }
   return {};
 }
