@@ -118,7 +118,8 @@ void add_run_options(CLI::App& run, run_options& options) {
   run.add_flag("--ssh", options.ssh,
                "start the ranks on other hosts with ssh (BatchMode; the "
                "program and --secret-file at the same paths there; "
-               "$VARSYNC_SSH replaces ssh)");
+               "$VARSYNC_SSH replaces ssh; SIGINT/SIGTERM reach the local "
+               "ssh clients, not the programs they started)");
   run.add_option(
          "command",
          [&options](const CLI::results_t& words) {

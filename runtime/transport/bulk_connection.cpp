@@ -106,7 +106,6 @@ connection::connection(asio::io_context& io, connection_owner& owner,
       address_(std::move(address)), tls_context_(tls),
       plain_(std::move(socket)) {
   set_no_delay(plain_);
-  peer_ = &metrics::process_metrics().peers.of(address_);
 }
 
 connection::connection(asio::io_context& io, connection_owner& owner,
@@ -117,7 +116,7 @@ connection::connection(asio::io_context& io, connection_owner& owner,
       use_tls_(tls != nullptr),
       address_(to.host + ":" + std::to_string(to.port)), to_(std::move(to)),
       secret_(std::move(secret)), tls_context_(tls), plain_(io) {
-  peer_ = &metrics::process_metrics().peers.of(address_);
+  // nop
 }
 
 connection::~connection() = default;
@@ -490,8 +489,7 @@ void connection::take_part(part_key key) {
 void connection::deliver_part() {
   first_frame_deadline_.reset();
   frame_deadline_.reset();
-  peer_->bytes_received.fetch_add(bulk_wire::header_size + head_.payload,
-                                  std::memory_order_relaxed);
+  count_peer_bytes(false, bulk_wire::header_size + head_.payload);
   owner_.counters().frames_received.fetch_add(1, std::memory_order_relaxed);
   auto i = assemblies_.find(assembling_);
   auto& assembly = i->second;
@@ -512,6 +510,14 @@ void connection::deliver_part() {
   next_frame();
 }
 
+void connection::count_peer_bytes(bool sent, std::size_t bytes) noexcept {
+  auto* peer = peer_.load(std::memory_order_acquire);
+  if (peer == nullptr)
+    return;
+  (sent ? peer->bytes_sent : peer->bytes_received)
+      .fetch_add(bytes, std::memory_order_relaxed);
+}
+
 void connection::on_hello() {
   if (!bulk_wire::valid_node_name(frame_.text))
     return reject("a hello whose node name is not 1 to 255 printable "
@@ -520,6 +526,8 @@ void connection::on_hello() {
     return reject("the node at " + address_ + " is '" + frame_.text +
                   "', not the expected '" + to_.node + "'");
   node_ = std::move(frame_.text);
+  peer_.store(&metrics::process_metrics().peers.of(address_),
+              std::memory_order_release);
   hello_received_ = true;
   frame_deadline_.reset();
   if (inbound_)
@@ -550,8 +558,7 @@ void connection::discarded() {
 void connection::deliver() {
   first_frame_deadline_.reset();
   frame_deadline_.reset();
-  peer_->bytes_received.fetch_add(bulk_wire::header_size + head_.payload,
-                                  std::memory_order_relaxed);
+  count_peer_bytes(false, bulk_wire::header_size + head_.payload);
   owner_.counters().frames_received.fetch_add(1, std::memory_order_relaxed);
   frame_.part_offset = 0;
   frame_.part_count = frame_.value.size();
@@ -604,8 +611,7 @@ bool connection::post(bulk_frame frame) {
   if (!bulk_wire::carries_text(frame.kind))
     tensor_bytes_serialized.fetch_add(bulk_wire::payload_of(frame),
                                       std::memory_order_relaxed);
-  peer_->bytes_sent.fetch_add(head.size() + bulk_wire::payload_of(frame),
-                              std::memory_order_relaxed);
+  count_peer_bytes(true, head.size() + bulk_wire::payload_of(frame));
   owner_.counters().frames_sent.fetch_add(1, std::memory_order_relaxed);
   guard.lock();
   sender_writing_ = false;
@@ -672,10 +678,10 @@ void connection::write_next() {
                             tensor_bytes_serialized.fetch_add(
                                 bulk_wire::payload_of(self->out_frame_),
                                 std::memory_order_relaxed);
-                          self->peer_->bytes_sent.fetch_add(
+                          self->count_peer_bytes(
+                              true,
                               bulk_wire::header_size +
-                                  bulk_wire::payload_of(self->out_frame_),
-                              std::memory_order_relaxed);
+                                  bulk_wire::payload_of(self->out_frame_));
                           self->owner_.counters().frames_sent.fetch_add(
                               1, std::memory_order_relaxed);
                         }

@@ -184,9 +184,15 @@ private:
   const bool use_tls_;
   std::string address_;
   /// Bytes to and from this peer, for the node's metrics, labelled by
-  /// `address_`: the peer's bulk port for a connection this node opened,
-  /// the remote address of one it accepted. Set at construction.
-  metrics::peer_metrics* peer_ = nullptr;
+  /// `address_` (the peer's bulk port for a connection this node opened,
+  /// the remote address of one it accepted). Set when the peer's hello
+  /// arrived, after the cluster handshake proved it a member: a stranger
+  /// creates no label. No frame is counted before: frames flow only after
+  /// both hellos.
+  std::atomic<metrics::peer_metrics*> peer_{nullptr};
+
+  /// Counts `bytes` sent to (`sent`) or received from the peer.
+  void count_peer_bytes(bool sent, std::size_t bytes) noexcept;
   destination to_;
   std::shared_ptr<const auth::cluster_secret> secret_;
   boost::asio::ssl::context* tls_context_ = nullptr;
